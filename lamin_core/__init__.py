@@ -1,0 +1,65 @@
+"""lamin_core: a data-asset catalog with registries, queries, search, curation and lineage.
+
+Examples:
+    >>> import lamin_core as ln
+    >>> ln.init(storage="./test-registries")
+    >>> ln.Artifact.from_df(df, key="iris/iris.parquet").save()
+    >>> ln.Artifact.filter(suffix=".parquet").df()
+"""
+
+from lamin_core import errors
+from lamin_core.errors import (
+    DoesNotExist,
+    FieldError,
+    InstanceError,
+    IntegrityError,
+    LaminError,
+    MultipleResultsFound,
+    StorageError,
+    ValidationError,
+)
+from lamin_core.instance import Instance, connect, get_instance, init
+from lamin_core.models import (
+    Artifact,
+    Collection,
+    Feature,
+    FeatureSet,
+    FeatureValue,
+    Run,
+    Storage,
+    Transform,
+    ULabel,
+    User,
+)
+from lamin_core.tracking import finish, track
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Artifact",
+    "Collection",
+    "DoesNotExist",
+    "Feature",
+    "FeatureSet",
+    "FeatureValue",
+    "FieldError",
+    "Instance",
+    "InstanceError",
+    "IntegrityError",
+    "LaminError",
+    "MultipleResultsFound",
+    "Run",
+    "Storage",
+    "StorageError",
+    "Transform",
+    "ULabel",
+    "User",
+    "ValidationError",
+    "__version__",
+    "connect",
+    "errors",
+    "finish",
+    "get_instance",
+    "init",
+    "track",
+]

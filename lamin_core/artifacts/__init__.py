@@ -1,0 +1,1 @@
+"""The artifact lifecycle: staging content, saving it atomically with versions, reading it back."""

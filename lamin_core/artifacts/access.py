@@ -1,0 +1,107 @@
+"""Reading artifacts back: where they are, a local copy, loading into memory.
+
+Every read of an artifact while a run is tracked records the artifact as an input of that run:
+this is how lineage is captured without the user declaring it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from lamin_core.errors import StorageError
+from lamin_core.instance import CATALOG_DIR, settings_dir
+from lamin_core.storage.paths import filesystem, is_local
+from lamin_core.storage.serializers import load_file
+
+if TYPE_CHECKING:
+    from upath import UPath
+
+    from lamin_core.models.artifact import Artifact, Collection
+
+
+def artifact_location(artifact: Artifact) -> tuple[Any, str]:
+    """Return the filesystem and path of an artifact's stored content."""
+    instance = artifact._instance()
+    storage = artifact.storage
+    if storage.id == instance.storage_id:
+        fs, root = instance.fs, instance.storage_path
+    else:
+        fs, root = filesystem(storage.root, **instance.storage_options)
+    if artifact.key_is_virtual:
+        return fs, f"{root.rstrip('/')}/{CATALOG_DIR}/{artifact.uid}{artifact.suffix}"
+    return fs, f"{root.rstrip('/')}/{artifact.key}"
+
+
+def artifact_path(artifact: Artifact) -> UPath:
+    """Return the stored content's location as a path object."""
+    from upath import UPath
+
+    _, path = artifact_location(artifact)
+    root = artifact.storage.root
+    if is_local(root):
+        return UPath(path)
+    protocol = root.split("://", 1)[0]
+    return UPath(f"{protocol}://{path}", **artifact._instance().storage_options)
+
+
+def cache(artifact: Artifact, *, record_input: bool = True) -> Path:
+    """Return a local path to the content, downloading remote content once into the cache."""
+    from lamin_core.tracking import record_input_artifact
+
+    fs, path = artifact_location(artifact)
+    if is_local(artifact.storage.root):
+        local = Path(path)
+        if not local.exists():
+            raise StorageError(
+                f"The content of {artifact.uid!r} is missing at {path!r}. Run `lamin-core fsck` "
+                "to list the catalog's inconsistencies."
+            )
+    else:
+        local = settings_dir() / "cache" / path
+        if not local.exists() or (not artifact.n_files and local.stat().st_size != artifact.size):
+            local.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fs.get(path, str(local), recursive=bool(artifact.n_files))
+            except FileNotFoundError as error:
+                raise StorageError(
+                    f"The content of {artifact.uid!r} is missing at {path!r}."
+                ) from error
+    if record_input:
+        record_input_artifact(artifact)
+    return local
+
+
+def load(artifact: Artifact) -> Any:
+    """Load the content into memory by suffix (DataFrame, AnnData, dict, str)."""
+    return load_file(cache(artifact), artifact.suffix)
+
+
+def open_artifact(artifact: Artifact, mode: str = "rb") -> IO[Any]:
+    """Open the stored content read-only."""
+    from lamin_core.tracking import record_input_artifact
+
+    if any(flag in mode for flag in "wa+"):
+        raise StorageError(
+            f"Artifacts are immutable: cannot open {artifact.uid!r} with mode {mode!r}. Save a "
+            "new version instead."
+        )
+    fs, path = artifact_location(artifact)
+    record_input_artifact(artifact)
+    return fs.open(path, mode)
+
+
+def load_collection(collection: Collection) -> Any:
+    """Load every member and concatenate DataFrames (or AnnData objects) in order."""
+    objects = [load(artifact) for artifact in collection.artifacts]
+    if not objects:
+        return None
+    import pandas as pd
+
+    if all(isinstance(o, pd.DataFrame) for o in objects):
+        return pd.concat(objects)
+    import anndata as ad
+
+    if all(isinstance(o, ad.AnnData) for o in objects):
+        return ad.concat(objects)
+    return objects

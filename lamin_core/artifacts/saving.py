@@ -1,0 +1,246 @@
+"""Saving and deleting artifacts and collections, atomically.
+
+The order is what keeps the catalog consistent: content first (written under a temporary name
+and moved into place), the row last (in one transaction with the version bookkeeping). A failure
+before the commit removes the content that was written, so no row ever points to a missing file
+and no failed save leaves a file behind; a hard crash can only leave an unreferenced file, which
+`lamin-core fsck` finds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+
+from lamin_core.errors import IntegrityError, StorageError
+from lamin_core.ids import base62
+from lamin_core.instance import Instance
+from lamin_core.models.base import Record
+from lamin_core.storage.hashing import hash_folder
+from lamin_core.storage.paths import storage_type
+from lamin_core.versioning import assign_next_version, latest_with_key
+
+if TYPE_CHECKING:
+    from lamin_core.artifacts.staging import Staged
+    from lamin_core.models.artifact import Artifact, Collection
+
+logger = logging.getLogger("lamin_core")
+
+MAX_VERSION_RETRIES = 5
+
+
+def stored_path(instance: Instance, artifact: Artifact) -> str:
+    """Return where the catalog stores a managed artifact's content: ``.lamindb/<uid><suffix>``."""
+    return f"{instance.catalog_path}/{artifact.uid}{artifact.suffix}"
+
+
+def save_artifact(artifact: Artifact) -> Artifact:
+    """Store the content and write the row; return the saved (or the identical existing) record."""
+    from lamin_core.models.artifact import Artifact
+
+    staged: Staged | None = getattr(artifact, "_staged", None)
+    if artifact.id is not None or staged is None:
+        return Record.save(artifact)
+    instance = artifact._instance()
+    session = instance.session
+    existing = session.scalar(sa.select(Artifact).where(Artifact.hash == artifact.hash))
+    if existing is not None:
+        staged.discard()
+        logger.info("returning the existing artifact with the same hash: %r", existing)
+        return existing
+    artifact._fill_defaults(instance)
+    if artifact.run_id is not None and artifact.transform_id is None:
+        from lamin_core.models import Run
+
+        run = session.get(Run, artifact.run_id)
+        artifact.transform_id = run.transform_id if run is not None else None
+    artifact.storage_id = _storage_id(instance, staged)
+    for _ in range(MAX_VERSION_RETRIES):
+        prior = artifact._revises or (
+            latest_with_key(session, Artifact, artifact.key, storage_id=artifact.storage_id)
+            if artifact.key is not None
+            else None
+        )
+        if prior is not None:
+            assign_next_version(session, artifact, prior)
+        elif artifact.version is None:
+            artifact.version = "1"
+        destination = None if staged.in_place_root else stored_path(instance, artifact)
+        try:
+            if destination is not None:
+                _put(instance, staged, destination)
+            session.add(artifact)
+            session.commit()
+        except SAIntegrityError as error:
+            session.rollback()
+            _remove(instance, destination, staged.is_folder)
+            winner = session.scalar(sa.select(Artifact).where(Artifact.hash == artifact.hash))
+            if winner is not None:  # another process saved the same content a moment ago
+                staged.discard()
+                return winner
+            if "uid" not in str(error.orig):
+                staged.discard()
+                raise IntegrityError(f"Cannot save {artifact!r}: {error.orig}") from error
+            continue  # another process took this version number: take the next one
+        except BaseException:
+            session.rollback()
+            if artifact in session:
+                session.expunge(artifact)
+            _remove(instance, destination, staged.is_folder)
+            raise
+        if staged.is_temporary and Path(staged.source).exists():
+            staged.discard()
+        del artifact._staged
+        return artifact
+    raise IntegrityError(
+        f"Cannot save a new version of key {artifact.key!r}: {MAX_VERSION_RETRIES} concurrent "
+        "saves took the version numbers first. Try again."
+    )
+
+
+def _storage_id(instance: Instance, staged: Staged) -> int:
+    """Return the Storage row of the artifact: the catalog's, or the bucket it lies in."""
+    from lamin_core.models import Storage
+
+    if staged.in_place_root is None or staged.in_place_root == instance.storage_root:
+        return instance.storage_id
+    session = instance.session
+    storage = session.scalar(sa.select(Storage).where(Storage.root == staged.in_place_root))
+    if storage is None:
+        storage = Storage(
+            root=staged.in_place_root,
+            type=storage_type(staged.in_place_root),
+            created_by_id=instance.user_id,
+        )
+        session.add(storage)
+        session.flush()
+    return storage.id
+
+
+def _put(instance: Instance, staged: Staged, destination: str) -> None:
+    """Write staged content to `destination` so that it appears there complete or not at all."""
+    if instance.is_local_storage:
+        target = Path(destination)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if staged.is_temporary:
+            os.replace(staged.source, target)
+            return
+        partial = target.with_name(f".{target.name}.{base62(8)}.partial")
+        try:
+            if staged.is_folder:
+                shutil.copytree(staged.source, partial)
+            else:
+                shutil.copyfile(staged.source, partial)
+            os.replace(partial, target)
+        except BaseException:
+            _remove_local(partial)
+            raise
+        return
+    try:
+        # object stores make each object visible only once its upload completed
+        instance.fs.put(staged.source, destination, recursive=staged.is_folder)
+    except OSError as error:
+        raise StorageError(
+            f"Cannot upload {staged.source!r} to {destination!r}: {error}. Nothing was recorded."
+        ) from error
+
+
+def _remove_local(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _remove(instance: Instance, destination: str | None, is_folder: bool) -> None:
+    """Remove content written for a save that did not commit."""
+    if destination is None:
+        return
+    if instance.is_local_storage:
+        _remove_local(Path(destination))
+        return
+    with contextlib.suppress(FileNotFoundError):
+        instance.fs.rm(destination, recursive=is_folder)
+
+
+def delete_artifact(artifact: Artifact, *, storage: bool | None) -> None:
+    """Delete the row (and the stored content), handing `is_latest` to the previous version."""
+    from lamin_core.artifacts.access import artifact_location
+    from lamin_core.models.artifact import Artifact
+
+    instance = artifact._instance()
+    session = instance.session
+    delete_content = artifact.key_is_virtual if storage is None else storage
+    fs, location = artifact_location(artifact)
+    try:
+        if artifact.is_latest:
+            previous = session.scalars(
+                sa.select(Artifact)
+                .where(Artifact.uid.startswith(artifact.stem_uid), Artifact.id != artifact.id)
+                .order_by(Artifact.uid.desc())
+                .limit(1)
+            ).first()
+            if previous is not None:
+                previous.is_latest = True
+        session.delete(artifact)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    if delete_content:
+        try:
+            fs.rm(location, recursive=bool(artifact.n_files))
+        except FileNotFoundError:
+            logger.warning("the stored content of %r was already gone", artifact)
+
+
+def collection_hash(artifacts: list[Artifact]) -> str:
+    """Return the hash of an ordered list of artifacts."""
+    return hash_folder((f"{position:08d}", a.hash or a.uid) for position, a in enumerate(artifacts))
+
+
+def save_collection(collection: Collection) -> Collection:
+    """Write a collection and its ordered members; return it or the identical existing one."""
+    from lamin_core.models.artifact import Collection, collection_artifact
+
+    members = getattr(collection, "_members", None)
+    if collection.id is not None or members is None:
+        return Record.save(collection)
+    instance = collection._instance()
+    session = instance.session
+    existing = session.scalar(
+        sa.select(Collection).where(
+            Collection.hash == collection.hash, Collection.key == collection.key
+        )
+    )
+    if existing is not None:
+        return existing
+    collection._fill_defaults(instance)
+    prior = collection._revises or latest_with_key(session, Collection, collection.key)
+    if prior is not None:
+        assign_next_version(session, collection, prior)
+    elif collection.version is None:
+        collection.version = "1"
+    try:
+        session.add(collection)
+        session.flush()
+        session.execute(
+            collection_artifact.insert(),
+            [
+                {"collection_id": collection.id, "artifact_id": a.id, "position": i}
+                for i, a in enumerate(members)
+            ],
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    del collection._members
+    return collection

@@ -1,0 +1,80 @@
+"""The exceptions that lamin_core raises, in one tree.
+
+Every error a user can provoke with bad input is a `LaminError`, so ``except ln.errors.LaminError``
+catches all of them and nothing else::
+
+    LaminError
+    ├── InstanceError          no active catalog, unreachable database, schema out of date
+    ├── FieldError             unknown field, relation or lookup in a query or a constructor
+    ├── DoesNotExist           a query that must match one record matched none
+    ├── MultipleResultsFound   a query that must match one record matched several
+    ├── ValidationError        a value, key or dataset that breaks a rule of the catalog
+    ├── IntegrityError         a write that would break a constraint (duplicate name, dangling link)
+    └── StorageError           a path, URL or file that storage cannot read or write
+
+Messages follow one pattern: the object, the offending value, the rule, then the fix or the choices.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "DoesNotExist",
+    "FieldError",
+    "InstanceError",
+    "IntegrityError",
+    "LaminError",
+    "MultipleResultsFound",
+    "StorageError",
+    "ValidationError",
+    "closest_match",
+]
+
+
+class LaminError(Exception):
+    """Base class of every error lamin_core raises for user input."""
+
+
+class InstanceError(LaminError):
+    """The catalog cannot be used: none is active, the database is unreachable or out of date."""
+
+
+class FieldError(LaminError, AttributeError):
+    """A field, relation or lookup name does not exist on a registry."""
+
+
+class DoesNotExist(LaminError, LookupError):
+    """A query that must match one record matched none."""
+
+
+class MultipleResultsFound(LaminError, LookupError):
+    """A query that must match exactly one record matched several."""
+
+
+class ValidationError(LaminError, ValueError):
+    """A value, key or dataset breaks a rule of the catalog."""
+
+
+class IntegrityError(LaminError):
+    """A write would break a constraint of the catalog."""
+
+
+class StorageError(LaminError, OSError):
+    """A path, URL or stored file cannot be read or written."""
+
+
+def closest_match(name: str, choices: Iterable[str]) -> str | None:
+    """Return the choice that looks most like `name`, or None when nothing is close.
+
+    Used by error messages so that a typo such as ``sufix`` points the user to ``suffix``.
+    """
+    matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or an empty string."""
+    match = closest_match(name, choices)
+    return f" Did you mean {match!r}?" if match else ""

@@ -1,0 +1,32 @@
+"""Random base62 identifiers: short, url-safe and stable across catalogs."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+BASE62 = string.digits + string.ascii_letters
+
+
+def base62(n_chars: int) -> str:
+    """Return a random base62 string of `n_chars` characters."""
+    return "".join(secrets.choice(BASE62) for _ in range(n_chars))
+
+
+def encode_version(number: int, n_chars: int = 4) -> str:
+    """Encode a 0-based version number as a fixed-width base62 suffix: 1 -> "0001"."""
+    if number < 0 or number >= 62**n_chars:
+        raise ValueError(f"version number {number} does not fit in {n_chars} base62 characters")
+    digits = []
+    for _ in range(n_chars):
+        number, rest = divmod(number, 62)
+        digits.append(BASE62[rest])
+    return "".join(reversed(digits))
+
+
+def decode_version(suffix: str) -> int:
+    """Decode a base62 version suffix back to its number: "0001" -> 1."""
+    number = 0
+    for char in suffix:
+        number = number * 62 + BASE62.index(char)
+    return number

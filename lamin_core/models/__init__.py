@@ -1,0 +1,23 @@
+"""The registries: SQLAlchemy 2 models, one module per family."""
+
+from lamin_core.models.annotation import Feature, FeatureSet, FeatureValue, ULabel
+from lamin_core.models.artifact import Artifact, Collection
+from lamin_core.models.base import Base, Record, RecordList
+from lamin_core.models.core import IsVersioned, Run, Storage, Transform, User
+
+__all__ = [
+    "Artifact",
+    "Base",
+    "Collection",
+    "Feature",
+    "FeatureSet",
+    "FeatureValue",
+    "IsVersioned",
+    "Record",
+    "RecordList",
+    "Run",
+    "Storage",
+    "Transform",
+    "ULabel",
+    "User",
+]

@@ -1,0 +1,163 @@
+"""What artifacts are about: ULabel, Feature, FeatureSet and FeatureValue.
+
+Labels are free-form categories; features are typed dimensions (a column of a DataFrame, a key
+of ``adata.uns``); feature sets are schemas (the columns of a DataFrame, the genes of an AnnData);
+feature values are the dataset-level values of features (``temperature=21.6``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lamin_core.models.base import Record, created_at_column, created_by_column
+
+if TYPE_CHECKING:
+    from lamin_core.models.artifact import Artifact
+
+
+def run_column() -> Mapped[int | None]:
+    """Return the `run_id` column: the run that created the record."""
+    return mapped_column(ForeignKey("run.id", ondelete="SET NULL"), index=True, sort_order=89)
+
+
+ulabel_parent = sa.Table(
+    "ulabel_parent",
+    Record.metadata,
+    sa.Column("child_id", ForeignKey("ulabel.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("parent_id", ForeignKey("ulabel.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class ULabel(Record):
+    """A universal label: a free-form category such as a study, a treatment or a project.
+
+    Examples:
+        >>> ln.ULabel.from_values(["DMSO", "IFNG"], create=True).save()
+        >>> ln.ULabel.get(name="IFNG")
+    """
+
+    __tablename__ = "ulabel"
+    _uid_length = 8
+    _search_fields = ("name", "description")
+
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    is_type: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(255))
+    reference_type: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[int | None] = run_column()
+    created_at: Mapped[dt.datetime] = created_at_column()
+    created_by_id: Mapped[int | None] = created_by_column()
+
+    parents: Mapped[list[ULabel]] = relationship(
+        secondary=ulabel_parent,
+        primaryjoin="ULabel.id == ulabel_parent.c.child_id",
+        secondaryjoin="ULabel.id == ulabel_parent.c.parent_id",
+        back_populates="children",
+    )
+    children: Mapped[list[ULabel]] = relationship(
+        secondary=ulabel_parent,
+        primaryjoin="ULabel.id == ulabel_parent.c.parent_id",
+        secondaryjoin="ULabel.id == ulabel_parent.c.child_id",
+        back_populates="parents",
+    )
+    artifacts: Mapped[list[Artifact]] = relationship(
+        secondary="artifact_ulabel", back_populates="ulabels", viewonly=True
+    )
+
+
+featureset_feature = sa.Table(
+    "featureset_feature",
+    Record.metadata,
+    sa.Column("featureset_id", ForeignKey("featureset.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("feature_id", ForeignKey("feature.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Feature(Record):
+    """A typed dimension of data: a DataFrame column, an ``obs`` column or an ``uns`` key.
+
+    `dtype` is one of ``str int float num bool date datetime dict``, ``cat[ULabel]``,
+    ``cat[bionty.CellType]`` (any biological registry) or ``list[...]`` of those.
+
+    Examples:
+        >>> ln.Feature(name="temperature", dtype="float").save()
+    """
+
+    __tablename__ = "feature"
+    _uid_length = 12
+    _search_fields = ("name", "description", "synonyms")
+
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    dtype: Mapped[str] = mapped_column(String(255))
+    unit: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    synonyms: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[int | None] = run_column()
+    created_at: Mapped[dt.datetime] = created_at_column()
+    created_by_id: Mapped[int | None] = created_by_column()
+
+    feature_sets: Mapped[list[FeatureSet]] = relationship(
+        secondary=featureset_feature, back_populates="features"
+    )
+    values: Mapped[list[FeatureValue]] = relationship(back_populates="feature")
+
+
+class FeatureSet(Record):
+    """A schema: a set of features, or a set of biological records such as genes.
+
+    Examples:
+        >>> ln.FeatureSet(features=[temperature, study]).save()
+    """
+
+    __tablename__ = "featureset"
+    _uid_length = 20
+    _search_fields = ("name", "itype")
+    # `registry` is reserved by SQLAlchemy's declarative base; queries accept it as an alias.
+    _field_aliases = {"registry": "itype"}
+
+    name: Mapped[str | None] = mapped_column(String(255))
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    dtype: Mapped[str | None] = mapped_column(String(64))
+    itype: Mapped[str] = mapped_column(String(128), default="Feature")
+    hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    run_id: Mapped[int | None] = run_column()
+    created_at: Mapped[dt.datetime] = created_at_column()
+    created_by_id: Mapped[int | None] = created_by_column()
+
+    features: Mapped[list[Feature]] = relationship(
+        secondary=featureset_feature, back_populates="feature_sets"
+    )
+    artifacts: Mapped[list[Artifact]] = relationship(
+        secondary="artifact_featureset", back_populates="feature_sets", viewonly=True
+    )
+
+
+class FeatureValue(Record):
+    """A dataset-level value of a feature, shared by the artifacts that have it.
+
+    Examples:
+        >>> artifact.features.add_values({"temperature": 21.6})
+    """
+
+    __tablename__ = "featurevalue"
+    __table_args__ = (sa.UniqueConstraint("feature_id", "hash"),)
+    _uid_length = 12
+    _search_fields = ()
+
+    feature_id: Mapped[int] = mapped_column(ForeignKey("feature.id", ondelete="CASCADE"))
+    value: Mapped[Any] = mapped_column(JSON)
+    hash: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[int | None] = run_column()
+    created_at: Mapped[dt.datetime] = created_at_column()
+    created_by_id: Mapped[int | None] = created_by_column()
+
+    feature: Mapped[Feature] = relationship(back_populates="values")
+    artifacts: Mapped[list[Artifact]] = relationship(
+        secondary="artifact_featurevalue", back_populates="feature_values", viewonly=True
+    )

@@ -1,0 +1,342 @@
+"""Artifact and Collection: the data the catalog tracks, and ordered groups of it.
+
+An artifact is a file, a folder or an in-memory object (DataFrame, AnnData) serialised to a file.
+Its content is hashed: saving content the catalog already has returns the existing artifact;
+saving new content under an existing key makes the next version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lamin_core.errors import ValidationError
+from lamin_core.models.annotation import FeatureSet, FeatureValue, ULabel, run_column
+from lamin_core.models.base import Record, created_at_column, created_by_column
+from lamin_core.models.core import IsVersioned, Run, Storage, Transform, User, run_input_artifact
+
+if TYPE_CHECKING:
+    import anndata as ad
+    import pandas as pd
+    from upath import UPath
+
+
+def _link_table(name: str, target: str, *, with_feature: bool = False) -> sa.Table:
+    columns = [
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "artifact_id", ForeignKey("artifact.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
+        sa.Column(
+            f"{target}_id",
+            ForeignKey(f"{target}.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+    ]
+    if with_feature:
+        columns.append(
+            sa.Column("feature_id", ForeignKey("feature.id", ondelete="CASCADE"), index=True)
+        )
+    return sa.Table(
+        name,
+        Record.metadata,
+        *columns,
+        sa.UniqueConstraint(
+            "artifact_id", f"{target}_id", *(["feature_id"] if with_feature else [])
+        ),
+    )
+
+
+artifact_ulabel = _link_table("artifact_ulabel", "ulabel", with_feature=True)
+artifact_featurevalue = _link_table("artifact_featurevalue", "featurevalue")
+artifact_featureset = _link_table("artifact_featureset", "featureset")
+artifact_featureset.append_column(sa.Column("slot", String(64)))
+
+
+class Artifact(IsVersioned):
+    """A file, folder, DataFrame or AnnData object with content hash, key and provenance.
+
+    Args:
+        data: A local path, a URL (``s3://bucket/file.csv``), a folder, a DataFrame or AnnData.
+        key: A relative path in the catalog, e.g. ``"raw/sample1.fastq.gz"``; versions share it.
+        description: A human-readable description.
+        revises: An artifact this one is a new version of.
+        run: The run that creates the artifact; default: the tracked run, if any.
+
+    Examples:
+        >>> artifact = ln.Artifact("raw/sample.fastq.gz", key="raw/sample.fastq.gz").save()
+        >>> ln.Artifact.from_df(df, key="iris/iris.parquet").save().load()
+    """
+
+    __tablename__ = "artifact"
+    _stem_length = 16
+    _name_field = "key"
+    _search_fields = ("key", "description")
+    _repr_hidden = frozenset({"id"})
+
+    key: Mapped[str | None] = mapped_column(String(1024), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    suffix: Mapped[str] = mapped_column(String(32), default="")
+    kind: Mapped[str | None] = mapped_column(String(32))
+    otype: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    hash_type: Mapped[str | None] = mapped_column(String(16))
+    n_files: Mapped[int | None] = mapped_column(Integer)
+    n_observations: Mapped[int | None] = mapped_column(BigInteger)
+    key_is_virtual: Mapped[bool] = mapped_column(Boolean, default=True)
+    storage_id: Mapped[int] = mapped_column(ForeignKey("storage.id"), index=True)
+    transform_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transform.id", ondelete="SET NULL"), index=True
+    )
+    run_id: Mapped[int | None] = run_column()
+    created_at: Mapped[dt.datetime] = created_at_column()
+    created_by_id: Mapped[int | None] = created_by_column()
+
+    storage: Mapped[Storage] = relationship()
+    transform: Mapped[Transform | None] = relationship()
+    run: Mapped[Run | None] = relationship(back_populates="output_artifacts", foreign_keys=[run_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    input_of_runs: Mapped[list[Run]] = relationship(
+        secondary=run_input_artifact, back_populates="input_artifacts"
+    )
+    ulabels: Mapped[list[ULabel]] = relationship(secondary=artifact_ulabel, viewonly=True)
+    feature_sets: Mapped[list[FeatureSet]] = relationship(
+        secondary=artifact_featureset, viewonly=True
+    )
+    feature_values: Mapped[list[FeatureValue]] = relationship(
+        secondary=artifact_featurevalue, viewonly=True
+    )
+    collections: Mapped[list[Collection]] = relationship(
+        secondary="collection_artifact", back_populates="artifacts", viewonly=True
+    )
+
+    def __init__(
+        self,
+        data: str | os.PathLike[str] | Any,
+        *,
+        key: str | None = None,
+        description: str | None = None,
+        revises: Artifact | None = None,
+        run: Run | None = None,
+        kind: str | None = None,
+        version: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        from lamin_core.artifacts.staging import stage
+
+        staged = stage(data, key=key, kind=kind)
+        super().__init__(
+            key=staged.key,
+            description=description,
+            suffix=staged.suffix,
+            kind=staged.kind,
+            otype=staged.otype,
+            size=staged.size,
+            hash=staged.hash,
+            hash_type=staged.hash_type,
+            n_files=staged.n_files,
+            n_observations=staged.n_observations,
+            key_is_virtual=staged.key_is_virtual,
+            version=version,
+            **kwargs,
+        )
+        if run is not None:
+            self.run = run
+        self._staged = staged
+        self._revises = revises
+
+    @classmethod
+    def from_df(
+        cls,
+        df: pd.DataFrame,
+        *,
+        key: str | None = None,
+        description: str | None = None,
+        revises: Artifact | None = None,
+        run: Run | None = None,
+    ) -> Artifact:
+        """Create an artifact from a pandas DataFrame, stored as parquet (alias `from_dataframe`).
+
+        Raises:
+            ValidationError: `df` is not a DataFrame.
+        """
+        import pandas as pd
+
+        if not isinstance(df, pd.DataFrame):
+            raise ValidationError(
+                f"Artifact.from_df() expects a pandas DataFrame, got {type(df).__name__}. "
+                "Use ln.Artifact(path) for files or Artifact.from_anndata() for AnnData."
+            )
+        return cls(df, key=key, description=description, revises=revises, run=run)
+
+    from_dataframe = from_df
+
+    @classmethod
+    def from_anndata(
+        cls,
+        adata: ad.AnnData | str | os.PathLike[str],
+        *,
+        key: str | None = None,
+        description: str | None = None,
+        revises: Artifact | None = None,
+        run: Run | None = None,
+    ) -> Artifact:
+        """Create an artifact from an AnnData object (stored as h5ad) or an .h5ad/.zarr path.
+
+        Raises:
+            ValidationError: `adata` is neither AnnData nor a path to one.
+        """
+        import anndata as ad
+
+        if not isinstance(adata, (ad.AnnData, str, os.PathLike)):
+            raise ValidationError(
+                f"Artifact.from_anndata() expects an AnnData object or a path, got "
+                f"{type(adata).__name__}."
+            )
+        artifact = cls(adata, key=key, description=description, revises=revises, run=run)
+        artifact.otype = "AnnData"
+        artifact.kind = "dataset"
+        return artifact
+
+    def save(self) -> Artifact:  # type: ignore[override]
+        """Store the content and write the record; return the saved artifact.
+
+        Content the catalog already has is not stored twice: the existing artifact is returned
+        (use the return value). New content under an existing key becomes its next version.
+
+        Raises:
+            StorageError: the content cannot be written; nothing is recorded.
+        """
+        from lamin_core.artifacts.saving import save_artifact
+
+        return save_artifact(self)
+
+    def delete(self, *, storage: bool | None = None) -> None:
+        """Delete the record and its stored content.
+
+        Args:
+            storage: Delete the stored file too. Default: yes for content the catalog stored
+                itself, no for files registered in place (their key is not virtual).
+        """
+        from lamin_core.artifacts.saving import delete_artifact
+
+        delete_artifact(self, storage=storage)
+
+    # --- access ----------------------------------------------------------------------------------
+
+    @property
+    def path(self) -> UPath:
+        """The location of the stored content."""
+        from lamin_core.artifacts.access import artifact_path
+
+        return artifact_path(self)
+
+    def cache(self) -> Path:
+        """Return a local path to the content, downloading it if the storage is remote."""
+        from lamin_core.artifacts.access import cache
+
+        return cache(self)
+
+    def load(self) -> Any:
+        """Load the content into memory: DataFrame, AnnData, dict or str by suffix.
+
+        Raises:
+            ValidationError: no loader handles the suffix; use `cache()` or `open()`.
+        """
+        from lamin_core.artifacts.access import load
+
+        return load(self)
+
+    def open(self, mode: str = "rb") -> IO[Any]:
+        """Open the stored content as a file object (read-only)."""
+        from lamin_core.artifacts.access import open_artifact
+
+        return open_artifact(self, mode)
+
+    def view_lineage(self) -> str:
+        """Return the chain of runs and transforms that produced this artifact, as text."""
+        from lamin_core.lineage import describe_lineage
+
+        return describe_lineage(self)
+
+
+collection_artifact = sa.Table(
+    "collection_artifact",
+    Record.metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("collection_id", ForeignKey("collection.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "artifact_id", ForeignKey("artifact.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("position", sa.Integer, nullable=False, default=0),
+    sa.UniqueConstraint("collection_id", "artifact_id"),
+)
+
+
+class Collection(IsVersioned):
+    """An ordered, versioned group of artifacts, e.g. the shards of a dataset.
+
+    Examples:
+        >>> ln.Collection([artifact1, artifact2], key="scrna/batch1").save()
+    """
+
+    __tablename__ = "collection"
+    _stem_length = 16
+    _name_field = "key"
+    _search_fields = ("key", "description")
+
+    key: Mapped[str] = mapped_column(String(1024), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    run_id: Mapped[int | None] = run_column()
+    created_at: Mapped[dt.datetime] = created_at_column()
+    created_by_id: Mapped[int | None] = created_by_column()
+
+    run: Mapped[Run | None] = relationship(foreign_keys=[run_id])
+    artifacts: Mapped[list[Artifact]] = relationship(
+        secondary=collection_artifact,
+        back_populates="collections",
+        order_by=collection_artifact.c.position,
+    )
+
+    def __init__(
+        self,
+        artifacts: Artifact | list[Artifact],
+        *,
+        key: str,
+        description: str | None = None,
+        revises: Collection | None = None,
+        **kwargs: Any,
+    ) -> None:
+        from lamin_core.artifacts.saving import collection_hash
+
+        members = [artifacts] if isinstance(artifacts, Artifact) else list(artifacts)
+        unsaved = [a for a in members if not isinstance(a, Artifact) or a.id is None]
+        if unsaved:
+            raise ValidationError(
+                f"Collection {key!r}: every member must be a saved Artifact; got {unsaved[0]!r}. "
+                "Save the artifacts first."
+            )
+        super().__init__(key=key, description=description, hash=collection_hash(members), **kwargs)
+        self._members = members
+        self._revises = revises
+
+    def save(self) -> Collection:  # type: ignore[override]
+        """Write the collection and its ordered members; return it (or the identical existing)."""
+        from lamin_core.artifacts.saving import save_collection
+
+        return save_collection(self)
+
+    def load(self) -> Any:
+        """Load and concatenate the members' DataFrames (or AnnData objects)."""
+        from lamin_core.artifacts.access import load_collection
+
+        return load_collection(self)

@@ -1,0 +1,193 @@
+"""Who, where and how: User, Storage, Transform and Run.
+
+These registries hold the provenance of every artifact: the user who made it, the storage it
+lives in, and the run of a transform (a script, notebook, pipeline or Dagster op) that produced it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lamin_core.models.base import (
+    Record,
+    UTCDateTime,
+    created_at_column,
+    created_by_column,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from lamin_core.models.artifact import Artifact
+    from lamin_core.query import QuerySet
+
+VERSION_SUFFIX_LENGTH = 4
+
+
+class User(Record):
+    """A person or service account that creates records.
+
+    Examples:
+        >>> ln.User.get(handle="testuser1").name
+        'Test User1'
+    """
+
+    __tablename__ = "user"
+    _uid_length = 8
+    _name_field = "handle"
+    _search_fields = ("handle", "name")
+
+    handle: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = created_at_column()
+
+
+class Storage(Record):
+    """A storage location: a local folder or a bucket prefix that holds artifacts.
+
+    Examples:
+        >>> ln.Storage.get(root="s3://my-bucket/catalog")
+    """
+
+    __tablename__ = "storage"
+    _uid_length = 12
+    _name_field = "root"
+    _search_fields = ("root", "description")
+
+    root: Mapped[str] = mapped_column(String(1024), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = created_at_column()
+    created_by_id: Mapped[int | None] = created_by_column()
+
+
+class IsVersioned(Record):
+    """A registry whose records have versions sharing a uid stem.
+
+    The uid is a random stem followed by a 4-character base62 version suffix: the first version
+    ends in ``0000``, the next in ``0001``. Exactly one version of a family is the latest.
+    """
+
+    __abstract__ = True
+
+    _stem_length: ClassVar[int] = 16
+
+    @classmethod
+    def _full_uid_length(cls) -> int:
+        return cls._stem_length + VERSION_SUFFIX_LENGTH
+
+    @classmethod
+    def _new_uid(cls) -> str:
+        from lamin_core.ids import base62, encode_version
+
+        return base62(cls._stem_length) + encode_version(0)
+
+    version: Mapped[str | None] = mapped_column(String(64), sort_order=80)
+    is_latest: Mapped[bool] = mapped_column(Boolean, default=True, index=True, sort_order=81)
+
+    @property
+    def stem_uid(self) -> str:
+        """The part of the uid shared by all versions."""
+        return self.uid[: self._stem_length]
+
+    @property
+    def versions(self) -> QuerySet[Any]:
+        """All versions of this record, oldest first."""
+        return type(self).filter(uid__startswith=self.stem_uid).order_by("uid")
+
+
+class Transform(IsVersioned):
+    """A piece of code that produces data: a notebook, script, pipeline or Dagster op.
+
+    Examples:
+        >>> transform = ln.Transform(key="qc.py", type="script").save()
+    """
+
+    __tablename__ = "transform"
+    _stem_length = 12
+    _name_field = "key"
+    _search_fields = ("key", "description")
+
+    key: Mapped[str | None] = mapped_column(String(1024), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(32), default="pipeline")
+    source_code: Mapped[str | None] = mapped_column(Text)
+    hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    reference: Mapped[str | None] = mapped_column(String(1024))
+    reference_type: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = created_at_column()
+    created_by_id: Mapped[int | None] = created_by_column()
+
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    runs: Mapped[list[Run]] = relationship(
+        back_populates="transform", foreign_keys="Run.transform_id"
+    )
+
+    @property
+    def name(self) -> str | None:
+        """The transform's display name: its description, else its key."""
+        return self.description or self.key
+
+
+run_input_artifact = sa.Table(
+    "run_input_artifact",
+    Record.metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", ForeignKey("run.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column(
+        "artifact_id", ForeignKey("artifact.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.UniqueConstraint("run_id", "artifact_id"),
+)
+
+
+class Run(Record):
+    """One execution of a transform, with its inputs, outputs, status and parameters.
+
+    Examples:
+        >>> run = ln.Run(transform=transform).save()
+        >>> run.output_artifacts.df()
+    """
+
+    __tablename__ = "run"
+    _uid_length = 20
+    _search_fields = ("name", "reference")
+
+    name: Mapped[str | None] = mapped_column(String(255))
+    transform_id: Mapped[int] = mapped_column(ForeignKey("transform.id"), index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(32), default="started", index=True)
+    reference: Mapped[str | None] = mapped_column(String(255), index=True)
+    reference_type: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    initiated_by_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("run.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[dt.datetime] = created_at_column()
+    created_by_id: Mapped[int | None] = created_by_column()
+
+    transform: Mapped[Transform] = relationship(back_populates="runs", foreign_keys=[transform_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    initiated_by_run: Mapped[Run | None] = relationship(
+        remote_side="Run.id", foreign_keys=[initiated_by_run_id], back_populates="initiated_runs"
+    )
+    initiated_runs: Mapped[list[Run]] = relationship(
+        back_populates="initiated_by_run", foreign_keys=[initiated_by_run_id]
+    )
+    input_artifacts: Mapped[list[Artifact]] = relationship(
+        secondary=run_input_artifact, back_populates="input_of_runs"
+    )
+    output_artifacts: Mapped[list[Artifact]] = relationship(
+        back_populates="run", foreign_keys="Artifact.run_id"
+    )
+
+    def __init__(self, transform: Transform | None = None, **kwargs: Any) -> None:
+        if transform is not None:
+            kwargs["transform"] = transform
+        super().__init__(**kwargs)

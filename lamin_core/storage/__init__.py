@@ -1,0 +1,1 @@
+"""Where artifact content lives: fsspec paths, hashing, serialisation, atomic writes, caching."""

@@ -1,0 +1,165 @@
+"""Fixtures shared by every suite: a fresh catalog per test on SQLite and PostgreSQL, and S3.
+
+PostgreSQL tests get their own schema in the `test` database, dropped afterwards. In CI
+(``CI=true``) an unreachable server fails the run; elsewhere those tests skip with the reason.
+S3 tests run against a moto server on 127.0.0.1, started once per session.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import lamin_core as ln
+import lamin_core.instance as instance_module
+import lamin_core.tracking as tracking_module
+
+POSTGRES_URL = os.environ.get("LAMIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str) -> None:
+    """Fail in CI, skip elsewhere: a missing service must not pass silently in CI."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: every service must be there)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Clear LAMIN_* variables, point settings to a temp folder, forget active instances."""
+    for name in list(os.environ):
+        if name.startswith("LAMIN_CORE"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LAMIN_CORE_HOME", str(tmp_path / "lamin-home"))
+    yield
+    active = instance_module._default
+    if active is not None:
+        active.close()
+    instance_module._default = None
+    instance_module._active.set(None)
+    tracking_module._global_run = None
+    tracking_module._current.set(None)
+
+
+_postgres_checked: str | None = None
+
+
+def _postgres_problem() -> str:
+    """Return why PostgreSQL cannot be used ('' when it can), checking once per session."""
+    global _postgres_checked
+    if _postgres_checked is None:
+        try:
+            engine = sa.create_engine(
+                POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://")
+            )
+            with engine.connect() as connection:
+                connection.execute(sa.text("select 1"))
+            engine.dispose()
+            _postgres_checked = ""
+        except Exception as error:  # any failure means the same: no server to test against
+            _postgres_checked = f"PostgreSQL at {POSTGRES_URL} is unreachable: {error}"
+    return _postgres_checked
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """Return a URL to a fresh schema in the test database; drop the schema afterwards."""
+    problem = _postgres_problem()
+    if problem:
+        unavailable(problem)
+    schema = f"lamin_t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema},public"
+    finally:
+        active = instance_module._default
+        if active is not None:
+            active.close()
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Run a test once per database backend."""
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """Return the database URL for the backend: None (SQLite under storage) or PostgreSQL."""
+    if backend == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def instance(tmp_path: Path, db_url: str | None) -> Iterator[ln.Instance]:
+    """Return a fresh, active catalog on each backend, with local storage under tmp_path."""
+    opened = ln.init(storage=tmp_path / "catalog", db=db_url, user="testuser1")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def sqlite_instance(tmp_path: Path) -> Iterator[ln.Instance]:
+    """Return a fresh, active SQLite catalog, for tests where the backend does not matter."""
+    opened = ln.init(storage=tmp_path / "catalog", user="testuser1")
+    yield opened
+    opened.close()
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """Start a moto S3 server on 127.0.0.1 for the session and return its URL."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as error:
+        unavailable(f"moto is not installed: {error}")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Create an empty bucket on the local S3 server and return its name."""
+    import boto3
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": s3_endpoint,
+    }.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"lamin-test-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture
+def s3_storage_options(s3_endpoint: str) -> dict[str, object]:
+    """Return fsspec options that point s3fs at the local server."""
+    return {"client_kwargs": {"endpoint_url": s3_endpoint}, "key": "testing", "secret": "testing"}
