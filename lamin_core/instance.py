@@ -213,7 +213,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(db_url: str | URL) -> Engine:
+def create_engine(db_url: str | URL, *, create: bool = True) -> Engine:
     """Create an engine for a catalog database: SQLite tuned for concurrency, or PostgreSQL.
 
     Raises:
@@ -229,6 +229,10 @@ def create_engine(db_url: str | URL) -> Engine:
     backend = url.get_backend_name()
     if backend == "sqlite":
         if url.database and url.database != ":memory:":
+            if not create and not Path(url.database).exists():
+                raise InstanceError(
+                    f"No catalog at {url.database!r}. Create one with ln.init(storage=...)."
+                )
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 60})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
@@ -270,14 +274,8 @@ def _open(
     if is_local(root) and create:
         Path(root, CATALOG_DIR).mkdir(parents=True, exist_ok=True)
     db_url = db or _default_db_url(root)
-    engine = create_engine(db_url)
+    engine = create_engine(db_url, create=create)
     shown = engine.url.render_as_string(hide_password=True)
-    if (
-        not create
-        and engine.url.get_backend_name() == "sqlite"
-        and not Path(str(engine.url.database)).exists()
-    ):
-        raise InstanceError(f"No catalog at {shown!r}. Create one with ln.init(storage={root!r}).")
     try:
         ensure_schema(engine, create=create, auto_migrate=auto_migrate)
     except OperationalError as error:

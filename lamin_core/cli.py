@@ -1,0 +1,70 @@
+"""The `lamin-core` command line: create, inspect, migrate and check catalogs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lamin_core.errors import LaminError
+
+
+def _open(args: argparse.Namespace, *, create: bool = False):  # type: ignore[no-untyped-def]
+    import lamin_core as ln
+
+    if create:
+        return ln.init(storage=args.storage, db=args.db)
+    return ln.connect(args.db, storage=args.storage, auto_migrate=getattr(args, "migrate", True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = argparse.ArgumentParser(prog="lamin-core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in [
+        ("init", "create a catalog (or reopen it)"),
+        ("info", "show the catalog's database, storage and record counts"),
+        ("fsck", "compare stored files with rows; --repair removes leftovers of failed saves"),
+        ("migrate", "upgrade the catalog's schema to this version of lamin-core"),
+    ]:
+        command = sub.add_parser(name, help=text, description=text)
+        command.add_argument("--storage", help="storage root (default: LAMIN_CORE_STORAGE)")
+        command.add_argument("--db", help="database URL (default: SQLite under the storage)")
+        if name == "fsck":
+            command.add_argument("--repair", action="store_true", help="remove leftovers")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "migrate":
+            args.migrate = True
+        instance = _open(args, create=args.command == "init")
+        if args.command == "fsck":
+            from lamin_core.storage.fsck import fsck
+
+            report = fsck(instance, repair=args.repair)
+            print(report)
+            return 0 if report.is_clean or args.repair else 1
+        if args.command == "info":
+            _print_info(instance)
+        else:
+            print(f"catalog ready: {instance.db_url} with storage {instance.storage_root}")
+        return 0
+    except LaminError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _print_info(instance) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from lamin_core import models
+
+    print(f"database: {instance.db_url}")
+    print(f"storage:  {instance.storage_root}")
+    session = instance.session
+    for name in ["Artifact", "Collection", "Transform", "Run", "ULabel", "Feature"]:
+        model = getattr(models, name)
+        count = session.scalar(sa.select(sa.func.count()).select_from(model))
+        print(f"{name + ':':12}{count}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
