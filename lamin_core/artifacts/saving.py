@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.orm import Session
 
 from lamin_core.errors import IntegrityError, StorageError
 from lamin_core.ids import base62
@@ -50,7 +51,10 @@ def save_artifact(artifact: Artifact) -> Artifact:
         return Record.save(artifact)
     instance = artifact._instance()
     session = instance.session
-    existing = session.scalar(sa.select(Artifact).where(Artifact.hash == artifact.hash))
+    in_catalog_storage = staged.in_place_root in (None, instance.storage_root)
+    existing, prior = _find_duplicate_and_prior(
+        session, artifact, instance.storage_id if in_catalog_storage else None
+    )
     if existing is not None:
         staged.discard()
         logger.info("returning the existing artifact with the same hash: %r", existing)
@@ -61,13 +65,16 @@ def save_artifact(artifact: Artifact) -> Artifact:
 
         run = session.get(Run, artifact.run_id)
         artifact.transform_id = run.transform_id if run is not None else None
-    artifact.storage_id = _storage_id(instance, staged)
-    for _ in range(MAX_VERSION_RETRIES):
-        prior = artifact._revises or (
-            latest_with_key(session, Artifact, artifact.key, storage_id=artifact.storage_id)
-            if artifact.key is not None
-            else None
-        )
+    artifact.storage_id = (
+        instance.storage_id if in_catalog_storage else _storage_id(instance, staged)
+    )
+    for attempt in range(MAX_VERSION_RETRIES):
+        if attempt > 0 or not in_catalog_storage:
+            prior = artifact._revises or (
+                latest_with_key(session, Artifact, artifact.key, storage_id=artifact.storage_id)
+                if artifact.key is not None
+                else None
+            )
         if prior is not None:
             assign_next_version(session, artifact, prior)
         elif artifact.version is None:
@@ -103,6 +110,32 @@ def save_artifact(artifact: Artifact) -> Artifact:
         f"Cannot save a new version of key {artifact.key!r}: {MAX_VERSION_RETRIES} concurrent "
         "saves took the version numbers first. Try again."
     )
+
+
+def _find_duplicate_and_prior(
+    session: Session, artifact: Artifact, storage_id: int | None
+) -> tuple[Artifact | None, Artifact | None]:
+    """Return the artifact with the same content and the latest one with the same key.
+
+    One query answers both, since every save needs both answers.
+    """
+    from lamin_core.models.artifact import Artifact
+
+    conditions = [Artifact.hash == artifact.hash]
+    by_key = artifact._revises is None and artifact.key is not None and storage_id is not None
+    if by_key:
+        conditions.append(
+            sa.and_(
+                Artifact.key == artifact.key,
+                Artifact.storage_id == storage_id,
+                Artifact.is_latest.is_(True),
+            )
+        )
+    rows = session.scalars(sa.select(Artifact).where(sa.or_(*conditions))).all()
+    duplicate = next((row for row in rows if row.hash == artifact.hash), None)
+    same_key = [row for row in rows if by_key and row.key == artifact.key and row.is_latest]
+    prior = artifact._revises or max(same_key, key=lambda row: row.id, default=None)
+    return duplicate, prior
 
 
 def _storage_id(instance: Instance, staged: Staged) -> int:

@@ -7,6 +7,7 @@ way the content is hashed here, so the record shows size and hash as soon as it 
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from lamin_core.instance import get_instance
 from lamin_core.storage.hashing import (
     HASH_TYPE_FILE,
     HASH_TYPE_FOLDER,
+    hash_bytes,
     hash_file,
     hash_folder,
 )
@@ -104,9 +106,16 @@ def _stage_object(data: Any, key: str | None) -> Staged:
         writer, suffix, otype, n_obs = write_anndata, ".h5ad", "AnnData", data.n_obs
     path = staging_dir() / f"{base62(16)}{suffix}"
     try:
-        writer(data, path)
-        size = path.stat().st_size
-        content_hash = hash_file(path)
+        if writer is write_dataframe:
+            # serialise in memory: hashing the bytes spares reading the file back
+            buffer = io.BytesIO()
+            writer(data, buffer)
+            content = buffer.getbuffer()
+            path.write_bytes(content)
+            size, content_hash = len(content), hash_bytes(content)
+        else:
+            writer(data, path)
+            size, content_hash = path.stat().st_size, hash_file(path)
     except BaseException:
         path.unlink(missing_ok=True)
         raise

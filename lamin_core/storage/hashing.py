@@ -23,7 +23,7 @@ def b64(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def hash_bytes(data: bytes) -> str:
+def hash_bytes(data: bytes | memoryview) -> str:
     """Return the hash of in-memory content."""
     return b64(hashlib.md5(data, usedforsecurity=False).digest())
 
@@ -46,6 +46,8 @@ def hash_file(path: str | os.PathLike[str], fs: Any = None) -> str:
     """Return the hash of a file, local or on any fsspec filesystem."""
     if fs is None:
         with open(path, "rb", buffering=0) as stream:
+            if os.fstat(stream.fileno()).st_size <= CHUNK_SIZE:
+                return hash_bytes(stream.read())  # small files: no chunk buffer to allocate
             return hash_stream(stream)
     with fs.open(path, "rb", block_size=CHUNK_SIZE) as stream:
         return hash_stream(stream)

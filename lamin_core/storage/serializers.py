@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from lamin_core.errors import ValidationError
 
@@ -90,7 +90,7 @@ def load_file(path: Path, suffix: str) -> Any:
     return loader(path)
 
 
-def write_dataframe(df: Any, path: Path) -> None:
+def write_dataframe(df: Any, path: Path | IO[bytes]) -> None:
     """Write a pandas DataFrame as parquet, keeping its index."""
     df.to_parquet(path, engine="pyarrow", compression="snappy")
 
