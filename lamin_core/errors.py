@@ -30,6 +30,7 @@ __all__ = [
     "StorageError",
     "ValidationError",
     "closest_match",
+    "did_you_mean",
 ]
 
 
