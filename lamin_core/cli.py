@@ -6,9 +6,10 @@ import argparse
 import sys
 
 from lamin_core.errors import LaminError
+from lamin_core.instance import Instance
 
 
-def _open(args: argparse.Namespace, *, create: bool = False):  # type: ignore[no-untyped-def]
+def _open(args: argparse.Namespace, *, create: bool = False) -> Instance:
     import lamin_core as ln
 
     if create:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _print_info(instance) -> None:  # type: ignore[no-untyped-def]
+def _print_info(instance: Instance) -> None:
     import sqlalchemy as sa
 
     from lamin_core import models

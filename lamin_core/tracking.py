@@ -93,7 +93,7 @@ def _get_or_create_transform(
             return transform
     else:
         prior = latest_with_key(session, Transform, key)
-        if prior is not None and (source_hash is None or prior.hash == source_hash):
+        if isinstance(prior, Transform) and (source_hash is None or prior.hash == source_hash):
             return prior
     transform = Transform(
         key=key, type=type, source_code=source_code, hash=source_hash, description=description

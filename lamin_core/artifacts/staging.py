@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,7 @@ def stage(data: Any, *, key: str | None, kind: str | None) -> Staged:
 def _stage_object(data: Any, key: str | None) -> Staged:
     import pandas as pd
 
+    writer: Callable[[Any, Path], None]
     if isinstance(data, pd.DataFrame):
         writer, suffix, otype, n_obs = write_dataframe, ".parquet", "DataFrame", None
     else:

@@ -206,7 +206,7 @@ class Artifact(IsVersioned):
         artifact.kind = "dataset"
         return artifact
 
-    def save(self) -> Artifact:  # type: ignore[override]
+    def save(self) -> Artifact:
         """Store the content and write the record; return the saved artifact.
 
         Content the catalog already has is not stored twice: the existing artifact is returned
@@ -329,7 +329,7 @@ class Collection(IsVersioned):
         self._members = members
         self._revises = revises
 
-    def save(self) -> Collection:  # type: ignore[override]
+    def save(self) -> Collection:
         """Write the collection and its ordered members; return it (or the identical existing)."""
         from lamin_core.artifacts.saving import save_collection
 

@@ -129,7 +129,7 @@ class Record(Base):
     @classmethod
     def _column_order(cls) -> list[str]:
         """Return the column names in table order (the order `df()` and `repr` show)."""
-        return [column.key for column in cls.__table__.columns]  # type: ignore[attr-defined]
+        return [column.key for column in cls.__table__.columns]
 
     # --- instance binding ----------------------------------------------------------------------
 
@@ -148,11 +148,11 @@ class Record(Base):
 
         columns = self._field_names()
         if "created_by_id" in columns and getattr(self, "created_by_id", None) is None:
-            self.created_by_id = instance.user_id  # type: ignore[attr-defined]
+            setattr(self, "created_by_id", instance.user_id)  # noqa: B010 - not every registry has it
         if "run_id" in columns and getattr(self, "run_id", None) is None:
             run = current_run(instance)
             if run is not None and run is not self:
-                self.run_id = run.id  # type: ignore[attr-defined]
+                setattr(self, "run_id", run.id)  # noqa: B010
 
     # --- persistence ---------------------------------------------------------------------------
 
@@ -212,6 +212,12 @@ class Record(Base):
             parts.append(f"{name}={_format_value(value)}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
+    def describe(self) -> None:
+        """Print the record with its relations (storage, run, transform, labels, features)."""
+        from lamin_core.view import describe
+
+        describe(self)
+
     # --- queries (implemented in lamin_core.query and lamin_core.search) -------------------------
 
     @classmethod
@@ -259,9 +265,9 @@ class Record(Base):
         limit: int | None = 100,
     ) -> pd.DataFrame:
         """Return the latest records as a DataFrame indexed by `id` (alias `to_dataframe`)."""
-        from lamin_core.query import QuerySet
+        from lamin_core.query.dataframe import registry_df
 
-        return QuerySet(cls).df(include=include, features=features, limit=limit)
+        return registry_df(cls, include=include, features=features, limit=limit)
 
     to_dataframe = df
 
