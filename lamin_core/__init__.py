@@ -31,7 +31,9 @@ from lamin_core.models import (
     ULabel,
     User,
 )
+from lamin_core.query import Q, QuerySet
 from lamin_core.tracking import finish, track
+from lamin_core.view import view
 
 __version__ = "0.1.0"
 
@@ -48,6 +50,8 @@ __all__ = [
     "IntegrityError",
     "LaminError",
     "MultipleResultsFound",
+    "Q",
+    "QuerySet",
     "Run",
     "Storage",
     "StorageError",
@@ -62,4 +66,5 @@ __all__ = [
     "get_instance",
     "init",
     "track",
+    "view",
 ]

@@ -236,6 +236,9 @@ def create_engine(db_url: str | URL, *, create: bool = True) -> Engine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 60})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        from lamin_core.query.sql import install_sqlite_functions
+
+        install_sqlite_functions(engine)  # REGEXP for the regex/iregex lookups
         return engine
     if backend == "postgresql":
         if url.drivername in ("postgresql", "postgres"):

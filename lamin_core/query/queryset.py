@@ -1,0 +1,460 @@
+"""`QuerySet`: a lazy, chainable query over one registry that runs ONE statement per evaluation.
+
+Chaining (`filter`, `exclude`, `order_by`, slicing) only builds SQLAlchemy expressions; the
+database is hit when results are needed (iteration, `len`, `df()`, `one()`, `count()` ...), each
+time with a single statement. Records come from the catalog's session, refreshed with the
+database's current values (``populate_existing``). After a read, the implicit transaction is
+ended when the session holds no unsaved user edits, so PostgreSQL connections do not sit idle in
+a transaction and SQLite readers see other processes' writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from lamin_core.errors import DoesNotExist, MultipleResultsFound, ValidationError
+from lamin_core.query.compiler import compile_node, related_column, resolve_q
+from lamin_core.query.features import FeatureRef, feature_refs, has_features
+from lamin_core.query.fields import resolve_path
+from lamin_core.query.q import LOOKUP_SEP, Q
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lamin_core.instance import Instance
+
+__all__ = ["QuerySet", "end_read"]
+
+R = TypeVar("R")
+REPR_LIMIT = 20
+
+
+def end_read(session: sa.orm.Session) -> None:
+    """End the implicit transaction of a read, unless the session holds unsaved user edits."""
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.commit()
+
+
+class QuerySet(Generic[R]):
+    """The records of a registry that match a filter, evaluated lazily.
+
+    Args:
+        model: The registry, e.g. ``ln.Artifact``.
+        instance: The catalog to query; default: the active one.
+
+    Examples:
+        >>> qs = ln.Artifact.filter(suffix=".h5ad").order_by("-created_at")
+        >>> qs.count(), qs.first(), qs.df(include=["ulabels__name"])
+        >>> print(qs.statement)   # the SQLAlchemy select, usable directly
+    """
+
+    def __init__(self, model: type[R], *, instance: Instance | None = None) -> None:
+        self.model = model
+        self._instance = instance
+        self._where: list[ColumnElement[bool]] = []
+        self._order: tuple[str, ...] = ()
+        self._distinct = False
+        self._offset = 0
+        self._limit: int | None = None
+        self._cache: list[R] | None = None
+
+    # --- building ----------------------------------------------------------------------------
+
+    def _clone(self) -> QuerySet[R]:
+        clone: QuerySet[R] = QuerySet(self.model, instance=self._instance)
+        clone._where = list(self._where)
+        clone._order = self._order
+        clone._distinct = self._distinct
+        clone._offset = self._offset
+        clone._limit = self._limit
+        return clone
+
+    @property
+    def session(self) -> sa.orm.Session:
+        """The session records are read into: the catalog's session of this thread."""
+        if self._instance is None:
+            from lamin_core.instance import get_instance
+
+            self._instance = get_instance()
+        return self._instance.session
+
+    def _feature_lookup(self, q: Q) -> Any:
+        """Return a name -> FeatureRef function for names in `q` that are not fields."""
+        if not has_features(self.model):
+            return None
+        mapper = sa.inspect(self.model)
+        known = {*mapper.column_attrs.keys(), *mapper.relationships.keys()}
+        known |= set(getattr(self.model, "_field_aliases", {}))
+        unknown: set[str] = set()
+        stack = [q]
+        while stack:
+            node = stack.pop()
+            for child in node.children:
+                if isinstance(child, Q):
+                    stack.append(child)
+                elif isinstance(child, tuple) and child[0].split(LOOKUP_SEP)[0] not in known:
+                    unknown.add(child[0].split(LOOKUP_SEP)[0])
+        if not unknown:
+            return None
+        refs: dict[str, FeatureRef] = feature_refs(self.session, self.model, sorted(unknown))
+        self._end_read()
+        return refs.get
+
+    def _condition(self, queries: tuple[Any, ...], lookups: dict[str, Any]) -> ColumnElement[bool]:
+        q = Q(*queries, **lookups)
+        node = resolve_q(self.model, q, feature_for=self._feature_lookup(q))
+        return compile_node(self.model, node)
+
+    def filter(self, *queries: Any, **lookups: Any) -> QuerySet[R]:
+        """Return a new QuerySet narrowed by `Q` objects, SQLAlchemy expressions and lookups.
+
+        Raises:
+            FieldError: an unknown field, relation or lookup (with the closest match).
+            ValidationError: a value of the wrong type for its field or lookup.
+        """
+        self._check_unsliced("filter")
+        clone = self._clone()
+        if queries or lookups:
+            clone._where.append(self._condition(queries, lookups))
+        return clone
+
+    def exclude(self, *queries: Any, **lookups: Any) -> QuerySet[R]:
+        """Return a new QuerySet without the records matching the lookups."""
+        self._check_unsliced("exclude")
+        clone = self._clone()
+        if queries or lookups:
+            clone._where.append(self._condition((~Q(*queries, **lookups),), {}))
+        return clone
+
+    def order_by(self, *fields: str) -> QuerySet[R]:
+        """Return a new QuerySet ordered by fields; ``-field`` descends, ``run__started_at`` works.
+
+        Without `order_by`, records come in id order. NULLs sort last when ascending and first
+        when descending, on every database.
+        """
+        self._check_unsliced("order_by")
+        for name in fields:
+            if not isinstance(name, str) or not name.lstrip("-"):
+                raise ValidationError(
+                    f"order_by() expects field names such as '-created_at', got {name!r}."
+                )
+            resolve_path(self.model, name.lstrip("-"))
+        clone = self._clone()
+        clone._order = tuple(fields)
+        return clone
+
+    def distinct(self) -> QuerySet[R]:
+        """Return a new QuerySet with duplicate rows removed (filters never duplicate rows)."""
+        clone = self._clone()
+        clone._distinct = True
+        return clone
+
+    def all(self) -> QuerySet[R]:
+        """Return a copy of this QuerySet (evaluated afresh)."""
+        return self._clone()
+
+    def _check_unsliced(self, action: str) -> None:
+        if self._limit is not None or self._offset:
+            raise ValidationError(
+                f"Cannot {action} a sliced QuerySet; call {action}() before slicing."
+            )
+
+    # --- SQL -----------------------------------------------------------------------------------
+
+    def _order_clauses(self, reverse: bool = False) -> list[ColumnElement[Any]]:
+        fields = self._order or ("id",)
+        clauses = []
+        for spec in fields:
+            descending = spec.startswith("-") != reverse
+            hops, column = resolve_path(self.model, spec.lstrip("-"))
+            if hops:
+                to_many = any(hop.uselist for hop in hops)
+                aggregate = (sa.func.max if descending else sa.func.min) if to_many else None
+                expression: Any = related_column(self.model, hops, column, aggregate=aggregate)
+                nullable = True
+            else:
+                expression = getattr(self.model, column)
+                nullable = sa.inspect(self.model).column_attrs[column].columns[0].nullable
+            clause = expression.desc() if descending else expression.asc()
+            if nullable:
+                clause = clause.nulls_first() if descending else clause.nulls_last()
+            clauses.append(clause)
+        return clauses
+
+    def _select(self, *columns: Any, reverse: bool = False, ordered: bool = True) -> sa.Select[Any]:
+        statement = sa.select(*columns).where(*self._where)
+        if self._distinct:
+            statement = statement.distinct()
+        if ordered:
+            statement = statement.order_by(*self._order_clauses(reverse))
+        if self._offset:
+            statement = statement.offset(self._offset)
+        if self._limit is not None:
+            statement = statement.limit(self._limit)
+        return statement
+
+    @property
+    def statement(self) -> sa.Select[Any]:
+        """The SQLAlchemy select this QuerySet runs (an escape hatch for any SQLAlchemy query)."""
+        return self._select(self.model)
+
+    def _id_subquery(self) -> sa.Select[Any]:
+        """A select of the matching ids, for ``field__in=queryset``."""
+        ordered = self._limit is not None or bool(self._offset)
+        return self._select(self.model.id, ordered=ordered).correlate(None)  # type: ignore[attr-defined]
+
+    # --- evaluation ----------------------------------------------------------------------------
+
+    def _end_read(self) -> None:
+        end_read(self.session)
+
+    def _execute(self, statement: Any) -> Any:
+        session = self.session
+        try:
+            result = session.execute(statement.execution_options(populate_existing=True))
+            rows = result.all()
+        except sa.exc.DBAPIError:
+            session.rollback()
+            raise
+        self._end_read()
+        return rows
+
+    def _records(self, statement: sa.Select[Any]) -> list[R]:
+        return [row[0] for row in self._execute(statement)]
+
+    def _fetch_all(self) -> list[R]:
+        if self._cache is None:
+            self._cache = self._records(self.statement)
+        return self._cache
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(self._fetch_all())
+
+    def __len__(self) -> int:
+        return len(self._fetch_all())
+
+    def __bool__(self) -> bool:
+        return bool(self._fetch_all())
+
+    @overload
+    def __getitem__(self, key: int) -> R: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> QuerySet[R]: ...
+
+    def __getitem__(self, key: int | slice) -> R | QuerySet[R]:
+        if self._cache is not None:
+            if isinstance(key, slice):
+                return self._sliced(key)
+            return self._cache[key]
+        if isinstance(key, slice):
+            return self._sliced(key)
+        if not isinstance(key, int) or isinstance(key, bool):
+            raise ValidationError(f"QuerySet indices must be integers or slices, got {key!r}.")
+        if key < 0:
+            raise ValidationError(
+                f"Negative indexing ({key}) is not supported; use .last() or order_by('-field')."
+            )
+        records = self._sliced(slice(key, key + 1))._fetch_all()
+        if not records:
+            raise IndexError(f"QuerySet index {key} out of range.")
+        return records[0]
+
+    def _sliced(self, key: slice) -> QuerySet[R]:
+        start, stop, step = key.start or 0, key.stop, key.step
+        if step not in (None, 1) or start < 0 or (stop is not None and stop < 0):
+            raise ValidationError(f"QuerySet slices must be non-negative without step, got {key}.")
+        clone = self._clone()
+        clone._offset = self._offset + start
+        limit = None if stop is None else max(stop - start, 0)
+        if self._limit is not None:
+            remaining = max(self._limit - start, 0)
+            limit = remaining if limit is None else min(limit, remaining)
+        clone._limit = limit
+        if self._cache is not None:
+            clone._cache = self._cache[key]
+        return clone
+
+    def list(self, field: str | None = None) -> list[Any]:
+        """Return the records as a list, or the values of one `field` (``list("name")``)."""
+        if field is None:
+            return list(self._fetch_all())
+        hops, column = resolve_path(self.model, field)
+        if hops:
+            raise ValidationError(
+                f"list({field!r}): name a field of {self.model.__name__}, not a relation path."
+            )
+        return [row[0] for row in self._execute(self._select(getattr(self.model, column)))]
+
+    def count(self) -> int:
+        """Return the number of matching records (one COUNT query)."""
+        if self._cache is not None:
+            return len(self._cache)
+        if self._limit is None and not self._offset and not self._distinct:
+            statement = sa.select(sa.func.count()).select_from(self.model).where(*self._where)
+        else:
+            inner = self._select(self.model.id, ordered=False).subquery()  # type: ignore[attr-defined]
+            statement = sa.select(sa.func.count()).select_from(inner)
+        return int(self._execute(statement)[0][0])
+
+    def exists(self) -> bool:
+        """Return whether any record matches (one EXISTS query)."""
+        if self._cache is not None:
+            return bool(self._cache)
+        inner = self._select(self.model.id, ordered=False)  # type: ignore[attr-defined]
+        return bool(self._execute(sa.select(sa.exists(inner)))[0][0])
+
+    def first(self) -> R | None:
+        """Return the first record (by the ordering, else by id), or None."""
+        records = self._sliced(slice(0, 1))._fetch_all()
+        return records[0] if records else None
+
+    def last(self) -> R | None:
+        """Return the last record (by the ordering, else by id), or None."""
+        if self._limit is not None or self._offset:
+            records = self._fetch_all()
+            return records[-1] if records else None
+        statement = self._select(self.model, reverse=True).limit(1)
+        records = self._records(statement)
+        return records[0] if records else None
+
+    def _one_with_total(self) -> tuple[R | None, int]:
+        total = sa.func.count().over().label("lamin_total")
+        rows = self._execute(self._select(self.model, total).limit(2))
+        if not rows:
+            return None, 0
+        return rows[0][0], int(rows[0][1])
+
+    def _describe(self) -> str:
+        return f"{self.model.__name__} query"
+
+    def one(self) -> R:
+        """Return the one matching record.
+
+        Raises:
+            DoesNotExist: no record matches.
+            MultipleResultsFound: several match (the message says how many).
+        """
+        record, total = self._one_with_total()
+        if record is None:
+            raise DoesNotExist(f"No {self.model.__name__} record matches the {self._describe()}.")
+        if total > 1:
+            raise MultipleResultsFound(
+                f"{total} {self.model.__name__} records match the {self._describe()}, expected "
+                "one. Add lookups to narrow it down, or use .first() or .df()."
+            )
+        return record
+
+    def one_or_none(self) -> R | None:
+        """Return the one matching record or None.
+
+        Raises:
+            MultipleResultsFound: several records match.
+        """
+        try:
+            return self.one()
+        except DoesNotExist:
+            return None
+
+    def get(self, idlike: int | str | None = None, **lookups: Any) -> R:
+        """Return the one record with this id, uid, uid prefix, or lookups.
+
+        A 16-character stem of a versioned uid returns its latest version.
+
+        Raises:
+            DoesNotExist: no record matches.
+            MultipleResultsFound: several records match (e.g. an ambiguous uid prefix).
+        """
+        described = ", ".join(f"{k}={v!r}" for k, v in lookups.items())
+        queryset = self
+        if idlike is not None:
+            if isinstance(idlike, bool) or not isinstance(idlike, (int, str)):
+                raise ValidationError(
+                    f"{self.model.__name__}.get() expects an integer id or a uid string, got "
+                    f"{type(idlike).__name__} {idlike!r}."
+                )
+            if isinstance(idlike, int):
+                queryset = queryset.filter(id=idlike)
+            else:
+                full = self.model._full_uid_length()  # type: ignore[attr-defined]
+                if len(idlike) >= full:
+                    queryset = queryset.filter(uid=idlike)
+                else:
+                    queryset = queryset.filter(uid__startswith=idlike)
+                    stem = getattr(self.model, "_stem_length", None)
+                    if stem == len(idlike) and hasattr(self.model, "is_latest"):
+                        queryset = queryset.filter(is_latest=True)
+            described = ", ".join(filter(None, [repr(idlike), described]))
+        if lookups:
+            queryset = queryset.filter(**lookups)
+        if idlike is None and not lookups:
+            raise ValidationError(
+                f"{self.model.__name__}.get() needs an id, a uid or lookups such as name='x'."
+            )
+        queryset._describe = lambda: f"get({described})"  # type: ignore[method-assign]
+        return queryset.one()
+
+    def delete(self) -> int:
+        """Delete the matching records and return how many were deleted.
+
+        Registries with their own `delete` (Artifact: also removes stored files) delete record by
+        record; the others in one statement.
+        """
+        from lamin_core.models.base import Record
+
+        if self.model.delete is not Record.delete:  # type: ignore[attr-defined]
+            records = self._fetch_all()
+            for record in records:
+                record.delete()  # type: ignore[attr-defined]
+            return len(records)
+        session = self.session
+        ids = self._id_subquery()
+        try:
+            result = session.execute(
+                sa.delete(self.model).where(self.model.id.in_(ids)),  # type: ignore[attr-defined]
+                execution_options={"synchronize_session": "fetch"},
+            )
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return int(result.rowcount or 0)
+
+    # --- DataFrames ----------------------------------------------------------------------------
+
+    def df(
+        self,
+        include: str | Sequence[str] | None = None,
+        features: bool | Sequence[str] = False,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Return the records as a DataFrame indexed by `id`, in ONE statement for the rows.
+
+        Args:
+            include: Fields to add: plain fields (``"suffix"``), to-one paths
+                (``"created_by__name"``, a scalar per row) and to-many paths (``"ulabels__name"``,
+                a set per row; ``{None}`` when a record has no related record, as in LaminDB).
+            features: True for one column per feature with values (a set per row, NaN when the
+                record has none), or a list of feature names.
+            limit: At most this many rows (default: all).
+
+        Without `include` and `features` the columns are the registry's fields in table order;
+        with them, ``uid``, the name field, ``description``, then the includes and features.
+        `features` costs one more small query (the list of features).
+        """
+        from lamin_core.query.dataframe import build_df
+
+        queryset = self if limit is None else self._sliced(slice(0, limit))
+        return build_df(queryset, include=include, features=features)
+
+    to_dataframe = df
+
+    def __repr__(self) -> str:
+        records = self[: REPR_LIMIT + 1].list() if self._cache is None else self._cache
+        shown = ", ".join(repr(r) for r in records[:REPR_LIMIT])
+        more = ", ..." if len(records) > REPR_LIMIT else ""
+        return f"<QuerySet [{shown}{more}]>"
