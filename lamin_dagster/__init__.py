@@ -1,0 +1,93 @@
+"""lamin_dagster: Dagster assets stored, validated and tracked in a lamin_core catalog.
+
+Examples:
+    >>> import dagster as dg
+    >>> from lamin_dagster import LaminIOManager, LaminResource, lamin_asset
+    >>> @lamin_asset(schema={"categoricals": {"cell_medium": "ULabel.name"}}, code_version="1")
+    ... def dataset1() -> ad.AnnData:
+    ...     return datasets.small_dataset1(format="anndata")
+    >>> defs = dg.Definitions(
+    ...     assets=[dataset1],
+    ...     resources=lamin_resources(storage="./my-catalog"),
+    ...     sensors=lamin_run_sensors(),
+    ... )
+"""
+
+from typing import Any
+
+from lamin_dagster.assets import VALIDATION_CHECK_NAME, lamin_asset, lamin_hooks
+from lamin_dagster.errors import CurationError, NoHandlerError, SchemaError, UpstreamArtifactError
+from lamin_dagster.external import (
+    asset_key_for,
+    lamin_external_asset_sensor,
+    lamin_external_assets,
+)
+from lamin_dagster.handlers import (
+    AnnDataHandler,
+    DataFrameHandler,
+    PathHandler,
+    TypeHandler,
+)
+from lamin_dagster.io_manager import LaminIOManager
+from lamin_dagster.mapping import (
+    RunSpec,
+    StepInfo,
+    TransformSpec,
+    catalog_status,
+    job_run_spec,
+    step_outcomes,
+    step_run_spec,
+    step_transform_spec,
+)
+from lamin_dagster.resources import LaminResource
+from lamin_dagster.schema import LaminSchema
+from lamin_dagster.sensors import lamin_run_sensors, record_run_end
+
+
+def lamin_resources(
+    storage: Any, db: Any = None, *, user: Any = None, io_manager_key: str = "io_manager"
+) -> dict[str, Any]:
+    """Return the resources for one catalog: a LaminIOManager and a LaminResource (``lamin``).
+
+    Args:
+        storage: The catalog's storage root (a string or ``dg.EnvVar``).
+        db: The database URL (default: SQLite under `storage`).
+        user: The user handle recorded as creator.
+        io_manager_key: The key to bind the IO manager to.
+    """
+    return {
+        io_manager_key: LaminIOManager(storage=storage, db=db, user=user),
+        "lamin": LaminResource(storage=storage, db=db, user=user),
+    }
+
+
+__all__ = [
+    "VALIDATION_CHECK_NAME",
+    "AnnDataHandler",
+    "CurationError",
+    "DataFrameHandler",
+    "LaminIOManager",
+    "LaminResource",
+    "LaminSchema",
+    "NoHandlerError",
+    "PathHandler",
+    "RunSpec",
+    "SchemaError",
+    "StepInfo",
+    "TransformSpec",
+    "TypeHandler",
+    "UpstreamArtifactError",
+    "asset_key_for",
+    "catalog_status",
+    "job_run_spec",
+    "lamin_asset",
+    "lamin_external_asset_sensor",
+    "lamin_external_assets",
+    "lamin_hooks",
+    "lamin_resources",
+    "lamin_run_sensors",
+    "record_run_end",
+    "step_outcomes",
+    "step_run_spec",
+    "step_transform_spec",
+]

@@ -1,0 +1,216 @@
+"""`lamin_asset`: an asset whose validation shows as a blocking check and whose hash is its version.
+
+An IO manager cannot emit asset check results, and it runs after Dagster has fixed the output's
+data version. So this decorator stores the output from inside the asset's body, with the same
+code as `LaminIOManager`: it validates against the schema and reports a blocking
+`AssetCheckResult` (per-column failures in its metadata), raises before anything is saved when
+validation fails (so downstream assets do not run), and otherwise saves the artifact and yields
+``Output(value, data_version=DataVersion(artifact.hash))``: re-running with identical output
+gives the same data version, so downstream assets do not become stale. The IO manager then only
+notes the artifact. Success and failure hooks close the step's catalog Run.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from lamin_dagster.context import (
+    FEATURES_KEY,
+    LABELS_KEY,
+    SCHEMA_KEY,
+    asset_output_target,
+    step_info,
+)
+from lamin_dagster.mapping import COMPLETED, ERRORED, step_reference
+from lamin_dagster.runs import finish_step_run
+from lamin_dagster.schema import LaminSchema
+
+VALIDATION_CHECK_NAME = "lamin_validation"
+
+
+def _catalog_resource(resources: Any, key: str, where: str) -> Any:
+    from lamin_dagster.resources import CatalogResource
+
+    resource = getattr(resources, key, None)
+    if not isinstance(resource, CatalogResource):
+        raise dg.DagsterInvalidDefinitionError(
+            f"{where} needs a LaminIOManager (or LaminResource) under the resource key {key!r}, "
+            f"got {type(resource).__name__}. Bind one: resources={{{key!r}: "
+            "LaminIOManager(storage=...)}."
+        )
+    return resource
+
+
+def lamin_hooks(resource_key: str = "io_manager") -> set[dg.HookDefinition]:
+    """Return success and failure hooks that close each step's catalog Run.
+
+    Attach them to any job (``define_asset_job(..., hooks=lamin_hooks())``, ``@job(hooks=...)``)
+    so that steps get ``completed``/``errored`` and `finished_at` as soon as they end; assets
+    made with `lamin_asset` carry them already.
+
+    Args:
+        resource_key: The key of the LaminIOManager or LaminResource that holds the catalog.
+    """
+
+    def finish(context: dg.HookContext, status: str) -> None:
+        resource = _catalog_resource(context.resources, resource_key, "lamin_hooks")
+        finish_step_run(
+            resource.get_instance(), step_reference(context.run_id, context.step_key), status
+        )
+
+    @dg.success_hook(
+        name=f"lamin_step_success_{resource_key}", required_resource_keys={resource_key}
+    )
+    def lamin_step_success(context: dg.HookContext) -> None:
+        finish(context, COMPLETED)
+
+    @dg.failure_hook(
+        name=f"lamin_step_failure_{resource_key}", required_resource_keys={resource_key}
+    )
+    def lamin_step_failure(context: dg.HookContext) -> None:
+        finish(context, ERRORED)
+
+    return {lamin_step_success, lamin_step_failure}
+
+
+def _asset_key(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> dg.AssetKey:
+    """Return the key Dagster will give the asset (needed up front for its check spec)."""
+    if kwargs.get("key") is not None:
+        return dg.AssetKey.from_coercible(kwargs["key"])
+    prefix = kwargs.get("key_prefix") or []
+    prefix = [prefix] if isinstance(prefix, str) else list(prefix)
+    return dg.AssetKey([*prefix, kwargs.get("name") or fn.__name__])
+
+
+def _signature_with_context(fn: Callable[..., Any]) -> tuple[inspect.Signature, bool]:
+    """Return `fn`'s signature with a leading ``context`` parameter, and whether it had one."""
+    signature = inspect.signature(fn)
+    parameters = list(signature.parameters.values())
+    if parameters and parameters[0].name == "context":
+        return signature, True
+    context = inspect.Parameter(
+        "context",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=dg.AssetExecutionContext,
+    )
+    return signature.replace(parameters=[context, *parameters]), False
+
+
+def lamin_asset(
+    fn: Callable[..., Any] | None = None,
+    *,
+    schema: Mapping[str, Any] | None = None,
+    features: Mapping[str, Any] | None = None,
+    labels: Sequence[str] | None = None,
+    io_manager_key: str = "io_manager",
+    check_name: str = VALIDATION_CHECK_NAME,
+    **asset_kwargs: Any,
+) -> Any:
+    """Define an asset stored in the catalog, validated by a blocking check, versioned by hash.
+
+    The function returns the value to store (DataFrame, AnnData, path) or ``dg.Output(value,
+    metadata=...)``; inputs and ``context`` work as with ``@dg.asset``.
+
+    Args:
+        fn: The asset function (when used without parentheses).
+        schema: The `lamin/schema` JSON; adds the blocking check `check_name`.
+        features: Feature values to annotate the artifact with (`lamin/features`).
+        labels: Label names to annotate the artifact with (`lamin/labels`).
+        io_manager_key: The resource key of the LaminIOManager.
+        check_name: The name of the validation check.
+        **asset_kwargs: Passed to ``@dg.asset`` (``code_version``, ``partitions_def``, ...).
+
+    Returns:
+        The `AssetsDefinition`, or a decorator that makes one.
+
+    Raises:
+        SchemaError: `schema` is malformed (at definition time).
+
+    Examples:
+        >>> @lamin_asset(schema={"categoricals": {"cell_type": "bionty.CellType.name"}},
+        ...              code_version="1")
+        ... def dataset1() -> ad.AnnData:
+        ...     return datasets.small_dataset1(format="anndata")
+    """
+    if fn is None:
+        return functools.partial(
+            lamin_asset,
+            schema=schema,
+            features=features,
+            labels=labels,
+            io_manager_key=io_manager_key,
+            check_name=check_name,
+            **asset_kwargs,
+        )
+    key = _asset_key(fn, asset_kwargs)
+    parsed = LaminSchema.parse(schema, label=f"asset {key.to_user_string()!r}") if schema else None
+    metadata = dict(asset_kwargs.pop("metadata", None) or {})
+    if parsed is not None:
+        metadata[SCHEMA_KEY] = dg.MetadataValue.json(parsed.to_json())
+    if features:
+        metadata[FEATURES_KEY] = dg.MetadataValue.json(dict(features))
+    if labels:
+        metadata[LABELS_KEY] = dg.MetadataValue.json(list(labels))
+    check_specs = list(asset_kwargs.pop("check_specs", None) or [])
+    if parsed is not None:
+        check_specs.append(
+            dg.AssetCheckSpec(
+                name=check_name,
+                asset=key,
+                blocking=True,
+                description="The output validates against the asset's lamin/schema.",
+            )
+        )
+    hooks = set(asset_kwargs.pop("hooks", None) or set()) | lamin_hooks(io_manager_key)
+    required = set(asset_kwargs.pop("required_resource_keys", None) or set()) | {io_manager_key}
+    signature, takes_context = _signature_with_context(fn)
+    where = f"lamin_asset {key.to_user_string()!r}"
+
+    @functools.wraps(fn)
+    def body(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        io_manager = _catalog_resource(context.resources, io_manager_key, where)
+        step = step_info(context)
+        io_manager.step_run(step, restart=True)
+        result = fn(context, *args, **kwargs) if takes_context else fn(*args, **kwargs)
+        value, extra = (result, {})
+        if isinstance(result, dg.Output):
+            value, extra = result.value, dict(result.metadata)
+        target = asset_output_target(context, extra)
+        prepared = io_manager.prepare(target, value)
+        io_manager.validate_output(prepared, value, step)
+        report = prepared.report
+        if report is not None:
+            yield dg.AssetCheckResult(
+                check_name=check_name,
+                passed=report.passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata=report.check_metadata(),
+                description=None if report.passed else report.describe(),
+            )
+            if not report.passed:
+                error = report.error(target.label, prepared.handler.columns(value))
+                raise dg.Failure(
+                    description=str(error), metadata=report.check_metadata(), allow_retries=False
+                ) from error
+        stored = io_manager.save_output(prepared, value, step)
+        yield dg.Output(
+            value,
+            metadata={**extra, **stored.metadata},
+            data_version=dg.DataVersion(str(stored.artifact.hash)),
+        )
+
+    body.__signature__ = signature  # type: ignore[attr-defined]
+    return dg.asset(
+        key=key,
+        metadata=metadata,
+        check_specs=check_specs,
+        hooks=hooks,
+        required_resource_keys=required,
+        io_manager_key=io_manager_key,
+        **{k: v for k, v in asset_kwargs.items() if k not in ("key", "key_prefix", "name")},
+    )(body)

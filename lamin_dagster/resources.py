@@ -1,0 +1,158 @@
+"""`LaminResource`: a catalog for ops and assets, opened once per run and never made global.
+
+The resource and `LaminIOManager` share their configuration (`storage`, `db`, `user`) and the
+code that opens the catalog, so both always point at the same one. The catalog is opened with
+``ln.connect(..., activate=False)`` when the run's resources are set up (a missing catalog or an
+unreachable database fails there, with lamin_core's message in the step log) and closed when
+they are torn down. Catalog calls made on a step's behalf run inside ``instance.activate()``,
+which sets the active catalog for this context only: code elsewhere in the process that uses
+another catalog is not affected.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+import lamin_core as ln
+from lamin_core.tracking import reset_current_run, set_current_run
+from lamin_dagster.context import step_info
+from lamin_dagster.mapping import StepInfo, job_run_spec, step_run_spec
+from lamin_dagster.runs import start_step_run
+
+
+class CatalogResource(dg.ConfigurableResource):
+    """The configuration and catalog handling shared by `LaminResource` and `LaminIOManager`."""
+
+    storage: str = Field(
+        description=(
+            "The catalog's storage root: a local folder (./my-catalog) or a URL such as "
+            "s3://bucket/prefix, as given to ln.init(storage=...)."
+        )
+    )
+    db: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the catalog database, e.g. postgresql://user@host:5432/lamin. "
+            "Default: the SQLite file under storage (<storage>/.lamindb/lamin.db)."
+        ),
+    )
+    user: str | None = Field(
+        default=None,
+        description=(
+            "Handle of the user recorded as creator of runs and artifacts. Default: the user "
+            "saved by the last ln.init/ln.connect, else the system user."
+        ),
+    )
+
+    _instance: ln.Instance | None = PrivateAttr(default=None)
+    # (step reference, attempt) -> Run id, so a step touches the catalog's run table once
+    _step_runs: dict[tuple[str, int], int] = PrivateAttr(default_factory=dict)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Open the catalog when the run starts, so configuration errors surface at once."""
+        self.get_instance()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Close the catalog's connections when the run's resources are released."""
+        self.close()
+
+    def get_instance(self) -> ln.Instance:
+        """Return the open catalog, connecting on first use.
+
+        Raises:
+            InstanceError: there is no catalog at `storage`/`db`, or its database is unreachable.
+        """
+        if self._instance is None:
+            self._instance = ln.connect(
+                self.db, storage=self.storage, user=self.user, activate=False
+            )
+        return self._instance
+
+    @property
+    def instance(self) -> ln.Instance:
+        """The open catalog (see `get_instance`)."""
+        return self.get_instance()
+
+    def close(self) -> None:
+        """Close the catalog if it is open; the next use opens it again."""
+        if self._instance is not None:
+            self._instance.close()
+            self._instance = None
+        self._step_runs.clear()
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[ln.Instance]:
+        """Make the catalog active for ``ln.*`` calls inside a ``with`` block (this context only).
+
+        Examples:
+            >>> with lamin.activate():
+            ...     ln.Artifact.filter(key__startswith="raw/").df()
+        """
+        instance = self.get_instance()
+        with instance.activate():
+            yield instance
+
+    def step_run(self, step: StepInfo, *, restart: bool = False) -> ln.Run:
+        """Return the catalog Run of a Dagster step, creating it and its run's Run if missing.
+
+        Args:
+            step: The step, as read from a Dagster context by `lamin_dagster.context.step_info`.
+            restart: The step's body starts now (possibly as a retry): reset the status to
+                ``started`` once per attempt.
+        """
+        instance = self.get_instance()
+        spec = step_run_spec(step)
+        memo_key = (spec.reference, step.attempt)
+        cached = self._step_runs.get(memo_key)
+        if cached is not None:
+            run = instance.session.get(ln.Run, cached)
+            if run is not None:
+                return run
+        run = start_step_run(
+            instance, job_run_spec(step.run_id, step.job_name), spec, restart=restart
+        )
+        self._step_runs[memo_key] = run.id
+        return run
+
+    @contextlib.contextmanager
+    def tracking(self, step: StepInfo | None, *, restart: bool = False) -> Iterator[ln.Run | None]:
+        """Activate the catalog and make the step's Run current inside a ``with`` block.
+
+        Artifacts saved inside get the step's Run as their run; artifacts loaded become its
+        inputs. With `step` None (no Dagster run, as in unit tests), only the catalog is active.
+        """
+        instance = self.get_instance()
+        with instance.activate():
+            run = self.step_run(step, restart=restart) if step is not None else None
+            token = set_current_run(run, instance)
+            try:
+                yield run
+            finally:
+                reset_current_run(token)
+
+
+class LaminResource(CatalogResource):
+    """Give ops and assets a lamin_core catalog, tracked as the step's Run.
+
+    Examples:
+        >>> @dg.asset
+        ... def registered_files(context: dg.AssetExecutionContext, lamin: LaminResource):
+        ...     with lamin.track(context):
+        ...         ln.Artifact("raw/sample.fastq.gz", key="raw/sample.fastq.gz").save()
+        >>> defs = dg.Definitions(
+        ...     assets=[registered_files], resources={"lamin": LaminResource(storage="./catalog")}
+        ... )
+    """
+
+    @contextlib.contextmanager
+    def track(self, context: Any) -> Iterator[ln.Run | None]:
+        """Activate the catalog with the Run of the step behind `context` as the current run.
+
+        Args:
+            context: The op's or asset's execution context.
+        """
+        with self.tracking(step_info(context)) as run:
+            yield run

@@ -1,0 +1,274 @@
+"""`lamin/schema`: the JSON validation contract an asset declares in its metadata.
+
+Dagster metadata must be JSON, so the schema names registry fields as strings
+(``"ULabel.name"``, ``"bionty.CellType.name"``). This module parses that JSON (failing at
+definition time on unknown keys), resolves the strings to lamin_core registry fields when the
+asset runs, and turns a curator's verdict into a `ValidationReport` that both the IO manager
+(an error) and the decorator (an asset check result) present::
+
+    {"categoricals": {"cell_medium": "ULabel.name", "cell_type_by_model": "bionty.CellType.name"},
+     "var_index": "bionty.Gene.symbol", "organism": "human", "required_features": ["temperature"]}
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+
+from lamin_core.errors import closest_match
+from lamin_dagster.errors import CurationError, SchemaError
+
+SCHEMA_FIELDS = ("categoricals", "columns", "organism", "required_features", "var_index")
+BIO_PREFIXES = ("bionty", "bt")
+MAX_VALUES_SHOWN = 20
+
+
+def did_you_mean(name: str, choices: Any) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or an empty string."""
+    match = closest_match(name, choices)
+    return f" Did you mean {match!r}?" if match else ""
+
+
+def _registries(module: Any) -> dict[str, type]:
+    names = getattr(module, "__all__", dir(module))
+    found = {}
+    for name in names:
+        candidate = getattr(module, name, None)
+        if isinstance(candidate, type) and hasattr(candidate, "__table__"):
+            found[name] = candidate
+    return found
+
+
+def resolve_field(reference: str) -> Any:
+    """Return the registry field a schema string names: ``"bionty.CellType.name"`` -> column.
+
+    Raises:
+        SchemaError: the string is malformed, or the registry or field does not exist.
+    """
+    parts = reference.split(".") if isinstance(reference, str) else []
+    if parts and parts[0] in BIO_PREFIXES:
+        module_name, parts = "lamin_core.bio", parts[1:]
+        shown_prefix = "bionty."
+    else:
+        module_name, shown_prefix = "lamin_core", ""
+    if len(parts) != 2 or not all(parts):
+        raise SchemaError(
+            f"Invalid registry field {reference!r} in lamin/schema: write 'Registry.field' "
+            "(e.g. 'ULabel.name') or 'bionty.Registry.field' (e.g. 'bionty.CellType.name')."
+        )
+    registry_name, field_name = parts
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise SchemaError(
+            f"lamin/schema field {reference!r} needs {module_name}, which cannot be imported: "
+            f"{error}."
+        ) from error
+    registries = _registries(module)
+    registry = registries.get(registry_name)
+    if registry is None:
+        raise SchemaError(
+            f"Unknown registry {shown_prefix}{registry_name!r} in lamin/schema field "
+            f"{reference!r}.{did_you_mean(registry_name, registries)} "
+            f"Registries: {', '.join(shown_prefix + name for name in sorted(registries))}."
+        )
+    columns = sorted(attribute.key for attribute in sa.inspect(registry).column_attrs)
+    if field_name not in columns:
+        raise SchemaError(
+            f"Unknown field {field_name!r} of {shown_prefix}{registry_name} in lamin/schema "
+            f"field {reference!r}.{did_you_mean(field_name, columns)} Fields: "
+            f"{', '.join(columns)}."
+        )
+    return getattr(registry, field_name)
+
+
+@dataclass(frozen=True)
+class LaminSchema:
+    """A parsed `lamin/schema`.
+
+    Attributes:
+        categoricals: Column (or ``obs`` column) -> registry field string its values must be in.
+        var_index: For AnnData, the registry field the ``var`` index must be in.
+        organism: The organism of biological registries (``"human"``, ``"mouse"``).
+        required_features: Columns that must be present.
+        columns: The registry field that column names are validated against (DataFrames);
+            default ``"Feature.name"``.
+
+    Examples:
+        >>> LaminSchema.parse({"categoricals": {"cell_medium": "ULabel.name"}}).categoricals
+        {'cell_medium': 'ULabel.name'}
+    """
+
+    categoricals: Mapping[str, str] = field(default_factory=dict)
+    var_index: str | None = None
+    organism: str | None = None
+    required_features: tuple[str, ...] = ()
+    columns: str = "Feature.name"
+
+    @classmethod
+    def parse(cls, raw: Any, *, label: str = "the asset") -> LaminSchema:
+        """Parse the JSON of a `lamin/schema` entry.
+
+        Raises:
+            SchemaError: the JSON is not an object, has unknown keys or values of the wrong type.
+        """
+        if isinstance(raw, dg.MetadataValue):
+            raw = raw.value
+        if not isinstance(raw, Mapping):
+            raise SchemaError(
+                f"lamin/schema of {label} must be a JSON object such as "
+                f'{{"categoricals": {{"cell_type": "bionty.CellType.name"}}}}, got {raw!r}.'
+            )
+        for key in raw:
+            if key not in SCHEMA_FIELDS:
+                raise SchemaError(
+                    f"Unknown key {key!r} in lamin/schema of {label}."
+                    f"{did_you_mean(key, SCHEMA_FIELDS)} Keys: {', '.join(SCHEMA_FIELDS)}."
+                )
+        categoricals = raw.get("categoricals") or {}
+        if not isinstance(categoricals, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in categoricals.items()
+        ):
+            raise SchemaError(
+                f"lamin/schema 'categoricals' of {label} must map column names to registry "
+                f"fields, e.g. {{'cell_medium': 'ULabel.name'}}; got {categoricals!r}."
+            )
+        required = raw.get("required_features") or []
+        if isinstance(required, str) or not isinstance(required, Sequence):
+            raise SchemaError(
+                f"lamin/schema 'required_features' of {label} must be a list of column names, "
+                f"got {required!r}."
+            )
+        for key in ("var_index", "organism", "columns"):
+            value = raw.get(key)
+            if value is not None and not isinstance(value, str):
+                raise SchemaError(
+                    f"lamin/schema {key!r} of {label} must be a string, got {value!r}."
+                )
+        return cls(
+            categoricals=dict(categoricals),
+            var_index=raw.get("var_index"),
+            organism=raw.get("organism"),
+            required_features=tuple(str(name) for name in required),
+            columns=raw.get("columns") or "Feature.name",
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the schema as the JSON it was parsed from (defaults omitted)."""
+        data: dict[str, Any] = {"categoricals": dict(self.categoricals)}
+        if self.var_index is not None:
+            data["var_index"] = self.var_index
+        if self.organism is not None:
+            data["organism"] = self.organism
+        if self.required_features:
+            data["required_features"] = list(self.required_features)
+        if self.columns != "Feature.name":
+            data["columns"] = self.columns
+        return data
+
+    def categorical_fields(self) -> dict[str, Any]:
+        """Return the categoricals with registry fields resolved (``ln.ULabel.name``, ...)."""
+        return {column: resolve_field(reference) for column, reference in self.categoricals.items()}
+
+    def var_index_field(self) -> Any:
+        """Return the resolved `var_index` field, or None."""
+        return resolve_field(self.var_index) if self.var_index is not None else None
+
+    def columns_field(self) -> Any:
+        """Return the resolved field that column names are validated against."""
+        return resolve_field(self.columns)
+
+
+@dataclass
+class ValidationReport:
+    """The verdict on one output: which columns fail and with which values.
+
+    Attributes:
+        passed: Whether the output satisfies the schema.
+        non_validated: Column (or ``var_index``) -> values not found in its registry field.
+        missing: Columns named by the schema (categoricals, required features) that are absent.
+        validated: The columns that passed, with the field they were validated against.
+        curator: The curator that validated the data (saves the artifact when it passed).
+    """
+
+    passed: bool
+    non_validated: dict[str, list[str]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    validated: dict[str, str] = field(default_factory=dict)
+    curator: Any = None
+
+    def describe(self) -> str:
+        """Return the failures as one sentence per problem."""
+        problems = []
+        if self.missing:
+            problems.append(
+                f"columns {', '.join(map(repr, self.missing))} named by the schema are missing"
+            )
+        for column, values in self.non_validated.items():
+            shown = ", ".join(repr(str(v)) for v in values[:MAX_VALUES_SHOWN])
+            more = (
+                f" and {len(values) - MAX_VALUES_SHOWN} more"
+                if len(values) > MAX_VALUES_SHOWN
+                else ""
+            )
+            problems.append(f"column {column!r} has values not in its registry: {shown}{more}")
+        return "; ".join(problems) or "the curator rejected it (see the step log)"
+
+    def error(self, label: str, columns: Sequence[str]) -> CurationError:
+        """Return the error that reports this failed validation of `label`."""
+        message = f"{label} fails its lamin/schema: {self.describe()}."
+        if self.missing:
+            message += f" The data has columns: {', '.join(columns) or '(none)'}."
+        message += (
+            " Nothing was saved. Fix the values, or register them (e.g. "
+            "ln.ULabel.from_values([...], create=True).save()) and run again."
+        )
+        return CurationError(message, non_validated=self.non_validated, missing=self.missing)
+
+    def check_metadata(self) -> dict[str, Any]:
+        """Return asset-check metadata: one entry per failing column with its bad values."""
+        metadata: dict[str, Any] = {
+            column: dg.MetadataValue.text(", ".join(str(v) for v in values[:MAX_VALUES_SHOWN]))
+            for column, values in self.non_validated.items()
+        }
+        if self.missing:
+            metadata["missing_columns"] = dg.MetadataValue.text(", ".join(self.missing))
+        if self.validated:
+            metadata["validated_columns"] = dg.MetadataValue.json(self.validated)
+        return metadata
+
+
+def validate(handler: Any, obj: Any, schema: LaminSchema) -> ValidationReport:
+    """Validate `obj` against `schema` with lamin_core's curator, inside an active catalog.
+
+    Raises:
+        SchemaError: a registry field of the schema does not exist, or the type cannot be curated.
+    """
+    present = set(handler.columns(obj))
+    wanted = [*schema.categoricals, *schema.required_features]
+    missing = [column for column in dict.fromkeys(wanted) if column not in present]
+    if missing:
+        return ValidationReport(passed=False, missing=missing)
+    curator = handler.curator(obj, schema)
+    passed = bool(curator.validate())
+    non_validated = {} if passed else _plain_lists(curator.non_validated)
+    validated = dict(schema.categoricals)
+    if schema.var_index is not None:
+        validated["var_index"] = schema.var_index
+    for column in non_validated:
+        validated.pop(column, None)
+    return ValidationReport(
+        passed=passed,
+        non_validated=non_validated,
+        validated=validated,
+        curator=curator,
+    )
+
+
+def _plain_lists(non_validated: Mapping[str, Any]) -> dict[str, list[str]]:
+    return {str(column): [str(v) for v in values] for column, values in non_validated.items()}
