@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -198,11 +199,14 @@ def lamin_asset(
                     description=str(error), metadata=report.check_metadata(), allow_retries=False
                 ) from error
         stored = io_manager.save_output(prepared, value, step)
-        yield dg.Output(
-            value,
-            metadata={**extra, **stored.metadata},
-            data_version=dg.DataVersion(str(stored.artifact.hash)),
-        )
+        with warnings.catch_warnings():  # data_version is beta in Dagster 1.13, and it is the point
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            output = dg.Output(
+                value,
+                metadata={**extra, **stored.metadata},
+                data_version=dg.DataVersion(str(stored.artifact.hash)),
+            )
+        yield output
 
     body.__signature__ = signature  # type: ignore[attr-defined]
     return dg.asset(

@@ -130,11 +130,11 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
             raise ValueError("save_output() needs validate_output() first: the output has a schema")
         if report is not None and not report.passed:
             raise report.error(target.label, handler.columns(obj))
-        with self.tracking(step) as run:
+        with self.tracking(step):  # the step's Run is current: saves get it as their run
             if report is not None:
                 suffix = ".parquet" if handler.otype == "DataFrame" else ".h5ad"
                 artifact = report.curator.save_artifact(
-                    key=f"{target.key}{suffix}", description=target.description, run=run
+                    key=f"{target.key}{suffix}", description=target.description
                 )
             else:
                 artifact = handler.to_artifact(

@@ -48,7 +48,7 @@ class CatalogResource(dg.ConfigurableResource):
     )
 
     _instance: ln.Instance | None = PrivateAttr(default=None)
-    # (step reference, attempt) -> Run id, so a step touches the catalog's run table once
+    # (step reference, attempt) -> Run id, so that loads and saves of a step do not query again
     _step_runs: dict[tuple[str, int], int] = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -106,7 +106,7 @@ class CatalogResource(dg.ConfigurableResource):
         instance = self.get_instance()
         spec = step_run_spec(step)
         memo_key = (spec.reference, step.attempt)
-        cached = self._step_runs.get(memo_key)
+        cached = None if restart else self._step_runs.get(memo_key)
         if cached is not None:
             run = instance.session.get(ln.Run, cached)
             if run is not None:

@@ -1,0 +1,181 @@
+"""Curation: `lamin/schema` validates outputs; failures save nothing and stop downstream assets."""
+
+import dagster as dg
+import pandas as pd
+import pytest
+from dagster._utils.test.data_versions import get_stale_status_resolver
+from dagster_helpers import Catalog, step_error
+
+import lamin_core as ln
+from lamin_dagster import VALIDATION_CHECK_NAME, LaminSchema, SchemaError, lamin_asset
+from lamin_dagster.schema import resolve_field
+
+SCHEMA = {"categoricals": {"cell_medium": "ULabel.name"}, "required_features": ["sample_note"]}
+
+
+@pytest.fixture
+def media(sqlite_catalog: Catalog, curation: None) -> Catalog:
+    """A catalog with the permissible values of `cell_medium` registered."""
+    with sqlite_catalog.instance.activate():
+        ln.ULabel.from_values(["DMSO", "IFNG"], create=True).save()
+    return sqlite_catalog
+
+
+def _samples(media: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"cell_medium": media, "sample_note": ["ok"] * len(media)})
+
+
+def _pipeline(values: list[str]) -> list[dg.AssetsDefinition]:
+    @lamin_asset(schema=SCHEMA, code_version="1")
+    def samples() -> pd.DataFrame:
+        return _samples(values)
+
+    @dg.asset
+    def medium_counts(samples: pd.DataFrame) -> pd.DataFrame:
+        return samples["cell_medium"].value_counts().rename_axis("medium").reset_index()
+
+    return [samples, medium_counts]
+
+
+def _check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_a_valid_output_passes_its_check_and_is_saved(
+    media: Catalog, dagster_instance: dg.DagsterInstance
+) -> None:
+    result = dg.materialize(
+        _pipeline(["DMSO", "IFNG", "DMSO"]), resources=media.resources(), instance=dagster_instance
+    )
+
+    evaluation = _check(result)
+    assert evaluation.passed and evaluation.check_name == VALIDATION_CHECK_NAME
+    assert evaluation.asset_key == dg.AssetKey("samples")
+    assert [a.key for a in media.artifacts()] == ["samples.parquet", "medium_counts.parquet"]
+    materialization = result.asset_materializations_for_node("samples")[0]
+    assert (
+        "| validated | cell_medium | ULabel.name |"
+        in materialization.metadata["lamin/annotations"].value
+    )
+
+
+def test_an_invalid_output_fails_the_blocking_check_and_stops_downstream(
+    media: Catalog, dagster_instance: dg.DagsterInstance
+) -> None:
+    result = dg.materialize(
+        _pipeline(["DMSO", "dmso", "Tcell"]),
+        resources=media.resources(),
+        instance=dagster_instance,
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    evaluation = _check(result)
+    assert not evaluation.passed and evaluation.blocking
+    assert evaluation.metadata["cell_medium"].value == "Tcell, dmso"
+    message = step_error(result, "samples")
+    assert "asset 'samples' fails its lamin/schema" in message
+    assert "column 'cell_medium' has values not in its registry: 'Tcell', 'dmso'" in message
+    assert media.artifacts() == [] and media.stored_files() == []
+    assert result.asset_materializations_for_node("medium_counts") == []
+    assert "medium_counts" not in {run.name for run in media.runs()}
+    assert {run.name: run.status for run in media.runs()}["samples"] == "errored"
+
+
+def test_a_schema_naming_an_absent_column_fails_with_the_columns_there(
+    media: Catalog, dagster_instance: dg.DagsterInstance
+) -> None:
+    @lamin_asset(schema={"categoricals": {"cell_type": "ULabel.name"}})
+    def samples() -> pd.DataFrame:
+        return _samples(["DMSO"])
+
+    result = dg.materialize(
+        [samples], resources=media.resources(), instance=dagster_instance, raise_on_error=False
+    )
+
+    evaluation = _check(result)
+    assert not evaluation.passed
+    assert evaluation.metadata["missing_columns"].value == "cell_type"
+    message = step_error(result)
+    assert "columns 'cell_type' named by the schema are missing" in message
+    assert "The data has columns: cell_medium, sample_note." in message
+    assert media.artifacts() == []
+
+
+def test_the_io_manager_validates_assets_with_schema_metadata(
+    media: Catalog, dagster_instance: dg.DagsterInstance
+) -> None:
+    values = {"medium": ["DMSO"]}
+
+    @dg.asset(metadata={"lamin/schema": SCHEMA})
+    def samples() -> pd.DataFrame:
+        return _samples(values["medium"])
+
+    good = dg.materialize([samples], resources=media.resources(), instance=dagster_instance)
+    values["medium"] = ["DMSO", "unknown medium"]
+    bad = dg.materialize(
+        [samples], resources=media.resources(), instance=dagster_instance, raise_on_error=False
+    )
+
+    assert good.success and not bad.success
+    assert "'unknown medium'" in step_error(bad) and "Nothing was saved" in step_error(bad)
+    assert [a.version for a in media.artifacts()] == ["1"]
+
+
+def test_the_data_version_is_the_content_hash_so_identical_output_keeps_downstream_fresh(
+    media: Catalog, dagster_instance: dg.DagsterInstance
+) -> None:
+    values = ["DMSO", "IFNG"]
+    assets = _pipeline(values)
+    resources = media.resources()
+    first = dg.materialize(assets, resources=resources, instance=dagster_instance)
+    resolver = lambda: get_stale_status_resolver(dagster_instance, assets)  # noqa: E731
+
+    dg.materialize(assets, selection=["samples"], resources=resources, instance=dagster_instance)
+    fresh = resolver().get_status(dg.AssetKey("medium_counts"))
+    values.append("IFNG")
+    changed = dg.materialize(
+        assets, selection=["samples"], resources=resources, instance=dagster_instance
+    )
+    stale = resolver().get_status(dg.AssetKey("medium_counts"))
+
+    (artifact_v1, artifact_v2) = media.artifacts(key="samples.parquet")
+    materialization = first.asset_materializations_for_node("samples")[0]
+    assert materialization.tags["dagster/data_version"] == artifact_v1.hash
+    changed_tags = changed.asset_materializations_for_node("samples")[0].tags
+    assert changed_tags["dagster/data_version"] == artifact_v2.hash
+    assert (fresh.value, stale.value) == ("FRESH", "STALE")
+
+
+def test_schema_parse_rejects_unknown_keys_with_the_closest_match() -> None:
+    with pytest.raises(
+        SchemaError, match=r"Unknown key 'categorical'.*Did you mean 'categoricals'"
+    ):
+        LaminSchema.parse({"categorical": {}}, label="asset 'x'")
+
+
+def test_lamin_asset_rejects_a_malformed_schema_at_definition_time() -> None:
+    with pytest.raises(SchemaError, match=r"'categoricals' of asset 'x' must map column names"):
+
+        @lamin_asset(schema={"categoricals": ["cell_type"]})
+        def x() -> pd.DataFrame:
+            return pd.DataFrame()
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("ULabel.nme", r"Unknown field 'nme' of ULabel .*Did you mean 'name'"),
+        ("ULable.name", r"Unknown registry 'ULable' .*Did you mean 'ULabel'"),
+        ("name", r"Invalid registry field 'name'.*'Registry.field'"),
+    ],
+)
+def test_resolve_field_explains_unknown_registries_and_fields(reference: str, message: str) -> None:
+    with pytest.raises(SchemaError, match=message):
+        resolve_field(reference)
+
+
+def test_resolve_field_resolves_core_registry_fields() -> None:
+    assert resolve_field("ULabel.name") is ln.ULabel.name
+    assert resolve_field("Feature.name") is ln.Feature.name
