@@ -32,10 +32,13 @@ from lamin_core.models import (
     User,
 )
 from lamin_core.query import Q, QuerySet
+from lamin_core.search import install_listeners as _install_search_index_listeners
 from lamin_core.tracking import finish, track
 from lamin_core.view import view
 
 __version__ = "0.1.0"
+
+_install_search_index_listeners()  # create_all also creates the search indexes
 
 __all__ = [
     "Artifact",

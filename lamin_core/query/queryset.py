@@ -10,6 +10,7 @@ a transaction and SQLite readers see other processes' writes.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
@@ -65,12 +66,9 @@ class QuerySet(Generic[R]):
     # --- building ----------------------------------------------------------------------------
 
     def _clone(self) -> QuerySet[R]:
-        clone: QuerySet[R] = QuerySet(self.model, instance=self._instance)
+        clone = copy.copy(self)  # keeps the attributes of subclasses (SearchResult)
         clone._where = list(self._where)
-        clone._order = self._order
-        clone._distinct = self._distinct
-        clone._offset = self._offset
-        clone._limit = self._limit
+        clone._cache = None
         return clone
 
     @property

@@ -1,0 +1,196 @@
+"""Find search candidates through an index, never by scanning the registry.
+
+Three passes, each bounded by `CANDIDATES` rows, the later ones only when needed:
+
+1. exact and prefix matches: a range on a ``COLLATE NOCASE`` B-tree (SQLite) or ``LIKE 'q%'``
+   on ``lower(field)`` (PostgreSQL), also for queries shorter than three characters;
+2. substrings (whole words, synonyms): the FTS5 trigram phrase ``"q"`` ordered by bm25
+   (SQLite) or ``LIKE '%q%'`` on the GIN trigram index (PostgreSQL);
+3. typos, only when passes 1-2 found fewer than `limit` records: an OR of the query's 4-grams
+   (trigrams for short queries) ordered by bm25, or pg_trgm's ``%`` / ``<%`` ordered by
+   similarity.
+
+Without an index (no FTS5 table, no pg_trgm) the same passes run as ``LIKE`` scans.
+User text only ever reaches SQL as bound parameters; in FTS5 queries it is a quoted phrase.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from lamin_core.query.sql import LIKE_ESCAPE, escape_like
+from lamin_core.search.index import fts_table_name, prefix_fields, trigram_schema
+from lamin_core.search.ranking import Candidate
+
+__all__ = ["CANDIDATES", "candidates", "fuzzy_candidates", "query_chunks"]
+
+CANDIDATES = 1000
+_fts_columns: weakref.WeakKeyDictionary[Engine, dict[str, tuple[str, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def fts_phrase(text: str) -> str:
+    """Return `text` as an FTS5 phrase: every character, operators included, is literal."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def query_chunks(query: str) -> list[str]:
+    """Return the overlapping pieces of a query used to find typo candidates.
+
+    4-grams for queries of 6+ characters (one typo leaves most of them intact and they are far
+    more selective than trigrams), trigrams for shorter ones.
+    """
+    size = 4 if len(query) >= 6 else 3
+    chunks = [query[i : i + size] for i in range(len(query) - size + 1)]
+    return list(dict.fromkeys(chunk for chunk in chunks if chunk.strip()))
+
+
+def _indexed_fts_columns(session: sa.orm.Session, table: str) -> tuple[str, ...]:
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    cache = _fts_columns.setdefault(engine, {})
+    if table not in cache:
+        rows = session.execute(sa.text(f"PRAGMA table_info({_quote(fts_table_name(table))})"))
+        columns = tuple(row[1] for row in rows)
+        if not columns:
+            return ()  # not cached: the index may be created later
+        cache[table] = columns
+    return cache[table]
+
+
+def _rows_to_candidates(rows: Any, fields: Sequence[str]) -> list[Candidate]:
+    return [Candidate(row[0], dict(zip(fields, row[1:]))) for row in rows]
+
+
+def _select_fields(table: sa.Table, fields: Sequence[str]) -> str:
+    return ", ".join(f"t.{_quote(f)}" for f in fields)
+
+
+def _sqlite_prefix(session: Any, table: sa.Table, query: str, fields: Sequence[str],
+                   returned: Sequence[str]) -> list[Candidate]:  # fmt: skip
+    found: list[Candidate] = []
+    upper = query[:-1] + chr(ord(query[-1]) + 1)
+    for field in prefix_fields(table, fields):
+        statement = sa.text(
+            f"SELECT t.id, {_select_fields(table, returned)} FROM {_quote(table.name)} t "
+            f"WHERE t.{_quote(field)} >= :low COLLATE NOCASE "
+            f"AND t.{_quote(field)} < :high COLLATE NOCASE LIMIT :n"
+        )
+        rows = session.execute(statement, {"low": query, "high": upper, "n": CANDIDATES})
+        found += _rows_to_candidates(rows, returned)
+    return found
+
+
+def _fts_match(session: Any, table: sa.Table, expression: str, fields: Sequence[str],
+               returned: Sequence[str], indexed: Sequence[str]) -> list[Candidate]:  # fmt: skip
+    fts = _quote(fts_table_name(table.name))
+    if set(fields) != set(indexed):
+        expression = "{" + " ".join(fields) + "} : (" + expression + ")"
+    statement = sa.text(
+        f"WITH hits AS (SELECT rowid AS id, rank FROM {fts} WHERE {fts} MATCH :match "
+        f"ORDER BY rank LIMIT :n) "
+        f"SELECT t.id, {_select_fields(table, returned)} FROM hits "
+        f"JOIN {_quote(table.name)} t ON t.id = hits.id ORDER BY hits.rank"
+    )
+    rows = session.execute(statement, {"match": expression, "n": CANDIDATES})
+    return _rows_to_candidates(rows, returned)
+
+
+def _like_pass(session: Any, table: sa.Table, patterns: Sequence[str], fields: Sequence[str],
+               returned: Sequence[str], *, order_by_length: bool) -> list[Candidate]:  # fmt: skip
+    conditions = []
+    params: dict[str, Any] = {"n": CANDIDATES}
+    for f_index, field in enumerate(fields):
+        for p_index, pattern in enumerate(patterns):
+            name = f"p{f_index}_{p_index}"
+            params[name] = pattern
+            conditions.append(f"lower(t.{_quote(field)}) LIKE :{name} ESCAPE '{LIKE_ESCAPE}'")
+    order = ""
+    if order_by_length:
+        order = f"ORDER BY length(t.{_quote(fields[0])}) "
+    statement = sa.text(
+        f"SELECT t.id, {_select_fields(table, returned)} FROM {_quote(table.name)} t "
+        f"WHERE {' OR '.join(conditions)} {order}LIMIT :n"
+    )
+    return _rows_to_candidates(session.execute(statement, params), returned)
+
+
+def _postgres_fuzzy(session: Any, table: sa.Table, query: str, fields: Sequence[str],
+                    returned: Sequence[str], schema: str) -> list[Candidate]:  # fmt: skip
+    found: list[Candidate] = []
+    s = _quote(schema)
+    for field in fields:
+        value = f"lower(t.{_quote(field)})"
+        statement = sa.text(
+            f"SELECT t.id, {_select_fields(table, returned)} FROM {_quote(table.name)} t "
+            f"WHERE {value} OPERATOR({s}.%) :q OR :q OPERATOR({s}.<%) {value} "
+            f"ORDER BY {s}.word_similarity(:q, {value}) DESC LIMIT :n"
+        )
+        found += _rows_to_candidates(
+            session.execute(statement, {"q": query, "n": CANDIDATES}), returned
+        )
+    return found
+
+
+def candidates(
+    session: Any, model: Any, query: str, fields: Sequence[str], returned: Sequence[str]
+) -> list[Candidate]:
+    """Return exact, prefix and substring candidates (passes 1 and 2) for a normalized query."""
+    table: sa.Table = model.__table__
+    dialect = session.get_bind().dialect.name
+    found: list[Candidate] = []
+    prefix = escape_like(query) + "%"
+    substring = "%" + escape_like(query) + "%"
+    if dialect == "sqlite":
+        found += _sqlite_prefix(session, table, query, fields, returned)
+        indexed = _indexed_fts_columns(session, table.name)
+        in_index = [f for f in fields if f in indexed]
+        rest = [f for f in fields if f not in indexed]
+        if in_index and len(query) >= 3:
+            found += _fts_match(session, table, fts_phrase(query), in_index, returned, indexed)
+        if rest:
+            found += _like_pass(session, table, [substring], rest, returned, order_by_length=False)
+        return found
+    for field in fields:
+        found += _like_pass(session, table, [prefix], [field], returned, order_by_length=True)
+    if len(query) >= 3 or trigram_schema(session.get_bind()) is None:
+        found += _like_pass(session, table, [substring], fields, returned, order_by_length=True)
+    return found
+
+
+def fuzzy_candidates(
+    session: Any, model: Any, query: str, fields: Sequence[str], returned: Sequence[str]
+) -> list[Candidate]:
+    """Return candidates for a query with typos (pass 3)."""
+    table: sa.Table = model.__table__
+    dialect = session.get_bind().dialect.name
+    chunks = query_chunks(query)
+    if not chunks:
+        return []
+    if dialect == "sqlite":
+        indexed = _indexed_fts_columns(session, table.name)
+        in_index = [f for f in fields if f in indexed]
+        rest = [f for f in fields if f not in indexed]
+        found: list[Candidate] = []
+        if in_index:
+            expression = " OR ".join(fts_phrase(chunk) for chunk in chunks)
+            found += _fts_match(session, table, expression, in_index, returned, indexed)
+        if rest:
+            patterns = ["%" + escape_like(chunk) + "%" for chunk in chunks]
+            found += _like_pass(session, table, patterns, rest, returned, order_by_length=False)
+        return found
+    schema = trigram_schema(session.get_bind())
+    if schema is not None:
+        return _postgres_fuzzy(session, table, query, fields, returned, schema)
+    patterns = ["%" + escape_like(chunk) + "%" for chunk in chunks]
+    return _like_pass(session, table, patterns, fields, returned, order_by_length=False)
