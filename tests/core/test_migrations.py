@@ -1,0 +1,93 @@
+"""Migrations: a catalog made at the first revision upgrades with its data; models match them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+import lamin_core as ln
+from lamin_core.instance import create_engine
+from lamin_core.migrations import current_revision, head_revision, upgrade
+from lamin_core.models import Base
+
+FIRST_REVISION = "0001"
+
+
+def catalog_url(tmp_path: Path, db_url: str | None) -> str:
+    return db_url or f"sqlite:///{tmp_path / 'catalog' / '.lamindb' / 'lamin.db'}"
+
+
+def make_first_revision_catalog(url: str) -> None:
+    """Create a catalog at the first revision with one user, storage and artifact in it."""
+    engine = create_engine(url)
+    upgrade(engine, FIRST_REVISION)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                'INSERT INTO "user" (uid, handle, name, created_at) '
+                "VALUES ('u0000001', 'olduser', 'Old User', '2024-01-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO storage (uid, root, type, created_by_id, created_at) "
+                "VALUES ('s00000000001', :root, 'local', 1, '2024-01-01 00:00:00')"
+            ),
+            {"root": "/tmp/old-root"},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO artifact (uid, key, suffix, size, hash, hash_type, key_is_virtual, "
+                "storage_id, created_by_id, created_at, version, is_latest) VALUES "
+                "('oldoldoldoldold00000', 'old/data.csv', '.csv', 10, 'h1', 'md5', true, 1, 1, "
+                "'2024-01-01 00:00:00', '1', true)"
+            )
+        )
+    engine.dispose()
+
+
+def test_catalog_from_first_revision_upgrades_and_keeps_data(tmp_path: Path, db_url: str | None):
+    assert head_revision() != FIRST_REVISION, "there is more than one revision to migrate through"
+    url = catalog_url(tmp_path, db_url)
+    make_first_revision_catalog(url)
+    storage = tmp_path / "catalog"
+    with pytest.raises(ln.InstanceError, match="lamin-core migrate"):
+        ln.connect(url, storage=storage, auto_migrate=False)
+    instance = ln.connect(url, storage=storage)
+    assert current_revision(instance.engine) == head_revision()
+    session = instance.session
+    old = session.scalars(sa.select(ln.Artifact).where(ln.Artifact.key == "old/data.csv")).one()
+    assert old.uid == "oldoldoldoldold00000" and old.created_by.handle == "olduser"
+
+
+def test_migrations_produce_exactly_the_models_schema(tmp_path: Path, db_url: str | None):
+    url = catalog_url(tmp_path, db_url)
+    engine = create_engine(url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        differences = [
+            diff for diff in compare_metadata(context, Base.metadata) if not _is_search_index(diff)
+        ]
+    engine.dispose()
+    assert differences == []
+
+
+def _is_search_index(diff: object) -> bool:
+    """Search indexes are created by raw DDL (FTS5 tables, trigram indexes), not by models."""
+    text = repr(diff)
+    return "_fts" in text or "trgm" in text
+
+
+def test_catalog_newer_than_the_code_is_refused(tmp_path: Path):
+    ln.init(storage=tmp_path / "catalog").close()
+    engine = create_engine(catalog_url(tmp_path, None))
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(ln.InstanceError, match="newer version"):
+        ln.connect(storage=tmp_path / "catalog")
