@@ -1,0 +1,324 @@
+"""Deterministic benchmark data shared by both sides of the side-by-side runner.
+
+Both `lamindb_side.py` (run in the LaminDB venv) and the lamin_core side import this module, so
+the two catalogs are fed byte-identical inputs and their `check` values can be compared. It
+therefore imports nothing from `lamindb` or `lamin_core`; the core generators return plain Python
+and numpy values, and the few helpers that build pandas/AnnData objects import those lazily (both
+venvs have them).
+
+Real vocabularies come from the offline snapshots in `shared/data` (Cell Ontology, UBERON, MONDO
+labels and GENCODE human gene symbols), so names look like what users type. Set
+`LAMIN_BENCH_DATA` to point elsewhere.
+"""
+
+import csv
+import functools
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_SEED = 0
+
+DATA_DIR = Path(
+    os.environ.get("LAMIN_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+ONTOLOGY_FILES = {
+    "CL": "CL-ontology-v2026-03-26.json.zst",
+    "UBERON": "UBERON-ontology-v2026-04-01.json.zst",
+    "MONDO": "MONDO-ontology-v2026-05-05.json.zst",
+}
+HUMAN_GENES_FILE = "genes/genes_homo_sapiens.csv.gz"
+
+# ---------------------------------------------------------------------------------------------
+# raw vocabularies
+
+
+@dataclass(frozen=True)
+class Term:
+    """One ontology term: the fields a bio registry row needs."""
+
+    ontology_id: str
+    name: str
+    synonyms: tuple[str, ...]
+
+
+def _read_zst_json(path: Path) -> Any:
+    """Decompress a zstd JSON file with `zstandard`, or the `zstd` CLI when it is not installed.
+
+    Python 3.11 has no zstd in the standard library and the LaminDB venv need not carry the
+    package, so the CLI fallback keeps this module dependency-free.
+    """
+    try:
+        import zstandard
+    except ImportError:
+        if shutil.which("zstd") is None:
+            raise RuntimeError(
+                f"Cannot read {path}: install the 'zstandard' package or the 'zstd' program."
+            ) from None
+        raw = subprocess.run(["zstd", "-dc", str(path)], check=True, capture_output=True).stdout
+    else:
+        with path.open("rb") as fh:
+            raw = zstandard.ZstdDecompressor().stream_reader(fh).read()
+    return json.loads(raw)
+
+
+@functools.cache
+def ontology_terms(prefix: str) -> tuple[Term, ...]:
+    """Return the non-deprecated terms of an ontology snapshot, sorted by ontology id.
+
+    Sorting makes the order independent of the JSON file's key order.
+    """
+    raw = _read_zst_json(DATA_DIR / "ontologies" / ONTOLOGY_FILES[prefix])
+    terms = [
+        Term(ontology_id=key, name=value["label"], synonyms=tuple(value.get("synonyms", ())))
+        for key, value in raw.items()
+        if not value.get("deprecated") and value.get("label")
+    ]
+    return tuple(sorted(terms, key=lambda term: term.ontology_id))
+
+
+@functools.cache
+def human_genes() -> tuple[tuple[str, str], ...]:
+    """Return (ensembl_gene_id, symbol) for each distinct symbol, first occurrence, file order."""
+    seen: set[str] = set()
+    genes = []
+    with gzip.open(DATA_DIR / HUMAN_GENES_FILE, "rt", newline="") as fh:
+        for row in csv.reader(fh):
+            ensembl_id, symbol = row[0], row[1]
+            if symbol and symbol not in seen:
+                seen.add(symbol)
+                genes.append((ensembl_id, symbol))
+    return tuple(genes)
+
+
+def cycled_names(names: tuple[str, ...] | list[str], n: int) -> list[str]:
+    """Return `n` unique names: the originals, then `"<name> 2"`, `"<name> 3"`, ... per round.
+
+    Duplicates that a suffix happens to produce are skipped, so the result is always unique.
+    """
+    if not names:
+        raise ValueError("cycled_names needs at least one name")
+    out: list[str] = []
+    seen: set[str] = set()
+    round_ = 0
+    while len(out) < n:
+        for name in names:
+            candidate = name if round_ == 0 else f"{name} {round_ + 1}"
+            if candidate not in seen:
+                seen.add(candidate)
+                out.append(candidate)
+                if len(out) == n:
+                    break
+        round_ += 1
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# register_df
+
+
+def small_frame_columns(index: int, seed: int = DEFAULT_SEED) -> dict[str, list]:
+    """Return the columns of the `index`-th small table: 10 rows x 3 columns, unique per index.
+
+    The integer column embeds `index`, so no two tables share content (and hash).
+    """
+    rng = np.random.default_rng([seed, index])
+    return {
+        "sample": [index * 10 + row for row in range(10)],
+        "value": [round(float(x), 6) for x in rng.normal(size=10)],
+        "group": [f"g{int(x)}" for x in rng.integers(0, 5, size=10)],
+    }
+
+
+def small_dataframe(index: int, seed: int = DEFAULT_SEED):
+    """Return the `index`-th small table as a pandas DataFrame."""
+    import pandas as pd
+
+    return pd.DataFrame(small_frame_columns(index, seed))
+
+
+def register_df_key(index: int) -> str:
+    """Return the artifact key of the `index`-th DataFrame."""
+    return f"bench/df_{index}.parquet"
+
+
+# ---------------------------------------------------------------------------------------------
+# search and lookup
+
+# Exact names, prefixes, a multi-word phrase, case variants and typos (no substring match).
+SEARCH_QUERIES = (
+    "T cell",
+    "neuron",
+    "hepatocyte",
+    "b cell",
+    "lymph",
+    "macroph",
+    "CD4-positive",
+    "regulatory T cell",
+    "fibroblst",
+    "astrocite",
+)
+
+
+def label_names(n: int) -> list[str]:
+    """Return `n` realistic unique label names: Cell Ontology labels, cycled with suffixes."""
+    return cycled_names([term.name for term in ontology_terms("CL")], n)
+
+
+def lookup_key(name: str) -> str:
+    """Return the attribute-friendly lookup key of a name (LaminDB's rule, for the check)."""
+    key = re.sub("[^0-9a-zA-Z_]+", "_", name).lower()
+    if key and not key[0].isalpha():
+        key = f"bt_{key}"
+    return key
+
+
+# ---------------------------------------------------------------------------------------------
+# query_df
+
+N_QUERY_LABELS = 30
+LABELS_PER_ARTIFACT = 3
+QUERY_SIZE_THRESHOLD = 1024
+# (label index, size threshold) pairs of the timed filters
+QUERY_FILTERS = ((0, QUERY_SIZE_THRESHOLD), (7, QUERY_SIZE_THRESHOLD), (13, 0), (29, 1536))
+
+
+def query_label_names() -> list[str]:
+    """Return the 30 label names artifacts are annotated with."""
+    return [f"study_{j:02d}" for j in range(N_QUERY_LABELS)]
+
+
+def artifact_payload(index: int) -> bytes:
+    """Return the content of the `index`-th tiny file: unique, 32..2079 bytes long."""
+    head = f"artifact {index}\n".encode()
+    size = 32 + (index * 7919) % 2048
+    return (head * (size // len(head) + 1))[:size]
+
+
+def artifact_labels(index: int, seed: int = DEFAULT_SEED) -> tuple[int, ...]:
+    """Return the indices of the 3 distinct labels of the `index`-th artifact, sorted."""
+    rng = np.random.default_rng([seed, 1, index])
+    picked = rng.choice(N_QUERY_LABELS, size=LABELS_PER_ARTIFACT, replace=False)
+    return tuple(sorted(int(x) for x in picked))
+
+
+def expected_filter_counts(size: int, seed: int = DEFAULT_SEED) -> list[int]:
+    """Return the row count each QUERY_FILTERS entry must produce (a pure-Python oracle)."""
+    counts = []
+    for label, threshold in QUERY_FILTERS:
+        counts.append(
+            sum(
+                1
+                for i in range(size)
+                if label in artifact_labels(i, seed) and len(artifact_payload(i)) > threshold
+            )
+        )
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# validate
+
+N_GENES = 60_000
+N_INVALID_GENES = 10
+N_CATEGORIES = 1_000
+N_INVALID_PER_COLUMN = 5
+# obs column -> (ontology prefix, registry the LaminDB side validates against)
+VALIDATE_COLUMNS = {
+    "cell_type": "CL",
+    "tissue": "UBERON",
+    "disease": "MONDO",
+}
+
+
+@dataclass(frozen=True)
+class ValidateSpec:
+    """Everything the validate workload needs: registry contents and the dataset to curate.
+
+    `registry_terms[column]` and `registry_genes` pre-fill the registries; `obs` and
+    `var_symbols` make up the AnnData; `expected_non_validated` is the oracle for the check.
+    """
+
+    registry_terms: dict[str, tuple[Term, ...]]
+    registry_genes: tuple[tuple[str, str], ...]
+    obs: dict[str, list[str]]
+    obs_names: list[str]
+    var_symbols: list[str]
+    expected_non_validated: dict[str, int]
+
+
+def _typo(name: str) -> str:
+    """Drop the middle character of a name: a realistic, non-substring misspelling."""
+    mid = len(name) // 2
+    return name[:mid] + name[mid + 1 :]
+
+
+def validate_spec(n_obs: int, seed: int = DEFAULT_SEED) -> ValidateSpec:
+    """Build the validate workload's data for `n_obs` observations.
+
+    Each obs column cycles through 1,000 valid terms (all of them appear once n_obs >= 1,000),
+    rows are shuffled, then `N_INVALID_PER_COLUMN` rows get misspelled terms. The registries hold
+    exactly the 1,000 valid terms per column and 60,000 genes; var holds 59,990 of those genes
+    plus 10 made-up symbols.
+    """
+    rng = np.random.default_rng([seed, 2])
+    registry_terms: dict[str, tuple[Term, ...]] = {}
+    obs: dict[str, list[str]] = {}
+    expected: dict[str, int] = {}
+    for column, prefix in VALIDATE_COLUMNS.items():
+        all_terms = ontology_terms(prefix)
+        vocabulary = all_terms[:N_CATEGORIES]
+        registry_terms[column] = vocabulary
+        all_names = {term.name for term in all_terms}
+        values = [vocabulary[i % N_CATEGORIES].name for i in range(n_obs)]
+        values = [values[i] for i in rng.permutation(n_obs)]
+        invalid: list[str] = []
+        for term in vocabulary[::-1]:  # typos of the last terms: deterministic and distinct
+            candidate = _typo(term.name)
+            if candidate not in all_names and candidate not in invalid:
+                invalid.append(candidate)
+            if len(invalid) == N_INVALID_PER_COLUMN:
+                break
+        n_invalid = min(N_INVALID_PER_COLUMN, n_obs)
+        for j in range(n_invalid):
+            values[j * n_obs // n_invalid] = invalid[j]
+        obs[column] = values
+        expected[column] = n_invalid
+    genes = human_genes()[:N_GENES]
+    var_symbols = [symbol for _, symbol in genes[: N_GENES - N_INVALID_GENES]]
+    var_symbols += [f"NOTAGENE{k}" for k in range(1, N_INVALID_GENES + 1)]
+    expected["var_index"] = N_INVALID_GENES
+    return ValidateSpec(
+        registry_terms=registry_terms,
+        registry_genes=genes,
+        obs=obs,
+        obs_names=[f"cell_{i}" for i in range(n_obs)],
+        var_symbols=var_symbols,
+        expected_non_validated=expected,
+    )
+
+
+def make_anndata(spec: ValidateSpec):
+    """Return the AnnData to validate: categorical obs, gene-symbol var index, no X.
+
+    X stays empty because validation reads only obs and the var index; a dense 60,000-column
+    matrix would only measure memory allocation.
+    """
+    import anndata as ad
+    import pandas as pd
+
+    obs = pd.DataFrame(
+        {column: pd.Categorical(values) for column, values in spec.obs.items()},
+        index=pd.Index(spec.obs_names),
+    )
+    var = pd.DataFrame(index=pd.Index(spec.var_symbols))
+    return ad.AnnData(obs=obs, var=var)
