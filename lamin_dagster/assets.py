@@ -168,7 +168,6 @@ def lamin_asset(
             )
         )
     hooks = set(asset_kwargs.pop("hooks", None) or set()) | lamin_hooks(io_manager_key)
-    required = set(asset_kwargs.pop("required_resource_keys", None) or set()) | {io_manager_key}
     signature, takes_context = _signature_with_context(fn)
     where = f"lamin_asset {key.to_user_string()!r}"
 
@@ -214,7 +213,6 @@ def lamin_asset(
         metadata=metadata,
         check_specs=check_specs,
         hooks=hooks,
-        required_resource_keys=required,
         io_manager_key=io_manager_key,
         **{k: v for k, v in asset_kwargs.items() if k not in ("key", "key_prefix", "name")},
     )(body)
