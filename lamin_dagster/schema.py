@@ -201,6 +201,7 @@ class ValidationReport:
     missing: list[str] = field(default_factory=list)
     validated: dict[str, str] = field(default_factory=dict)
     curator: Any = None
+    references: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
         """Return the failures as one sentence per problem."""
@@ -216,7 +217,8 @@ class ValidationReport:
                 if len(values) > MAX_VALUES_SHOWN
                 else ""
             )
-            problems.append(f"column {column!r} has values not in its registry: {shown}{more}")
+            where = self.references.get(column, "its registry")
+            problems.append(f"column {column!r} has values not in {where}: {shown}{more}")
         return "; ".join(problems) or "the curator rejected it (see the step log)"
 
     def error(self, label: str, columns: Sequence[str]) -> CurationError:
@@ -224,10 +226,14 @@ class ValidationReport:
         message = f"{label} fails its lamin/schema: {self.describe()}."
         if self.missing:
             message += f" The data has columns: {', '.join(columns) or '(none)'}."
-        message += (
-            " Nothing was saved. Fix the values, or register them (e.g. "
-            "ln.ULabel.from_values([...], create=True).save()) and run again."
-        )
+        message += " Nothing was saved. Fix the values"
+        hints = [
+            register_hint(self.references[column], values)
+            for column, values in self.non_validated.items()
+            if column in self.references
+        ]
+        message += f", or register them ({'; '.join(hints)})," if hints else ","
+        message += " and run again."
         return CurationError(message, non_validated=self.non_validated, missing=self.missing)
 
     def check_metadata(self) -> dict[str, Any]:
@@ -257,17 +263,29 @@ def validate(handler: Any, obj: Any, schema: LaminSchema) -> ValidationReport:
     curator = handler.curator(obj, schema)
     passed = bool(curator.validate())
     non_validated = {} if passed else _plain_lists(curator.non_validated)
-    validated = dict(schema.categoricals)
+    references = {"columns": schema.columns, **schema.categoricals}
     if schema.var_index is not None:
-        validated["var_index"] = schema.var_index
-    for column in non_validated:
-        validated.pop(column, None)
+        references["var_index"] = schema.var_index
+    validated = {k: v for k, v in references.items() if k not in non_validated and k != "columns"}
     return ValidationReport(
         passed=passed,
         non_validated=non_validated,
         validated=validated,
         curator=curator,
+        references=references,
     )
+
+
+def register_hint(reference: str, values: Sequence[str]) -> str:
+    """Return the code that registers `values` in the registry a schema string names."""
+    parts = reference.split(".")
+    module = "bt" if parts[0] in BIO_PREFIXES else "ln"
+    registry, field_name = parts[-2], parts[-1]
+    shown = [str(v) for v in values[:MAX_VALUES_SHOWN]]
+    if (registry, field_name) == ("Feature", "name"):  # features need a dtype
+        return "; ".join(f"ln.Feature(name={v!r}, dtype=...).save()" for v in shown)
+    field_arg = "" if field_name == "name" else f", field={module}.{registry}.{field_name}"
+    return f"{module}.{registry}.from_values({shown!r}{field_arg}, create=True).save()"
 
 
 def _plain_lists(non_validated: Mapping[str, Any]) -> dict[str, list[str]]:

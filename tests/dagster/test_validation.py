@@ -15,8 +15,10 @@ SCHEMA = {"categoricals": {"cell_medium": "ULabel.name"}, "required_features": [
 
 @pytest.fixture
 def media(sqlite_catalog: Catalog, curation: None) -> Catalog:
-    """A catalog with the permissible values of `cell_medium` registered."""
+    """A catalog with the columns as features and the permissible values of `cell_medium`."""
     with sqlite_catalog.instance.activate():
+        ln.Feature(name="cell_medium", dtype="cat[ULabel]").save()
+        ln.Feature(name="sample_note", dtype="str").save()
         ln.ULabel.from_values(["DMSO", "IFNG"], create=True).save()
     return sqlite_catalog
 
@@ -73,10 +75,12 @@ def test_an_invalid_output_fails_the_blocking_check_and_stops_downstream(
     assert not result.success
     evaluation = _check(result)
     assert not evaluation.passed and evaluation.blocking
-    assert evaluation.metadata["cell_medium"].value == "Tcell, dmso"
+    assert sorted(evaluation.metadata["cell_medium"].value.split(", ")) == ["Tcell", "dmso"]
     message = step_error(result, "samples")
     assert "asset 'samples' fails its lamin/schema" in message
-    assert "column 'cell_medium' has values not in its registry: 'Tcell', 'dmso'" in message
+    assert "column 'cell_medium' has values not in ULabel.name: " in message
+    assert "'Tcell'" in message and "'dmso'" in message and "'DMSO'" not in message
+    assert "ln.ULabel.from_values([" in message and "], create=True).save()" in message
     assert media.artifacts() == [] and media.stored_files() == []
     assert result.asset_materializations_for_node("medium_counts") == []
     assert "medium_counts" not in {run.name for run in media.runs()}

@@ -1,0 +1,72 @@
+"""Example Dagster pipelines on a lamin_core catalog, and the function `make demo` runs.
+
+`definitions` is what ``dagster dev -w workspace.yaml`` loads; `materialize_demo` runs both
+jobs once into a fresh catalog without a Dagster server.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class DemoResult:
+    """What `materialize_demo` made: the runs and the catalog keys of the stored artifacts."""
+
+    seed_run_id: str
+    failing_run_id: str
+    artifact_keys: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+
+
+def materialize_demo(
+    storage: str, db: str | None = None, *, dagster_instance: Any = None
+) -> DemoResult:
+    """Materialize the seed-guide pipeline, then the failing-validation job, into a catalog.
+
+    Args:
+        storage: The catalog's storage root; the catalog is created if missing.
+        db: The database URL (default: SQLite under `storage`).
+        dagster_instance: Where Dagster records the runs; default: the instance of
+            ``DAGSTER_HOME`` when set (so ``dagster dev`` shows the runs), else an in-memory one.
+
+    Returns:
+        The run ids, the keys of the artifacts in the catalog and the failed checks.
+    """
+    import os
+
+    import dagster as dg
+    import sqlalchemy as sa
+
+    import lamin_core as ln
+    from example_pipelines.definitions import build_definitions
+    from lamin_dagster import record_run_end
+
+    defs = build_definitions(storage, db)
+    if dagster_instance is None:
+        dagster_instance = (
+            dg.DagsterInstance.get()
+            if os.environ.get("DAGSTER_HOME")
+            else dg.DagsterInstance.ephemeral()
+        )
+    seed = defs.resolve_job_def("seed_guide").execute_in_process(instance=dagster_instance)
+    failing = defs.resolve_job_def("failing_validation").execute_in_process(
+        instance=dagster_instance, raise_on_error=False
+    )
+    lamin = defs.resources["lamin"]
+    instance = lamin.get_instance()
+    for result in (seed, failing):
+        record_run_end(instance, dagster_instance, result.run_id)
+    keys = list(
+        instance.session.scalars(
+            sa.select(ln.Artifact.key)
+            .where(ln.Artifact.is_latest.is_(True))
+            .order_by(ln.Artifact.id)
+        )
+    )
+    failed = [
+        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        for evaluation in failing.get_asset_check_evaluations()
+        if not evaluation.passed
+    ]
+    lamin.close()
+    return DemoResult(seed.run_id, failing.run_id, [str(k) for k in keys], failed)
