@@ -171,6 +171,8 @@ def _unknown_lookup_error(mapper: sa.orm.Mapper[Any], column: str, name: str) ->
 def _python_type(sql_type: Any) -> type | None:
     if isinstance(sql_type, sa.JSON):
         return dict
+    if isinstance(sql_type, sa.TypeDecorator):
+        sql_type = sql_type.impl_instance
     try:
         return sql_type.python_type  # type: ignore[no-any-return]
     except NotImplementedError:

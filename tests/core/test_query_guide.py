@@ -57,8 +57,40 @@ def _feature_value(session: Any, feature: ln.Feature, value: Any) -> ln.FeatureV
     return record
 
 
-def build_guide_catalog(tmp_path: Path) -> Guide:
-    """Create the guide's artifacts, labels, features and links in the active catalog."""
+GUIDE_ROWS = [  # key, suffix, size, otype, kind, n_observations: the guide's artifacts
+    ("images/my_image.jpg", ".jpg", 29443, None, None, None),
+    ("raw/my_fastq.fastq.gz", ".fastq.gz", 19, None, None, None),
+    ("iris/iris_collection.parquet", ".parquet", 2312, "DataFrame", "dataset", None),
+    ("example_datasets/dataset1.h5ad", ".h5ad", 25088, "AnnData", "dataset", 3),
+    ("example_datasets/dataset2.h5ad", ".h5ad", 22384, "AnnData", "dataset", 2),
+]
+
+
+def _insert_artifact_rows(instance: ln.Instance, run: ln.Run) -> list[ln.Artifact]:
+    """Insert the guide's artifact rows without content, for tests that only query."""
+    rows = [
+        {
+            "uid": f"guide{index:011d}0000", "key": key, "suffix": suffix, "size": size,
+            "otype": otype, "kind": kind, "n_observations": n_obs, "hash": f"hash{index}",
+            "hash_type": "md5", "storage_id": instance.storage_id, "run_id": run.id,
+            "created_by_id": instance.user_id, "version": "1", "is_latest": True,
+            "key_is_virtual": True,
+        }
+        for index, (key, suffix, size, otype, kind, n_obs) in enumerate(GUIDE_ROWS, start=1)
+    ]  # fmt: skip
+    session = instance.session
+    for row in rows:
+        session.execute(sa.insert(ln.Artifact), row)
+    session.commit()
+    return list(ln.Artifact.filter().order_by("id"))
+
+
+def build_guide_catalog(tmp_path: Path, *, files: bool = True) -> Guide:
+    """Create the guide's artifacts, labels, features and links in the active catalog.
+
+    With `files`, artifacts are saved from real files, a DataFrame and AnnData objects; without,
+    their rows are inserted directly (faster, for tests that only query).
+    """
     instance = ln.get_instance()
     session = instance.session
     user = ln.User.get(handle=instance.user_handle)
@@ -69,6 +101,11 @@ def build_guide_catalog(tmp_path: Path) -> Guide:
     ).save()
     run = ln.Run(transform=transform).save()
 
+    artifacts = _make_artifacts(tmp_path, run) if files else _insert_artifact_rows(instance, run)
+    return _annotate(session, artifacts, transform, run)
+
+
+def _make_artifacts(tmp_path: Path, run: ln.Run) -> list[ln.Artifact]:
     image = tmp_path / "my_image.jpg"
     image.write_bytes(b"\xff\xd8\xff" + bytes(range(256)) * 115)
     fastq = tmp_path / "my_fastq.fastq.gz"
@@ -83,6 +120,12 @@ def build_guide_catalog(tmp_path: Path) -> Guide:
         ln.Artifact.from_anndata(_anndata(3), key="example_datasets/dataset1.h5ad", run=run).save(),
         ln.Artifact.from_anndata(_anndata(2), key="example_datasets/dataset2.h5ad", run=run).save(),
     ]
+    return artifacts
+
+
+def _annotate(
+    session: Any, artifacts: list[ln.Artifact], transform: ln.Transform, run: ln.Run
+) -> Guide:
     features = {}
     for name, dtype in [
         ("cell_medium", "cat[ULabel]"),
