@@ -30,6 +30,7 @@ FEATURES = {
 }
 ULABELS = ["DMSO", "IFNG", "Candidate marker study 1", "Candidate marker study 2"]
 CELL_TYPES = ["B cell", "T cell"]
+GENES = ["CD8A", "CD4", "CD14", "CD38"]
 
 DATASET1_SCHEMA = {
     "categoricals": {
@@ -72,7 +73,7 @@ def iris_collection() -> pd.DataFrame:
 def permissible_values(
     context: dg.AssetExecutionContext, lamin: LaminResource
 ) -> dg.MaterializeResult:
-    """Register the features, labels and cell types the datasets are validated against."""
+    """Register the features, labels, cell types and genes the datasets are validated against."""
     import lamin_core.bio as bt
 
     with lamin.track(context):
@@ -81,11 +82,15 @@ def permissible_values(
                 ln.Feature(name=name, dtype=dtype).save()
         ln.ULabel.from_values(ULABELS, create=True).save()
         bt.CellType.from_values(CELL_TYPES, create=True).save()
+        # the genes of both datasets, from the bundled Ensembl table: registered here once, so
+        # the two dataset steps (which may run at the same time) only read the Gene registry
+        bt.Gene.from_values(GENES, field=bt.Gene.symbol, organism="human").save()
     return dg.MaterializeResult(
         metadata={
             "features": dg.MetadataValue.json(FEATURES),
             "ulabels": dg.MetadataValue.json(ULABELS),
             "cell_types": dg.MetadataValue.json(CELL_TYPES),
+            "genes": dg.MetadataValue.json(GENES),
         }
     )
 
