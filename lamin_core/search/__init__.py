@@ -26,7 +26,7 @@ from lamin_core.search.index import (
     search_index_ddl,
     searchable_registries,
 )
-from lamin_core.search.ranking import normalize, rank
+from lamin_core.search.ranking import is_literal, normalize, rank
 from lamin_core.search.retrieval import candidates, fuzzy_candidates
 
 __all__ = [
@@ -150,9 +150,17 @@ def search(model: Any, string: str, *, field: Any = None, limit: int | None = 20
     try:
         found = candidates(session, model, query, fields, fields)
         ranked = rank(query, found, primary=primary, synonym_fields=synonym_fields)
-        if limit is None or len(ranked) < limit:
-            found += fuzzy_candidates(session, model, query, fields, fields)
-            ranked = rank(query, found, primary=primary, synonym_fields=synonym_fields)
+        literal = sum(1 for _id, score in ranked if is_literal(score))
+        if limit is None or literal < limit:
+            # typo candidates fill the places that literal matches leave
+            seen = {candidate.id for candidate in found}
+            more = [
+                candidate
+                for candidate in fuzzy_candidates(session, model, query, fields, fields)
+                if candidate.id not in seen
+            ]
+            ranked += rank(query, more, primary=primary, synonym_fields=synonym_fields)
+            ranked.sort(key=lambda item: (-item[1], item[0]))
     except sa.exc.DBAPIError:
         session.rollback()
         raise

@@ -153,6 +153,10 @@ def search_index_ddl(
             f"CREATE TRIGGER IF NOT EXISTS {_quote(fts + '_au')} AFTER UPDATE OF {columns} "
             f"ON {quoted} BEGIN {delete} {insert} END",
         ]
+        statements.append(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {_quote(fts + '_vocab')} "
+            f"USING fts5vocab({_quote(fts)}, 'row')"
+        )
         for field in prefix:
             index = _quote(f"ix_{name}_{field}_fts_nocase")
             statements.append(
@@ -251,6 +255,7 @@ def drop_search_index(bind: Connection, table: str) -> None:
     fts = fts_table_name(table)
     for suffix in ("_ai", "_ad", "_au"):
         bind.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_quote(fts + suffix)}")
+    bind.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(fts + '_vocab')}")
     bind.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(fts)}")
 
 

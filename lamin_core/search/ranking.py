@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 __all__ = [
     "EXACT",
@@ -22,9 +22,9 @@ __all__ = [
     "SYNONYM",
     "WORD",
     "Candidate",
+    "is_literal",
     "normalize",
     "rank",
-    "score_values",
 ]
 
 EXACT, SYNONYM, WORD, PREFIX, SUBSTRING, FUZZY = 6, 5, 4, 3, 2, 1
@@ -50,59 +50,42 @@ class Candidate:
     values: dict[str, str | None]
 
 
-def _tier(query: str, value: str, word: re.Pattern[str]) -> tuple[int, float]:
+def _literal_tier(query: str, value: str, word: re.Pattern[str]) -> tuple[int, float]:
+    """Return (tier, similarity) when `value` contains `query` literally, else (0, 0)."""
     if value == query:
         return EXACT, 99.0
+    if query not in value:
+        return 0, 0.0
     similarity = fuzz.ratio(query, value) * 0.98
     if word.search(value):
         # a whole word at the start ("B cell receptor") beats one inside ("pro-B cell")
         return WORD, (50.0 if value.startswith(query) else 0.0) + similarity * 0.5
     if value.startswith(query):
         return PREFIX, similarity
-    if query in value:
-        return SUBSTRING, similarity
-    fuzzy = fuzz.WRatio(query, value, score_cutoff=FUZZY_CUTOFF)
-    if fuzzy:
-        return FUZZY, fuzzy * 0.99
-    return 0, 0.0
+    return SUBSTRING, similarity
 
 
-def score_values(
-    query: str, values: dict[str, str | None], *, primary: str, synonym_fields: Iterable[str]
-) -> float:
-    """Return the score of one record (0 when it does not match), from its field values.
-
-    Args:
-        query: The normalized query.
-        values: Field name -> raw value.
-        primary: The name field: an exact match there is the best possible.
-        synonym_fields: Fields holding ``|``-separated synonyms.
-    """
-    word = re.compile(rf"(?<![0-9a-z]){re.escape(query)}(?![0-9a-z])")
-    synonyms = set(synonym_fields)
-    best = 0.0
-    for field, raw in values.items():
+def _values(candidate: Candidate, synonyms: set[str]) -> list[tuple[str, bool, str]]:
+    """Return (field, is_synonym, normalized value) for every non-empty value of a candidate."""
+    result = []
+    for field, raw in candidate.values.items():
         if not raw:
             continue
         if field in synonyms:
-            parts = [normalize(part) for part in str(raw).split("|") if part.strip()]
-            for part in parts:
-                tier, similarity = _tier(query, part, word)
-                if tier == EXACT:
-                    tier, similarity = SYNONYM, 99.0
-                elif tier:
-                    tier = max(tier - 1, FUZZY)  # a synonym ranks just below the same name match
-                if tier:
-                    best = max(best, tier * 100 + similarity)
-            continue
-        tier, similarity = _tier(query, normalize(str(raw)), word)
-        if not tier:
-            continue
-        score = tier * 100 + similarity
-        if field != primary:
-            score -= SECONDARY_PENALTY
-        best = max(best, score)
-    return best
+            result += [(field, True, normalize(p)) for p in str(raw).split("|") if p.strip()]
+        else:
+            result.append((field, False, normalize(str(raw))))
+    return result
+
+
+def _score(tier: int, similarity: float, *, is_synonym: bool, is_primary: bool) -> float:
+    if is_synonym:
+        if tier == EXACT:
+            return SYNONYM * 100 + 99.0
+        tier = max(tier - 1, FUZZY)  # a synonym ranks just below the same match of the name
+        return tier * 100 + similarity
+    score = tier * 100 + similarity
+    return score if is_primary else score - SECONDARY_PENALTY
 
 
 def rank(
@@ -115,18 +98,45 @@ def rank(
 ) -> list[tuple[int, float]]:
     """Return ``[(id, score)]`` of the matching candidates, best first (ties by id).
 
-    Scores are scaled to 0..100: 100 is an exact match of the name.
+    Scores are scaled to 0..100: 100 is an exact match of the name field. Literal matches are
+    classified in Python; the typo similarity of the rest is computed in one rapidfuzz batch.
     """
-    scored: dict[int, float] = {}
+    word = re.compile(rf"(?<![0-9a-z]){re.escape(query)}(?![0-9a-z])")
+    synonyms = set(synonym_fields)
+    best: dict[int, float] = {}
+    fuzzy_values: list[str] = []
+    fuzzy_owners: list[tuple[int, bool, bool]] = []
     for candidate in candidates:
-        if candidate.id in scored:
+        if candidate.id in best:
             continue
-        score = score_values(
-            query, candidate.values, primary=primary, synonym_fields=synonym_fields
+        best[candidate.id] = 0.0
+        for field, is_synonym, value in _values(candidate, synonyms):
+            tier, similarity = _literal_tier(query, value, word)
+            if tier:
+                score = _score(tier, similarity, is_synonym=is_synonym, is_primary=field == primary)
+                best[candidate.id] = max(best[candidate.id], score)
+            else:
+                fuzzy_values.append(value)
+                fuzzy_owners.append((candidate.id, is_synonym, field == primary))
+    if fuzzy_values:
+        matches = process.extract(
+            query, fuzzy_values, scorer=fuzz.WRatio, score_cutoff=FUZZY_CUTOFF, limit=None
         )
-        if score > 0:
-            scored[candidate.id] = score
-    ordered = sorted(scored.items(), key=lambda item: (-item[1], item[0]))
+        for _value, similarity, index in matches:
+            id_, is_synonym, is_primary = fuzzy_owners[index]
+            if best[id_] >= SUBSTRING * 100 - SECONDARY_PENALTY:
+                continue
+            score = _score(FUZZY, similarity * 0.99, is_synonym=is_synonym, is_primary=is_primary)
+            best[id_] = max(best[id_], score)
+    ordered = sorted(
+        ((id_, score) for id_, score in best.items() if score > 0),
+        key=lambda item: (-item[1], item[0]),
+    )
     if limit is not None:
         ordered = ordered[:limit]
     return [(id_, round(score * 100 / MAX_SCORE, 2)) for id_, score in ordered]
+
+
+def is_literal(score: float) -> bool:
+    """Whether a 0..100 score comes from a literal match (exact to substring), not a typo."""
+    return score * MAX_SCORE / 100 >= SUBSTRING * 100 - SECONDARY_PENALTY
