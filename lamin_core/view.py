@@ -145,17 +145,24 @@ def describe_text(record: Record) -> str:
         target = getattr(record, relation.key)
         if target is not None:
             lines.append(f"  {relation.key}: {_display_name(target)}")
-    to_many = []
+    # per to-many relation: its name field, and a second searchable field for records whose
+    # name may be empty (a FeatureSet's registry)
+    to_many: dict[str, list[str]] = {}
     for relation in mapper.relationships:
         if relation.uselist:
             _hops, column = resolve_path(model, relation.key)
-            to_many.append(f"{relation.key}__{column}")
+            fields = [column, *getattr(relation.mapper.class_, "_search_fields", ())[1:2]]
+            to_many[relation.key] = [f"{relation.key}__{f}" for f in dict.fromkeys(fields)]
+    paths = [path for group in to_many.values() for path in group]
     queryset = QuerySet(model).filter(id=record.id)
-    frame = build_df(queryset, include=to_many, features=has_features(model))
+    frame = build_df(queryset, include=paths, features=has_features(model))
     if not frame.empty:
         row = frame.iloc[0]
-        related = [(path.split("__")[0], _format_set(row[path])) for path in to_many]
-        related = [(name, text) for name, text in related if text]
+        related = []
+        for name, group in to_many.items():
+            text = next((_format_set(row[p]) for p in group if _format_set(row[p])), "")
+            if text:
+                related.append((name, text))
         if related:
             lines.append("  related:")
             lines += [f"    {name}: {text}" for name, text in related]

@@ -36,7 +36,7 @@ def to_attribute_name(value: Any) -> str:
     name = _NON_ALNUM.sub("_", str(value).strip().lower()).strip("_") or "_"
     if name[0].isdigit():
         name = f"_{name}"
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+    if keyword.iskeyword(name):
         name = f"{name}_"
     return name
 
