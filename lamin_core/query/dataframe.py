@@ -57,7 +57,10 @@ def _as_set(values: Any, empty: Any) -> Any:
         values = json.loads(values)
     if not values:
         return empty
-    return {_hashable(item) for item in values}
+    try:
+        return set(values)
+    except TypeError:  # lists or dicts among JSON values
+        return {_hashable(item) for item in values}
 
 
 def build_df(
@@ -114,7 +117,7 @@ def build_df(
             for index, part in enumerate(parts):
                 selected.append(part.label(f"feature_{len(feature_parts)}_{index}"))
     statement = queryset._select(model.id, *selected)
-    rows = queryset._execute(statement)
+    rows = queryset._execute_rows(statement)
     n_plain = len(names)
     records: list[list[Any]] = []
     for row in rows:

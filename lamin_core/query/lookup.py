@@ -33,7 +33,7 @@ def to_attribute_name(value: Any) -> str:
         >>> to_attribute_name("1st batch"), to_attribute_name("class")
         ('_1st_batch', 'class_')
     """
-    name = _NON_ALNUM.sub("_", str(value).strip().lower()).strip("_") or "_"
+    name = _NON_ALNUM.sub("_", str(value).lower()).strip("_") or "_"
     if name[0].isdigit():
         name = f"_{name}"
     if keyword.iskeyword(name):
@@ -44,7 +44,9 @@ def to_attribute_name(value: Any) -> str:
 class Lookup:
     """Records of a registry as attributes named after a field.
 
-    A name shared by several records (``"B cell"`` and ``"B-cell"``) gives a list of them.
+    Building a lookup reads ids and values only; attribute names are derived on first use and
+    a record is loaded when its attribute is accessed. A name shared by several records
+    (``"B cell"`` and ``"B-cell"``) gives a list of them.
 
     Examples:
         >>> ulabels = ln.ULabel.lookup()
@@ -53,11 +55,21 @@ class Lookup:
         >>> ulabels.dict()["ifng"]
     """
 
-    def __init__(self, model: type, field: str, names: dict[str, list[int]], session: Any) -> None:
+    def __init__(self, model: type, field: str, rows: list[Any], session: Any) -> None:
         self._model = model
         self._field = field
-        self._ids = names
+        self._rows = rows
         self._session = session
+        self._names: dict[str, list[int]] | None = None
+
+    @property
+    def _ids(self) -> dict[str, list[int]]:
+        if self._names is None:
+            names: dict[str, list[int]] = {}
+            for id_, value in self._rows:
+                names.setdefault(to_attribute_name(value), []).append(id_)
+            self._names = names
+        return self._names
 
     def _load(self, ids: list[int]) -> Any:
         from lamin_core.query.queryset import end_read
@@ -67,7 +79,9 @@ class Lookup:
         return records[0] if len(records) == 1 else records
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("_model", "_field", "_ids", "_session"):
+        if name.startswith("_"):
+            if name in self._ids:
+                return self._load(self._ids[name])
             raise AttributeError(name)
         ids = self._ids.get(name)
         if ids is None:
@@ -136,12 +150,9 @@ def lookup(model: Any, field: Any = None) -> Lookup:
 
     name = _field_name(model, field)
     queryset: QuerySet[Any] = QuerySet(model)
-    rows = queryset._execute(
+    rows = queryset._execute_rows(
         sa.select(model.id, getattr(model, name))
         .where(getattr(model, name).is_not(None))
         .order_by(model.id)
     )
-    names: dict[str, list[int]] = {}
-    for id_, value in rows:
-        names.setdefault(to_attribute_name(value), []).append(id_)
-    return Lookup(model, name, names, queryset.session)
+    return Lookup(model, name, rows, queryset.session)

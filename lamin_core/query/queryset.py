@@ -221,6 +221,17 @@ class QuerySet(Generic[R]):
         self._end_read()
         return rows
 
+    def _execute_rows(self, statement: Any) -> list[Any]:
+        """Run a select of plain columns through the session's connection (no ORM loading)."""
+        session = self.session
+        try:
+            rows = session.connection().execute(statement).all()
+        except sa.exc.DBAPIError:
+            session.rollback()
+            raise
+        self._end_read()
+        return rows
+
     def _records(self, statement: sa.Select[Any]) -> list[R]:
         return [row[0] for row in self._execute(statement)]
 
