@@ -118,11 +118,21 @@ class CatalogResource(dg.ConfigurableResource):
         return run
 
     @contextlib.contextmanager
-    def tracking(self, step: StepInfo | None, *, restart: bool = False) -> Iterator[ln.Run | None]:
+    def tracking(
+        self, step: StepInfo | None, *, restart: bool = False, release: bool = False
+    ) -> Iterator[ln.Run | None]:
         """Activate the catalog and make the step's Run current inside a ``with`` block.
 
         Artifacts saved inside get the step's Run as their run; artifacts loaded become its
         inputs. With `step` None (no Dagster run, as in unit tests), only the catalog is active.
+
+        Args:
+            step: The step, or None.
+            restart: See `step_run`.
+            release: Empty the session's identity map on leaving. The IO manager does, because
+                every record a session holds slows its later flushes and bulk updates: over a
+                run with many outputs, saves grew from ~5 ms to ~13 ms without it. Records
+                obtained inside are detached afterwards.
         """
         instance = self.get_instance()
         with instance.activate():
@@ -132,6 +142,8 @@ class CatalogResource(dg.ConfigurableResource):
                 yield run
             finally:
                 reset_current_run(token)
+                if release:
+                    instance.session.expunge_all()
 
 
 class LaminResource(CatalogResource):
