@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
-from dagster._core.errors import DagsterInvariantViolationError
 
 from lamin_dagster.mapping import StepInfo, asset_key_string
 
@@ -98,7 +97,7 @@ def step_info(context: Any) -> StepInfo | None:
             step_context = context.step_context
         else:
             step_context = context.get_step_execution_context()
-    except (DagsterInvariantViolationError, AttributeError):
+    except (dg.DagsterInvariantViolationError, AttributeError):
         return None
     return _step_info_from(step_context)
 
@@ -141,7 +140,7 @@ def output_target(context: dg.OutputContext) -> OutputTarget:
     if context.has_asset_partitions:
         partition_key = _single_partition(label, list(context.asset_partition_keys))
     description = None
-    with contextlib.suppress(DagsterInvariantViolationError):  # contexts built in unit tests
+    with contextlib.suppress(dg.DagsterInvariantViolationError):  # contexts built in unit tests
         description = context.asset_spec.description
     return OutputTarget(
         key=asset_key if partition_key is None else f"{asset_key}/{partition_key}",

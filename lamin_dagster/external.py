@@ -19,11 +19,9 @@ import dagster as dg
 import sqlalchemy as sa
 
 import lamin_core as ln
-from lamin_dagster.metadata import artifact_metadata
+from lamin_dagster.metadata import KEY_KEY, STEM_UID_KEY, artifact_metadata
 from lamin_dagster.sensors import with_resource_parameter
 
-STEM_UID_KEY = "lamin/stem_uid"
-ARTIFACT_KEY_KEY = "lamin/key"
 # Dagster's tag for an event's data version (dagster._core.definitions.data_version).
 DATA_VERSION_TAG = "dagster/data_version"
 _INVALID_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
@@ -77,7 +75,7 @@ def lamin_external_assets(
             if existing.metadata[STEM_UID_KEY] == artifact.stem_uid:
                 continue  # another version of the same family
             raise ln.ValidationError(
-                f"Artifacts {existing.metadata[ARTIFACT_KEY_KEY]!r} and {artifact.key!r} both map "
+                f"Artifacts {existing.metadata[KEY_KEY]!r} and {artifact.key!r} both map "
                 f"to the asset key {key.to_user_string()!r}. Select only one of them."
             )
         specs[key] = dg.AssetSpec(
@@ -86,7 +84,7 @@ def lamin_external_assets(
             or f"Catalog artifact {artifact.key} (registered outside Dagster).",
             group_name=group_name,
             kinds={"lamin"},
-            metadata={STEM_UID_KEY: artifact.stem_uid, ARTIFACT_KEY_KEY: artifact.key},
+            metadata={STEM_UID_KEY: artifact.stem_uid, KEY_KEY: artifact.key},
         )
     return list(specs.values())
 

@@ -18,7 +18,6 @@ from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
-from dagster._core.errors import DagsterInvariantViolationError
 from pydantic import PrivateAttr
 
 import lamin_core as ln
@@ -34,11 +33,16 @@ from lamin_dagster.context import (
 from lamin_dagster.errors import UpstreamArtifactError
 from lamin_dagster.handlers import DEFAULT_HANDLERS, HandlerRegistry, TypeHandler
 from lamin_dagster.mapping import StepInfo, asset_key_string
-from lamin_dagster.metadata import HASH_KEY, KEY_KEY, UID_KEY, VERSION_KEY, artifact_metadata
+from lamin_dagster.metadata import (
+    HASH_KEY,
+    KEY_KEY,
+    STEM_UID_KEY,
+    UID_KEY,
+    VERSION_KEY,
+    artifact_metadata,
+)
 from lamin_dagster.resources import CatalogResource
 from lamin_dagster.schema import LaminSchema, ValidationReport, validate
-
-STEM_UID_KEY = "lamin/stem_uid"
 
 
 @dataclass
@@ -192,7 +196,7 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
         """
         try:
             label = f"input {context.name!r}"
-        except DagsterInvariantViolationError:  # contexts built in unit tests may have no name
+        except dg.DagsterInvariantViolationError:  # contexts built in unit tests may have no name
             label = "an input"
         if context.has_asset_key:
             label = f"{label} (asset {asset_key_string(context.asset_key.path)!r})"
@@ -230,7 +234,7 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
             return remembered
         try:
             dagster_instance = context.instance
-        except DagsterInvariantViolationError:
+        except dg.DagsterInvariantViolationError:
             dagster_instance = None
         where = f"{label}" + (f" partition {partition!r}" if partition is not None else "")
         if dagster_instance is not None:
@@ -312,14 +316,14 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
 def _current_run_id(context: dg.InputContext) -> str:
     try:
         return context.step_context.run_id
-    except DagsterInvariantViolationError:
+    except dg.DagsterInvariantViolationError:
         return ""
 
 
 def _output_identity(context: dg.OutputContext, target: OutputTarget) -> tuple[str, ...]:
     try:
         run_id = context.run_id
-    except DagsterInvariantViolationError:
+    except dg.DagsterInvariantViolationError:
         run_id = ""
     if target.asset_key is not None:
         return (run_id, "asset", context.asset_key.to_user_string(), target.partition_key or "")
@@ -330,7 +334,7 @@ def _upstream_definition_value(context: dg.InputContext, name: str) -> Any:
     try:
         upstream = context.upstream_output
         metadata = upstream.definition_metadata if upstream is not None else {}
-    except DagsterInvariantViolationError:
+    except dg.DagsterInvariantViolationError:
         return None
     value = (metadata or {}).get(name)
     return getattr(value, "value", value)
@@ -340,7 +344,7 @@ def _requested_type(context: dg.InputContext, *, several: bool) -> Any:
     """Return the type an input is annotated with (the value type for partition dicts)."""
     try:
         requested = context.dagster_type.typing_type
-    except DagsterInvariantViolationError:
+    except dg.DagsterInvariantViolationError:
         return typing.Any
     origin = typing.get_origin(requested)
     if origin in (dict, Mapping, typing.Mapping):

@@ -20,6 +20,7 @@ VERSION_KEY = "lamin/version"
 HASH_KEY = "lamin/hash"
 KEY_KEY = "lamin/key"
 PATH_KEY = "lamin/path"
+STEM_UID_KEY = "lamin/stem_uid"  # on external asset specs: the artifact's version family
 ANNOTATIONS_KEY = "lamin/annotations"
 
 
