@@ -23,14 +23,9 @@ def catalog_settings() -> tuple[str, str | None]:
 def ensure_catalog(storage: str, db: str | None = None) -> None:
     """Create the catalog when it does not exist yet; leave an existing one as it is.
 
+    The process's active catalog and the user's settings file are left alone.
+
     Raises:
         InstanceError: the database is unreachable.
     """
-    try:
-        ln.connect(db, storage=storage, activate=False).close()
-    except ln.InstanceError as error:
-        if "No catalog" not in str(error) and "holds no catalog" not in str(error):
-            raise
-        # ln.init always makes the new catalog the active one; close it again at once, so that
-        # the process keeps whatever catalog it was using
-        ln.init(storage=storage, db=db).close()
+    ln.init(storage=storage, db=db, activate=False).close()

@@ -347,14 +347,17 @@ def init(
     db: str | None = None,
     *,
     user: str | None = None,
+    activate: bool = True,
     storage_options: dict[str, Any] | None = None,
 ) -> Instance:
-    """Create a catalog, or reopen it if it exists, and make it the active one.
+    """Create a catalog, or reopen it if it exists, and (by default) make it the active one.
 
     Args:
         storage: A local folder or a URL (``s3://bucket/prefix``) where artifacts are stored.
         db: A SQLAlchemy database URL; default: a SQLite file under ``<storage>/.lamindb``.
         user: The handle of the user creating records; default: the system user.
+        activate: Make this the process-wide active instance and remember it in the settings
+            file; False creates the catalog without touching either (as services need).
         storage_options: Options for the fsspec filesystem (credentials, endpoint).
 
     Returns:
@@ -373,7 +376,7 @@ def init(
         user,
         create=True,
         auto_migrate=True,
-        activate=True,
+        activate=activate,
         storage_options=storage_options,
     )
 

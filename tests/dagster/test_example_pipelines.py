@@ -1,5 +1,6 @@
 """The example pipelines: the seed guide's datasets made by Dagster, and the failing example."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -101,3 +102,15 @@ def test_definitions_declare_the_graph_jobs_and_checks(tmp_path: Path) -> None:
         key(["example_datasets", "dataset_with_typos"]),
     }
     assert (tmp_path / "catalog" / ".lamindb" / "lamin.db").exists()
+
+
+def test_loading_the_definitions_creates_the_catalog_without_activating_it(
+    tmp_path: Path,
+) -> None:
+    build_definitions(str(tmp_path / "fresh"))
+    build_definitions(str(tmp_path / "fresh"))  # an existing catalog is reopened as it is
+
+    assert (tmp_path / "fresh" / ".lamindb" / "lamin.db").exists()
+    assert not (Path(os.environ["LAMIN_CORE_HOME"]) / "settings.json").exists()
+    with pytest.raises(ln.InstanceError, match="No active catalog"):
+        ln.get_instance()
