@@ -10,7 +10,7 @@ import pytest
 from dagster_helpers import Catalog, step_error
 
 import lamin_core as ln
-from lamin_dagster import LaminIOManager
+from lamin_dagster import LaminIOManager, LaminResource, lamin_asset
 
 
 def _metadata(result: dg.ExecuteInProcessResult, node: str) -> dict[str, object]:
@@ -347,3 +347,71 @@ def test_unsupported_output_type_names_the_type_and_the_handled_ones(
     assert f"No handler for type builtins.{type(value).__name__}" in message
     assert "handlers exist for pandas.DataFrame, anndata.AnnData, pathlib.Path" in message
     assert sqlite_catalog.artifacts() == [] and sqlite_catalog.stored_files() == []
+
+
+def test_lamin_asset_stores_each_partition_with_its_hash_as_data_version(
+    sqlite_catalog: Catalog, dagster_instance: dg.DagsterInstance
+) -> None:
+    @lamin_asset(partitions_def=PARTITIONS)
+    def sites(context: dg.AssetExecutionContext) -> pd.DataFrame:
+        return pd.DataFrame({"site": [context.partition_key]})
+
+    result = dg.materialize(
+        [sites],
+        partition_key="south",
+        resources=sqlite_catalog.resources(),
+        instance=dagster_instance,
+    )
+
+    (artifact,) = sqlite_catalog.artifacts()
+    assert artifact.key == "sites/south.parquet"
+    (materialization,) = result.asset_materializations_for_node("sites")
+    assert materialization.partition == "south"
+    assert materialization.tags["dagster/data_version"] == artifact.hash
+    assert materialization.metadata["dagster/partition_row_count"].value == 1
+
+
+@pytest.mark.parametrize("resource", [LaminIOManager, LaminResource])
+def test_every_config_field_is_described(resource: type) -> None:
+    fields = resource.model_fields
+
+    assert set(fields) == {"storage", "db", "user"}
+    assert all(field.description for field in fields.values())
+
+
+def test_public_api_is_pinned() -> None:
+    import lamin_dagster
+
+    assert sorted(lamin_dagster.__all__) == sorted(
+        [
+            "AnnDataHandler",
+            "CurationError",
+            "DataFrameHandler",
+            "LaminIOManager",
+            "LaminResource",
+            "LaminSchema",
+            "NoHandlerError",
+            "PathHandler",
+            "RunSpec",
+            "SchemaError",
+            "StepInfo",
+            "TransformSpec",
+            "TypeHandler",
+            "UpstreamArtifactError",
+            "VALIDATION_CHECK_NAME",
+            "asset_key_for",
+            "catalog_status",
+            "job_run_spec",
+            "lamin_asset",
+            "lamin_external_asset_sensor",
+            "lamin_external_assets",
+            "lamin_hooks",
+            "lamin_resources",
+            "lamin_run_sensors",
+            "record_run_end",
+            "step_outcomes",
+            "step_run_spec",
+            "step_transform_spec",
+        ]
+    )
+    assert all(hasattr(lamin_dagster, name) for name in lamin_dagster.__all__)

@@ -104,7 +104,7 @@ def test_a_schema_naming_an_absent_column_fails_with_the_columns_there(
     message = step_error(result)
     assert "columns 'cell_type' named by the schema are missing" in message
     assert "The data has columns: cell_medium, sample_note." in message
-    assert media.artifacts() == []
+    assert media.artifacts() == [] and media.stored_files() == []
 
 
 def test_the_io_manager_validates_assets_with_schema_metadata(
