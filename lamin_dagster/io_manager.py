@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import PrivateAttr
+from sqlalchemy.orm import joinedload
 
 import lamin_core as ln
 from lamin_dagster.annotations import annotate, parse_features, parse_labels
@@ -354,7 +355,12 @@ def _requested_type(context: dg.InputContext, *, several: bool) -> Any:
 
 
 def _artifact_by_uid(instance: ln.Instance, uid: str, label: str) -> ln.Artifact:
-    artifact = instance.session.scalar(sa.select(ln.Artifact).where(ln.Artifact.uid == uid))
+    artifact = instance.session.scalar(
+        # the storage row is needed to locate the content: one statement instead of two
+        sa.select(ln.Artifact)
+        .options(joinedload(ln.Artifact.storage))
+        .where(ln.Artifact.uid == uid)
+    )
     if artifact is None:
         raise UpstreamArtifactError(
             f"Cannot load {label}: Dagster recorded artifact {uid!r}, but the catalog "
