@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import sqlalchemy as sa
+
 import lamin_core as ln
 from lamin_dagster.errors import SchemaError
 
@@ -49,6 +51,25 @@ def parse_labels(raw: Any, *, label: str) -> list[str]:
             f"got {raw!r}."
         )
     return [str(name) for name in raw]
+
+
+def check_features_exist(features: Mapping[str, Any], *, label: str) -> None:
+    """Check, before anything is saved, that every feature named in `lamin/features` exists.
+
+    Raises:
+        SchemaError: unknown feature names, with the code that creates them.
+    """
+    if not features:
+        return
+    session = ln.get_instance().session
+    known = set(session.scalars(sa.select(ln.Feature.name).where(ln.Feature.name.in_(features))))
+    unknown = [name for name in features if name not in known]
+    if unknown:
+        code = "; ".join(f"ln.Feature(name={name!r}, dtype=...).save()" for name in unknown)
+        raise SchemaError(
+            f"lamin/features of {label} names features the catalog does not have: "
+            f"{', '.join(map(repr, unknown))}. Nothing was saved. Create them first: {code}."
+        )
 
 
 def annotate(artifact: ln.Artifact, features: Mapping[str, Any], labels: Sequence[str]) -> None:

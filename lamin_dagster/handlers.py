@@ -45,6 +45,8 @@ class TypeHandler(ABC):
     type_names: tuple[str, ...] = ()
     #: The artifact `otype` this handler loads when the input is not annotated (None: any).
     otype: str | None = None
+    #: The file suffix of stored objects ("" when it depends on the object, as for paths).
+    suffix: str = ""
 
     def _classes(self) -> list[type]:
         classes = []
@@ -111,9 +113,10 @@ class DataFrameHandler(TypeHandler):
 
     type_names = ("pandas.DataFrame",)
     otype = "DataFrame"
+    suffix = ".parquet"
 
     def to_artifact(self, obj: Any, *, key: str, description: str | None) -> ln.Artifact:
-        return ln.Artifact.from_df(obj, key=f"{key}.parquet", description=description)
+        return ln.Artifact.from_df(obj, key=f"{key}{self.suffix}", description=description)
 
     def load(self, artifact: ln.Artifact) -> Any:
         return artifact.load()
@@ -141,9 +144,10 @@ class AnnDataHandler(TypeHandler):
 
     type_names = ("anndata.AnnData",)
     otype = "AnnData"
+    suffix = ".h5ad"
 
     def to_artifact(self, obj: Any, *, key: str, description: str | None) -> ln.Artifact:
-        return ln.Artifact.from_anndata(obj, key=f"{key}.h5ad", description=description)
+        return ln.Artifact.from_anndata(obj, key=f"{key}{self.suffix}", description=description)
 
     def load(self, artifact: ln.Artifact) -> Any:
         return artifact.load()

@@ -7,10 +7,11 @@ step's catalog Run and reports catalog metadata to Dagster. On input it resolves
 upstream artifact from the `lamin/uid` of the upstream materialization (also when that was made
 by an earlier run), loads it, and records it as an input of the consuming step's Run.
 
-`store` and `validate_output` are shared with `lamin_asset`, which stores from the asset body
-so that the artifact's hash can become the asset's data version.
+`prepare`, `validate_output` and `save_output` are shared with `lamin_asset`, which stores
+from the asset body so that the artifact's hash can become the asset's data version.
 """
 
+import datetime as dt
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,12 @@ from pydantic import PrivateAttr
 from sqlalchemy.orm import joinedload
 
 import lamin_core as ln
-from lamin_dagster.annotations import annotate, parse_features, parse_labels
+from lamin_dagster.annotations import (
+    annotate,
+    check_features_exist,
+    parse_features,
+    parse_labels,
+)
 from lamin_dagster.context import (
     FEATURES_KEY,
     LABELS_KEY,
@@ -56,7 +62,7 @@ class StoredOutput:
 
 @dataclass
 class PreparedOutput:
-    """An output that passed (or failed) validation and is ready to be saved."""
+    """An output with its handler and lamin metadata read; `report` is set by validation."""
 
     target: OutputTarget
     handler: TypeHandler
@@ -76,7 +82,7 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
     Examples:
         >>> @dg.asset(metadata={"lamin/schema": {"categoricals": {"species": "ULabel.name"}}})
         ... def iris() -> pd.DataFrame:
-        ...     return ln_datasets.df_iris()
+        ...     return lamin_core.datasets.df_iris()
         >>> dg.materialize([iris], resources={"io_manager": LaminIOManager(storage="./catalog")})
     """
 
@@ -135,18 +141,27 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
             raise ValueError("save_output() needs validate_output() first: the output has a schema")
         if report is not None and not report.passed:
             raise report.error(target.label, handler.columns(obj))
+        started = dt.datetime.now(dt.timezone.utc)
         # the step's Run is current, so the artifact gets it as its run
-        with self.tracking(step, release=True):
+        with self.tracking(step, release=True) as run:
+            check_features_exist(prepared.features, label=target.label)
             if report is not None:
-                suffix = ".parquet" if handler.otype == "DataFrame" else ".h5ad"
                 artifact = report.curator.save_artifact(
-                    key=f"{target.key}{suffix}", description=target.description
+                    key=f"{target.key}{handler.suffix}", description=target.description
                 )
             else:
                 artifact = handler.to_artifact(
                     obj, key=target.key, description=target.description
                 ).save()
-            annotate(artifact, prepared.features, prepared.labels)
+            try:
+                annotate(artifact, prepared.features, prepared.labels)
+            except BaseException:
+                created_here = artifact.created_at >= started and artifact.run_id == (
+                    run.id if run is not None else None
+                )
+                if created_here:  # leave the catalog as it was: no artifact without its values
+                    artifact.delete()
+                raise
             metadata = artifact_metadata(
                 artifact,
                 row_count=handler.row_count(obj),
