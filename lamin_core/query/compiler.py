@@ -131,7 +131,7 @@ def compile_node(entity: Any, node: Node, negated: bool = False) -> ColumnElemen
     return sa.not_(expression) if node.negated else expression
 
 
-def _attribute(entity: Any, column: sa.Column[Any]) -> Any:
+def _attribute(entity: Any, column: Any) -> Any:
     """Return the attribute of `entity` (class or alias) mapped to a table column."""
     mapper = sa.inspect(entity).mapper
     return getattr(entity, mapper.get_property_by_column(column).key)
@@ -141,7 +141,8 @@ def _compile_leaf(entity: Any, leaf: Leaf, negated: bool) -> ColumnElement[bool]
     if leaf.feature is not None:
         return feature_condition(entity, leaf)
     assert leaf.column is not None
-    lhs = getattr(entity, leaf.column)
+    lhs: Any = getattr(entity, leaf.column)
+    lhs_column = lhs
     column = sa.inspect(entity).mapper.column_attrs[leaf.column].columns[0]
     if isinstance(column.type, sa.JSON) and leaf.lookup.lookup_name != "isnull":
         sample = leaf.value[0] if isinstance(leaf.value, list) and leaf.value else leaf.value
@@ -164,16 +165,21 @@ def _compile_leaf(entity: Any, leaf: Leaf, negated: bool) -> ColumnElement[bool]
         and leaf.value is not None
         and not (isinstance(leaf.value, list) and None in leaf.value)
     ):
-        condition = sa.and_(condition, getattr(entity, leaf.column).is_not(None))
+        condition = sa.and_(condition, lhs_column.is_not(None))
     return condition
+
+
+def _pairs(relation: RelationshipProperty[Any]) -> list[tuple[Any, Any]]:
+    return list(relation.local_remote_pairs or ())
 
 
 def _single_pair(relation: RelationshipProperty[Any]) -> bool:
     if relation.secondary is not None:
         return (
-            len(relation.synchronize_pairs) == 1 and len(relation.secondary_synchronize_pairs) == 1
+            len(relation.synchronize_pairs) == 1
+            and len(relation.secondary_synchronize_pairs or ()) == 1
         )
-    return len(relation.local_remote_pairs or ()) == 1
+    return len(_pairs(relation)) == 1
 
 
 def _compile_relation(
@@ -194,7 +200,7 @@ def _compile_relation(
         attribute = getattr(entity, relation.key)
         return attribute.any(inner) if relation.uselist else attribute.has(inner)
     if relation.direction is MANYTOONE:
-        ((local, remote),) = relation.local_remote_pairs  # type: ignore[misc]
+        ((local, remote),) = relation.local_remote_pairs
         local_attr = _attribute(entity, local)
         if only_pk:
             conditions = [leaf.lookup.as_sql(local_attr, leaf.value) for leaf in shifted]
@@ -209,7 +215,7 @@ def _compile_relation(
             condition = sa.and_(local_attr.is_not(None), condition)
         return condition
     if relation.direction is ONETOMANY:
-        ((local, remote),) = relation.local_remote_pairs  # type: ignore[misc]
+        ((local, remote),) = relation.local_remote_pairs
         alias = aliased(target.class_)
         inner = compile_node(alias, Node(children=list(shifted)))
         remote_attr = _attribute(alias, remote)
@@ -217,7 +223,7 @@ def _compile_relation(
         return _attribute(entity, local).in_(subquery.correlate(None))
     assert relation.direction is MANYTOMANY and relation.secondary is not None
     ((local, secondary_local),) = relation.synchronize_pairs
-    ((remote, secondary_remote),) = relation.secondary_synchronize_pairs
+    ((remote, secondary_remote),) = relation.secondary_synchronize_pairs or ()
     link = relation.secondary.alias()
     link_local, link_remote = link.c[secondary_local.name], link.c[secondary_remote.name]
     if only_pk:
@@ -242,11 +248,11 @@ def _existence(
         attribute = getattr(entity, relation.key)
         condition = attribute.any() if relation.uselist else attribute.has()
     elif relation.direction is MANYTOONE:
-        ((local, _remote),) = relation.local_remote_pairs  # type: ignore[misc]
+        ((local, _remote),) = relation.local_remote_pairs
         local_attr = _attribute(entity, local)
         return local_attr.is_not(None) if want_related else local_attr.is_(None)
     elif relation.direction is ONETOMANY:
-        ((local, remote),) = relation.local_remote_pairs  # type: ignore[misc]
+        ((local, remote),) = relation.local_remote_pairs
         alias = aliased(relation.mapper.class_)
         remote_attr = _attribute(alias, remote)
         subquery = sa.select(remote_attr).where(remote_attr.is_not(None)).correlate(None)
@@ -275,16 +281,16 @@ def related_column(
     first = hops[0]
     current = aliased(first.mapper.class_)
     if first.direction is MANYTOONE and _single_pair(first):
-        ((local, remote),) = first.local_remote_pairs  # type: ignore[misc]
+        ((local, remote),) = first.local_remote_pairs
         from_clause: Any = current
         correlation = _attribute(current, remote) == _attribute(entity, local)
     elif first.direction is ONETOMANY and _single_pair(first):
-        ((local, remote),) = first.local_remote_pairs  # type: ignore[misc]
+        ((local, remote),) = first.local_remote_pairs
         from_clause = current
         correlation = _attribute(current, remote) == _attribute(entity, local)
     elif first.secondary is not None and _single_pair(first):
         ((local, secondary_local),) = first.synchronize_pairs
-        ((remote, secondary_remote),) = first.secondary_synchronize_pairs
+        ((remote, secondary_remote),) = first.secondary_synchronize_pairs or ()
         link = first.secondary.alias()
         from_clause = link.join(
             current, _attribute(current, remote) == link.c[secondary_remote.name]

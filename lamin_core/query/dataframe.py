@@ -101,7 +101,7 @@ def build_df(
     if features is not False and features is not None:
         if not has_features(model):
             raise ValidationError(f"{model.__name__} records have no features; drop features=.")
-        wanted = None if features is True else list(features)  # type: ignore[arg-type]
+        wanted = None if features is True else list(features)
         refs = feature_refs(queryset.session, model, wanted)
         queryset._end_read()
         if wanted is not None:

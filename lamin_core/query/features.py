@@ -139,7 +139,7 @@ def _links(root: type, dtype: str, feature_name: str) -> tuple[CategoricalLink, 
         if found is None:
             continue
         table, record_col, label_col, feature_col = found
-        label_field = field or getattr(registry, "_name_field", "name")
+        label_field = str(field or getattr(registry, "_name_field", "name"))
         links.append(
             CategoricalLink(table, record_col, label_col, feature_col, registry, label_field)
         )
@@ -256,7 +256,7 @@ def _label_condition(
 
     values = leaf.value if isinstance(leaf.value, list) else [leaf.value]
     if values and all(isinstance(v, Record) for v in values):
-        ids = [v.id for v in values if isinstance(v, link.registry)]
+        ids = [getattr(v, "id", None) for v in values if isinstance(v, link.registry)]
         return link.label_column.in_(ids), False
     field = leaf.column or link.label_field
     if field not in label_table.c:

@@ -133,8 +133,8 @@ def resolve_leaf(
         raise unknown_field_error(mapper, name)
     rest = parts[index:]
     terminal_relation = column is None
-    if terminal_relation:
-        column = mapper.primary_key[0].key
+    if column is None:
+        column = str(mapper.primary_key[0].key)
     column_attr = mapper.column_attrs[column]
     sql_type = column_attr.columns[0].type
     transform = None
@@ -174,7 +174,7 @@ def _python_type(sql_type: Any) -> type | None:
     if isinstance(sql_type, sa.TypeDecorator):
         sql_type = sql_type.impl_instance
     try:
-        return sql_type.python_type  # type: ignore[no-any-return]
+        return sql_type.python_type  # type: ignore[no-any-return,unused-ignore]
     except NotImplementedError:
         return None
 
@@ -395,6 +395,6 @@ def resolve_path(model: Any, path: str) -> tuple[tuple[RelationshipProperty[Any]
             mapper = relation.mapper
             continue
         raise unknown_field_error(mapper, part)
-    name_field = getattr(mapper.class_, "_name_field", None)
+    name_field = str(getattr(mapper.class_, "_name_field", ""))
     column = name_field if name_field in mapper.column_attrs else mapper.primary_key[0].key
     return tuple(hops), str(column)

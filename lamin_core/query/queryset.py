@@ -225,7 +225,7 @@ class QuerySet(Generic[R]):
         """Run a select of plain columns through the session's connection (no ORM loading)."""
         session = self.session
         try:
-            rows = session.connection().execute(statement).all()
+            rows = list(session.connection().execute(statement).all())
         except sa.exc.DBAPIError:
             session.rollback()
             raise
@@ -431,7 +431,7 @@ class QuerySet(Generic[R]):
         except BaseException:
             session.rollback()
             raise
-        return int(result.rowcount or 0)
+        return int(getattr(result, "rowcount", 0) or 0)
 
     # --- DataFrames ----------------------------------------------------------------------------
 

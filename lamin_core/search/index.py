@@ -63,8 +63,8 @@ def searchable_registries() -> list[Any]:
     while stack:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
-        if "__table__" in cls.__dict__ and getattr(cls, "_search_fields", ()):
-            found[cls.__table__.name] = cls
+        if "__table__" in cls.__dict__ and cls._search_fields:
+            found[cls.__dict__["__table__"].name] = cls
     return [found[name] for name in sorted(found)]
 
 

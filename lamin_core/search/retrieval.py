@@ -68,9 +68,13 @@ def query_chunks(query: str) -> list[str]:
     return list(dict.fromkeys(chunk for chunk in chunks if chunk.strip()))
 
 
-def _indexed_fts_columns(session: sa.orm.Session, table: str) -> tuple[str, ...]:
+def _engine(session: Any) -> Engine:
     bind = session.get_bind()
-    engine = getattr(bind, "engine", bind)
+    return bind.engine if isinstance(bind, sa.Connection) else bind
+
+
+def _indexed_fts_columns(session: sa.orm.Session, table: str) -> tuple[str, ...]:
+    engine = _engine(session)
     cache = _fts_columns.setdefault(engine, {})
     if table not in cache:
         rows = session.execute(sa.text(f"PRAGMA table_info({_quote(fts_table_name(table))})"))
@@ -93,8 +97,7 @@ def _document_frequencies(session: Any, table: str, terms: Sequence[str]) -> dic
     retrieval prefers rare trigrams. Counts are cached for `DF_TTL` seconds: stale counts only
     make a query slower, never wrong. None when the catalog has no vocabulary table.
     """
-    bind = session.get_bind()
-    engine = getattr(bind, "engine", bind)
+    engine = _engine(session)
     tables = _frequencies.setdefault(engine, {})
     now = time.monotonic()
     created, cached = tables.get(table, (0.0, None))

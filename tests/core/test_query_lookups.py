@@ -69,7 +69,11 @@ FIELD_LOOKUPS = [
 ]
 
 
-@pytest.mark.parametrize(("lookups", "expected"), FIELD_LOOKUPS, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("lookups", "expected"),
+    FIELD_LOOKUPS,
+    ids=lambda v: ",".join(v) if isinstance(v, dict) else None,
+)
 def test_filter_field_lookup(guide: Guide, lookups: dict[str, Any], expected: list[int]):
     assert artifact_ids(ln.Artifact.filter(**lookups)) == expected
 
@@ -117,7 +121,11 @@ RELATION_LOOKUPS = [
 ]
 
 
-@pytest.mark.parametrize(("lookups", "expected"), RELATION_LOOKUPS, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("lookups", "expected"),
+    RELATION_LOOKUPS,
+    ids=lambda v: ",".join(v) if isinstance(v, dict) else None,
+)
 def test_filter_relation_hops(guide: Guide, lookups: dict[str, Any], expected: list[int]):
     session = ln.get_instance().session
     session.execute(run_input_artifact.insert(), {"run_id": guide.run.id, "artifact_id": 3})
