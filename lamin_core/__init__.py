@@ -7,7 +7,10 @@ Examples:
     >>> ln.Artifact.filter(suffix=".parquet").df()
 """
 
+from lamin_core import bio as _bio  # noqa: F401  (defines the biological registries' tables)
 from lamin_core import errors
+from lamin_core.annotations.hooks import install_hooks as _install_feature_hooks
+from lamin_core.curators import Curator
 from lamin_core.errors import (
     DoesNotExist,
     FieldError,
@@ -39,10 +42,12 @@ from lamin_core.view import view
 __version__ = "0.1.0"
 
 _install_search_index_listeners()  # create_all also creates the search indexes
+_install_feature_hooks()  # Feature(name=..., dtype=...) checks both when set
 
 __all__ = [
     "Artifact",
     "Collection",
+    "Curator",
     "DoesNotExist",
     "Feature",
     "FeatureSet",

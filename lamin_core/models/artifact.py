@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lamin_core.annotations.accessors import FeaturesDescriptor, LabelsDescriptor
 from lamin_core.errors import ValidationError
 from lamin_core.models.annotation import FeatureSet, FeatureValue, ULabel, run_column
 from lamin_core.models.base import Record, created_at_column, created_by_column
@@ -117,6 +118,10 @@ class Artifact(IsVersioned):
     collections: Mapped[list[Collection]] = relationship(
         secondary="collection_artifact", back_populates="artifacts", viewonly=True
     )
+    # artifact.features / artifact.labels manage annotations (lamin_core.annotations);
+    # ln.Artifact.features.filter(...) queries by features
+    features = FeaturesDescriptor()
+    labels = LabelsDescriptor()
 
     def __init__(
         self,

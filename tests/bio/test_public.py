@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import zstandard
 
-from lamin_core.bio import public
+from lamin_core.bio import public, sources
 from lamin_core.bio.public import (
     PublicGenes,
     PublicOntology,
@@ -27,7 +27,7 @@ UPSTREAM = Path("/work/shared/data")
 @pytest.fixture(autouse=True)
 def no_added_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sources added by one test must not leak into the next one."""
-    monkeypatch.setattr(public, "_ADDED", [])
+    monkeypatch.setattr(sources, "_ADDED", [])
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,116 @@
+"""Text descriptions of an artifact's annotations: what ``artifact.features`` prints.
+
+Three parts, as a reader of a dataset wants them: the dataset-level feature values, the feature
+sets (schemas) by slot with their members, and the labels of each feature measured in the data
+(the categories of ``obs`` columns), then labels attached without a feature.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from lamin_core.models import Artifact
+
+__all__ = ["describe_features", "feature_set_lines", "labels_lines"]
+
+SHOW = 10  # members and labels shown per line
+
+
+def _join(values: list[Any]) -> str:
+    shown = ", ".join(str(v) for v in values[:SHOW])
+    return shown + (f", ... ({len(values)} in total)" if len(values) > SHOW else "")
+
+
+def feature_set_lines(artifact: Artifact) -> tuple[list[str], set[str]]:
+    """Return lines describing the artifact's feature sets and the names of member features."""
+    from lamin_core.bio.models import Gene, featureset_gene
+    from lamin_core.models import Feature, FeatureSet
+    from lamin_core.models.annotation import featureset_feature
+    from lamin_core.models.artifact import artifact_featureset
+
+    session = artifact._instance().session
+    rows = session.execute(
+        sa.select(artifact_featureset.c.slot, FeatureSet)
+        .join(FeatureSet, FeatureSet.id == artifact_featureset.c.featureset_id)
+        .where(artifact_featureset.c.artifact_id == artifact.id)
+        .order_by(artifact_featureset.c.id)
+    ).all()
+    lines, members = [], set()
+    for slot, feature_set in rows:
+        if feature_set.itype == "Feature":
+            names = list(
+                session.scalars(
+                    sa.select(Feature.name)
+                    .join(featureset_feature, featureset_feature.c.feature_id == Feature.id)
+                    .where(featureset_feature.c.featureset_id == feature_set.id)
+                    .order_by(Feature.id)
+                )
+            )
+            members.update(names)
+        else:
+            names = list(
+                session.scalars(
+                    sa.select(Gene.symbol)
+                    .join(featureset_gene, featureset_gene.c.gene_id == Gene.id)
+                    .where(featureset_gene.c.featureset_id == feature_set.id)
+                    .order_by(Gene.id)
+                    .limit(SHOW + 1)
+                )
+            )
+        lines.append(f"    {slot}: {feature_set.n} {feature_set.itype} ({_join(names)})")
+    return lines, members
+
+
+def labels_lines(artifact: Artifact) -> list[str]:
+    """Return lines listing the labels attached without a feature, by registry."""
+    from lamin_core.annotations.labels import label_registries, link_table
+
+    session = artifact._instance().session
+    lines = []
+    for registry in label_registries():
+        table, artifact_col, label_col, feature_col = link_table(registry)
+        label = getattr(registry, registry._name_field)  # type: ignore[attr-defined]
+        names = list(
+            session.scalars(
+                sa.select(label)
+                .join(table, label_col == registry.id)  # type: ignore[attr-defined]
+                .where(artifact_col == artifact.id, feature_col.is_(None))
+                .order_by(table.c.id)
+            )
+        )
+        if names:
+            lines.append(f"    {registry.__name__}: {_join(names)}")
+    return lines
+
+
+def describe_features(artifact: Artifact) -> str:
+    """Return the description of an artifact's feature values, feature sets and labels."""
+    from lamin_core.annotations.features import feature_values
+
+    if artifact.id is None:
+        return f"{artifact!r} (not saved: no annotations yet)"
+    session = artifact._instance().session
+    values = feature_values(session, artifact.id)
+    set_lines, members = feature_set_lines(artifact)
+    lines = [f"Artifact {artifact.key or artifact.uid!r}"]
+    dataset = [(n, d, v) for n, (d, v) in values.items() if n not in members]
+    measured = [(n, d, v) for n, (d, v) in values.items() if n in members]
+    if dataset:
+        lines.append("  Dataset features")
+        lines += [f"    {name} ({dtype}): {_join(vals)}" for name, dtype, vals in dataset]
+    if set_lines:
+        lines.append("  Feature sets")
+        lines += set_lines
+    if measured:
+        lines.append("  Labels by feature")
+        lines += [f"    {name} ({dtype}): {_join(vals)}" for name, dtype, vals in measured]
+    other = labels_lines(artifact)
+    if other:
+        lines.append("  Labels")
+        lines += other
+    if len(lines) == 1:
+        lines.append("  no features or labels")
+    return "\n".join(lines)

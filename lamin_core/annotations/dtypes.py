@@ -1,0 +1,252 @@
+"""Feature dtypes: parse the dtype string of a Feature and check values against it.
+
+A dtype is checked once, when the Feature is created, so that a typo (``"flaot"``,
+``"cat[CellTyp]"``) fails at the point of definition rather than when the first value arrives;
+values are checked before anything is written, so a wrong value never half-annotates an
+artifact. Values are stored as JSON: dates and datetimes as ISO 8601 strings, which the query
+layer compares as text (ISO strings sort chronologically).
+
+Examples:
+    >>> parse_dtype("cat[bionty.CellType]").registries[0][0].__name__
+    'CellType'
+    >>> parse_dtype("list[int]").check("n_cells", [1, 2])
+    [1, 2]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+
+from lamin_core.errors import ValidationError, did_you_mean
+
+__all__ = ["SIMPLE_DTYPES", "DType", "parse_dtype", "valid_dtypes_text"]
+
+SIMPLE_DTYPES = ("str", "int", "float", "num", "bool", "date", "datetime", "dict")
+_CAT = re.compile(r"^cat(?:\[(?P<inner>.*)\])?$")
+_LIST = re.compile(r"^list\[(?P<inner>.*)\]$")
+_PREFIXES = ("bionty.", "bt.", "lamin_core.bio.", "ln.", "lamin_core.")
+
+
+def valid_dtypes_text() -> str:
+    """Return the list of valid dtypes for error messages."""
+    from lamin_core.bio.models import BIO_REGISTRIES
+
+    bio = ", ".join(f"cat[bionty.{r.__name__}]" for r in BIO_REGISTRIES)
+    return f"{', '.join(SIMPLE_DTYPES)}, cat[ULabel], {bio}, cat[A|B], list[<dtype>]"
+
+
+def _categorical_registries() -> dict[str, type]:
+    """Return the registries a categorical dtype may name: ULabel and the bio registries."""
+    from lamin_core.bio.models import BIO_REGISTRIES
+    from lamin_core.models import ULabel
+
+    registries: list[type] = [ULabel, *BIO_REGISTRIES]
+    return {r.__name__: r for r in registries}
+
+
+@dataclass(frozen=True)
+class DType:
+    """A parsed feature dtype.
+
+    Attributes:
+        text: The canonical string, e.g. ``"cat[bionty.CellType]"`` (stored on the Feature).
+        base: One of `SIMPLE_DTYPES` or ``"cat"``.
+        is_list: Values are lists of `base` values.
+        registries: For ``cat``: (registry, field) pairs, e.g. ``((ULabel, "name"),)``.
+    """
+
+    text: str
+    base: str
+    is_list: bool = False
+    registries: tuple[tuple[type, str], ...] = ()
+
+    @property
+    def is_categorical(self) -> bool:
+        """Whether values are labels (records of registries)."""
+        return self.base == "cat"
+
+    def check(self, name: str, value: Any) -> Any:
+        """Return `value` in its stored form, or raise a ValidationError naming the feature.
+
+        Categorical values come back as a list of labels (strings or records).
+        """
+        if self.is_list or (self.is_categorical and _is_many(value)):
+            if not _is_many(value):
+                raise ValidationError(
+                    f"Feature {name!r} has dtype {self.text!r}: expected a list, got "
+                    f"{type(value).__name__} {value!r}."
+                )
+            return [self._check_one(name, item) for item in value]
+        checked = self._check_one(name, value)
+        return [checked] if self.is_categorical else checked
+
+    def _check_one(self, name: str, value: Any) -> Any:
+        from lamin_core.models.base import Record
+
+        value = value.item() if isinstance(value, np.generic) else value
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            raise ValidationError(
+                f"Feature {name!r} (dtype {self.text!r}) got a missing value ({value!r}); "
+                "leave the feature out instead of passing None or NaN."
+            )
+        if self.base == "cat" and isinstance(value, Record):
+            allowed = tuple(registry for registry, _ in self.registries)
+            if not isinstance(value, allowed):
+                raise ValidationError(
+                    f"Feature {name!r} has dtype {self.text!r}: got a "
+                    f"{type(value).__name__} record {value!r}; expected a "
+                    f"{' or '.join(r.__name__ for r in allowed)} record or its name."
+                )
+            return value
+        if self.base == "dict" and isinstance(value, dict):
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError) as error:
+                raise ValidationError(
+                    f"Feature {name!r} (dtype 'dict') needs a JSON-serialisable dict: {error}."
+                ) from error
+        converted = _CONVERTERS[self.base](value)
+        if converted is _INVALID:
+            raise ValidationError(
+                f"Feature {name!r} has dtype {self.text!r}: expected {_EXPECTED[self.base]}, got "
+                f"{type(value).__name__} {value!r}."
+            )
+        return converted
+
+
+_INVALID = object()
+
+
+def _number(value: Any) -> Any:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else _INVALID
+
+
+def _integer(value: Any) -> Any:
+    return value if isinstance(value, int) and not isinstance(value, bool) else _INVALID
+
+
+def _iso(parse: Any, kind: type, exclude: type | None = None) -> Any:
+    """Return a converter to ISO text from `kind` objects (not `exclude`) or ISO strings."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, kind) and not (exclude and isinstance(value, exclude)):
+            return cast(Any, value).isoformat()
+        if isinstance(value, str):
+            try:
+                return parse(value).isoformat()
+            except ValueError:
+                return _INVALID
+        return _INVALID
+
+    return convert
+
+
+_CONVERTERS: dict[str, Any] = {
+    "str": lambda v: v if isinstance(v, str) else _INVALID,
+    "cat": lambda v: v if isinstance(v, str) else _INVALID,
+    "int": _integer,
+    "float": _number,
+    "num": _number,
+    "bool": lambda v: v if isinstance(v, bool) else _INVALID,
+    "date": _iso(dt.date.fromisoformat, dt.date, exclude=dt.datetime),
+    "datetime": _iso(dt.datetime.fromisoformat, dt.datetime),  # also pandas.Timestamp
+    "dict": lambda v: v if isinstance(v, dict) else _INVALID,
+}
+
+
+_EXPECTED = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "num": "a number",
+    "bool": "True or False",
+    "date": "a date or an ISO date string such as '2024-12-01'",
+    "datetime": "a datetime or an ISO datetime string such as '2024-12-01T09:30:00'",
+    "dict": "a dict",
+    "cat": "a label name (str) or a record",
+}
+
+
+def _is_many(value: Any) -> bool:
+    return isinstance(value, (list, tuple, set, frozenset, np.ndarray))
+
+
+def _invalid(text: str, reason: str = "", hint: str | None = None) -> ValidationError:
+    simple = [*SIMPLE_DTYPES, "cat[ULabel]"]
+    hint = did_you_mean(text, simple) if hint is None else hint
+    return ValidationError(
+        f"Invalid dtype {text!r}{reason}.{hint} Valid dtypes: {valid_dtypes_text()}."
+    )
+
+
+def _parse_registry(text: str, part: str) -> tuple[type, str]:
+    name = part.strip()
+    for prefix in _PREFIXES:
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+            break
+    registry_name, _, field = name.partition(".")
+    registries = _categorical_registries()
+    registry = registries.get(registry_name)
+    if registry is None:
+        hint = did_you_mean(registry_name, registries)
+        raise _invalid(text, f": unknown registry {registry_name!r}", hint)
+    field = field or registry._name_field  # type: ignore[attr-defined]
+    fields = registry._field_names()  # type: ignore[attr-defined]
+    if field not in fields:
+        hint = did_you_mean(field, fields)
+        raise _invalid(text, f": {registry.__name__} has no field {field!r}", hint)
+    return registry, field
+
+
+def _canonical(registry: type, field: str) -> str:
+    from lamin_core.bio.models import BioRecord
+
+    prefix = "bionty." if issubclass(registry, BioRecord) else ""
+    default = field == registry._name_field  # type: ignore[attr-defined]
+    return f"{prefix}{registry.__name__}" + ("" if default else f".{field}")
+
+
+def parse_dtype(text: Any) -> DType:
+    """Parse a feature dtype string.
+
+    Accepts ``str int float num bool date datetime dict``, ``cat`` (= ``cat[ULabel]``),
+    ``cat[ULabel]``, ``cat[bionty.CellType]`` (also ``cat[CellType]``, ``cat[bt.CellType]``),
+    ``cat[bionty.CellType.ontology_id]`` (labels matched by another field), unions
+    ``cat[ULabel|bionty.CellType]``, and ``list[...]`` of any of these.
+
+    Raises:
+        ValidationError: not a valid dtype; the message lists the valid ones.
+    """
+    if not isinstance(text, str):
+        raise ValidationError(
+            f"A feature dtype must be a string such as 'float' or 'cat[ULabel]', got "
+            f"{type(text).__name__} {text!r}. Valid dtypes: {valid_dtypes_text()}."
+        )
+    stripped = text.strip().replace(" ", "")
+    is_list = False
+    list_match = _LIST.match(stripped)
+    if list_match:
+        is_list, stripped = True, list_match.group("inner")
+        if _LIST.match(stripped):
+            raise _invalid(text, ": nested lists are not supported")
+    if stripped in SIMPLE_DTYPES:
+        canonical = f"list[{stripped}]" if is_list else stripped
+        return DType(canonical, stripped, is_list)
+    cat_match = _CAT.match(stripped)
+    if cat_match is None:
+        raise _invalid(text)
+    inner = cat_match.group("inner")
+    parts = ("ULabel" if inner is None else inner).split("|")
+    if any(not part for part in parts):
+        raise _invalid(text, ": empty registry name")
+    registries = tuple(_parse_registry(text, part) for part in parts)
+    canonical = f"cat[{'|'.join(_canonical(r, f) for r, f in registries)}]"
+    return DType(f"list[{canonical}]" if is_list else canonical, "cat", is_list, registries)

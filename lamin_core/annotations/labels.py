@@ -1,0 +1,238 @@
+"""Labels on artifacts: ``artifact.labels.add(records, feature=...)`` and ``.get(feature)``.
+
+A label is a record of ULabel or of a bio registry linked to an artifact through the link table
+``artifact_<table>`` (found in ``Base.metadata`` by its foreign keys, as the query layer does),
+optionally qualified by the feature it is a value of (``feature_id``): "DMSO is a value of
+cell_medium". One function writes links for features, curators and this accessor, so they agree
+on de-duplication (a link is written once per artifact, label and feature).
+
+Examples:
+    >>> artifact.labels.add(ln.ULabel.get(name="DMSO"), feature="cell_medium")
+    >>> artifact.labels.get("cell_medium").list("name")
+    ['DMSO']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from lamin_core.errors import DoesNotExist, ValidationError, did_you_mean
+
+if TYPE_CHECKING:
+    from lamin_core.models import Artifact, Feature
+    from lamin_core.query import QuerySet
+
+__all__ = ["LabelManager", "get_feature", "insert_links", "label_registries", "link_table"]
+
+CHUNK = 10_000
+
+
+def label_registries() -> list[type]:
+    """Return the registries whose records can label artifacts: ULabel and the bio registries."""
+    from lamin_core.bio.models import BIO_REGISTRIES
+    from lamin_core.models import ULabel
+
+    return [ULabel, *BIO_REGISTRIES]
+
+
+def link_table(registry: type) -> tuple[sa.Table, sa.Column[Any], sa.Column[Any], sa.Column[Any]]:
+    """Return (table, artifact column, label column, feature column) linking `registry`.
+
+    Raises:
+        ValidationError: artifacts cannot be labeled with records of this registry.
+    """
+    from lamin_core.models import Artifact
+    from lamin_core.query.features import find_link_table
+
+    table: Any = registry.__table__  # type: ignore[attr-defined]
+    found = find_link_table(cast(sa.Table, Artifact.__table__), table)
+    if found is None:
+        names = ", ".join(r.__name__ for r in label_registries())
+        raise ValidationError(
+            f"Artifacts cannot be labeled with {registry.__name__} records; label registries: "
+            f"{names}."
+        )
+    return found
+
+
+def get_feature(session: Session, feature: Any) -> Feature:
+    """Return a Feature from a record or a name.
+
+    Raises:
+        DoesNotExist: no feature has that name; the message lists the features.
+    """
+    from lamin_core.models import Feature
+
+    if isinstance(feature, Feature):
+        if feature.id is None:
+            raise ValidationError(f"{feature!r} is not saved; call .save() first.")
+        return feature
+    if not isinstance(feature, str):
+        raise ValidationError(
+            f"Expected a Feature or a feature name, got {type(feature).__name__} {feature!r}."
+        )
+    found = session.scalar(sa.select(Feature).where(Feature.name == feature))
+    if found is None:
+        names = list(session.scalars(sa.select(Feature.name).order_by(Feature.name)))
+        raise DoesNotExist(
+            f"No feature named {feature!r}.{did_you_mean(feature, names)} Features: "
+            f"{', '.join(names) or 'none'}. Create it with ln.Feature(name={feature!r}, "
+            "dtype=...).save()."
+        )
+    return found
+
+
+def insert_links(
+    session: Session,
+    artifact_id: int,
+    registry: type,
+    label_ids: Iterable[int],
+    feature_id: int | None,
+) -> int:
+    """Link labels to an artifact (skipping links that exist); return how many were added.
+
+    Runs inside the caller's transaction: the caller commits or rolls back.
+    """
+    table, artifact_col, label_col, feature_col = link_table(registry)
+    wanted = list(dict.fromkeys(label_ids))
+    if not wanted:
+        return 0
+    same_feature = feature_col.is_(None) if feature_id is None else feature_col == feature_id
+    existing: set[int] = set()
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        statement = sa.select(label_col).where(
+            artifact_col == artifact_id, same_feature, label_col.in_(chunk)
+        )
+        existing.update(session.execute(statement).scalars())
+    rows = [
+        {artifact_col.key: artifact_id, label_col.key: label_id, feature_col.key: feature_id}
+        for label_id in wanted
+        if label_id not in existing
+    ]
+    if rows:
+        session.execute(table.insert(), rows)
+    return len(rows)
+
+
+def _as_records(records: Any) -> list[Any]:
+    from lamin_core.models.base import Record
+
+    items = [records] if isinstance(records, Record) else list(records)
+    for item in items:
+        if not isinstance(item, Record):
+            raise ValidationError(
+                f"labels.add() expects records (e.g. ln.ULabel.get(name='DMSO')), got "
+                f"{type(item).__name__} {item!r}. Make records with "
+                "ln.ULabel.from_values([...], create=True).save()."
+            )
+        if item.id is None:
+            raise ValidationError(f"{item!r} is not saved; call .save() first.")
+    return items
+
+
+class LabelManager:
+    """The labels of one artifact, grouped by the feature they are values of.
+
+    Examples:
+        >>> artifact.labels.add(ln.ULabel.from_values(["project A"], create=True).save())
+        >>> artifact.labels.get(registry=ln.ULabel).list("name")
+        ['project A']
+    """
+
+    def __init__(self, artifact: Artifact) -> None:
+        self._artifact = artifact
+
+    def _session(self) -> Session:
+        return self._artifact._instance().session
+
+    def _artifact_id(self) -> int:
+        if self._artifact.id is None:
+            raise ValidationError(f"{self._artifact!r} is not saved; save it before adding labels.")
+        return self._artifact.id
+
+    def add(self, records: Any, feature: str | Feature | None = None) -> None:
+        """Link records (ULabels or bio records) to the artifact, optionally for a feature.
+
+        Args:
+            records: A record, a list of records or a QuerySet; all saved.
+            feature: The feature the labels are values of; its dtype must admit their registry.
+
+        Raises:
+            ValidationError: unsaved records, or records of a registry the feature's dtype does
+                not name; nothing is linked.
+        """
+        from lamin_core.annotations.dtypes import parse_dtype
+
+        artifact_id = self._artifact_id()
+        items = _as_records(records)
+        session = self._session()
+        feature_record = get_feature(session, feature) if feature is not None else None
+        by_registry: dict[type, list[int]] = {}
+        for item in items:
+            by_registry.setdefault(type(item), []).append(item.id)
+        if feature_record is not None:
+            dtype = parse_dtype(feature_record.dtype)
+            allowed = {registry for registry, _ in dtype.registries}
+            wrong = [r.__name__ for r in by_registry if r not in allowed]
+            if wrong:
+                raise ValidationError(
+                    f"Feature {feature_record.name!r} has dtype {feature_record.dtype!r}; it "
+                    f"cannot hold {', '.join(wrong)} records."
+                )
+        for registry in by_registry:
+            link_table(registry)  # a clear error before anything is written
+        try:
+            for registry, ids in by_registry.items():
+                insert_links(
+                    session, artifact_id, registry, ids, getattr(feature_record, "id", None)
+                )
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    def get(self, feature: str | Feature | None = None, *, registry: Any = None) -> QuerySet[Any]:
+        """Return the labels of a feature (or all labels of a registry) as a QuerySet.
+
+        Args:
+            feature: A feature name or record; its dtype's registry is queried.
+            registry: Without `feature`: all labels of this registry; with it: pick one
+                registry of a union dtype such as ``cat[ULabel|bionty.CellType]``.
+        """
+        from lamin_core.annotations.dtypes import parse_dtype
+        from lamin_core.models import ULabel
+
+        artifact_id = self._artifact_id()
+        feature_record = None
+        if feature is not None:
+            feature_record = get_feature(self._session(), feature)
+            dtype = parse_dtype(feature_record.dtype)
+            choices = [r for r, _ in dtype.registries]
+            if not choices:
+                raise ValidationError(
+                    f"Feature {feature_record.name!r} has dtype {feature_record.dtype!r} and "
+                    "holds values, not labels; use artifact.features.get_values()."
+                )
+            registry = registry or choices[0]
+            if registry not in choices:
+                raise ValidationError(
+                    f"Feature {feature_record.name!r} has dtype {feature_record.dtype!r}; it "
+                    f"holds no {registry.__name__} records."
+                )
+        registry = registry or ULabel
+        _table, artifact_col, label_col, feature_col = link_table(registry)
+        ids = sa.select(label_col).where(artifact_col == artifact_id)
+        if feature_record is not None:
+            ids = ids.where(feature_col == feature_record.id)
+        return registry.filter(registry.id.in_(ids))
+
+    def __repr__(self) -> str:
+        from lamin_core.annotations.describe import labels_lines
+
+        lines = labels_lines(self._artifact)
+        return "\n".join(lines) if lines else "no labels"

@@ -1,0 +1,111 @@
+"""Save bio records with their ontology ancestors and parent links, in one transaction.
+
+A term saved alone would have no parents in the catalog, so ``record.parents`` would be empty and
+queries up the hierarchy would miss it. Saving a record made from an ontology therefore also
+saves its ancestors (those not yet in the registry) and every missing parent link, as bionty does
+with ``auto_save_parents``; ``bt.settings.auto_save_parents = False`` turns this off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.orm import Session
+
+from lamin_core.bio.registry import PENDING, public_table, records_from_public, settings
+from lamin_core.errors import IntegrityError
+
+if TYPE_CHECKING:
+    from lamin_core.models.base import Record
+
+__all__ = ["save_records"]
+
+
+def save_records(records: Sequence[Record]) -> None:
+    """Save records, their ancestors from the ontology and the parent links, in one transaction.
+
+    Raises:
+        IntegrityError: a record breaks a constraint (e.g. an ontology id already taken);
+            nothing is saved.
+    """
+    if not records:
+        return
+    instance = records[0]._instance()
+    session = instance.session
+    try:
+        session.add_all(records)
+        for record in list(session.new):  # records plus their new Source/Organism rows
+            if hasattr(record, "_fill_defaults"):
+                record._fill_defaults(instance)
+        session.flush()
+        if settings.auto_save_parents:
+            _save_ancestors(session, instance, records)
+        session.commit()
+    except SAIntegrityError as error:
+        session.rollback()
+        raise IntegrityError(
+            f"Cannot save {len(records)} {type(records[0]).__name__} record(s): one breaks a "
+            f"constraint ({error.orig}); nothing was saved. Fetch existing records with "
+            f"{type(records[0]).__name__}.from_values(...) instead of creating them."
+        ) from error
+    except BaseException:
+        session.rollback()
+        raise
+    session.info.pop(PENDING, None)
+
+
+def _save_ancestors(session: Session, instance: Any, records: Sequence[Record]) -> None:
+    """Create missing ancestors of records made from an ontology and link every parent pair."""
+    by_registry: dict[Any, list[Any]] = {}
+    for record in records:
+        if getattr(record, "_public_parents", None) is not None:
+            by_registry.setdefault(type(record), []).append(record)
+    for registry, fresh in by_registry.items():
+        public = public_table(registry, source=fresh[0].source)
+        parents = public._table.df["parents"]
+        closure: dict[str, list[str]] = {}
+        frontier = [r.ontology_id for r in fresh]
+        while frontier:
+            term = frontier.pop()
+            if term in closure or term not in parents.index:
+                continue
+            closure[term] = list(parents[term])
+            frontier.extend(closure[term])
+        column = registry.ontology_id
+        found = {
+            r.ontology_id: r
+            for r in session.scalars(sa.select(registry).where(column.in_(list(closure))))
+        }
+        missing = [t for t in closure if t not in found]
+        created: list[Any] = records_from_public(
+            registry, "ontology_id", missing, source=fresh[0].source, session=session
+        )
+        for record in created:
+            record._fill_defaults(instance)
+        session.add_all(created)
+        session.flush()
+        found.update({r.ontology_id: r for r in created})
+        link = registry.parents.property.secondary
+        pairs = {
+            (found[child].id, found[parent].id)
+            for child in [r.ontology_id for r in fresh] + missing
+            for parent in closure.get(child, [])
+            if parent in found
+        }
+        if pairs:
+            existing = set(
+                session.execute(
+                    sa.select(link.c.child_id, link.c.parent_id).where(
+                        link.c.child_id.in_({c for c, _ in pairs})
+                    )
+                ).all()
+            )
+            rows = [{"child_id": c, "parent_id": p} for c, p in pairs - existing]
+            if rows:
+                session.execute(link.insert(), rows)
+        for record in fresh + created:
+            record._public_parents = None
+            session.expire(record, ["parents", "children"])

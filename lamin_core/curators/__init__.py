@@ -1,0 +1,21 @@
+"""Curators: validate, standardize and save DataFrames and AnnData objects with annotations.
+
+Examples:
+    >>> curator = ln.Curator.from_anndata(adata, var_index=bt.Gene.symbol,
+    ...     categoricals={"cell_type_by_model": bt.CellType.name}, organism="human")
+    >>> curator.validate()
+    >>> curator.save_artifact(key="example_datasets/dataset1.h5ad")
+"""
+
+from lamin_core.curators.builders import AnnDataCurator, Curator, DataFrameCurator
+from lamin_core.curators.core import BaseCurator, CurateLookup
+from lamin_core.curators.examples import seed_guide_setup
+
+__all__ = [
+    "AnnDataCurator",
+    "BaseCurator",
+    "CurateLookup",
+    "Curator",
+    "DataFrameCurator",
+    "seed_guide_setup",
+]

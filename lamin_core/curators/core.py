@@ -1,0 +1,392 @@
+"""Curators: validate a DataFrame or AnnData against the registries, fix it, save it annotated.
+
+A curator holds the dataset and a list of keys (column names, categorical columns, the var
+index), each validated against a registry field. `validate()` is read-only until everything
+validates: only then are the values found in public sources (genes, cell types) created in their
+registries, so a dataset that fails leaves the catalog exactly as it was. `save_artifact()` saves
+only a validated dataset, with its feature sets and labels, in one transaction after the file.
+
+Examples:
+    >>> curator = ln.Curator.from_anndata(
+    ...     adata, var_index=bt.Gene.symbol, categoricals={"cell_medium": ln.ULabel.name},
+    ...     organism="human")
+    >>> curator.validate()
+    True
+    >>> artifact = curator.save_artifact(key="example_datasets/dataset1.h5ad")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from lamin_core.annotations.dtypes import DType, parse_dtype
+from lamin_core.curators.keys import CuratedKey, column_key, columns_key
+from lamin_core.curators.matching import match_values, resolve_field
+from lamin_core.curators.report import KeyReport, error_text, log_report, logger, quoted
+from lamin_core.errors import ValidationError, did_you_mean
+
+if TYPE_CHECKING:
+    from lamin_core.models import Artifact, Run
+
+__all__ = ["BaseCurator", "CurateLookup"]
+
+_KINDS = {"int": "iu", "float": "iuf", "num": "iuf", "bool": "b", "str": "OSU", "date": "MOSU"}
+_KINDS["datetime"] = _KINDS["date"]
+
+
+def _session() -> Any:
+    from lamin_core.instance import get_instance
+
+    return get_instance().session
+
+
+def _column_dtype_problem(series: pd.Series, dtype: DType) -> str | None:
+    if dtype.is_list or dtype.base in ("dict", "cat"):
+        return None
+    if series.dtype.kind in _KINDS[dtype.base]:
+        return None
+    return f"the feature has dtype {dtype.text!r}, but the column holds {series.dtype}"
+
+
+class BaseCurator:
+    """What DataFrame and AnnData curators share; build them with `Curator.from_df` etc."""
+
+    _slot = "columns"
+
+    def __init__(self, data: Any, frame: pd.DataFrame, organism: str | None) -> None:
+        from lamin_core.bio.sources import resolve_organism
+
+        self._data = data
+        self._frame = frame  # the table whose columns are features (df, or adata.obs)
+        self._organism = resolve_organism(organism) if organism is not None else None
+        self._keys: dict[str, CuratedKey] = {}
+        self._reports: dict[str, KeyReport] = {}
+        self._is_validated: bool | None = None
+        self._features: dict[str, Any] = {}
+
+    # --- keys --------------------------------------------------------------------------------
+
+    def _add_columns(self, columns: Any, categoricals: dict[str, Any] | None) -> None:
+        from lamin_core.models import Feature
+
+        registry, field = resolve_field(Feature.name if columns is None else columns)
+        self._keys["columns"] = columns_key(self._frame, registry, field)
+        names = [str(c) for c in self._frame.columns]
+        if registry is Feature and field == "name":
+            import sqlalchemy as sa
+
+            rows = _session().scalars(sa.select(Feature).where(Feature.name.in_(names)))
+            self._features = {f.name: f for f in rows}
+        categoricals = dict(categoricals or {})
+        for column, feature in self._features.items():  # categorical features need no listing
+            dtype = parse_dtype(feature.dtype)
+            if column not in categoricals and dtype.is_categorical and not dtype.is_list:
+                registry_, field_ = dtype.registries[0]
+                categoricals[column] = getattr(registry_, field_)
+        for column, field_ref in categoricals.items():
+            if column not in names:
+                raise ValidationError(
+                    f"categoricals names {column!r}, which is not a column."
+                    f"{did_you_mean(column, names)} Columns: {', '.join(names)}."
+                )
+            if column in self._keys:
+                raise ValidationError(f"{column!r} clashes with a reserved key; rename the column.")
+            registry_, field_ = resolve_field(field_ref)
+            self._check_organism(registry_)
+            feature = self._features.get(column)
+            self._keys[column] = column_key(self._frame, column, registry_, field_, feature)
+
+    def _check_organism(self, registry: type) -> None:
+        if getattr(registry, "_has_organism", False) and self._organism is None:
+            raise ValidationError(
+                f"{registry.__name__} records belong to an organism: pass organism='human' (or "
+                "'mouse', ...) to the curator."
+            )
+
+    def _key(self, name: str) -> CuratedKey:
+        if name not in self._keys:
+            raise ValidationError(
+                f"Unknown key {name!r}.{did_you_mean(name, self._keys)} Keys: "
+                f"{', '.join(self._keys)}."
+            )
+        return self._keys[name]
+
+    def _keys_for(self, key: str) -> list[CuratedKey]:
+        return list(self._keys.values()) if key == "all" else [self._key(key)]
+
+    # --- validation --------------------------------------------------------------------------
+
+    def _report(self, key: CuratedKey) -> KeyReport:
+        found = key.read()
+        report = KeyReport(key, found)
+        if found.problem is None:
+            report.match = match_values(
+                _session(),
+                key.registry,
+                key.field,
+                found.values,
+                organism=self._organism,
+                use_public=key.use_public,
+            )
+        if key.name == "columns":
+            report.dtype_problems = self._feature_problems()
+        return report
+
+    def _feature_problems(self) -> dict[str, str]:
+        """Return problems of columns whose Feature does not fit the data or the categorical."""
+        problems = {}
+        for column, feature in self._features.items():
+            dtype = parse_dtype(feature.dtype)
+            key = self._keys.get(column)
+            if key is not None:
+                if not dtype.is_categorical:
+                    problems[column] = (
+                        f"the feature has dtype {dtype.text!r}, but the column is validated "
+                        f"against {key.label}; give the feature a cat[...] dtype"
+                    )
+                elif key.registry not in [r for r, _ in dtype.registries]:
+                    problems[column] = (
+                        f"the feature has dtype {dtype.text!r}, but the column is validated "
+                        f"against {key.label}"
+                    )
+                continue
+            problem = _column_dtype_problem(self._frame[column], dtype)
+            if problem is not None:
+                problems[column] = problem
+        return problems
+
+    def _match_all(self) -> dict[str, KeyReport]:
+        self._reports = {name: self._report(key) for name, key in self._keys.items()}
+        return self._reports
+
+    def validate(self) -> bool:
+        """Validate every key; when all pass, add the values found in public sources.
+
+        Returns:
+            True when the dataset validates. Otherwise False, with a log line per failing key
+            naming its values, close matches and the fix; nothing is written.
+        """
+        from lamin_core.bio.models import Gene
+
+        var = self._keys.get("var_index")
+        if var is not None and var.registry is Gene and var.field == "symbol":
+            logger.warning(
+                "! indexing datasets with gene symbols can be problematic: "
+                "https://docs.lamin.ai/faq/symbol-mapping"
+            )
+        reports = self._match_all()
+        self._is_validated = all(r.is_validated for r in reports.values())
+        if self._is_validated:
+            self._save_public_records(reports)
+        for report in reports.values():
+            log_report(report, quiet_success=report.key.name == "columns")
+        return self._is_validated
+
+    def _save_public_records(self, reports: dict[str, KeyReport]) -> None:
+        """Create, in one transaction, the records of values found only in public sources."""
+        from lamin_core.bio.registry import records_from_public
+        from lamin_core.bio.saving import save_records
+
+        records, added = [], []
+        for report in reports.values():
+            values = report.match.from_public
+            if not values:
+                continue
+            key = report.key
+            new = records_from_public(
+                key.registry,
+                key.field,
+                values,
+                organism=self._organism,
+            )
+            records += new
+            added.append((report, [getattr(r, key.field) for r in new]))
+        save_records(records)
+        for report, values in added:
+            noun = "record" if len(values) == 1 else "records"
+            logger.info("• saving validated records of '%s'", report.key.name)
+            logger.info(
+                '✓ added %d %s from public with %s for "%s": %s',
+                len(values), noun, report.key.label, report.key.name, quoted(values),
+            )  # fmt: skip
+            report.match.validated += report.match.from_public
+            report.match.from_public = []
+
+    @property
+    def non_validated(self) -> dict[str, list[str]]:
+        """Key -> values that do not validate (empty when the dataset validates)."""
+        reports = self._reports or self._match_all()
+        return {name: r.non_validated for name, r in reports.items() if not r.is_validated}
+
+    # --- fixing ------------------------------------------------------------------------------
+
+    def standardize(self, key: str = "all") -> None:
+        """Replace synonyms and case variants by the registry's (or public source's) values.
+
+        The data is changed in place (categories of a Categorical are renamed or merged).
+
+        Args:
+            key: A key (``"cell_type"``, ``"var_index"``) or ``"all"``.
+        """
+        for curated in self._keys_for(key):
+            report = self._reports.get(curated.name) or self._report(curated)
+            mapper = dict(report.match.synonyms)
+            if not mapper:
+                continue
+            curated.write(mapper)
+            pairs = ", ".join(f"{k!r} → {v!r}" for k, v in list(mapper.items())[:20])
+            logger.info('✓ standardized %d synonyms in "%s": %s', len(mapper), curated.name, pairs)
+            self._reports[curated.name] = self._report(curated)
+            self._is_validated = None
+
+    def add_new_from(self, key: str, **kwargs: Any) -> None:
+        """Create records for the non-validated values of a key (``"all"`` for every key).
+
+        For ``"columns"`` this creates Features (dtype inferred from the column); otherwise
+        records of the key's registry (``kwargs`` are passed to each, e.g. ``description=``).
+        All are saved in one transaction.
+
+        Raises:
+            ValidationError: the key has structural problems (numbers, duplicates) that new
+                records cannot fix.
+        """
+        from lamin_core.bio.saving import save_records
+
+        records, added = [], []
+        for curated in self._keys_for(key):
+            report = self._reports.get(curated.name) or self._report(curated)
+            if report.found.problem is not None:
+                raise ValidationError(
+                    f'Cannot add records for "{curated.name}": {report.found.problem}.'
+                )
+            values = [v for v in report.match.non_validated if v not in report.match.synonyms]
+            if not values:
+                continue
+            new = [self._new_record(curated, value, kwargs) for value in values]
+            records += new
+            added.append((curated, values))
+        save_records(records)
+        for curated, values in added:
+            noun = "record" if len(values) == 1 else "records"
+            logger.info(
+                '✓ added %d %s with %s for "%s": %s',
+                len(values), noun, curated.label, curated.name, quoted(values),
+            )  # fmt: skip
+            if curated.name == "columns":
+                self._refresh_features()
+            self._reports[curated.name] = self._report(curated)
+        self._is_validated = None
+
+    def _refresh_features(self) -> None:
+        import sqlalchemy as sa
+
+        from lamin_core.models import Feature
+
+        names = [str(c) for c in self._frame.columns]
+        rows = _session().scalars(sa.select(Feature).where(Feature.name.in_(names)))
+        self._features = {f.name: f for f in rows}
+        for name, key in self._keys.items():
+            if name in self._features:
+                key.feature = self._features[name]
+
+    def _new_record(self, key: CuratedKey, value: Any, kwargs: dict[str, Any]) -> Any:
+        if key.name == "columns":
+            dtype = self._infer_dtype(str(value))
+            return key.registry(**{key.field: value, "dtype": dtype, **kwargs})
+        extra = dict(kwargs)
+        if getattr(key.registry, "_has_organism", False):
+            from lamin_core.bio.registry import organism_record
+
+            extra.setdefault("organism", organism_record(_session(), self._organism))
+        return key.registry(**{key.field: value, **extra})
+
+    def _infer_dtype(self, column: str) -> str:
+        key = self._keys.get(column)
+        if key is not None:
+            prefix = "bionty." if key.registry.__module__.startswith("lamin_core.bio") else ""
+            return f"cat[{prefix}{key.registry.__name__}]"
+        kind = self._frame[column].dtype
+        if isinstance(kind, pd.CategoricalDtype):
+            return "cat[ULabel]"
+        return {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime"}.get(
+            kind.kind, "str"
+        )
+
+    def lookup(self, public: bool = False) -> CurateLookup:
+        """Return the valid values of each key as attributes (``lookup["cell_medium"].dmso``).
+
+        Args:
+            public: Look up in the public sources of bio registries instead of the registries.
+        """
+        return CurateLookup(self._keys, public=public, organism=self._organism)
+
+    # --- saving ------------------------------------------------------------------------------
+
+    def _artifact(
+        self, key: str | None, description: str | None, revises: Any, run: Any
+    ) -> Artifact:
+        raise NotImplementedError
+
+    def save_artifact(
+        self,
+        key: str | None = None,
+        *,
+        description: str | None = None,
+        revises: Artifact | None = None,
+        run: Run | None = None,
+    ) -> Artifact:
+        """Save the validated dataset as an artifact with its feature sets and labels.
+
+        Args:
+            key: The artifact key, e.g. ``"example_datasets/dataset1.h5ad"``.
+            description: A description.
+            revises: An artifact this one is a new version of.
+            run: The run that creates it; default: the tracked run.
+
+        Raises:
+            ValidationError: the dataset does not validate; the message lists every failing key
+                with its values and fixes, and nothing is saved.
+        """
+        from lamin_core.curators.saving import save_curated
+
+        if self._is_validated is not True and not self.validate():
+            raise ValidationError(error_text(list(self._reports.values())))
+        artifact = self._artifact(key, description, revises, run)
+        return save_curated(self, artifact)
+
+    def __repr__(self) -> str:
+        keys = ", ".join(f"{k}: {v.label}" for k, v in self._keys.items())
+        return f"{type(self).__name__}({keys})"
+
+
+class CurateLookup:
+    """Valid values of a curator's keys as attributes, from the registries or public sources."""
+
+    def __init__(self, keys: dict[str, CuratedKey], *, public: bool, organism: str | None) -> None:
+        self._keys, self._public, self._organism = keys, public, organism
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._keys:
+            raise ValidationError(
+                f"Unknown key {name!r}.{did_you_mean(name, self._keys)} Keys: "
+                f"{', '.join(self._keys)}."
+            )
+        key = self._keys[name]
+        if self._public and hasattr(key.registry, "public"):
+            return key.registry.public(organism=self._organism).lookup(key.field)
+        return key.registry.lookup(key.field)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __dir__(self) -> list[str]:
+        return list(self._keys)
+
+    def __repr__(self) -> str:
+        where = "public sources" if self._public else "registries"
+        first = next(iter(self._keys))
+        return f"Lookup of {', '.join(self._keys)} in the {where}; e.g. lookup[{first!r}]"

@@ -1,0 +1,122 @@
+"""What a curator found, per key, and how it is told: log lines and the ValidationError text.
+
+The log follows LaminDB's guide (``✓ "cell_medium" is validated against ULabel.name``); a failing
+key says which values fail, what they are close to, and the call that fixes it. The same
+findings make the ValidationError of `save_artifact`, so the log and the error never disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from lamin_core.curators.keys import CuratedKey, Distinct
+from lamin_core.curators.matching import MatchResult
+
+__all__ = ["KeyReport", "error_text", "log_report", "logger", "quoted"]
+
+logger = logging.getLogger("lamin_core.curators")
+SHOW = 20
+
+
+def quoted(values: list[Any], limit: int = SHOW) -> str:
+    """Return ``'a', 'b', ... (N in total)``."""
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown + (f", ... ({len(values)} in total)" if len(values) > limit else "")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+@dataclass
+class KeyReport:
+    """The verdict on one key: its distinct values, how they matched, and structural problems."""
+
+    key: CuratedKey
+    found: Distinct
+    match: MatchResult = field(default_factory=lambda: MatchResult(""))
+    dtype_problems: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_validated(self) -> bool:
+        """Whether every value is in the registry (or its public source) and nothing is wrong."""
+        return (
+            self.found.problem is None and not self.match.non_validated and not self.dtype_problems
+        )
+
+    @property
+    def non_validated(self) -> list[str]:
+        """The values that fail, as strings."""
+        values = list(self.found.bad_values or []) + list(self.match.non_validated)
+        values += [name for name in self.dtype_problems if name not in values]
+        return [str(v) for v in dict.fromkeys(values)]
+
+    def fix(self) -> str:
+        """Return the call that fixes the non-validated values of this key."""
+        name = self.key.name
+        if self.key.name == "columns":
+            return (
+                f"create the features (ln.Feature(name=..., dtype=...).save()) or run "
+                f'curator.add_new_from("{name}")'
+            )
+        return f'fix typos, remove the values, or add them with curator.add_new_from("{name}")'
+
+    def failure_lines(self) -> list[str]:
+        """Return one line per problem of the key (empty when it validates)."""
+        key, lines = self.key, []
+        if self.found.problem is not None:
+            lines.append(self.found.problem)
+        for column, reason in self.dtype_problems.items():
+            lines.append(f"column {column!r}: {reason}")
+        plain = [v for v in self.match.non_validated if v not in self.match.synonyms]
+        if self.match.synonyms:
+            pairs = ", ".join(f"{k!r} → {v!r}" for k, v in list(self.match.synonyms.items())[:SHOW])
+            lines.append(
+                f"{_plural(len(self.match.synonyms), 'synonym')} of {key.label}: {pairs}; "
+                f'standardize with curator.standardize("{key.name}")'
+            )
+        if plain:
+            described = []
+            for value in plain[:SHOW]:
+                close = self.match.suggestions.get(value)
+                hint = f" (did you mean {' or '.join(map(repr, close[:2]))}?)" if close else ""
+                described.append(f"{value!r}{hint}")
+            more = f", ... ({len(plain)} in total)" if len(plain) > SHOW else ""
+            lines.append(
+                f"{_plural(len(plain), 'value')} not in {key.label}: {', '.join(described)}{more}; "
+                f"{self.fix()}"
+            )
+        return lines
+
+
+def log_report(report: KeyReport, *, quiet_success: bool = False) -> None:
+    """Log the verdict on one key in the guide's style."""
+    key = report.key
+    if report.found.n_missing:
+        logger.warning(
+            '! "%s" has %s (None/NaN); they are ignored: not validated and not linked',
+            key.name,
+            _plural(report.found.n_missing, "missing value"),
+        )
+    if report.is_validated:
+        if not quiet_success:
+            logger.info('✓ "%s" is validated against %s', key.name, key.label)
+        return
+    logger.warning('✗ "%s" is not validated against %s', key.name, key.label)
+    for line in report.failure_lines():
+        logger.warning("    → %s", line)
+
+
+def error_text(reports: list[KeyReport]) -> str:
+    """Return the ValidationError message for the failing keys."""
+    failing = [r for r in reports if not r.is_validated]
+    lines = [
+        f"The dataset does not validate ({_plural(len(failing), 'key')} failing); nothing was "
+        "saved."
+    ]
+    for report in failing:
+        for line in report.failure_lines():
+            lines.append(f'  "{report.key.name}" ({report.key.label}): {line}')
+    return "\n".join(lines)
