@@ -27,21 +27,25 @@ from lamin_dagster.context import (
     asset_output_target,
     step_info,
 )
+from lamin_dagster.io_manager import LaminIOManager
 from lamin_dagster.mapping import COMPLETED, ERRORED, step_reference
+from lamin_dagster.resources import CatalogResource
 from lamin_dagster.runs import finish_step_run
 from lamin_dagster.schema import LaminSchema
 
 VALIDATION_CHECK_NAME = "lamin_validation"
 
 
-def _catalog_resource(resources: Any, key: str, where: str) -> Any:
-    from lamin_dagster.resources import CatalogResource
-
+def _catalog_resource(resources: Any, key: str, where: str, kind: type = CatalogResource) -> Any:
+    """Return the resource bound to `key`, checking that it is a lamin catalog resource."""
     resource = getattr(resources, key, None)
-    if not isinstance(resource, CatalogResource):
+    if not isinstance(resource, kind):
+        wanted = (
+            "a LaminIOManager" if kind is LaminIOManager else "a LaminIOManager or LaminResource"
+        )
         raise dg.DagsterInvalidDefinitionError(
-            f"{where} needs a LaminIOManager (or LaminResource) under the resource key {key!r}, "
-            f"got {type(resource).__name__}. Bind one: resources={{{key!r}: "
+            f"{where} needs {wanted} under the resource key {key!r}, got "
+            f"{type(resource).__name__}. Bind one: resources={{{key!r}: "
             "LaminIOManager(storage=...)}."
         )
     return resource
@@ -173,13 +177,19 @@ def lamin_asset(
 
     @functools.wraps(fn)
     def body(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        io_manager = _catalog_resource(context.resources, io_manager_key, where)
+        io_manager = _catalog_resource(context.resources, io_manager_key, where, LaminIOManager)
         step = step_info(context)
-        io_manager.step_run(step, restart=True)
+        if step is not None:
+            io_manager.step_run(step, restart=True)
         result = fn(context, *args, **kwargs) if takes_context else fn(*args, **kwargs)
         value, extra = (result, {})
         if isinstance(result, dg.Output):
             value, extra = result.value, dict(result.metadata)
+        elif inspect.isgenerator(result) or isinstance(result, dg.MaterializeResult):
+            raise dg.DagsterInvariantViolationError(
+                f"{where} returned {type(result).__name__}: a lamin_asset function returns the "
+                "value to store (DataFrame, AnnData, path) or dg.Output(value, metadata=...)."
+            )
         target = asset_output_target(context, extra)
         prepared = io_manager.prepare(target, value)
         io_manager.validate_output(prepared, value, step)

@@ -183,3 +183,20 @@ def test_resolve_field_explains_unknown_registries_and_fields(reference: str, me
 def test_resolve_field_resolves_core_registry_fields() -> None:
     assert resolve_field("ULabel.name") is ln.ULabel.name
     assert resolve_field("Feature.name") is ln.Feature.name
+
+
+def test_lamin_asset_needs_a_lamin_io_manager(dagster_instance: dg.DagsterInstance) -> None:
+    @lamin_asset
+    def table() -> pd.DataFrame:
+        return pd.DataFrame({"x": [1]})
+
+    result = dg.materialize(
+        [table],
+        resources={"io_manager": dg.FilesystemIOManager()},
+        instance=dagster_instance,
+        raise_on_error=False,
+    )
+
+    assert "lamin_asset 'table' needs a LaminIOManager under the resource key 'io_manager'" in (
+        step_error(result)
+    )
