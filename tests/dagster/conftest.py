@@ -4,9 +4,6 @@ The catalog is created with `ln.init` (as a user would) and is the test's active
 for assertions; the IO manager and resource open their own connection to it, as in production.
 Each test gets its own ephemeral Dagster instance: materialization history is what the IO
 manager resolves inputs from, so it must not leak between tests.
-
-Until lamin_core's curators land, `curation` installs a tiny stand-in `ln.Curator` with the
-agreed contract (validate, non_validated, save_artifact) that checks ULabel names.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_helpers import Catalog, StandInCurator
+from dagster_helpers import Catalog
 
 import lamin_core as ln
 
@@ -42,10 +39,3 @@ def dagster_instance() -> Iterator[dg.DagsterInstance]:
     """Return a fresh in-memory Dagster instance."""
     with dg.DagsterInstance.ephemeral() as instance:
         yield instance
-
-
-@pytest.fixture
-def curation(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make `ln.Curator` available: the real one once it lands, else the stand-in."""
-    if not hasattr(ln, "Curator"):
-        monkeypatch.setattr(ln, "Curator", StandInCurator, raising=False)

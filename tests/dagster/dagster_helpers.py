@@ -1,4 +1,4 @@
-"""Helpers shared by the Dagster tests: a catalog handle for assertions, a stand-in curator.
+"""Helpers shared by the Dagster tests: a catalog handle for assertions, step error messages.
 
 (A separate module, not conftest.py, so that test modules can import the types.)
 """
@@ -74,45 +74,3 @@ class Catalog:
         return sorted(
             p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("lamin.db")
         )
-
-
-class StandInCurator:
-    """The agreed curator contract, checking categoricals against registry fields."""
-
-    def __init__(self, data: Any, categoricals: dict[str, Any], columns: Any) -> None:
-        self.data = data
-        self.categoricals = categoricals
-        self.non_validated: dict[str, list[str]] = {}
-
-    @classmethod
-    def from_df(cls, df: Any, categoricals: Any = None, columns: Any = None, organism: Any = None):
-        return cls(df, dict(categoricals or {}), columns)
-
-    @classmethod
-    def from_anndata(
-        cls, adata: Any, var_index: Any = None, categoricals: Any = None, organism: Any = None
-    ):
-        return cls(adata, dict(categoricals or {}), None)
-
-    def _frame(self) -> Any:
-        return getattr(self.data, "obs", self.data)
-
-    def validate(self) -> bool:
-        session = ln.get_instance().session
-        self.non_validated = {}
-        for column, field in self.categoricals.items():
-            values = sorted({str(v) for v in self._frame()[column]})
-            known = set(session.scalars(sa.select(field).where(field.in_(values))))
-            bad = [v for v in values if v not in known]
-            if bad:
-                self.non_validated[column] = bad
-        return not self.non_validated
-
-    def save_artifact(
-        self, *, key: str, description: str | None = None, revises: Any = None, run: Any = None
-    ) -> ln.Artifact:
-        if not self.validate():
-            raise ln.ValidationError(f"not validated: {self.non_validated}")
-        return ln.Artifact(
-            self.data, key=key, description=description, revises=revises, run=run
-        ).save()

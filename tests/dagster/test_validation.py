@@ -14,7 +14,7 @@ SCHEMA = {"categoricals": {"cell_medium": "ULabel.name"}, "required_features": [
 
 
 @pytest.fixture
-def media(sqlite_catalog: Catalog, curation: None) -> Catalog:
+def media(sqlite_catalog: Catalog) -> Catalog:
     """A catalog with the columns as features and the permissible values of `cell_medium`."""
     with sqlite_catalog.instance.activate():
         ln.Feature(name="cell_medium", dtype="cat[ULabel]").save()
