@@ -19,10 +19,17 @@ import pytest
 import sqlalchemy as sa
 
 import lamin_core as ln
+from lamin_core.models import Base
 from lamin_core.models.annotation import featureset_feature
 from lamin_core.models.artifact import artifact_featureset, artifact_featurevalue, artifact_ulabel
 
+try:  # the biological registries; without them, cell types are left out of the catalog
+    from lamin_core.bio import CellType
+except ImportError:  # pragma: no cover - only while lamin_core.bio is not installed
+    CellType = None
+
 STUDY_NOTE = "We had a great time performing this study and the results look compelling."
+CELL_TYPE_DTYPE = "cat[bionty.CellType]" if CellType is not None else "cat[ULabel]"
 
 
 @dataclass
@@ -130,8 +137,8 @@ def _annotate(
     for name, dtype in [
         ("cell_medium", "cat[ULabel]"),
         ("sample_note", "str"),
-        ("cell_type_by_expert", "cat[ULabel]"),
-        ("cell_type_by_model", "cat[ULabel]"),
+        ("cell_type_by_expert", CELL_TYPE_DTYPE),
+        ("cell_type_by_model", CELL_TYPE_DTYPE),
         ("temperature", "float"),
         ("study", "cat[ULabel]"),
         ("date_of_study", "date"),
@@ -156,6 +163,22 @@ def _annotate(
             for a, label, f in links
         ],
     )
+    if CellType is not None:
+        cells = [CellType(name="B cell"), CellType(name="T cell")]
+        session.add_all(cells)
+        session.flush()
+        session.execute(
+            Base.metadata.tables["artifact_celltype"].insert(),
+            [
+                {"artifact_id": a.id, "celltype_id": c.id, "feature_id": features[f].id}
+                for a, f in [
+                    (dataset1, "cell_type_by_expert"),
+                    (dataset1, "cell_type_by_model"),
+                    (dataset2, "cell_type_by_model"),
+                ]
+                for c in cells
+            ],
+        )
     values = [
         _feature_value(session, features["temperature"], 21.6),
         _feature_value(session, features["date_of_study"], "2024-12-01"),
@@ -247,8 +270,9 @@ def test_df_include_relations_as_in_the_guide(guide: Guide):
 def test_df_features_one_column_per_feature_with_values(guide: Guide):
     df = ln.Artifact.df(features=True)
     assert list(df.columns[:3]) == ["uid", "key", "description"]
+    cell_types = {"cell_type_by_expert", "cell_type_by_model"} if CellType is not None else set()
     assert set(df.columns[3:]) == {
-        "cell_medium", "study", "temperature", "date_of_study", "study_note",
+        "cell_medium", "study", "temperature", "date_of_study", "study_note", *cell_types,
     }  # fmt: skip
     assert df.loc[5, "temperature"] == {21.6}
     assert df.loc[5, "study"] == {"Candidate marker study 2"}
@@ -257,6 +281,35 @@ def test_df_features_one_column_per_feature_with_values(guide: Guide):
     assert df.loc[5, "study_note"] == {STUDY_NOTE}
     assert pd.isna(df.loc[4, "temperature"]) and pd.isna(df.loc[1, "study"])
     assert df.attrs["feature_dtypes"]["temperature"] == "float"
+
+
+needs_cell_types = pytest.mark.skipif(CellType is None, reason="lamin_core.bio is not installed")
+
+
+@needs_cell_types
+def test_df_include_cell_types_as_in_the_guide(guide: Guide):
+    df = ln.Artifact.df(include=["ulabels__name", "cell_types__name", "feature_sets__registry"])
+    assert df.loc[5, "cell_types__name"] == {"B cell", "T cell"}
+    assert df.loc[4, "cell_types__name"] == {"B cell", "T cell"}
+    assert df.loc[3, "cell_types__name"] == {None}
+
+
+@needs_cell_types
+def test_df_features_with_cell_types_as_in_the_guide(guide: Guide):
+    df = ln.Artifact.df(features=True)
+    assert df.loc[4, "cell_type_by_expert"] == {"B cell", "T cell"}
+    assert pd.isna(df.loc[5, "cell_type_by_expert"])
+    assert df.loc[5, "cell_type_by_model"] == {"B cell", "T cell"}
+    assert df.attrs["feature_dtypes"]["cell_type_by_model"] == "cat[bionty.CellType]"
+
+
+@needs_cell_types
+def test_filter_by_cell_type_feature_and_relation(guide: Guide):
+    assert ids(ln.Artifact.filter(cell_type_by_expert="B cell").df()) == [4]
+    assert ids(ln.Artifact.filter(cell_type_by_model__in=["T cell"]).df()) == [4, 5]
+    assert ids(ln.Artifact.filter(cell_types__name="T cell").df()) == [4, 5]
+    b_cell = CellType.get(name="B cell")
+    assert ids(ln.Artifact.filter(cell_type_by_expert=b_cell).df()) == [4]
 
 
 def test_lookup_then_get_by_uid_and_by_name(guide: Guide):
