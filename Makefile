@@ -9,10 +9,12 @@ DEMO_DIR ?= demo-catalog
 
 .PHONY: install demo test lint format bench bench-quick clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins the versions CI was green with: installs are reproducible and pip does not
+# spend minutes backtracking through boto3/botocore releases (s3fs and moto both pin them).
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -33,10 +35,13 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The LaminDB side needs its own venv (benchmarks/.venv-lamindb): created once, ~2 min.
 bench: install
+	bash benchmarks/lamindb_setup.sh
 	$(PY) -m benchmarks.run --full
 
 bench-quick: install
+	bash benchmarks/lamindb_setup.sh
 	$(PY) -m benchmarks.run --quick
 
 clean:
