@@ -5,11 +5,15 @@ left-hand SQL expression and an already-validated value into a boolean SQL expre
 always bound parameters; for the LIKE-based lookups, ``%`` and ``_`` in the value are escaped so
 that a user's string is matched literally.
 
+On SQLite, whose LIKE ignores case and limits patterns to 50,000 bytes, the same lookups
+compile to ``instr()`` and ``substr()`` instead (see `DialectSwitch`).
+
 Examples:
     >>> import sqlalchemy as sa
-    >>> lookup = get_lookup("icontains")
-    >>> str(lookup.as_sql(sa.column("key", sa.String), "100%"))
-    'lower(key) LIKE lower(:lower_1) ESCAPE \\'\\\\\\''
+    >>> from sqlalchemy.dialects import postgresql
+    >>> condition = get_lookup("icontains").as_sql(sa.column("key", sa.String), "100%")
+    >>> print(condition.compile(dialect=postgresql.dialect()))
+    lower(key) LIKE lower(%(param_1)s::VARCHAR) ESCAPE '\\'
 """
 
 from __future__ import annotations
@@ -91,6 +95,10 @@ class IExact(Lookup):
         return sa.func.lower(lhs) == sa.func.lower(sa.literal(value, sa.String()))
 
 
+def _lower(value: Any) -> Any:
+    return sa.func.lower(sa.literal(value, sa.String()))
+
+
 def _like(lhs: ColumnElement[Any], pattern: str, *, case_insensitive: bool) -> ColumnElement[bool]:
     if case_insensitive:
         return sa.func.lower(lhs).like(
@@ -120,7 +128,11 @@ class IContains(Lookup):
 
     @classmethod
     def as_sql(cls, lhs: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-        return _like(lhs, f"%{escape_like(value)}%", case_insensitive=True)
+        # on SQLite, instr(): no LIKE pattern length limit (50,000 bytes)
+        return DialectSwitch(
+            _like(lhs, f"%{escape_like(value)}%", case_insensitive=True),
+            sqlite=sa.func.instr(sa.func.lower(lhs), _lower(value)) > 0,
+        )
 
 
 @register_lookup
@@ -144,7 +156,11 @@ class IStartsWith(Lookup):
 
     @classmethod
     def as_sql(cls, lhs: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-        return _like(lhs, f"{escape_like(value)}%", case_insensitive=True)
+        literal = sa.literal(value, sa.String())
+        return DialectSwitch(
+            _like(lhs, f"{escape_like(value)}%", case_insensitive=True),
+            sqlite=sa.func.lower(sa.func.substr(lhs, 1, sa.func.length(literal))) == _lower(value),
+        )
 
 
 @register_lookup
@@ -171,7 +187,14 @@ class IEndsWith(Lookup):
 
     @classmethod
     def as_sql(cls, lhs: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-        return _like(lhs, f"%{escape_like(value)}", case_insensitive=True)
+        literal = sa.literal(value, sa.String())
+        return DialectSwitch(
+            _like(lhs, f"%{escape_like(value)}", case_insensitive=True),
+            sqlite=sa.and_(
+                sa.func.length(lhs) >= sa.func.length(literal),
+                sa.func.lower(sa.func.substr(lhs, -sa.func.length(literal))) == _lower(value),
+            ),
+        )
 
 
 @register_lookup

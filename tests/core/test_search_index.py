@@ -117,3 +117,16 @@ def test_migration_0002_indexes_rows_of_an_existing_catalog(tmp_path: Path, db_u
     assert current_revision(instance.engine) == head_revision()
     assert ln.ULabel.search("marker stdy").first().name == "Candidate marker study 1"
     assert ln.ULabel.search("candidate").first().name == "Candidate marker study 1"
+
+
+def test_search_without_an_fts_table_falls_back_to_like(sqlite_instance: ln.Instance):
+    ln.ULabel.from_values(["B cell", "T cell", "lymphocyte"], create=True).save()
+    with sqlite_instance.engine.begin() as connection:
+        from lamin_core.search.index import drop_search_index
+
+        drop_search_index(connection, "ulabel")
+    import lamin_core.search.retrieval as retrieval
+
+    retrieval._fts_columns.clear()
+    assert ln.ULabel.search("b cel").first().name == "B cell"
+    assert ln.ULabel.search("lymphocite").first().name == "lymphocyte"
