@@ -6,11 +6,15 @@ labels through a link table with a ``feature_id`` column (``artifact_ulabel``,
 ``artifact_celltype``, ...). Link tables are discovered from ``Base.metadata`` by their foreign
 keys, so registries added later (the bio ones) are queryable without changes here.
 
-The compiler function `feature_condition` is public for `artifact.features.filter(...)`:
+For ``ln.Artifact.features.filter(...)``: load the features once, then compile any mix of field
+and feature lookups into one boolean expression (`compile_filter`), or one feature lookup
+(`feature_condition` on a resolved `Leaf`):
 
-    >>> ref = feature_refs(session, Artifact, ["temperature"])["temperature"]
-    >>> leaf = resolve_leaf(Artifact, "temperature__gt", 21, feature_for={"temperature": ref}.get)
-    >>> condition = feature_condition(Artifact, leaf)   # a boolean SQLAlchemy expression
+    >>> refs = feature_refs(session, Artifact, ["temperature", "study"])
+    >>> condition = compile_filter(Artifact, temperature__gt=21, study="IFNG", feature_for=refs.get)
+    >>> ln.Artifact.filter(condition)           # or sa.select(Artifact).where(condition)
+    >>> leaf = resolve_leaf(Artifact, "temperature__gt", 21, feature_for=refs.get)
+    >>> feature_condition(Artifact, leaf)  # artifact.id IN (SELECT ... artifact_featurevalue ...)
 """
 
 from __future__ import annotations

@@ -79,6 +79,8 @@ class Lookup:
         return records[0] if len(records) == 1 else records
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("_model", "_field", "_rows", "_session", "_names") or name.startswith("__"):
+            raise AttributeError(name)  # not set yet (copy, pickle): never recurse
         if name.startswith("_"):
             if name in self._ids:
                 return self._load(self._ids[name])
