@@ -11,9 +11,11 @@ labels and GENCODE human gene symbols), so names look like what users type. Set
 `LAMIN_BENCH_DATA` to point elsewhere.
 """
 
+import base64
 import csv
 import functools
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -36,6 +38,9 @@ ONTOLOGY_FILES = {
     "UBERON": "UBERON-ontology-v2026-04-01.json.zst",
     "MONDO": "MONDO-ontology-v2026-05-05.json.zst",
 }
+TAXON_FILE = "NCBITaxon-ontology-v2026-05-13.json.zst"
+# derived inputs that are slow to compute (the NCBITaxon subsets) are kept here between runs
+CACHE_DIR = Path(os.environ.get("LAMIN_BENCH_CACHE", Path(__file__).resolve().parent / ".cache"))
 HUMAN_GENES_FILE = "genes/genes_homo_sapiens.csv.gz"
 
 # ---------------------------------------------------------------------------------------------
@@ -174,12 +179,115 @@ def label_names(n: int) -> list[str]:
     return cycled_names([term.name for term in ontology_terms("CL")], n)
 
 
-def lookup_key(name: str) -> str:
-    """Return the attribute-friendly lookup key of a name (LaminDB's rule, for the check)."""
-    key = re.sub("[^0-9a-zA-Z_]+", "_", name).lower()
-    if key and not key[0].isalpha():
-        key = f"bt_{key}"
-    return key
+def exact_hits(queries: tuple[str, ...], hits: dict[str, list[str]], names: set[str]) -> dict:
+    """Return, per query that names a record exactly (ignoring case), whether search found it.
+
+    This is the part of a search result two correct catalogs must agree on: the record whose
+    name is the query is among the hits. Rankings and hit counts legitimately differ (LaminDB
+    has no typo tolerance), so they are reported next to the check, not in it.
+    """
+    lowered = {name.lower() for name in names}
+    return {
+        query: any(hit.lower() == query.lower() for hit in hits[query])
+        for query in queries
+        if query.lower() in lowered
+    }
+
+
+def lookup_probe(names: list[str]) -> tuple[str, str]:
+    """Return a name and its lookup attribute that both catalogs derive the same way.
+
+    LaminDB and lamin_core differ on odd names (LaminDB keeps a trailing ``_`` and prefixes
+    ``bt_`` to a leading digit, lamin_core strips and prefixes ``_``), never on plain words.
+    """
+    for name in names:
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*( [A-Za-z0-9]+)*", name):
+            return name, name.lower().replace(" ", "_")
+    raise ValueError("no plain name to probe the lookup with")
+
+
+# ---------------------------------------------------------------------------------------------
+# search_taxon: the NCBI Taxonomy, 1.26 million names with synonyms
+
+# Scientific names, common-name synonyms, a genus prefix and typos (the snapshot is Metazoa).
+TAXON_QUERIES = (
+    "Homo sapiens",
+    "human",
+    "Mus musculus",
+    "mouse",
+    "Drosophila melanogaster",
+    "zebrafish",
+    "Caenorhabditis elegans",
+    "Rattus",
+    "Homo sapeins",
+    "Drosophla melanogaster",
+)
+
+
+def _strip_ancestors(raw: bytes) -> bytes:
+    """Drop every ``"ancestors":{...}`` member from the NCBITaxon JSON text.
+
+    The ancestor maps are 90% of the 844 MB and are not needed; parsing without them takes
+    ~5 s instead of ~40 s. They hold only ids and integers, so the first ``}`` ends each one;
+    if the file ever breaks that assumption, the JSON no longer parses and the caller falls back
+    to the full parse.
+    """
+    parts = raw.split(b'"ancestors":{')
+    kept = [parts[0]]
+    for part in parts[1:]:
+        end = part.index(b"}") + 1
+        if part[end : end + 1] == b",":
+            end += 1
+        kept.append(part[end:])
+    return b"".join(kept)
+
+
+def _read_taxon_file() -> dict[str, dict[str, Any]]:
+    """Return the NCBITaxon snapshot as id -> {label, synonyms, deprecated}, without ancestors."""
+    path = DATA_DIR / "ontologies" / TAXON_FILE
+    try:
+        import zstandard
+    except ImportError:
+        raw = subprocess.run(["zstd", "-dc", str(path)], check=True, capture_output=True).stdout
+    else:
+        with path.open("rb") as fh:
+            raw = zstandard.ZstdDecompressor().stream_reader(fh).read()
+    try:
+        return json.loads(_strip_ancestors(raw))
+    except ValueError:
+        return json.loads(raw)
+
+
+def taxon_subset(n: int, cache_dir: Path | None = CACHE_DIR) -> tuple[Term, ...]:
+    """Return the first `n` non-deprecated NCBITaxon terms by numeric taxon id (all when fewer).
+
+    Numeric order puts the long-known model organisms (human 9606, mouse 10090, fly 7227) among
+    the first terms, so a subset of 10,000 terms still contains the query targets. Parsing the
+    snapshot takes 10-20 s and 2 GB, so the subset is kept in `cache_dir` (None: no cache); the
+    runner computes it once before the sides start.
+    """
+    stem = TAXON_FILE.split(".")[0]
+    cache = cache_dir / f"{stem}-first-{n}.json" if cache_dir is not None else None
+    if cache is not None and cache.exists():
+        return tuple(
+            Term(i, name, tuple(synonyms)) for i, name, synonyms in json.loads(cache.read_text())
+        )
+    raw = _read_taxon_file()
+    ids = sorted(
+        (int(key.split(":")[1]), key)
+        for key, value in raw.items()
+        if not value.get("deprecated") and value.get("label")
+    )[:n]
+    terms = tuple(
+        Term(ontology_id=key, name=raw[key]["label"], synonyms=tuple(raw[key].get("synonyms", ())))
+        for _, key in ids
+    )
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(json.dumps([[t.ontology_id, t.name, t.synonyms] for t in terms]))
+        partial.replace(cache)
+    return terms
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,25 +312,57 @@ def artifact_payload(index: int) -> bytes:
     return (head * (size // len(head) + 1))[:size]
 
 
-def artifact_labels(index: int, seed: int = DEFAULT_SEED) -> tuple[int, ...]:
-    """Return the indices of the 3 distinct labels of the `index`-th artifact, sorted."""
-    rng = np.random.default_rng([seed, 1, index])
-    picked = rng.choice(N_QUERY_LABELS, size=LABELS_PER_ARTIFACT, replace=False)
-    return tuple(sorted(int(x) for x in picked))
+def artifact_key(index: int) -> str:
+    """Return the key of the `index`-th artifact of the query_df workload."""
+    return f"bench/file_{index}.txt"
+
+
+def artifact_hash(index: int) -> str:
+    """Return the LaminDB-compatible hash of the `index`-th payload (md5, url-safe base64)."""
+    digest = hashlib.md5(artifact_payload(index), usedforsecurity=False).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def artifact_label_matrix(n: int, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """Return an (n, 3) array: row i holds the sorted indices of artifact i's 3 distinct labels.
+
+    Rows do not depend on `n` (the generator fills row after row), so a small catalog's
+    annotations are a prefix of a large one's. Vectorised: one generator, not one per artifact,
+    because a million artifacts are set up.
+    """
+    rng = np.random.default_rng([seed, 1])
+    out = np.empty((n, LABELS_PER_ARTIFACT), dtype=np.int64)
+    for start in range(0, n, 100_000):
+        block = rng.random((min(100_000, n - start), N_QUERY_LABELS))
+        picked = np.argsort(block, axis=1)[:, :LABELS_PER_ARTIFACT]
+        out[start : start + len(block)] = np.sort(picked, axis=1)
+    return out
 
 
 def expected_filter_counts(size: int, seed: int = DEFAULT_SEED) -> list[int]:
     """Return the row count each QUERY_FILTERS entry must produce (a pure-Python oracle)."""
-    counts = []
-    for label, threshold in QUERY_FILTERS:
-        counts.append(
-            sum(
-                1
-                for i in range(size)
-                if label in artifact_labels(i, seed) and len(artifact_payload(i)) > threshold
-            )
-        )
-    return counts
+    labels = artifact_label_matrix(size, seed)
+    sizes = np.array([len(artifact_payload(i)) for i in range(size)])
+    return [
+        int(((labels == label).any(axis=1) & (sizes > threshold)).sum())
+        for label, threshold in QUERY_FILTERS
+    ]
+
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def base62_id(index: int, length: int) -> str:
+    """Return `index` in base62 left-padded to `length`: a unique uid for bulk-inserted rows."""
+    digits = []
+    rest = index
+    while rest:
+        rest, digit = divmod(rest, 62)
+        digits.append(BASE62[digit])
+    text = "".join(reversed(digits)) or "0"
+    if len(text) > length:
+        raise ValueError(f"{index} does not fit in {length} base62 characters")
+    return text.rjust(length, "0")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,13 +402,13 @@ def _typo(name: str) -> str:
     return name[:mid] + name[mid + 1 :]
 
 
-def validate_spec(n_obs: int, seed: int = DEFAULT_SEED) -> ValidateSpec:
+def validate_spec(n_obs: int, seed: int = DEFAULT_SEED, n_genes: int = N_GENES) -> ValidateSpec:
     """Build the validate workload's data for `n_obs` observations.
 
     Each obs column cycles through 1,000 valid terms (all of them appear once n_obs >= 1,000),
     rows are shuffled, then `N_INVALID_PER_COLUMN` rows get misspelled terms. The registries hold
-    exactly the 1,000 valid terms per column and 60,000 genes; var holds 59,990 of those genes
-    plus 10 made-up symbols.
+    exactly the 1,000 valid terms per column and `n_genes` genes (60,000 by default; the quick
+    run uses fewer); var holds all but 10 of those genes plus 10 made-up symbols.
     """
     rng = np.random.default_rng([seed, 2])
     registry_terms: dict[str, tuple[Term, ...]] = {}
@@ -293,8 +433,8 @@ def validate_spec(n_obs: int, seed: int = DEFAULT_SEED) -> ValidateSpec:
             values[j * n_obs // n_invalid] = invalid[j]
         obs[column] = values
         expected[column] = n_invalid
-    genes = human_genes()[:N_GENES]
-    var_symbols = [symbol for _, symbol in genes[: N_GENES - N_INVALID_GENES]]
+    genes = human_genes()[:n_genes]
+    var_symbols = [symbol for _, symbol in genes[: n_genes - N_INVALID_GENES]]
     var_symbols += [f"NOTAGENE{k}" for k in range(1, N_INVALID_GENES + 1)]
     expected["var_index"] = N_INVALID_GENES
     return ValidateSpec(
@@ -322,3 +462,25 @@ def make_anndata(spec: ValidateSpec):
     )
     var = pd.DataFrame(index=pd.Index(spec.var_symbols))
     return ad.AnnData(obs=obs, var=var)
+
+
+# ---------------------------------------------------------------------------------------------
+# hash_file
+
+
+def random_file(directory: Path, mib: int, seed: int = DEFAULT_SEED) -> Path:
+    """Return a file of `mib` MiB of random bytes under `directory`, writing it if missing.
+
+    Both sides of a run share the file (same name, same directory), so it is written once.
+    """
+    path = directory / f"random-{mib}MiB-seed{seed}.bin"
+    if path.exists() and path.stat().st_size == mib * 2**20:
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng([seed, 3])
+    partial = path.with_suffix(f".{os.getpid()}.partial")  # both sides may write it at once
+    with partial.open("wb") as fh:
+        for _ in range(mib):
+            fh.write(rng.bytes(2**20))
+    partial.replace(path)
+    return path

@@ -18,20 +18,25 @@ It prints one JSON line (protocol in `harness.py`). Every run creates a fresh lo
 - The validate workload deletes the `bionty.Source` rows that `init` seeds, so validation does
   not try to download public ontologies (each failed download costs seconds of retries).
 
-Setup (not timed) inserts registry rows with Django's `bulk_create` on objects built by Django's
-own constructor: LaminDB's `SQLRecord.__init__` costs 2-6 ms per record in 2.12 (it re-resolves
-settings paths for space and branch on every call), i.e. minutes for 60,000 genes. The rows are
-identical to those `ln.save()` writes (same defaults for uid, branch, space, created_by).
+Setup (not timed) inserts registry rows in bulk, bypassing LaminDB's `SQLRecord.__init__`
+(2-6 ms per record in 2.12: it re-resolves settings paths for space and branch on every call)
+and Django's `bulk_create` (~1 ms per row to build and compile): the column values Django
+gives a record (from a template record, or the fields' defaults) are prepared once and
+inserted with one `executemany`. The rows are identical to those `ln.save()` writes (same
+defaults for uid, branch, space, created_by). Artifacts are set up the same way: one is
+registered from a real file, the others are rows copied from it with their own uid, key, size
+and hash (registering a million files one by one would take hours and is not what query_df
+measures).
 """
 
 import contextlib
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import data
 import harness
+import workloads
 
 SIDE = "lamindb"
 BULK_BATCH_SIZE = 5_000
@@ -61,22 +66,49 @@ def open_instance(instance_dir: Path) -> tuple[Any, Any]:
     return ln, bt
 
 
-def bulk_insert(model: type, rows: list[dict[str, Any]]) -> None:
-    """Insert rows into a LaminDB registry as fast as its ORM allows (setup only; see module)."""
-    from django.db import models
+def bulk_insert(model: type, rows: list[dict[str, Any]], template: Any = None) -> None:
+    """Insert rows into a LaminDB table in one `executemany` (setup only; see module).
 
-    objects = []
-    for row in rows:
-        obj = model.__new__(model)
-        models.Model.__init__(obj, **row)
-        objects.append(obj)
-    model.objects.bulk_create(objects, batch_size=BULK_BATCH_SIZE)
+    Every column a row does not set takes the value Django gives it: from `template` when
+    given, else the field's default (a callable default such as the uid generator is called
+    per row; a database default is left to the database). Rows set columns by attribute name
+    (``organism_id``, not ``organism``) with plain values. Django's `bulk_create` would build
+    and compile every row (~1 ms each here: half an hour for a million artifacts); the column
+    values are prepared once instead.
+    """
+    from django.db import connection, models, transaction
+    from django.db.models.expressions import DatabaseDefault
 
-
-def _timed(fn, *args, **kwargs) -> tuple[Any, float]:
-    start = time.perf_counter()
-    value = fn(*args, **kwargs)
-    return value, time.perf_counter() - start
+    if template is None:
+        template = model.__new__(model)
+        models.Model.__init__(template)
+    fields = [
+        f
+        for f in model._meta.concrete_fields
+        # a `db_default` column is filled by the database, as on save()
+        if not f.primary_key and not isinstance(getattr(template, f.attname), DatabaseDefault)
+    ]
+    base = [f.get_db_prep_save(getattr(template, f.attname), connection) for f in fields]
+    per_row = {f.attname: f.default for f in fields if f.unique and callable(f.default)}
+    names = [f.attname for f in fields]
+    unknown = {name for row in rows[:1] for name in row} - set(names)
+    if unknown:
+        raise ValueError(f"{model.__name__} has no columns {sorted(unknown)}; use attnames")
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    values = [
+        [
+            row[name] if name in row else per_row[name]() if name in per_row else value
+            for name, value in zip(names, base)
+        ]
+        for row in rows
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(values), BULK_BATCH_SIZE):
+            cursor.executemany(sql, values[start : start + BULK_BATCH_SIZE])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,57 +116,50 @@ def _timed(fn, *args, **kwargs) -> tuple[Any, float]:
 
 
 def register_df(instance_dir: Path, size: int, seed: int) -> harness.Workload:
-    """Register `size` new small DataFrames per repeat, one `save()` each.
-
-    Each repeat uses fresh tables (indices continue across repeats) so nothing is deduplicated
-    by hash.
-    """
+    """Register `size` new small DataFrames per repeat, one `save()` each."""
     ln, _ = open_instance(instance_dir)
-    frames: list[tuple[str, Any]] = []
-
-    def prepare(index: int) -> None:
-        frames[:] = [
-            (data.register_df_key(i), data.small_dataframe(i, seed))
-            for i in range(index * size, (index + 1) * size)
-        ]
-
-    def run(index: int) -> None:
-        for key, df in frames:
-            ln.Artifact.from_dataframe(df, key=key).save()
-
-    def check() -> dict[str, int]:
-        return {"artifacts": ln.Artifact.filter(key__startswith="bench/df_").count()}
-
-    return harness.Workload(run=run, check=check, prepare=prepare, items=size, unit="artifact")
+    return workloads.register_df(
+        lambda key, df: ln.Artifact.from_dataframe(df, key=key).save(),
+        lambda: ln.Artifact.filter(key__startswith="bench/df_").count(),
+        size,
+        seed,
+        call="ln.Artifact.from_dataframe(df, key=key).save()",
+    )
 
 
 def search(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     """Search `size` ULabels with realistic names for a fixed list of queries."""
     ln, _ = open_instance(instance_dir)
-    bulk_insert(ln.ULabel, [{"name": name} for name in data.label_names(size)])
-    hits: dict[str, list[str]] = {}
+    names = data.label_names(size)
+    bulk_insert(ln.ULabel, [{"name": name} for name in names])
+    return workloads.search(
+        lambda query: ln.ULabel.search(query).to_dataframe(),
+        names,
+        data.SEARCH_QUERIES,
+        call="ln.ULabel.search(q).to_dataframe()",
+    )
 
-    def run(index: int) -> dict[str, float]:
-        timings = {}
-        for query in data.SEARCH_QUERIES:
-            start = time.perf_counter()
-            df = ln.ULabel.search(query).to_dataframe()
-            timings[f"search:{query}"] = time.perf_counter() - start
-            hits[query] = df["name"].tolist() if "name" in df else []
-        return timings
 
-    def check() -> dict[str, list]:
-        return {
-            "top_hit": [hits[q][0] if hits[q] else None for q in data.SEARCH_QUERIES],
-            "n_hits": [len(hits[q]) for q in data.SEARCH_QUERIES],
-        }
-
-    return harness.Workload(
-        run=run,
-        check=check,
-        items=len(data.SEARCH_QUERIES),
-        unit="query",
-        notes={"call": "ln.ULabel.search(q).to_dataframe()", "queries": data.SEARCH_QUERIES},
+def search_taxon(instance_dir: Path, size: int, seed: int) -> harness.Workload:
+    """Search the first `size` NCBITaxon terms (all 1.26 million at most), with synonyms."""
+    _, bt = open_instance(instance_dir)
+    terms = data.taxon_subset(size)
+    bulk_insert(
+        bt.Organism,
+        [
+            {
+                "name": term.name,
+                "ontology_id": term.ontology_id,
+                "synonyms": "|".join(term.synonyms) or None,
+            }
+            for term in terms
+        ],
+    )
+    return workloads.search(
+        lambda query: bt.Organism.search(query).to_dataframe(),
+        [term.name for term in terms],
+        data.TAXON_QUERIES,
+        call="bt.Organism.search(q).to_dataframe()",
     )
 
 
@@ -143,50 +168,40 @@ def query_df(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     ln, _ = open_instance(instance_dir)
     label_names = data.query_label_names()
     bulk_insert(ln.ULabel, [{"name": name} for name in label_names])
-    labels = {label.name: label for label in ln.ULabel.filter(name__in=label_names)}
-    files = instance_dir / "files"
-    files.mkdir()
-    artifacts = []
-    for i in range(size):
-        path = files / f"file_{i}.txt"
-        path.write_bytes(data.artifact_payload(i))
-        artifacts.append(ln.Artifact(path, key=f"bench/file_{i}.txt"))
-    ln.save(artifacts)
-    link = ln.Artifact.ulabels.through
-    link.objects.bulk_create(
+    by_name = {label.name: label for label in ln.ULabel.filter(name__in=label_names)}
+    labels = [by_name[name] for name in label_names]
+    first = instance_dir / "file_0.txt"
+    first.write_bytes(data.artifact_payload(0))
+    template = ln.Artifact(first, key=data.artifact_key(0)).save()
+    bulk_insert(
+        ln.Artifact,
         [
-            link(artifact_id=artifact.id, ulabel_id=labels[label_names[j]].id)
-            for i, artifact in enumerate(artifacts)
-            for j in data.artifact_labels(i, seed)
+            {
+                "uid": template.uid[:4] + data.base62_id(i, 12) + "0000",
+                "key": data.artifact_key(i),
+                "size": len(data.artifact_payload(i)),
+                "hash": data.artifact_hash(i),
+            }
+            for i in range(1, size)
         ],
-        batch_size=BULK_BATCH_SIZE,
+        template=template,
     )
-    result: dict[str, Any] = {}
-
-    def run(index: int) -> dict[str, float]:
-        start = time.perf_counter()
-        # limit=None: LaminDB's to_dataframe() returns at most 20 rows by default.
-        result["filter_rows"] = [
-            len(
-                ln.Artifact.filter(ulabels=labels[label_names[j]], size__gt=threshold).to_dataframe(
-                    limit=None
-                )
-            )
-            for j, threshold in data.QUERY_FILTERS
-        ]
-        filter_s = time.perf_counter() - start
-        df, include_s = _timed(
-            ln.Artifact.to_dataframe, include=["ulabels__name", "created_by__name"], limit=None
-        )
-        result["include_rows"] = len(df)
-        result["include_label_links"] = int(df["ulabels__name"].map(_n_names).sum())
-        return {"filter_s": filter_s, "include_df_s": include_s}
-
-    return harness.Workload(
-        run=run,
-        check=lambda: dict(result),
-        items=len(data.QUERY_FILTERS) + 1,
-        unit="query",
+    ids = dict(ln.Artifact.filter(key__startswith="bench/file_").values_list("key", "id"))
+    bulk_insert(
+        ln.Artifact.ulabels.through,
+        [
+            {"artifact_id": ids[data.artifact_key(i)], "ulabel_id": labels[j].id}
+            for i, row in enumerate(data.artifact_label_matrix(size, seed))
+            for j in row
+        ],
+    )
+    # limit=None: LaminDB's to_dataframe() returns at most 20 rows by default.
+    return workloads.query_df(
+        lambda label, threshold: ln.Artifact.filter(ulabels=label, size__gt=threshold).to_dataframe(
+            limit=None
+        ),
+        lambda: ln.Artifact.to_dataframe(include=["ulabels__name", "created_by__name"], limit=None),
+        labels,
         notes={
             "filter": "ln.Artifact.filter(ulabels=label, size__gt=t).to_dataframe(limit=None)",
             "include": 'ln.Artifact.to_dataframe(include=["ulabels__name", "created_by__name"], '
@@ -195,31 +210,18 @@ def query_df(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     )
 
 
-def _n_names(value: Any) -> int:
-    """Count the names in an include column cell (a set, a list, one string, or empty)."""
-    if isinstance(value, (set, list, tuple)):
-        return len(value)
-    return 0 if value is None or value != value else 1
-
-
 def lookup(instance_dir: Path, size: int, seed: int) -> harness.Workload:
-    """Build the dot-access lookup object over `size` ULabels."""
+    """Build the dot-access lookup object over `size` ULabels and use one attribute."""
     ln, _ = open_instance(instance_dir)
-    bulk_insert(ln.ULabel, [{"name": name} for name in data.label_names(size)])
-    result: dict[str, int] = {}
-
-    def run(index: int) -> None:
-        entries = ln.ULabel.lookup()
-        # the namedtuple's last field is the `dict` accessor, not an entry
-        result["entries"] = len(entries._fields) - 1
-
-    return harness.Workload(
-        run=run, check=lambda: dict(result), items=size, unit="record", notes={"call": "lookup()"}
-    )
+    names = data.label_names(size)
+    bulk_insert(ln.ULabel, [{"name": name} for name in names])
+    return workloads.lookup(ln.ULabel.lookup, names, call="ln.ULabel.lookup()")
 
 
-def validate(instance_dir: Path, size: int, seed: int) -> harness.Workload:
-    """Validate an AnnData (`size` obs x 60,000 genes, 3 categorical obs columns).
+def validate(
+    instance_dir: Path, size: int, seed: int, n_genes: str = str(data.N_GENES)
+) -> harness.Workload:
+    """Validate an AnnData (`size` obs x `n_genes` genes, 3 categorical obs columns).
 
     The timed part is what `curator.validate()` does: build the `AnnDataCurator` and validate
     each slot. Slots are validated one by one because `curator.validate()` stops at the first
@@ -231,7 +233,7 @@ def validate(instance_dir: Path, size: int, seed: int) -> harness.Workload:
         name="human", ontology_id="NCBITaxon:9606", scientific_name="homo_sapiens"
     ).save()
     bt.settings.organism = human
-    spec = data.validate_spec(size, seed)
+    spec = data.validate_spec(size, seed, n_genes=int(n_genes))
     registries = {"cell_type": bt.CellType, "tissue": bt.Tissue, "disease": bt.Disease}
     for column, registry in registries.items():
         bulk_insert(
@@ -248,7 +250,7 @@ def validate(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     bulk_insert(
         bt.Gene,
         [
-            {"symbol": symbol, "ensembl_gene_id": ensembl_id, "organism": human}
+            {"symbol": symbol, "ensembl_gene_id": ensembl_id, "organism_id": human.id}
             for ensembl_id, symbol in spec.registry_genes
         ],
     )
@@ -266,14 +268,14 @@ def validate(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     result: dict[str, int] = {}
 
     def run(index: int) -> dict[str, float]:
-        curator, timings = _timed(ln.curators.AnnDataCurator, adata, schema)
-        timings = {"curator_init_s": timings}
+        timings: dict[str, float] = {}
+        curator = workloads.timed(
+            timings, "curator_init_s", ln.curators.AnnDataCurator, adata, schema
+        )
         for slot, slot_curator in curator.slots.items():
-            start = time.perf_counter()
             # a slot with invalid values raises; they are counted below
             with contextlib.suppress(ln.errors.ValidationError):
-                slot_curator.validate()
-            timings[f"validate_{slot}_s"] = time.perf_counter() - start
+                workloads.timed(timings, f"validate_{slot}_s", slot_curator.validate)
             for key, vector in slot_curator.cat._cat_vectors.items():
                 # `cat.non_validated` hides the "columns" vector, which for var.T is the genes
                 if key != "columns":
@@ -298,6 +300,7 @@ def validate(instance_dir: Path, size: int, seed: int) -> harness.Workload:
 WORKLOADS: dict[str, harness.WorkloadFactory] = {
     "register_df": register_df,
     "search": search,
+    "search_taxon": search_taxon,
     "query_df": query_df,
     "lookup": lookup,
     "validate": validate,

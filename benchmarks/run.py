@@ -1,40 +1,43 @@
-"""Run the benchmark workloads on LaminDB and on lamin_core side by side and compare them.
+"""Run the benchmark workloads on lamin_core and on LaminDB (or a reference tool), alternately.
 
-Each side runs in its own interpreter (LaminDB in `benchmarks/.venv-lamindb`, lamin_core in the
-project's `.venv`), one process per workload and size, so the two never share imports, caches or
-a database. Every process prints one JSON line (protocol in `harness.py`); this runner collects
-those lines, checks that both sides produced the same `check` value, and writes
+Each side runs in its own interpreter (LaminDB in `benchmarks/.venv-lamindb`, lamin_core and the
+reference tools in the project's `.venv`), one process per side and case, so the two never share
+imports, caches or a database. Both processes set up at the same time (untimed), then the runner
+asks them for one repeat at a time, alternately: warm-up A, warm-up B, repeat 1 A, repeat 1 B,
+... so that whatever else the machine does hits both sides alike (protocol in `harness.py`).
 
-    <out>/results.json   every result line, plus the comparison
-    <out>/results.md     a table for humans
+    python -m benchmarks.run --quick              # CI-sized, < 3 min; writes results/quick/
+    python -m benchmarks.run --full               # the sizes the issues name; writes results/
+    python -m benchmarks.run --quick --workloads search,lookup --out /tmp/bench
 
-Usage:
-
-    python benchmarks/run.py --sizes 200,2000 --repeat 3
-    python benchmarks/run.py --workloads search,lookup --sides lamindb
-
-A side whose interpreter or script is missing is skipped with a note, so the runner works while
-one side is still being written.
+Writes `latest.json` (every result and the comparison), `latest.md` (tables), `ratios.png` and,
+with --full, `scaling.png`; per-process logs go to `logs/`. Exits 1 when a side failed or the
+two sides disagree on a check. A side whose interpreter is missing (no LaminDB venv) is reported
+as skipped and fails the run, so a missing side is never mistaken for a result.
 """
 
 import argparse
+import contextlib
+import datetime as dt
 import json
+import os
 import platform
+import queue
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from benchmarks import data, plans, report
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-WORKLOADS = ("register_df", "search", "query_df", "lookup", "validate")
-# Checks that may legitimately differ between two correct catalogs: search ranking ties.
-SOFT_CHECKS = {"search"}
+SETUP_TIMEOUT_S = 3600.0  # the million-row setups take minutes on LaminDB
+FINISH_TIMEOUT_S = 600.0  # `check` may load every record (lookup)
 
 
 @dataclass(frozen=True)
@@ -48,181 +51,265 @@ class Side:
     def missing(self) -> str | None:
         """Return why this side cannot run, or None."""
         if not self.python.exists():
-            return f"interpreter {self.python} not found"
+            hint = " (run: bash benchmarks/lamindb_setup.sh)" if self.name == "lamindb" else ""
+            return f"interpreter {self.python} not found{hint}"
         if not self.script.exists():
             return f"script {self.script} not found"
         return None
 
 
+_OUR_PYTHON = REPO / ".venv" / "bin" / "python"
+OUR_PYTHON = _OUR_PYTHON if _OUR_PYTHON.exists() else Path(sys.executable)
 SIDES = {
     "lamindb": Side("lamindb", HERE / ".venv-lamindb" / "bin" / "python", HERE / "lamindb_side.py"),
-    "lamin_core": Side(
-        "lamin_core",
-        REPO / ".venv" / "bin" / "python"
-        if (REPO / ".venv" / "bin" / "python").exists()
-        else Path(sys.executable),
-        HERE / "lamin_core_side.py",
-    ),
+    "lamin_core": Side("lamin_core", OUR_PYTHON, HERE / "lamin_core_side.py"),
+    "reference": Side("reference", OUR_PYTHON, HERE / "reference_side.py"),
 }
 
 
-def run_one(
-    side: Side, workload: str, size: int, repeat: int, workdir: Path, logs: Path, timeout: float
-) -> dict[str, Any]:
-    """Run one side on one workload and size; return its JSON result (or an error record)."""
-    cmd = [
-        str(side.python),
-        str(side.script),
-        workload,
-        "--size",
-        str(size),
-        "--repeat",
-        str(repeat),
-        "--workdir",
-        str(workdir / side.name),
-    ]
-    log = logs / f"{side.name}-{workload}-{size}.log"
-    base = {"workload": workload, "size": size, "side": side.name}
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
-    except subprocess.TimeoutExpired as exc:
-        log.write_text(_text(exc.stderr))
-        return base | {"error": f"timed out after {timeout:.0f} s"}
-    log.write_text(proc.stderr)
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    try:
-        result = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
-        return base | {"error": f"exit code {proc.returncode}, no JSON on stdout; see {log}"}
-    result["wall_total_s"] = round(time.perf_counter() - start, 2)
-    return result
+class SideProcess:
+    """One side's process in `--serve` mode: send requests, receive JSON lines with a timeout."""
+
+    def __init__(self, side: Side, case: plans.Case, workdir: Path, log: Path) -> None:
+        cmd = [str(side.python), str(side.script), case.workload, "--size", str(case.size)]
+        cmd += ["--repeat", str(case.repeat), "--workdir", str(workdir), "--serve"]
+        for name, value in case.params.items():
+            cmd += ["--param", f"{name}={value}"]
+        self.name = side.name
+        self._log: IO[str] = log.open("w")
+        self._proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            cwd=REPO,
+            bufsize=1,
+        )
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.log = log
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.strip():
+                self._lines.put(line)
+        self._lines.put(None)
+
+    def send(self, request: dict[str, Any]) -> None:
+        """Send one request line (ignored when the process is gone)."""
+        assert self._proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self._proc.stdin.write(json.dumps(request) + "\n")
+            self._proc.stdin.flush()
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        """Return the next JSON line; an error result when the process ended without one.
+
+        Raises:
+            TimeoutError: nothing arrived within `timeout` seconds.
+        """
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError from None
+        if line is None:
+            code = self._proc.wait()
+            error = f"exit code {code} without a result; see {self.log}"
+            return {"event": "result", "error": error}
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            return {"event": "result", "error": f"not a JSON line: {line[:200]!r}; see {self.log}"}
+
+    def stop(self) -> None:
+        """Kill the process if it still runs, and close its log."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        self._log.close()
 
 
-def _text(value: bytes | str | None) -> str:
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    return value or ""
-
-
-def compare(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Pair results by workload and size and say whether both sides agree on `check`."""
-    rows = []
-    by_key: dict[tuple[str, int], dict[str, dict]] = {}
-    for result in results:
-        by_key.setdefault((result["workload"], result["size"]), {})[result["side"]] = result
-    for (workload, size), sides in by_key.items():
-        lamindb, core = sides.get("lamindb"), sides.get("lamin_core")
-        row: dict[str, Any] = {"workload": workload, "size": size}
-        if lamindb and core and "check" in lamindb and "check" in core:
-            same = lamindb["check"] == core["check"]
-            row["check"] = (
-                "match" if same else ("differs" if workload in SOFT_CHECKS else "MISMATCH")
-            )
-            row["speedup"] = _ratio(lamindb.get("median_s"), core.get("median_s"))
-            row["memory_ratio"] = _ratio(lamindb.get("peak_mem_mb"), core.get("peak_mem_mb"))
-        else:
-            row["check"] = "n/a"
-        rows.append(row)
-    return rows
-
-
-def _ratio(numerator: float | None, denominator: float | None) -> float | None:
-    if not numerator or not denominator:
-        return None
-    return round(numerator / denominator, 2)
-
-
-def to_markdown(results: list[dict[str, Any]], comparison: list[dict[str, Any]]) -> str:
-    """Render the results and the comparison as markdown tables."""
-    lines = [
-        "| workload | size | side | median s | per item | CPU s | peak MB | check |",
-        "|---|---:|---|---:|---:|---:|---:|---|",
-    ]
-    for r in results:
-        if "error" in r:
-            lines.append(
-                f"| {r['workload']} | {r['size']} | {r['side']} | error: {r['error']} |||||"
-            )
+def run_case(
+    case: plans.Case, sides: list[str], workdir: Path, logs: Path, timeout: float
+) -> list[dict[str, Any]]:
+    """Run both sides of one case alternately; return their results (reference side first)."""
+    order = [name for name in (case.spec.reference, plans.OURS) if name in sides]
+    base = {"workload": case.workload, "size": case.size}
+    results: dict[str, dict[str, Any]] = {}
+    procs: dict[str, SideProcess] = {}
+    for name in order:
+        if reason := SIDES[name].missing():
+            results[name] = base | {"side": name, "error": f"skipped: {reason}", "skipped": True}
             continue
-        per_item = f"{r['per_item_s'] * 1e3:.3f} ms/{r['unit']}" if r.get("per_item_s") else ""
-        cpu = statistics.median(r["cpu_times_s"]) if r.get("cpu_times_s") else float("nan")
-        check = json.dumps(r.get("check"))
-        check = check if len(check) <= 80 else check[:77] + "..."
-        lines.append(
-            f"| {r['workload']} | {r['size']} | {r['side']} | {r['median_s']:.4f} | {per_item} "
-            f"| {cpu:.4f} | {r['peak_mem_mb']:.0f} | `{check}` |"
-        )
-    lines += [
-        "",
-        "| workload | size | checks | LaminDB time / lamin_core time | memory ratio |",
-        "|---|---:|---|---:|---:|",
-    ]
-    for row in comparison:
-        lines.append(
-            f"| {row['workload']} | {row['size']} | {row['check']} "
-            f"| {row.get('speedup') or ''} | {row.get('memory_ratio') or ''} |"
-        )
-    return "\n".join(lines) + "\n"
+        log = logs / f"{name}-{case.workload}-{case.size}.log"
+        procs[name] = SideProcess(SIDES[name], case, workdir, log)
+    times: dict[str, list[float]] = {name: [] for name in procs}
+    capped: dict[str, str] = {}
+
+    def finish(name: str, event: dict[str, Any]) -> None:
+        event.pop("event", None)
+        results[name] = {"side": name, **base, **event}
+        if times[name] and "error" in event:
+            results[name]["times_s"] = times[name]  # what was measured before it failed
+        procs.pop(name).stop()
+
+    for name, proc in list(procs.items()):
+        try:
+            event = proc.receive(SETUP_TIMEOUT_S)
+        except TimeoutError:
+            event = {"error": f"setup took longer than {SETUP_TIMEOUT_S:.0f} s; stopped"}
+        if event.get("event") != "ready":
+            finish(name, event)
+        else:
+            _progress(f"     {name} ready after {event['setup_s']:.1f} s setup")
+    for index in range(case.repeat + 1):
+        for name in order:
+            if name not in procs or name in capped:
+                continue
+            procs[name].send({"op": "run", "index": index})
+            try:
+                event = procs[name].receive(timeout)
+            except TimeoutError:
+                finish(name, {"error": f"repeat {index} took longer than {timeout:.0f} s; stopped"})
+                continue
+            if event.get("event") != "done":
+                finish(name, event)
+                continue
+            if index > 0:
+                times[name].append(event["wall_s"])
+            is_reference = name == case.spec.reference
+            if is_reference and index < case.repeat and (reason := _cap(case, times[name])):
+                capped[name] = reason
+    for name, proc in list(procs.items()):
+        proc.send({"op": "finish"})
+        try:
+            event = proc.receive(FINISH_TIMEOUT_S)
+        except TimeoutError:
+            event = {"error": f"no result {FINISH_TIMEOUT_S:.0f} s after the last repeat"}
+        finish(name, event)
+        if name in capped:
+            results[name]["capped"] = capped[name]
+    return [results[name] for name in order]
+
+
+def _cap(case: plans.Case, times: list[float]) -> str | None:
+    """Return why the reference side stops early (after `times`), or None to go on."""
+    if not times:
+        return None
+    if case.cap_repeat is not None and len(times) >= case.cap_repeat:
+        return f"{len(times)} of {case.repeat} repeats (capped at {case.cap_repeat})"
+    if case.cap_s is not None and sum(times) >= case.cap_s:
+        return f"{len(times)} of {case.repeat} repeats (time budget {case.cap_s:.0f} s spent)"
+    return None
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, Any]:
+    """Describe the machine: cores, memory, CPU, OS, load."""
+    info: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "runner_python": platform.python_version(),
+    }
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                info["memory_gib"] = round(int(line.split()[1]) / 2**20, 1)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    with contextlib.suppress(OSError):
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    return info
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the runner's command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workloads", default=",".join(WORKLOADS))
-    parser.add_argument("--sizes", default="200", help="comma-separated sizes")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--sides", default="lamindb,lamin_core")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small sizes (default)")
+    mode.add_argument("--full", action="store_true", help="the sizes the issues name (~45 min)")
+    parser.add_argument("--workloads", help=f"subset of {','.join(plans.WORKLOADS)}")
+    parser.add_argument("--sizes", help="comma-separated sizes replacing the plan's")
+    parser.add_argument("--repeat", type=int, help="timed repeats replacing the plan's")
+    parser.add_argument("--sides", default=",".join(SIDES), help="comma-separated sides to run")
+    parser.add_argument("--out", type=Path, help="default: results/ (full) or results/quick/")
     parser.add_argument("--workdir", type=Path, help="default: a temporary directory, removed")
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--timeout", type=float, default=3600, help="seconds per process")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per repeat")
     args = parser.parse_args(argv)
-    args.workloads = [w for w in args.workloads.split(",") if w]
-    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.mode = "full" if args.full else "quick"
+    cases = list(plans.FULL if args.full else plans.QUICK)
+    if args.workloads:
+        wanted = [w for w in args.workloads.split(",") if w]
+        if unknown := set(wanted) - set(plans.WORKLOADS):
+            parser.error(f"unknown workload(s) {sorted(unknown)}; choose from {plans.WORKLOADS}")
+        cases = [case for case in cases if case.workload in wanted]
+    if args.sizes:
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        firsts: dict[str, plans.Case] = {}
+        for case in cases:
+            firsts.setdefault(case.workload, case)
+        cases = [replace(case, size=n) for case in firsts.values() for n in sizes]
+    if args.repeat:
+        cases = [replace(case, repeat=args.repeat) for case in cases]
+    args.cases = cases
     args.sides = [s for s in args.sides.split(",") if s]
-    for name, known in (("workload", WORKLOADS), ("side", SIDES)):
-        unknown = set(getattr(args, f"{name}s")) - set(known)
-        if unknown:
-            parser.error(f"unknown {name}(s) {sorted(unknown)}; choose from {sorted(known)}")
+    if unknown := set(args.sides) - set(SIDES):
+        parser.error(f"unknown side(s) {sorted(unknown)}; choose from {sorted(SIDES)}")
+    if args.out is None:
+        args.out = HERE / "results" if args.full else HERE / "results" / "quick"
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every selected side x workload x size and write the results; 1 if a check failed."""
+    """Run every case and write the report; return 1 if a side failed or a check differs."""
     args = parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="lamin-bench-"))
     logs = args.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.timezone.utc)
+    command = ["python -m benchmarks.run", *(sys.argv[1:] if argv is None else argv)]
+    meta = {
+        "date": started.isoformat(timespec="seconds"),
+        "mode": args.mode,
+        "command": " ".join(command),
+        "machine": machine(),
+    }
     results: list[dict[str, Any]] = []
+    cases = [case for case in args.cases if not case.missing()]
+    meta["not_run"] = [
+        f"{case.workload} size {case.size:,}: {case.missing()}"
+        for case in args.cases
+        if case.missing()
+    ]
+    for case in cases:
+        if case.workload == "search_taxon":  # parse the snapshot once, not in both sides
+            data.taxon_subset(case.size)
     try:
-        for workload in args.workloads:
-            for size in args.sizes:
-                for name in args.sides:
-                    side = SIDES[name]
-                    if reason := side.missing():
-                        print(f"skip {name} {workload} {size}: {reason}", file=sys.stderr)
-                        continue
-                    print(f"run  {name} {workload} size={size}", file=sys.stderr, flush=True)
-                    result = run_one(side, workload, size, args.repeat, workdir, logs, args.timeout)
-                    results.append(result)
-                    summary = result.get("error") or f"median {result['median_s']:.4f} s"
-                    print(f"     {summary}", file=sys.stderr, flush=True)
+        for number, case in enumerate(cases, start=1):
+            _progress(f"[{number}/{len(cases)}] {case.workload} size={case.size}")
+            for result in run_case(case, args.sides, workdir, logs, args.timeout):
+                results.append(result)
+                summary = result.get("error") or f"median {result['median_s']:.4f} s"
+                _progress(f"     {result['side']}: {summary}")
+            for path in workdir.glob(f"*-{case.workload}-{case.size}"):
+                shutil.rmtree(path, ignore_errors=True)  # catalogs of a million rows add up
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    comparison = compare(results)
-    meta = {
-        "machine": platform.platform(),
-        "python": platform.python_version(),
-        "args": sys.argv[1:] if argv is None else argv,
-    }
-    payload = {"meta": meta, "results": results, "comparison": comparison}
-    (args.out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (args.out / "results.md").write_text(to_markdown(results, comparison))
-    print(to_markdown(results, comparison))
-    failed = any(r.get("error") for r in results) or any(
-        row["check"] == "MISMATCH" for row in comparison
-    )
+    meta["duration_s"] = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1)
+    meta["machine"]["load_average_end"] = machine().get("load_average")
+    rows = report.compare(cases, results)
+    report.write(args.out, meta, results, rows, scaling=args.mode == "full")
+    _progress((args.out / "latest.md").read_text())
+    failed = [r for r in results if r.get("error")] + [r for r in rows if r["check"] == "MISMATCH"]
     return 1 if failed else 0
 
 

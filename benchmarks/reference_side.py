@@ -1,0 +1,73 @@
+"""Reference side for the workloads LaminDB has no counterpart for: md5sum and Dagster's IO manager.
+
+- `hash_file`: GNU `md5sum` on the same file lamin_core hashes (the target: lamin_core within
+  1.3x of md5sum). The hex digest is re-encoded as url-safe base64 so the check compares equal.
+- `io_manager`: Dagster's `UPathIOManager` storing DataFrames as parquet (its documented
+  pattern, from `io_manager_bench.py`), timed exactly like LaminIOManager (see `dagster_io`).
+
+Run it with the project's venv:
+
+    .venv/bin/python benchmarks/reference_side.py hash_file --size 64 --repeat 3 --workdir /tmp/b
+"""
+
+import base64
+import shutil
+import subprocess
+from importlib.metadata import version
+from pathlib import Path
+
+import data
+import harness
+
+SIDE = "reference"
+
+
+def hash_file(instance_dir: Path, size: int, seed: int) -> harness.Workload:
+    """Run `md5sum` on a file of `size` MiB of random bytes (shared with the lamin_core side)."""
+    md5sum = shutil.which("md5sum")
+    if md5sum is None:
+        raise FileNotFoundError("md5sum is not installed (GNU coreutils)")
+    path = data.random_file(harness.shared_dir(instance_dir), size, seed)
+    result: dict[str, str] = {}
+
+    def run(index: int) -> None:
+        hex_digest = subprocess.run([md5sum, str(path)], check=True, capture_output=True, text=True)
+        digest = bytes.fromhex(hex_digest.stdout.split()[0])
+        result["md5_b64"] = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    return harness.Workload(
+        run=run,
+        check=lambda: dict(result),
+        items=size,
+        unit="MiB",
+        notes={"reference": "md5sum", "call": f"{md5sum} <file>", "file": path.name},
+    )
+
+
+def io_manager(instance_dir: Path, size: int, seed: int) -> harness.Workload:
+    """Store and load a `size`-row DataFrame through Dagster's UPathIOManager (parquet)."""
+    import dagster_io
+    import io_manager_bench
+    from upath import UPath
+
+    manager = io_manager_bench.ParquetUPathIOManager(base_path=UPath(instance_dir / "upath"))
+    return dagster_io.io_workload(manager, "UPathIOManager (parquet)", size)
+
+
+WORKLOADS: dict[str, harness.WorkloadFactory] = {
+    "hash_file": hash_file,
+    "io_manager": io_manager,
+}
+
+
+def versions() -> dict[str, str]:
+    """Return the versions of the tools measured."""
+    found = {"dagster": version("dagster"), "pandas": version("pandas")}
+    with_version = subprocess.run(["md5sum", "--version"], capture_output=True, text=True)
+    if with_version.returncode == 0:
+        found["md5sum"] = with_version.stdout.splitlines()[0]
+    return found
+
+
+if __name__ == "__main__":
+    raise SystemExit(harness.main(SIDE, WORKLOADS, versions=versions))

@@ -1,0 +1,330 @@
+"""Turn the results of a benchmark run into `latest.json`, `latest.md` and the plots.
+
+Every figure in the report is read from the results of the run that writes it; nothing is typed
+in. The ratio is always the reference side's median time divided by ours (above 1: lamin_core
+is faster), and the spread is half the range of the timed repeats relative to their median.
+"""
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from benchmarks import plans
+
+
+def _by_side(results: list[dict[str, Any]]) -> dict[tuple[str, int, str], dict[str, Any]]:
+    return {(r["workload"], r["size"], r["side"]): r for r in results}
+
+
+def spread(result: dict[str, Any]) -> float | None:
+    """Return half the range of the timed repeats relative to their median (0.05 = ±5%)."""
+    times = result.get("times_s") or []
+    if len(times) < 2 or "median_s" not in result:
+        return None
+    return (max(times) - min(times)) / 2 / result["median_s"]
+
+
+def compare(cases: list[plans.Case], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pair our result with the reference's per case: checks, speedup, target verdict."""
+    found = _by_side(results)
+    rows = []
+    for case in cases:
+        spec = case.spec
+        ours = found.get((case.workload, case.size, plans.OURS), {})
+        ref = found.get((case.workload, case.size, spec.reference), {})
+        row: dict[str, Any] = {
+            "workload": case.workload,
+            "size": case.size,
+            "records": ours.get("records") or ref.get("records") or case.size,
+            "size_unit": spec.size_unit,
+            "params": case.params,
+            "reference": spec.reference_label,
+            "ours_error": ours.get("error"),
+            "reference_error": ref.get("error"),
+            "capped": ref.get("capped"),
+        }
+        if "check" in ours and "check" in ref:
+            row["check"] = "match" if ours["check"] == ref["check"] else "MISMATCH"
+        elif spec.reference is None and "check" in ours:
+            row["check"] = "ours only"
+        else:
+            row["check"] = "n/a"
+        speedup = None
+        if ours.get("median_s") and ref.get("median_s"):
+            speedup = ref["median_s"] / ours["median_s"]
+        row["speedup"] = None if speedup is None else round(speedup, 3)
+        target = spec.target(row["records"])
+        if target is not None:
+            row["target"] = target.text
+            row["target_met"] = target.met(ours, ref, speedup)
+        else:
+            row["target"] = None
+            row["target_met"] = None
+        rows.append(row)
+    return rows
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
+
+
+def _cell(result: dict[str, Any]) -> str:
+    """One side's figures for the summary table."""
+    if not result:
+        return "not run"
+    if "median_s" not in result:
+        return f"**error**: {result.get('error', 'no result')}"
+    text = _duration(result["median_s"])
+    if result.get("item_p50_s") is not None:
+        text += f" (p50 {_duration(result['item_p50_s'])}/{result['unit']})"
+    elif result.get("per_item_s") is not None:
+        text += f" ({_duration(result['per_item_s'])}/{result['unit']})"
+    extra = [f"n={len(result['times_s'])}"]
+    if (s := spread(result)) is not None:
+        extra.append(f"±{s:.0%}")
+    extra.append(f"{result['peak_mem_mb']:.0f} MB")
+    return f"{text}; {', '.join(extra)}"
+
+
+def _size_text(row: dict[str, Any]) -> str:
+    text = f"{row['records']:,} {row['size_unit']}"
+    if row["params"]:
+        text += " (" + ", ".join(f"{k}={int(v):,}" for k, v in row["params"].items()) + ")"
+    return text
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    if row["target"] is None:
+        return "-"
+    return {True: "yes", False: "**no**", None: "unknown (missing result)"}[row["target_met"]]
+
+
+def _versions(results: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    versions: dict[str, dict[str, str]] = {}
+    for result in results:
+        versions.setdefault(result["side"], {}).update(result.get("versions") or {})
+    return versions
+
+
+def to_markdown(
+    meta: dict[str, Any], results: list[dict[str, Any]], rows: list[dict[str, Any]]
+) -> str:
+    """Render the run as markdown: summary table, per-side details, caps and errors, versions."""
+    found = _by_side(results)
+    m = meta["machine"]
+    lines = [
+        f"# Benchmark results ({meta['mode']} run)",
+        "",
+        f"- date: {meta['date']} (took {meta['duration_s'] / 60:.1f} min)",
+        f"- machine: {m.get('cores')} cores, {m.get('memory_gib')} GiB memory, "
+        f"{m.get('cpu', 'unknown CPU')}; {m.get('platform')}",
+        f"- load average at start / end: {m.get('load_average')} / {m.get('load_average_end')} "
+        "(the machine is shared; sides ran alternately, repeat by repeat)",
+        f"- command: `{meta['command']}`",
+        "",
+        "Times are medians of the timed repeats after one warm-up (n = repeats, ± = half the "
+        "range relative to the median, MB = peak RSS during the timed repeats). Ratio = "
+        "reference time ÷ lamin_core time: above 1, lamin_core is faster.",
+        "",
+        "| workload | size | lamin_core | reference | reference time | ratio | target | met? "
+        "| checks |",
+        "|---|---:|---|---|---|---:|---|---|---|",
+    ]
+    for row in rows:
+        ours = found.get((row["workload"], row["size"], plans.OURS), {})
+        ref_side = plans.SPECS[row["workload"]].reference
+        ref = found.get((row["workload"], row["size"], ref_side), {})
+        ref_cell = _cell(ref) if ref_side else "-"
+        ref_cell += " — capped" if row["capped"] else ""
+        ratio = f"{row['speedup']:.2f}x" if row["speedup"] is not None else "-"
+        lines.append(
+            f"| {row['workload']} | {_size_text(row)} | {_cell(ours)} | {row['reference']} "
+            f"| {ref_cell} | {ratio} | {row['target'] or '-'} | {_verdict(row)} | {row['check']} |"
+        )
+    lines += [
+        "",
+        "## Per side",
+        "",
+        "| workload | size | side | median | min - max | CPU median | per item | p50 per item "
+        "| CPU p50 per item | peak MB | setup | check |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        if "median_s" not in r:
+            continue
+        check = json.dumps(r.get("check"), ensure_ascii=False)
+        check = check if len(check) <= 90 else check[:87] + "..."
+        per_item = f"{_duration(r['per_item_s'])}/{r['unit']}" if r.get("per_item_s") else "-"
+        lines.append(
+            f"| {r['workload']} | {r.get('records', r['size']):,} | {r['side']} "
+            f"| {_duration(r['median_s'])} | {_duration(min(r['times_s']))} - "
+            f"{_duration(max(r['times_s']))} | {_duration(statistics.median(r['cpu_times_s']))} "
+            f"| {per_item} | {_duration(r.get('item_p50_s'))} "
+            f"| {_duration(r.get('item_cpu_p50_s'))} | {r['peak_mem_mb']:.0f} "
+            f"| {r['setup_s']:.1f} s | `{check}` |"
+        )
+    search_rows = [r for r in results if r.get("observed") and "top_hit" in r["observed"]]
+    if search_rows:
+        lines += ["", "## Search: top hit per query (rankings differ by design; not checked)", ""]
+        for r in search_rows:
+            queries = r["notes"]["queries"]
+            pairs = ", ".join(
+                f"{q!r} → {hit!r} ({n})"
+                for q, hit, n in zip(queries, r["observed"]["top_hit"], r["observed"]["n_hits"])
+            )
+            lines.append(f"- {r['workload']} {r.get('records', r['size']):,}, {r['side']}: {pairs}")
+    problems = [r for r in results if r.get("error") or r.get("capped")]
+    lines += ["", "## Capped, failed or missing", ""]
+    if not problems and not meta.get("not_run"):
+        lines.append("Nothing: every side ran every planned repeat.")
+    for r in problems:
+        what = r.get("error") or f"capped: {r['capped']}"
+        lines.append(f"- {r['workload']} size {r['size']:,}, {r['side']}: {what}")
+    for text in meta.get("not_run", []):
+        lines.append(f"- not run: {text}")
+    lines += ["", "## Versions", ""]
+    for side, versions in _versions(results).items():
+        text = ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
+        lines.append(f"- {side}: {text}")
+    return "\n".join(lines) + "\n"
+
+
+def plot_ratios(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Draw the ratio of every case as a horizontal bar (log scale), coloured by target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    shown = [row for row in rows if row["speedup"] is not None]
+    labels = [
+        f"{row['workload']}, {row['records']:,} {row['size_unit']}\nvs {row['reference']}"
+        for row in shown
+    ]
+    ratios = [row["speedup"] for row in shown]
+    colours = [
+        {True: "#2e7d32", False: "#c62828", None: "#757575"}[row["target_met"]] for row in shown
+    ]
+    fig, ax = plt.subplots(figsize=(10, 0.6 * len(shown) + 1.8))
+    bars = ax.barh(range(len(shown)), ratios, color=colours)
+    for bar, row in zip(bars, shown):
+        if row["capped"]:
+            bar.set_hatch("//")
+        label = f"{row['speedup']:.3g}x" + (" (capped)" if row["capped"] else "")
+        ax.text(bar.get_width() * 1.05, bar.get_y() + bar.get_height() / 2, label, va="center")
+        target = plans.SPECS[row["workload"]].target(row["records"])
+        if target is not None and target.min_speedup is not None:  # where the bar must reach
+            middle = bar.get_y() + bar.get_height() / 2
+            ax.plot([target.min_speedup], [middle], "k|", markersize=22, markeredgewidth=2.5)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(shown)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("reference time ÷ lamin_core time (log scale; > 1: lamin_core faster)")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(min([*ratios, 0.5]) / 2, max([*ratios, 2]) * 4)
+    legend = [
+        Patch(color="#2e7d32", label="target met"),
+        Patch(color="#c62828", label="target missed"),
+        Patch(color="#757575", label="no target at this size"),
+        Line2D(
+            [],
+            [],
+            color="black",
+            marker="|",
+            linestyle="none",
+            markersize=12,
+            markeredgewidth=2.5,
+            label="ratio the target asks for",
+        ),
+    ]
+    ax.legend(handles=legend, loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_scaling(results: list[dict[str, Any]], path: Path, title: str) -> bool:
+    """Draw time per query against catalog size for the scaling workloads (log-log).
+
+    Returns:
+        False when there is nothing to draw (fewer than two sizes of a scaling workload).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {(r["workload"], r["side"]): [] for r in results if r["workload"] in plans.SCALING}
+    for r in results:
+        if (r["workload"], r["side"]) in series and r.get("per_item_s"):
+            series[(r["workload"], r["side"])].append(r)
+    if not any(len(points) >= 2 for points in series.values()):
+        return False
+    fig, axes = plt.subplots(1, len(plans.SCALING), figsize=(11, 4.5))
+    styles = {plans.OURS: ("#1565c0", "o", "lamin_core"), "lamindb": ("#ef6c00", "s", "LaminDB")}
+    for ax, workload in zip(axes, plans.SCALING):
+        for (name, side), points in series.items():
+            if name != workload or side not in styles:
+                continue
+            colour, marker, label = styles[side]
+            points.sort(key=lambda r: r.get("records", r["size"]))
+            xs = [r.get("records", r["size"]) for r in points]
+            ys = [r["per_item_s"] for r in points]
+            ax.plot(xs, ys, color=colour, marker=marker, label=label)
+            for x, y, r in zip(xs, ys, points):
+                if r.get("capped"):
+                    ax.plot([x], [y], "o", ms=14, mfc="none", mec="red")
+                    ax.annotate(
+                        "capped",
+                        (x, y),
+                        xytext=(8, -14),
+                        textcoords="offset points",
+                        fontsize=8,
+                        color="red",
+                    )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        unit = plans.SPECS[workload].size_unit
+        ax.set_xlabel(f"catalog size ({unit})")
+        ax.set_ylabel("time per query: median repeat ÷ queries (s)")
+        ax.set_title(workload, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def write(
+    out: Path,
+    meta: dict[str, Any],
+    results: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    *,
+    scaling: bool,
+) -> None:
+    """Write latest.json, latest.md, ratios.png and (with `scaling`) scaling.png into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"meta": meta, "comparison": rows, "results": results}
+    (out / "latest.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    (out / "latest.md").write_text(to_markdown(meta, results, rows))
+    m = meta["machine"]
+    title = (
+        f"lamin_core vs LaminDB / reference, {meta['mode']} run, {meta['date'][:10]}, "
+        f"{m.get('cores')} cores, {m.get('memory_gib')} GiB"
+    )
+    plot_ratios(rows, out / "ratios.png", title)
+    if scaling:
+        plot_scaling(results, out / "scaling.png", title)

@@ -1,0 +1,167 @@
+"""Workload bodies both catalogs share: what is timed, what is checked, what is reported.
+
+LaminDB and lamin_core spell a few calls differently (`to_dataframe(limit=None)` vs `df()`,
+Django vs SQLAlchemy setup), but a workload must do the same thing on both sides, so its timed
+loop, its `check` and its `observed` values are written once here; each side passes the calls in
+its own API as small functions. Imports neither catalog.
+"""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import data
+import harness
+
+
+def timed(
+    timings: dict[str, float], name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> Any:
+    """Return `fn(*args, **kwargs)`; store its wall seconds as `name`, CPU as ``cpu:<name>``.
+
+    CPU time is kept because the machine is shared: it shows what a call costs when the wall
+    time also counts waiting for other processes.
+    """
+    start, start_cpu = time.perf_counter(), time.process_time()
+    value = fn(*args, **kwargs)
+    timings[name] = time.perf_counter() - start
+    timings[f"cpu:{name}"] = time.process_time() - start_cpu
+    return value
+
+
+def count_names(value: Any) -> int:
+    """Count the names in an include column cell (a set, a list, one string, or empty)."""
+    if isinstance(value, (set, list, tuple)):
+        return len([name for name in value if name is not None])
+    return 0 if value is None or value != value else 1
+
+
+def register_df(
+    save: Callable[[str, Any], None], count: Callable[[], int], size: int, seed: int, call: str
+) -> harness.Workload:
+    """Register `size` new small DataFrames per repeat, one `save(key, df)` each.
+
+    Each repeat uses fresh tables (indices continue across repeats) so nothing is deduplicated
+    by hash; building them is not timed.
+    """
+    frames: list[tuple[str, Any]] = []
+
+    def prepare(index: int) -> None:
+        frames[:] = [
+            (data.register_df_key(i), data.small_dataframe(i, seed))
+            for i in range(index * size, (index + 1) * size)
+        ]
+
+    def run(index: int) -> None:
+        for key, df in frames:
+            save(key, df)
+
+    return harness.Workload(
+        run=run,
+        check=lambda: {"artifacts": count()},
+        prepare=prepare,
+        items=size,
+        unit="artifact",
+        notes={"call": call},
+    )
+
+
+def search(
+    search_df: Callable[[str], Any], names: list[str], queries: tuple[str, ...], call: str
+) -> harness.Workload:
+    """Time `search_df(query)` (a search to a DataFrame with a ``name`` column) per query.
+
+    The check is whether the record named exactly like the query is found; rankings and hit
+    counts differ legitimately (typo tolerance) and are reported under `observed`.
+    """
+    hits: dict[str, list[str]] = {}
+
+    def run(index: int) -> dict[str, float]:
+        timings: dict[str, float] = {}
+        for query in queries:
+            df = timed(timings, f"search:{query}", search_df, query)
+            hits[query] = df["name"].tolist() if "name" in df else []
+        return timings
+
+    return harness.Workload(
+        run=run,
+        check=lambda: data.exact_hits(queries, hits, set(names)),
+        observed=lambda: {
+            "top_hit": [hits[q][0] if hits[q] else None for q in queries],
+            "n_hits": [len(hits[q]) for q in queries],
+        },
+        items=len(queries),
+        unit="query",
+        records=len(names),
+        item_timings="search:",
+        notes={"call": call, "queries": queries},
+    )
+
+
+def query_df(
+    filter_df: Callable[[Any, int], Any],
+    include_df: Callable[[], Any],
+    labels: list[Any],
+    notes: dict[str, str],
+) -> harness.Workload:
+    """Time the QUERY_FILTERS (`filter_df(label, size threshold)`) and the include table.
+
+    `labels` are the 30 label records in `data.query_label_names()` order; `include_df()` must
+    return every artifact with a ``ulabels__name`` column.
+    """
+    result: dict[str, Any] = {}
+
+    def run(index: int) -> dict[str, float]:
+        timings: dict[str, float] = {}
+        rows = []
+        for k, (j, threshold) in enumerate(data.QUERY_FILTERS):
+            df = timed(timings, f"query:filter_{k}", filter_df, labels[j], threshold)
+            rows.append(len(df))
+        df = timed(timings, "query:include", include_df)
+        result["filter_rows"] = rows
+        result["include_rows"] = len(df)
+        result["include_label_links"] = int(df["ulabels__name"].map(count_names).sum())
+        return timings
+
+    return harness.Workload(
+        run=run,
+        check=lambda: dict(result),
+        items=len(data.QUERY_FILTERS) + 1,
+        unit="query",
+        item_timings="query:",
+        notes=notes,
+    )
+
+
+def lookup(make_lookup: Callable[[], Any], names: list[str], call: str) -> harness.Workload:
+    """Time `make_lookup()` (``Registry.lookup()``) plus one attribute access on the result.
+
+    The check counts the records reachable through the lookup's ``dict()`` (a name several
+    records share maps to a list) and the record the probe attribute returns. The number of
+    distinct attributes is reported, not checked: the two catalogs derive attribute names from
+    odd names differently.
+    """
+    _, probe_key = data.lookup_probe(names)
+    result: dict[str, Any] = {}
+
+    def run(index: int) -> None:
+        entries = make_lookup()
+        result["probe"] = getattr(entries, probe_key).name
+        result["entries"] = entries
+
+    def by_attribute() -> dict[str, Any]:
+        return result["entries"].dict()
+
+    def check() -> dict[str, Any]:
+        values = by_attribute().values()
+        reachable = sum(len(v) if isinstance(v, list) else 1 for v in values)
+        return {"records": reachable, "probe": result["probe"]}
+
+    return harness.Workload(
+        run=run,
+        check=check,
+        observed=lambda: {"attributes": len(by_attribute())},
+        items=len(names),
+        unit="record",
+        notes={"call": f"{call}.{probe_key}"},
+    )
