@@ -127,7 +127,7 @@ def to_markdown(
         f"{m.get('cpu', 'unknown CPU')}; {m.get('platform')}",
         f"- load average at start / end: {m.get('load_average')} / {m.get('load_average_end')} "
         "(the machine is shared; sides ran alternately, repeat by repeat)",
-        f"- command: `{meta['command']}`",
+        f"- code: {meta.get('revision', 'unknown')}; command: `{meta['command']}`",
         "",
         "Times are medians of the timed repeats after one warm-up (n = repeats, ± = half the "
         "range relative to the median, MB = peak RSS during the timed repeats). Ratio = "

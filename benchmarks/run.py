@@ -230,6 +230,33 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def revision() -> str:
+    """Return the code measured: the git commit, and whether files differ from it.
+
+    A run from a copy of the tree (no .git) takes it from `LAMIN_BENCH_REVISION`.
+    """
+    if "LAMIN_BENCH_REVISION" in os.environ:
+        return os.environ["LAMIN_BENCH_REVISION"]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + (" with uncommitted changes" if changed.strip() else "")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the runner's command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -280,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": started.isoformat(timespec="seconds"),
         "mode": args.mode,
         "command": " ".join(command),
+        "revision": revision(),
         "machine": machine(),
     }
     results: list[dict[str, Any]] = []
