@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lamin_core.errors import LaminError
+from lamin_core.errors import InstanceError, LaminError
 from lamin_core.instance import Instance
 
 
@@ -14,7 +14,7 @@ def _open(args: argparse.Namespace, *, create: bool = False) -> Instance:
 
     if create:
         return ln.init(storage=args.storage, db=args.db)
-    return ln.connect(args.db, storage=args.storage, auto_migrate=getattr(args, "migrate", True))
+    return ln.connect(args.db, storage=args.storage)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,10 +32,16 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--db", help="database URL (default: SQLite under the storage)")
         if name == "fsck":
             command.add_argument("--repair", action="store_true", help="remove leftovers")
+        if name == "migrate":
+            command.add_argument(
+                "--stamp",
+                action="store_true",
+                help="mark existing, checked tables as current without changing them",
+            )
     args = parser.parse_args(argv)
     try:
         if args.command == "migrate":
-            args.migrate = True
+            return _migrate(args)
         instance = _open(args, create=args.command == "init")
         if args.command == "fsck":
             from lamin_core.storage.fsck import fsck
@@ -51,6 +57,26 @@ def main(argv: list[str] | None = None) -> int:
     except LaminError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from lamin_core.instance import _default_db_url, _resolve, create_engine
+    from lamin_core.migrations import current_revision, ensure_schema, head_revision, stamp
+    from lamin_core.storage.paths import normalize_root
+
+    db, storage, _ = _resolve(args.db, args.storage, None)
+    if db is None and storage is None:
+        raise InstanceError("Name the catalog: lamin-core migrate --db URL (or --storage PATH).")
+    engine = create_engine(db or _default_db_url(normalize_root(str(storage))), create=False)
+    try:
+        if args.stamp:
+            stamp(engine)
+        else:
+            ensure_schema(engine, create=False, auto_migrate=True)
+        print(f"catalog at schema revision {current_revision(engine)} (newest: {head_revision()})")
+    finally:
+        engine.dispose()
+    return 0
 
 
 def _print_info(instance: Instance) -> None:

@@ -7,8 +7,11 @@ S3 tests run against a moto server on 127.0.0.1, started once per session.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +22,12 @@ import sqlalchemy as sa
 import lamin_core as ln
 import lamin_core.instance as instance_module
 import lamin_core.tracking as tracking_module
+
+# Importing example_pipelines.definitions (as `dagster dev` does) opens its catalog; during test
+# collection that must be a private folder, not ./demo-catalog shared by the xdist workers.
+_EXAMPLES_STORAGE = tempfile.mkdtemp(prefix="lamin-examples-")
+os.environ.setdefault("LAMIN_DAGSTER_STORAGE", _EXAMPLES_STORAGE)
+atexit.register(shutil.rmtree, _EXAMPLES_STORAGE, ignore_errors=True)
 
 POSTGRES_URL = os.environ.get("LAMIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -7,7 +7,10 @@ newer lamin-core is refused with the fix.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -20,6 +23,8 @@ from sqlalchemy.engine import Engine
 from lamin_core.errors import InstanceError
 
 HERE = Path(__file__).parent
+# an arbitrary constant naming the PostgreSQL advisory lock that guards schema changes
+SCHEMA_LOCK_KEY = 4_150_624_511
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
@@ -63,35 +68,69 @@ def ensure_schema(engine: Engine, *, create: bool, auto_migrate: bool) -> None:
         InstanceError: no catalog where one is expected, a schema newer than the code, or an
             older schema while `auto_migrate` is off.
     """
+    revision = current_revision(engine)
+    if revision == head_revision():
+        return
+    with schema_lock(engine):
+        # re-read under the lock: another process may have created or upgraded it meanwhile
+        _bring_up_to_date(engine, current_revision(engine), create, auto_migrate)
+
+
+@contextlib.contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """Hold a lock, across processes, while the catalog's schema is created or upgraded.
+
+    SQLite runs DDL outside transactions, so without it a second process could see half-created
+    tables; PostgreSQL gets an advisory lock, held for one transaction.
+    """
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.lock", "a+b") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        return
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            connection.commit()
+
+
+def _bring_up_to_date(
+    engine: Engine, revision: str | None, create: bool, auto_migrate: bool
+) -> None:
     from lamin_core.models import Base
 
-    revision = current_revision(engine)
     head = head_revision()
     url = engine.url.render_as_string(hide_password=True)
     if revision == head:
         return
     if revision is None:
+        if "artifact" in sa.inspect(engine).get_table_names():
+            raise InstanceError(
+                f"The database {url!r} has catalog tables but no schema revision. Check that the "
+                f"tables match this lamin-core, then stamp them: lamin-core migrate --stamp "
+                f"--db {url}."
+            )
         if not create:
             raise InstanceError(
                 f"The database {url!r} holds no catalog. Create one with "
                 f"ln.init(storage=..., db={url!r})."
             )
-        tables = sa.inspect(engine).get_table_names()
-        if "artifact" in tables:
-            raise InstanceError(
-                f"The database {url!r} has catalog tables but no schema revision. Stamp it with "
-                "`lamin-core migrate --stamp` once you have checked the tables match."
-            )
-        try:
-            with engine.begin() as connection:
-                Base.metadata.create_all(connection)
-                config = alembic_config(engine)
-                config.attributes["connection"] = connection
-                command.stamp(config, "head")
-        except sa.exc.OperationalError:
-            # another process created the catalog at the same moment: use what it made
-            if current_revision(engine) != head:
-                raise
+        with engine.begin() as connection:
+            Base.metadata.create_all(connection)
+            config = alembic_config(engine)
+            config.attributes["connection"] = connection
+            command.stamp(config, "head")
         return
     if revision not in known_revisions():
         raise InstanceError(
@@ -105,3 +144,8 @@ def ensure_schema(engine: Engine, *, create: bool, auto_migrate: bool) -> None:
             "connect with auto_migrate=True."
         )
     upgrade(engine)
+
+
+def stamp(engine: Engine) -> None:
+    """Record that the catalog's tables are at the newest revision, without changing them."""
+    command.stamp(alembic_config(engine), "head")

@@ -91,3 +91,33 @@ def test_catalog_newer_than_the_code_is_refused(tmp_path: Path):
     engine.dispose()
     with pytest.raises(ln.InstanceError, match="newer version"):
         ln.connect(storage=tmp_path / "catalog")
+
+
+def test_cli_migrate_upgrades_and_stamp_adopts_unversioned_tables(tmp_path: Path, capsys):
+    from lamin_core.cli import main as cli
+
+    url = catalog_url(tmp_path, None)
+    make_first_revision_catalog(url)
+    assert cli(["migrate", "--db", url]) == 0
+    assert f"revision {head_revision()}" in capsys.readouterr().out
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE alembic_version"))
+    engine.dispose()
+    with pytest.raises(ln.InstanceError, match="migrate --stamp"):
+        ln.connect(url, storage=tmp_path / "catalog")
+    assert cli(["migrate", "--stamp", "--db", url]) == 0
+    assert ln.connect(url, storage=tmp_path / "catalog").storage_root.endswith("catalog")
+
+
+def test_concurrent_processes_create_one_catalog(tmp_path: Path):
+    import subprocess
+    import sys
+
+    code = "import sys, lamin_core as ln; ln.init(storage=sys.argv[1]).close()"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "shared")]) for _ in range(4)
+    ]
+    assert [p.wait(timeout=120) for p in processes] == [0, 0, 0, 0]
+    instance = ln.connect(storage=tmp_path / "shared")
+    assert current_revision(instance.engine) == head_revision()
