@@ -26,6 +26,7 @@ from lamin_dagster.handlers import (
     AnnDataHandler,
     DataFrameHandler,
     PathHandler,
+    TableHandler,
     TypeHandler,
 )
 from lamin_dagster.io_manager import LaminIOManager
@@ -74,6 +75,7 @@ __all__ = [
     "RunSpec",
     "SchemaError",
     "StepInfo",
+    "TableHandler",
     "TransformSpec",
     "TypeHandler",
     "UpstreamArtifactError",

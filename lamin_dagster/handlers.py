@@ -102,13 +102,32 @@ class TypeHandler(ABC):
         return type(self).__name__
 
 
-def _table_schema(dtypes: Any) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name=str(name), type=str(dtype)) for name, dtype in dtypes.items()]
-    )
+class TableHandler(TypeHandler):
+    """Objects with a table of rows and named columns: rows, column schema, curation, load."""
+
+    def table(self, obj: Any) -> Any:
+        """Return the DataFrame whose rows and columns describe `obj`."""
+        return obj
+
+    def load(self, artifact: ln.Artifact) -> Any:
+        return artifact.load()
+
+    def row_count(self, obj: Any) -> int:
+        return len(self.table(obj))
+
+    def column_schema(self, obj: Any) -> dg.TableSchema:
+        return dg.TableSchema(
+            columns=[
+                dg.TableColumn(name=str(name), type=str(dtype))
+                for name, dtype in self.table(obj).dtypes.items()
+            ]
+        )
+
+    def columns(self, obj: Any) -> list[str]:
+        return [str(column) for column in self.table(obj).columns]
 
 
-class DataFrameHandler(TypeHandler):
+class DataFrameHandler(TableHandler):
     """pandas DataFrames, stored as parquet (the index is kept)."""
 
     type_names = ("pandas.DataFrame",)
@@ -118,20 +137,8 @@ class DataFrameHandler(TypeHandler):
     def to_artifact(self, obj: Any, *, key: str, description: str | None) -> ln.Artifact:
         return ln.Artifact.from_df(obj, key=f"{key}{self.suffix}", description=description)
 
-    def load(self, artifact: ln.Artifact) -> Any:
-        return artifact.load()
-
-    def row_count(self, obj: Any) -> int:
-        return len(obj)
-
-    def column_schema(self, obj: Any) -> dg.TableSchema:
-        return _table_schema(obj.dtypes)
-
-    def columns(self, obj: Any) -> list[str]:
-        return [str(column) for column in obj.columns]
-
     def curator(self, obj: Any, schema: Any) -> Any:
-        return ln.Curator.from_df(  # type: ignore[attr-defined]
+        return ln.Curator.from_df(
             obj,
             categoricals=schema.categorical_fields(),
             columns=schema.columns_field(),
@@ -139,30 +146,21 @@ class DataFrameHandler(TypeHandler):
         )
 
 
-class AnnDataHandler(TypeHandler):
+class AnnDataHandler(TableHandler):
     """AnnData objects, stored as h5ad; `obs` gives the rows and columns."""
 
     type_names = ("anndata.AnnData",)
     otype = "AnnData"
     suffix = ".h5ad"
 
+    def table(self, obj: Any) -> Any:
+        return obj.obs
+
     def to_artifact(self, obj: Any, *, key: str, description: str | None) -> ln.Artifact:
         return ln.Artifact.from_anndata(obj, key=f"{key}{self.suffix}", description=description)
 
-    def load(self, artifact: ln.Artifact) -> Any:
-        return artifact.load()
-
-    def row_count(self, obj: Any) -> int:
-        return int(obj.n_obs)
-
-    def column_schema(self, obj: Any) -> dg.TableSchema:
-        return _table_schema(obj.obs.dtypes)
-
-    def columns(self, obj: Any) -> list[str]:
-        return [str(column) for column in obj.obs.columns]
-
     def curator(self, obj: Any, schema: Any) -> Any:
-        return ln.Curator.from_anndata(  # type: ignore[attr-defined]
+        return ln.Curator.from_anndata(
             obj,
             var_index=schema.var_index_field(),
             categoricals=schema.categorical_fields(),

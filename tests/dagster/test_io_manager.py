@@ -395,6 +395,7 @@ def test_public_api_is_pinned() -> None:
             "RunSpec",
             "SchemaError",
             "StepInfo",
+            "TableHandler",
             "TransformSpec",
             "TypeHandler",
             "UpstreamArtifactError",
