@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from lamin_core.query.queryset import end_read
+
 if TYPE_CHECKING:
     from lamin_core.models import Artifact
 
@@ -113,4 +115,5 @@ def describe_features(artifact: Artifact) -> str:
         lines += other
     if len(lines) == 1:
         lines.append("  no features or labels")
+    end_read(session)
     return "\n".join(lines)

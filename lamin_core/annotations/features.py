@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from lamin_core.annotations.dtypes import DType, parse_dtype
 from lamin_core.annotations.labels import get_feature, insert_links, label_registries, link_table
 from lamin_core.errors import FieldError, ValidationError, did_you_mean
+from lamin_core.query.queryset import end_read
 
 if TYPE_CHECKING:
     from lamin_core.models import Artifact, Feature
@@ -307,8 +308,6 @@ def feature_values(session: Session, artifact_id: int) -> dict[str, tuple[str, l
         ).all()
         for feature_id, name, dtype, value in rows:
             found.setdefault(feature_id, (name, dtype, []))[2].append(value)
-    from lamin_core.query.queryset import end_read
-
     end_read(session)
     return {name: (dtype, values) for _id, (name, dtype, values) in sorted(found.items())}
 
@@ -336,6 +335,7 @@ class ArtifactFeatures:
         names = {key.split("__")[0] for key in lookups}
         known = set(session.scalars(sa.select(Feature.name).where(Feature.name.in_(names))))
         unknown = sorted(names - known)
+        end_read(session)
         if unknown:
             every = list(session.scalars(sa.select(Feature.name).order_by(Feature.name)))
             raise FieldError(

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lamin_core.errors import DoesNotExist, ValidationError, did_you_mean
+from lamin_core.query.queryset import end_read
 
 if TYPE_CHECKING:
     from lamin_core.models import Artifact, Feature
@@ -229,6 +230,7 @@ class LabelManager:
         ids = sa.select(label_col).where(artifact_col == artifact_id)
         if feature_record is not None:
             ids = ids.where(feature_col == feature_record.id)
+        end_read(self._session())
         return registry.filter(registry.id.in_(ids))
 
     def __repr__(self) -> str:

@@ -27,6 +27,7 @@ from lamin_core.bio.public import InspectResult, PublicGenes, PublicOntology
 from lamin_core.bio.sources import Source as PublicSource
 from lamin_core.bio.sources import get_source, resolve_organism
 from lamin_core.curators.matching import (
+    CHUNK,
     match_values,
     organism_condition,
     registry_mapper,
@@ -35,6 +36,7 @@ from lamin_core.curators.matching import (
 )
 from lamin_core.errors import ValidationError
 from lamin_core.models.base import RecordList
+from lamin_core.query.queryset import end_read
 
 if TYPE_CHECKING:
     from lamin_core.bio.models import BioRecord, Organism, Source
@@ -249,9 +251,10 @@ def from_values(
 
     def existing_or_public(wanted: list[Any]) -> dict[Any, Any]:
         found: dict[Any, Any] = {}
-        if conditions is not None and wanted:
-            column = getattr(registry, name)
-            statement = sa.select(registry).where(column.in_(wanted), *conditions)
+        column = getattr(registry, name)
+        for start in range(0, len(wanted) if conditions is not None else 0, CHUNK):
+            chunk = wanted[start : start + CHUNK]
+            statement = sa.select(registry).where(column.in_(chunk), *(conditions or []))
             for record in session.scalars(statement.order_by(registry.id)):
                 found.setdefault(getattr(record, name), record)
         missing = [v for v in wanted if v not in found]
@@ -300,6 +303,7 @@ def from_values(
             "records",
             True,
         )
+    end_read(session)
     return BioRecordList(dict.fromkeys(by_value[v] for v in uniques if v in by_value))
 
 
@@ -363,6 +367,7 @@ def inspect(
     registry, name = resolve_field(field_ref, registry)
     organism_name = _organism_name(registry, organism)
     result = match_values(_session(), registry, name, list(values), organism=organism_name)
+    end_read(_session())
     non_validated = result.from_public + result.non_validated
     if result.from_public:
         _log(
@@ -385,6 +390,7 @@ def validate(
     session = _session()
     conditions = organism_condition(session, registry, _organism_name(registry, organism))
     valid = uniques[values_in_registry(session, registry, name, uniques, conditions)]
+    end_read(session)
     return np.asarray(series.isin(valid))
 
 
@@ -406,6 +412,7 @@ def standardize(
     uniques = pd.Index(series.dropna().unique(), dtype=object)
     rest = uniques[~values_in_registry(session, registry, name, uniques, conditions)]
     known = registry_mapper(session, registry, name, conditions)
+    end_read(session)
     mapper = {v: known[str(v).strip().lower()] for v in rest if str(v).strip().lower() in known}
     mapper = {k: v for k, v in mapper.items() if k != v}
     left = [v for v in rest if v not in mapper]

@@ -26,6 +26,7 @@ from lamin_core.curators.keys import CuratedKey, column_key, columns_key
 from lamin_core.curators.matching import match_values, resolve_field
 from lamin_core.curators.report import KeyReport, error_text, log_report, logger, quoted
 from lamin_core.errors import ValidationError, did_you_mean
+from lamin_core.query.queryset import end_read
 
 if TYPE_CHECKING:
     from lamin_core.models import Artifact, Run
@@ -79,6 +80,7 @@ class BaseCurator:
 
             rows = _session().scalars(sa.select(Feature).where(Feature.name.in_(names)))
             self._features = {f.name: f for f in rows}
+            end_read(_session())
         categoricals = dict(categoricals or {})
         for column, feature in self._features.items():  # categorical features need no listing
             dtype = parse_dtype(feature.dtype)
@@ -159,6 +161,7 @@ class BaseCurator:
 
     def _match_all(self) -> dict[str, KeyReport]:
         self._reports = {name: self._report(key) for name, key in self._keys.items()}
+        end_read(_session())  # no idle transaction left open on PostgreSQL
         return self._reports
 
     def validate(self) -> bool:

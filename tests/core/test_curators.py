@@ -244,3 +244,18 @@ def test_save_artifact_records_the_run(registries: ln.Instance):
     run = ln.Run(transform=transform).save()
     artifact = curator_for(make_df()).save_artifact(key="curated/run.parquet", run=run)
     assert artifact.run_id == run.id
+
+
+def test_save_artifact_revises_a_previous_version(registries: ln.Instance):
+    first = curator_for(make_df()).save_artifact(key="curated/df.parquet")
+    changed = make_df(donor_age=[31, 41, 51, 61])
+    second = curator_for(changed).save_artifact(key="curated/v2.parquet", revises=first)
+    assert second.stem_uid == first.stem_uid and second.id != first.id
+    assert second.is_latest and not ln.Artifact.get(first.id).is_latest
+    assert second.feature_sets[0].id == first.feature_sets[0].id  # same columns, same schema
+
+
+def test_validate_ends_its_read_transaction(registries: ln.Instance):
+    curator = curator_for(make_df(cell_medium=["nope"] * 4))
+    assert curator.validate() is False
+    assert not ln.get_instance().session.in_transaction()
