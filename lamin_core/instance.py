@@ -312,23 +312,23 @@ def _register_storage_and_user(instance: Instance) -> None:
     from lamin_core.models import Storage, User
 
     session = instance.session
-    user = session.scalar(sa.select(User).where(User.handle == instance.user_handle))
-    if user is None:
-        user = User(handle=instance.user_handle, name=instance.user_handle)
-        session.add(user)
-        session.flush()
-    storage = session.scalar(sa.select(Storage).where(Storage.root == instance.storage_root))
-    if storage is None:
-        storage = Storage(
-            root=instance.storage_root,
-            type=storage_type(instance.storage_root),
-            created_by_id=user.id,
-        )
-        session.add(storage)
     try:
+        user = session.scalar(sa.select(User).where(User.handle == instance.user_handle))
+        if user is None:
+            user = User(handle=instance.user_handle, name=instance.user_handle)
+            session.add(user)
+            session.flush()
+        storage = session.scalar(sa.select(Storage).where(Storage.root == instance.storage_root))
+        if storage is None:
+            storage = Storage(
+                root=instance.storage_root,
+                type=storage_type(instance.storage_root),
+                created_by_id=user.id,
+            )
+            session.add(storage)
         session.commit()
     except sa.exc.IntegrityError:
-        # another process registered the same storage or user at the same moment
+        # another process registered the same storage or user at the same moment: use theirs
         session.rollback()
         return _register_storage_and_user(instance)
     instance.user_id = user.id

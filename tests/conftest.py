@@ -26,7 +26,7 @@ import lamin_core.tracking as tracking_module
 # Importing example_pipelines.definitions (as `dagster dev` does) opens its catalog; during test
 # collection that must be a private folder, not ./demo-catalog shared by the xdist workers.
 _EXAMPLES_STORAGE = tempfile.mkdtemp(prefix="lamin-examples-")
-os.environ.setdefault("LAMIN_DAGSTER_STORAGE", _EXAMPLES_STORAGE)
+os.environ["LAMIN_DAGSTER_STORAGE"] = _EXAMPLES_STORAGE  # one per process: xdist workers too
 atexit.register(shutil.rmtree, _EXAMPLES_STORAGE, ignore_errors=True)
 
 POSTGRES_URL = os.environ.get("LAMIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
