@@ -1,7 +1,7 @@
 """Example Dagster pipelines on a lamin_core catalog, and the function `make demo` runs.
 
-`definitions` is what ``dagster dev -w workspace.yaml`` loads; `materialize_demo` runs both
-jobs once into a fresh catalog without a Dagster server.
+`definitions` is what ``dagster dev -w workspace.yaml`` loads (made by `build`);
+`materialize_demo` runs both jobs once into a fresh catalog without a Dagster server.
 """
 
 from dataclasses import dataclass, field
@@ -38,7 +38,7 @@ def materialize_demo(
     import sqlalchemy as sa
 
     import lamin_core as ln
-    from example_pipelines.definitions import build_definitions
+    from example_pipelines.build import build_definitions
     from lamin_dagster import record_run_end
 
     defs = build_definitions(storage, db)

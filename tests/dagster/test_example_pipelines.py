@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 import lamin_core as ln
 from example_pipelines import materialize_demo
-from example_pipelines.definitions import build_definitions
+from example_pipelines.build import build_definitions
 
 
 @pytest.fixture(scope="module")
