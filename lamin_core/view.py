@@ -25,15 +25,9 @@ __all__ = ["all_registries", "describe", "describe_text", "view"]
 
 def all_registries() -> list[type[Record]]:
     """Return every registry class (with a table), sorted by module group and name."""
-    from lamin_core.models.base import Record
+    from lamin_core.query.fields import iter_registries
 
-    found: dict[str, type[Record]] = {}
-    stack: list[type[Record]] = list(Record.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        if "__table__" in cls.__dict__ and not cls.__dict__.get("__abstract__", False):
-            found[f"{cls.__module__}.{cls.__name__}"] = cls
+    found = {f"{cls.__module__}.{cls.__name__}": cls for cls in iter_registries()}
     return sorted(
         found.values(),
         key=lambda cls: (_module_group(cls) != "core", _module_group(cls), cls.__name__),

@@ -26,10 +26,10 @@ from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE, ONETOMANY
 from sqlalchemy.sql.elements import ColumnElement
 
 from lamin_core.errors import ValidationError
-from lamin_core.query.features import feature_condition
+from lamin_core.query.features import feature_condition, json_comparison
 from lamin_core.query.fields import Leaf, resolve_leaf
 from lamin_core.query.q import Q
-from lamin_core.query.sql import DatePart, JsonScalar
+from lamin_core.query.sql import DatePart
 
 if TYPE_CHECKING:
     from lamin_core.query.features import FeatureRef
@@ -142,22 +142,12 @@ def _compile_leaf(entity: Any, leaf: Leaf, negated: bool) -> ColumnElement[bool]
         return feature_condition(entity, leaf)
     assert leaf.column is not None
     lhs: Any = getattr(entity, leaf.column)
-    lhs_column = lhs
     column = sa.inspect(entity).mapper.column_attrs[leaf.column].columns[0]
     if isinstance(column.type, sa.JSON) and leaf.lookup.lookup_name != "isnull":
-        sample = leaf.value[0] if isinstance(leaf.value, list) and leaf.value else leaf.value
-        if isinstance(sample, bool):
-            kind = "bool"
-        elif isinstance(sample, (int, float)):
-            kind = "number"
-        else:
-            kind = "text"
-        lhs = JsonScalar(lhs, kind)
-        if kind == "bool":
-            leaf = Leaf(leaf.key, (), leaf.column, None, leaf.lookup, str(leaf.value).lower())
-    if leaf.transform is not None:
-        lhs = DatePart(lhs, leaf.transform)
-    condition = leaf.lookup.as_sql(lhs, leaf.value)
+        condition = json_comparison(lhs, leaf.lookup, leaf.value)
+    else:
+        expression = lhs if leaf.transform is None else DatePart(lhs, leaf.transform)
+        condition = leaf.lookup.as_sql(expression, leaf.value)
     if (
         negated
         and column.nullable
@@ -165,7 +155,7 @@ def _compile_leaf(entity: Any, leaf: Leaf, negated: bool) -> ColumnElement[bool]
         and leaf.value is not None
         and not (isinstance(leaf.value, list) and None in leaf.value)
     ):
-        condition = sa.and_(condition, lhs_column.is_not(None))
+        condition = sa.and_(condition, lhs.is_not(None))
     return condition
 
 

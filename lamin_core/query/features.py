@@ -43,6 +43,7 @@ __all__ = [
     "feature_refs",
     "feature_value_columns",
     "find_link_table",
+    "json_comparison",
     "registry_by_name",
 ]
 
@@ -71,16 +72,10 @@ class FeatureRef:
 
 def registry_by_name(name: str) -> type | None:
     """Return the registry class called `name` (``"ULabel"``, ``"bionty.CellType"``)."""
-    from lamin_core.models.base import Record
+    from lamin_core.query.fields import iter_registries
 
     short = name.split(".")[-1]
-    stack = list(Record.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        if cls.__name__ == short and hasattr(cls, "__table__"):
-            return cls
-    return None
+    return next((cls for cls in iter_registries() if cls.__name__ == short), None)
 
 
 def find_link_table(
@@ -271,6 +266,13 @@ def _label_condition(
     return leaf.lookup.as_sql(label_table.c[field], leaf.value), True
 
 
+def json_comparison(lhs: Any, lookup: type[Lookup], value: Any) -> ColumnElement[bool]:
+    """Compare the top-level scalar of a JSON column with `value` (a scalar, list or pair)."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    kind = _json_kind(items[0]) if items else "text"
+    return lookup.as_sql(JsonScalar(lhs, kind), _json_compare_value(value))
+
+
 def _json_compare_value(value: Any) -> Any:
     if isinstance(value, list):
         return [_json_compare_value(item) for item in value]
@@ -316,10 +318,7 @@ def feature_condition(entity: Any, leaf: Leaf) -> ColumnElement[bool]:
             .where(values.c.feature_id == feature.id)
         )
         if not is_null:
-            items = leaf.value if isinstance(leaf.value, (list, tuple)) else [leaf.value]
-            kind = _json_kind(items[0]) if items else "text"
-            scalar = JsonScalar(values.c.value, kind)
-            statement = statement.where(leaf.lookup.as_sql(scalar, _json_compare_value(leaf.value)))
+            statement = statement.where(json_comparison(values.c.value, leaf.lookup, leaf.value))
         subqueries.append(statement)
     if not subqueries:
         return sa.true() if is_null and leaf.value else sa.false()

@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 LONG_TEXT_FIELDS = frozenset({"description", "synonyms", "source_code"})
 
 
-def _quote(name: str) -> str:
+def quote(name: str) -> str:
+    """Quote an SQL identifier (table, column or index name) for SQLite and PostgreSQL."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -56,15 +57,9 @@ def fts_table_name(table: str) -> str:
 
 def searchable_registries() -> list[Any]:
     """Return every registry class with a table and non-empty `_search_fields`."""
-    from lamin_core.models.base import Record
+    from lamin_core.query.fields import iter_registries
 
-    found: dict[str, Any] = {}
-    stack = list(Record.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        if "__table__" in cls.__dict__ and cls._search_fields:
-            found[cls.__dict__["__table__"].name] = cls
+    found = {cls.__table__.name: cls for cls in iter_registries() if cls._search_fields}
     return [found[name] for name in sorted(found)]
 
 
@@ -132,50 +127,50 @@ def search_index_ddl(
     name, fields, default_prefix = _fields_of(table, fields)
     prefix = list(default_prefix if prefix is None else prefix)
     statements: list[str] = []
-    quoted = _quote(name)
+    quoted = quote(name)
     if dialect == "sqlite":
         fts = fts_table_name(name)
-        columns = ", ".join(_quote(f) for f in fields)
-        new_values = ", ".join(f"new.{_quote(f)}" for f in fields)
-        old_values = ", ".join(f"old.{_quote(f)}" for f in fields)
+        columns = ", ".join(quote(f) for f in fields)
+        new_values = ", ".join(f"new.{quote(f)}" for f in fields)
+        old_values = ", ".join(f"old.{quote(f)}" for f in fields)
         delete = (
-            f"INSERT INTO {_quote(fts)}({_quote(fts)}, rowid, {columns}) "
+            f"INSERT INTO {quote(fts)}({quote(fts)}, rowid, {columns}) "
             f"VALUES ('delete', old.id, {old_values});"
         )
-        insert = f"INSERT INTO {_quote(fts)}(rowid, {columns}) VALUES (new.id, {new_values});"
+        insert = f"INSERT INTO {quote(fts)}(rowid, {columns}) VALUES (new.id, {new_values});"
         statements += [
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {_quote(fts)} USING fts5({columns}, "
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {quote(fts)} USING fts5({columns}, "
             f"content={quoted}, content_rowid='id', tokenize='trigram')",
-            f"CREATE TRIGGER IF NOT EXISTS {_quote(fts + '_ai')} AFTER INSERT ON {quoted} "
+            f"CREATE TRIGGER IF NOT EXISTS {quote(fts + '_ai')} AFTER INSERT ON {quoted} "
             f"BEGIN {insert} END",
-            f"CREATE TRIGGER IF NOT EXISTS {_quote(fts + '_ad')} AFTER DELETE ON {quoted} "
+            f"CREATE TRIGGER IF NOT EXISTS {quote(fts + '_ad')} AFTER DELETE ON {quoted} "
             f"BEGIN {delete} END",
-            f"CREATE TRIGGER IF NOT EXISTS {_quote(fts + '_au')} AFTER UPDATE OF {columns} "
+            f"CREATE TRIGGER IF NOT EXISTS {quote(fts + '_au')} AFTER UPDATE OF {columns} "
             f"ON {quoted} BEGIN {delete} {insert} END",
         ]
         statements.append(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {_quote(fts + '_vocab')} "
-            f"USING fts5vocab({_quote(fts)}, 'row')"
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {quote(fts + '_vocab')} "
+            f"USING fts5vocab({quote(fts)}, 'row')"
         )
         for field in prefix:
-            index = _quote(f"ix_{name}_{field}_fts_nocase")
+            index = quote(f"ix_{name}_{field}_fts_nocase")
             statements.append(
-                f"CREATE INDEX IF NOT EXISTS {index} ON {quoted} ({_quote(field)} COLLATE NOCASE)"
+                f"CREATE INDEX IF NOT EXISTS {index} ON {quoted} ({quote(field)} COLLATE NOCASE)"
             )
         if populate:
-            statements.append(f"INSERT INTO {_quote(fts)}({_quote(fts)}) VALUES ('rebuild')")
+            statements.append(f"INSERT INTO {quote(fts)}({quote(fts)}) VALUES ('rebuild')")
         return statements
     if dialect == "postgresql":
         for field in fields:
-            expression = f"lower({_quote(field)})"
+            expression = f"lower({quote(field)})"
             if trgm_schema is not None:
                 statements.append(
-                    f"CREATE INDEX IF NOT EXISTS {_quote(f'ix_{name}_{field}_trgm')} ON {quoted} "
-                    f"USING gin ({expression} {_quote(trgm_schema)}.gin_trgm_ops)"
+                    f"CREATE INDEX IF NOT EXISTS {quote(f'ix_{name}_{field}_trgm')} ON {quoted} "
+                    f"USING gin ({expression} {quote(trgm_schema)}.gin_trgm_ops)"
                 )
             if field in prefix:
                 statements.append(
-                    f"CREATE INDEX IF NOT EXISTS {_quote(f'ix_{name}_{field}_trgm_prefix')} "
+                    f"CREATE INDEX IF NOT EXISTS {quote(f'ix_{name}_{field}_trgm_prefix')} "
                     f"ON {quoted} ({expression} text_pattern_ops)"
                 )
         return statements
@@ -254,9 +249,9 @@ def drop_search_index(bind: Connection, table: str) -> None:
         return
     fts = fts_table_name(table)
     for suffix in ("_ai", "_ad", "_au"):
-        bind.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_quote(fts + suffix)}")
-    bind.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(fts + '_vocab')}")
-    bind.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(fts)}")
+        bind.exec_driver_sql(f"DROP TRIGGER IF EXISTS {quote(fts + suffix)}")
+    bind.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(fts + '_vocab')}")
+    bind.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(fts)}")
 
 
 def _after_create(target: sa.MetaData, connection: Connection, **kw: Any) -> None:

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lamin_core.query.sql import LIKE_ESCAPE, escape_like
-from lamin_core.search.index import fts_table_name, prefix_fields, trigram_schema
+from lamin_core.search.index import fts_table_name, prefix_fields, quote, trigram_schema
 from lamin_core.search.ranking import Candidate
 
 __all__ = ["CANDIDATES", "candidates", "fuzzy_candidates", "query_chunks"]
@@ -46,10 +46,6 @@ _fts_columns: weakref.WeakKeyDictionary[Engine, dict[str, tuple[str, ...]]] = (
 _frequencies: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, dict[str, int] | None]]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def fts_phrase(text: str) -> str:
@@ -77,7 +73,7 @@ def _indexed_fts_columns(session: sa.orm.Session, table: str) -> tuple[str, ...]
     engine = _engine(session)
     cache = _fts_columns.setdefault(engine, {})
     if table not in cache:
-        rows = session.execute(sa.text(f"PRAGMA table_info({_quote(fts_table_name(table))})"))
+        rows = session.execute(sa.text(f"PRAGMA table_info({quote(fts_table_name(table))})"))
         columns = tuple(row[1] for row in rows)
         if not columns:
             return ()  # not cached: the index may be created later
@@ -112,7 +108,7 @@ def _document_frequencies(session: Any, table: str, terms: Sequence[str]) -> dic
         tables[table] = (now, cached)
     missing = [term for term in dict.fromkeys(terms) if term not in cached]
     if missing:
-        vocabulary = _quote(fts_table_name(table) + "_vocab")
+        vocabulary = quote(fts_table_name(table) + "_vocab")
         statement = " UNION ALL ".join(
             f"SELECT term, doc FROM {vocabulary} WHERE term = :t{i}" for i in range(len(missing))
         )
@@ -164,7 +160,7 @@ def _rows_to_candidates(rows: Any, fields: Sequence[str]) -> list[Candidate]:
 
 
 def _select_fields(table: sa.Table, fields: Sequence[str]) -> str:
-    return ", ".join(f"t.{_quote(f)}" for f in fields)
+    return ", ".join(f"t.{quote(f)}" for f in fields)
 
 
 def _sqlite_prefix(session: Any, table: sa.Table, query: str, fields: Sequence[str],
@@ -173,9 +169,9 @@ def _sqlite_prefix(session: Any, table: sa.Table, query: str, fields: Sequence[s
     upper = query[:-1] + chr(ord(query[-1]) + 1)
     for field in prefix_fields(table, fields):
         statement = sa.text(
-            f"SELECT t.id, {_select_fields(table, returned)} FROM {_quote(table.name)} t "
-            f"WHERE t.{_quote(field)} >= :low COLLATE NOCASE "
-            f"AND t.{_quote(field)} < :high COLLATE NOCASE LIMIT :n"
+            f"SELECT t.id, {_select_fields(table, returned)} FROM {quote(table.name)} t "
+            f"WHERE t.{quote(field)} >= :low COLLATE NOCASE "
+            f"AND t.{quote(field)} < :high COLLATE NOCASE LIMIT :n"
         )
         rows = session.execute(statement, {"low": query, "high": upper, "n": CANDIDATES})
         found += _rows_to_candidates(rows, returned)
@@ -184,14 +180,14 @@ def _sqlite_prefix(session: Any, table: sa.Table, query: str, fields: Sequence[s
 
 def _fts_match(session: Any, table: sa.Table, expression: str, fields: Sequence[str],
                returned: Sequence[str], indexed: Sequence[str]) -> list[Candidate]:  # fmt: skip
-    fts = _quote(fts_table_name(table.name))
+    fts = quote(fts_table_name(table.name))
     if set(fields) != set(indexed):
         expression = "{" + " ".join(fields) + "} : (" + expression + ")"
     statement = sa.text(
         f"WITH hits AS (SELECT rowid AS id, rank FROM {fts} WHERE {fts} MATCH :match "
         f"ORDER BY rank LIMIT :n) "
         f"SELECT t.id, {_select_fields(table, returned)} FROM hits "
-        f"JOIN {_quote(table.name)} t ON t.id = hits.id ORDER BY hits.rank"
+        f"JOIN {quote(table.name)} t ON t.id = hits.id ORDER BY hits.rank"
     )
     rows = session.execute(statement, {"match": expression, "n": CANDIDATES})
     return _rows_to_candidates(rows, returned)
@@ -205,14 +201,14 @@ def _fts_chunk_hits(session: Any, table: sa.Table, chunks: Sequence[str],
     Counting chunk hits per row replaces bm25 over an OR query, which scores every matching
     row and costs hundreds of milliseconds on a million rows.
     """
-    fts = _quote(fts_table_name(table.name))
+    fts = quote(fts_table_name(table.name))
     column_filter = "{" + " ".join(fields) + "} : " if set(fields) != set(indexed) else ""
     parts = [f"SELECT rowid AS id FROM {fts} WHERE {fts} MATCH :c{i}" for i in range(len(chunks))]
     statement = sa.text(
         f"WITH hits AS ({' UNION ALL '.join(parts)}), "
         f"best AS (SELECT id, count(*) AS n FROM hits GROUP BY id ORDER BY n DESC, id LIMIT :n) "
         f"SELECT t.id, {_select_fields(table, returned)} FROM best "
-        f"JOIN {_quote(table.name)} t ON t.id = best.id ORDER BY best.n DESC, best.id"
+        f"JOIN {quote(table.name)} t ON t.id = best.id ORDER BY best.n DESC, best.id"
     )
     params: dict[str, Any] = {f"c{i}": column_filter + fts_phrase(c) for i, c in enumerate(chunks)}
     params["n"] = TYPO_CANDIDATES
@@ -227,12 +223,12 @@ def _like_pass(session: Any, table: sa.Table, patterns: Sequence[str], fields: S
         for p_index, pattern in enumerate(patterns):
             name = f"p{f_index}_{p_index}"
             params[name] = pattern
-            conditions.append(f"lower(t.{_quote(field)}) LIKE :{name} ESCAPE '{LIKE_ESCAPE}'")
+            conditions.append(f"lower(t.{quote(field)}) LIKE :{name} ESCAPE '{LIKE_ESCAPE}'")
     order = ""
     if order_by_length:
-        order = f"ORDER BY length(t.{_quote(fields[0])}) "
+        order = f"ORDER BY length(t.{quote(fields[0])}) "
     statement = sa.text(
-        f"SELECT t.id, {_select_fields(table, returned)} FROM {_quote(table.name)} t "
+        f"SELECT t.id, {_select_fields(table, returned)} FROM {quote(table.name)} t "
         f"WHERE {' OR '.join(conditions)} {order}LIMIT :n"
     )
     return _rows_to_candidates(session.execute(statement, params), returned)
@@ -241,11 +237,11 @@ def _like_pass(session: Any, table: sa.Table, patterns: Sequence[str], fields: S
 def _postgres_fuzzy(session: Any, table: sa.Table, query: str, fields: Sequence[str],
                     returned: Sequence[str], schema: str) -> list[Candidate]:  # fmt: skip
     found: list[Candidate] = []
-    s = _quote(schema)
+    s = quote(schema)
     for field in fields:
-        value = f"lower(t.{_quote(field)})"
+        value = f"lower(t.{quote(field)})"
         statement = sa.text(
-            f"SELECT t.id, {_select_fields(table, returned)} FROM {_quote(table.name)} t "
+            f"SELECT t.id, {_select_fields(table, returned)} FROM {quote(table.name)} t "
             f"WHERE {value} OPERATOR({s}.%) :q OR :q OPERATOR({s}.<%) {value} "
             f"ORDER BY {s}.word_similarity(:q, {value}) DESC LIMIT :n"
         )

@@ -350,3 +350,11 @@ def test_filter_with_a_huge_value_is_just_data(instance: ln.Instance):
     huge = "x" * 100_000
     assert ln.ULabel.filter(name__icontains=huge).count() == 0
     assert ln.ULabel.filter(name__in=[huge, "x" * 10]).count() == 1
+
+
+def test_filter_json_column_by_its_scalar(guide: Guide):
+    assert [v.value for v in ln.FeatureValue.filter(value=21.6)] == [21.6]
+    assert [v.value for v in ln.FeatureValue.filter(value__gt=20)] == [21.6]
+    assert [v.value for v in ln.FeatureValue.filter(value__startswith="2024")] == ["2024-12-01"]
+    assert ln.FeatureValue.filter(value__in=["2024-12-01", "nope"]).count() == 1
+    assert ln.Run.filter(params__isnull=True).count() == 1
