@@ -43,10 +43,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BioRecordList",
+    "PublicRows",
     "from_source",
     "from_values",
     "inspect",
     "organism_record",
+    "public_rows",
     "public_table",
     "records_from_public",
     "settings",
@@ -176,6 +178,68 @@ def _organism_name(registry: type[BioRecord], organism: Any) -> str | None:
     return str(name)
 
 
+@dataclass
+class PublicRows:
+    """Field values of new records from a public source, with their Source and Organism rows.
+
+    Kept as plain dicts so that 60,000 genes can be inserted in one statement without building
+    60,000 ORM objects; `records` turns them into records when ORM objects are wanted.
+    """
+
+    registry: Any
+    rows: list[dict[str, Any]]
+    source: Source
+    organism: Organism | None
+    parents: list[list[str]] | None
+
+    def records(self) -> list[BioRecord]:
+        """Return the rows as new unsaved records (linked to their Source and Organism)."""
+        records = []
+        for index, row in enumerate(self.rows):
+            record = self.registry(**row, source=self.source)
+            if self.organism is not None:
+                record.organism = self.organism
+            if self.parents is not None:
+                record._public_parents = self.parents[index]
+            records.append(record)
+        return records
+
+
+def public_rows(
+    registry: type[BioRecord],
+    name: str,
+    values: Iterable[Any],
+    *,
+    organism: Any = None,
+    source: Any = None,
+    session: Session | None = None,
+) -> PublicRows:
+    """Return the public source's fields for values that exactly equal a public field value.
+
+    Each value gives one row (the first public row with that value), in the order of `values`;
+    values the public source does not have are skipped.
+    """
+    session = session or _session()
+    organism_name = _organism_name(registry, organism)
+    public = public_table(registry, organism=organism_name, source=source)
+    df = public._table.df.reset_index()
+    wanted = list(dict.fromkeys(values))
+    found = df[df[name].isin(wanted)].drop_duplicates(name).set_index(name, drop=False)
+    found = found.loc[[v for v in wanted if v in found.index]]
+    fields = [c for c in found.columns if c in set(registry._field_names()) and c != "id"]
+    table = found[fields].astype(object).where(found[fields].notna(), None)
+    parents = None
+    if "parents" in found.columns and hasattr(registry, "parents"):
+        parents = [list(p) for p in found["parents"]]
+    return PublicRows(
+        registry,
+        table.to_dict("records"),
+        source_record(session, public.source),
+        organism_record(session, organism_name) if registry._has_organism else None,
+        parents,
+    )
+
+
 def records_from_public(
     registry: type[BioRecord],
     name: str,
@@ -185,39 +249,9 @@ def records_from_public(
     source: Any = None,
     session: Session | None = None,
 ) -> list[BioRecord]:
-    """Return new unsaved records for values that exactly equal a public field value.
-
-    Each value gives one record (the first public row with that value); values the public
-    source does not have are skipped.
-    """
-    session = session or _session()
-    organism_name = _organism_name(registry, organism)
-    public = public_table(registry, organism=organism_name, source=source)
-    df = public._table.df.reset_index()
-    wanted = list(dict.fromkeys(values))
-    rows = df[df[name].isin(wanted)].drop_duplicates(name).set_index(name, drop=False)
-    source_row = source_record(session, public.source)
-    organism_row = organism_record(session, organism_name) if registry._has_organism else None
-    fields = set(registry._field_names())
-    records = []
-    for value in wanted:
-        if value not in rows.index:
-            continue
-        row = rows.loc[value]
-        kwargs = {k: _clean(row[k]) for k in row.index if k in fields and k != "id"}
-        record = registry(**kwargs, source=source_row)
-        if organism_row is not None:
-            record.organism = organism_row  # type: ignore[attr-defined]
-        if "parents" in row.index and hasattr(registry, "parents"):
-            record._public_parents = list(row["parents"])  # type: ignore[attr-defined]
-        records.append(record)
-    return records
-
-
-def _clean(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return value
+    """Return new unsaved records for values that exactly equal a public field value."""
+    found = public_rows(registry, name, values, organism=organism, source=source, session=session)
+    return found.records()
 
 
 class BioRecordList(RecordList[Any]):

@@ -15,8 +15,15 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
-from lamin_core.bio.registry import PENDING, public_table, records_from_public, settings
+from lamin_core.bio.registry import (
+    PENDING,
+    PublicRows,
+    public_table,
+    records_from_public,
+    settings,
+)
 from lamin_core.errors import IntegrityError
+from lamin_core.models.base import utcnow
 
 if TYPE_CHECKING:
     from lamin_core.models.base import Record
@@ -24,37 +31,70 @@ if TYPE_CHECKING:
 __all__ = ["save_records"]
 
 
-def save_records(records: Sequence[Record]) -> None:
+def save_records(records: Sequence[Record], bulk: Sequence[PublicRows] = ()) -> None:
     """Save records, their ancestors from the ontology and the parent links, in one transaction.
+
+    Args:
+        records: Records to save (ORM objects).
+        bulk: Public rows to insert with one statement per registry (many genes).
 
     Raises:
         IntegrityError: a record breaks a constraint (e.g. an ontology id already taken);
             nothing is saved.
     """
-    if not records:
+    if not records and not bulk:
         return
-    instance = records[0]._instance()
+    from lamin_core.instance import get_instance
+
+    instance = records[0]._instance() if records else get_instance()
     session = instance.session
+    named = type(records[0]).__name__ if records else bulk[0].registry.__name__
     try:
         session.add_all(records)
+        for public in bulk:
+            session.add(public.source)
+            if public.organism is not None:
+                session.add(public.organism)
         for record in list(session.new):  # records plus their new Source/Organism rows
             if hasattr(record, "_fill_defaults"):
                 record._fill_defaults(instance)
         session.flush()
+        for public in bulk:
+            _insert_rows(session, instance, public)
         if settings.auto_save_parents:
             _save_ancestors(session, instance, records)
         session.commit()
     except SAIntegrityError as error:
         session.rollback()
         raise IntegrityError(
-            f"Cannot save {len(records)} {type(records[0]).__name__} record(s): one breaks a "
-            f"constraint ({error.orig}); nothing was saved. Fetch existing records with "
-            f"{type(records[0]).__name__}.from_values(...) instead of creating them."
+            f"Cannot save {named} records: one breaks a constraint ({error.orig}); nothing was "
+            f"saved. Fetch existing records with {named}.from_values(...) instead of creating "
+            "them."
         ) from error
     except BaseException:
         session.rollback()
         raise
     session.info.pop(PENDING, None)
+
+
+def _insert_rows(session: Session, instance: Any, public: PublicRows) -> None:
+    """Insert public rows with one statement, with the columns `_fill_defaults` would set."""
+    from lamin_core.tracking import current_run
+
+    if not public.rows:
+        return
+    run = current_run(instance)
+    registry = public.registry
+    common = {
+        "source_id": public.source.id,
+        "created_by_id": instance.user_id,
+        "run_id": run.id if run is not None else None,
+        "created_at": utcnow(),
+    }
+    if public.organism is not None:
+        common["organism_id"] = public.organism.id
+    rows = [{**row, **common, "uid": registry._new_uid()} for row in public.rows]
+    session.execute(sa.insert(registry.__table__), rows)
 
 
 def _save_ancestors(session: Session, instance: Any, records: Sequence[Record]) -> None:
