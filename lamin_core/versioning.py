@@ -25,21 +25,27 @@ def latest_with_key(
     return session.scalars(statement.order_by(model.id.desc()).limit(1)).first()
 
 
-def assign_next_version(session: Session, record: IsVersioned, prior: IsVersioned) -> None:
+def assign_next_version(
+    session: Session, record: IsVersioned, prior: IsVersioned, *, at_least: int = 0
+) -> None:
     """Give `record` the uid of the version after the newest of `prior`'s family.
 
-    The family's other members stop being the latest in the same transaction; the caller commits.
+    `at_least` skips version numbers a concurrent, not yet committed save holds. The family's
+    other members stop being the latest in the same transaction; the caller commits.
     """
     model = type(record)
     stem = prior.uid[: model._stem_length]
     uids = session.scalars(sa.select(model.uid).where(model.uid.startswith(stem))).all()
-    newest = max(decode_version(uid[-VERSION_SUFFIX_LENGTH:]) for uid in uids)
-    record.uid = stem + encode_version(newest + 1)
+    number = max(max(decode_version(uid[-VERSION_SUFFIX_LENGTH:]) for uid in uids) + 1, at_least)
+    record.uid = stem + encode_version(number)
     if record.version is None:
-        record.version = str(newest + 2)
+        record.version = str(number + 1)
     session.execute(
         sa.update(model)
         .where(model.uid.startswith(stem), model.is_latest.is_(True))
         .values(is_latest=False)
+        .execution_options(synchronize_session=False)
     )
+    if prior in session:
+        prior.is_latest = False  # the bulk update above does not touch loaded records
     record.is_latest = True

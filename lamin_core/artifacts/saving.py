@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,9 +22,10 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
 from lamin_core.errors import IntegrityError, StorageError
-from lamin_core.ids import base62
+from lamin_core.ids import base62, decode_version
 from lamin_core.instance import Instance
 from lamin_core.models.base import Record
+from lamin_core.models.core import VERSION_SUFFIX_LENGTH
 from lamin_core.storage.hashing import hash_folder
 from lamin_core.storage.paths import storage_type
 from lamin_core.versioning import assign_next_version, latest_with_key
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lamin_core")
 
-MAX_VERSION_RETRIES = 5
+MAX_VERSION_RETRIES = 20
 
 
 def stored_path(instance: Instance, artifact: Artifact) -> str:
@@ -68,7 +70,10 @@ def save_artifact(artifact: Artifact) -> Artifact:
     artifact.storage_id = (
         instance.storage_id if in_catalog_storage else _storage_id(instance, staged)
     )
+    taken = -1  # the highest version number found taken by a concurrent save
+    given_version = artifact.version
     for attempt in range(MAX_VERSION_RETRIES):
+        artifact.version = given_version
         if attempt > 0 or not in_catalog_storage:
             prior = artifact._revises or (
                 latest_with_key(session, Artifact, artifact.key, storage_id=artifact.storage_id)
@@ -76,18 +81,28 @@ def save_artifact(artifact: Artifact) -> Artifact:
                 else None
             )
         if prior is not None:
-            assign_next_version(session, artifact, prior)
+            assign_next_version(session, artifact, prior, at_least=taken + 1)
         elif artifact.version is None:
             artifact.version = "1"
         destination = None if staged.in_place_root else stored_path(instance, artifact)
+        written = False
         try:
             if destination is not None:
                 _put(instance, staged, destination)
+                written = True
             session.add(artifact)
             session.commit()
+        except FileExistsError:
+            # a concurrent save holds this uid's file and has not committed yet: never
+            # overwrite it, take the version after it
+            session.rollback()
+            taken = decode_version(artifact.uid[-VERSION_SUFFIX_LENGTH:])
+            time.sleep(0.01 * (attempt + 1))
+            continue
         except SAIntegrityError as error:
             session.rollback()
-            _remove(instance, destination, staged.is_folder)
+            if written:
+                _remove(instance, destination, staged.is_folder)
             winner = session.scalar(sa.select(Artifact).where(Artifact.hash == artifact.hash))
             if winner is not None:  # another process saved the same content a moment ago
                 staged.discard()
@@ -95,17 +110,20 @@ def save_artifact(artifact: Artifact) -> Artifact:
             if "uid" not in str(error.orig):
                 staged.discard()
                 raise IntegrityError(f"Cannot save {artifact!r}: {error.orig}") from error
+            taken = decode_version(artifact.uid[-VERSION_SUFFIX_LENGTH:])
             continue  # another process took this version number: take the next one
         except BaseException:
             session.rollback()
             if artifact in session:
                 session.expunge(artifact)
-            _remove(instance, destination, staged.is_folder)
-            raise
-        if staged.is_temporary and Path(staged.source).exists():
+            if written:
+                _remove(instance, destination, staged.is_folder)
             staged.discard()
+            raise
+        staged.discard()
         del artifact._staged
         return artifact
+    staged.discard()
     raise IntegrityError(
         f"Cannot save a new version of key {artifact.key!r}: {MAX_VERSION_RETRIES} concurrent "
         "saves took the version numbers first. Try again."
@@ -158,24 +176,33 @@ def _storage_id(instance: Instance, staged: Staged) -> int:
 
 
 def _put(instance: Instance, staged: Staged, destination: str) -> None:
-    """Write staged content to `destination` so that it appears there complete or not at all."""
+    """Write staged content to `destination` so that it appears there complete or not at all.
+
+    Raises:
+        FileExistsError: something is already stored there (a concurrent save of the same uid);
+            it is never overwritten.
+    """
     if instance.is_local_storage:
         target = Path(destination)
         target.parent.mkdir(parents=True, exist_ok=True)
         if staged.is_temporary:
-            os.replace(staged.source, target)
+            os.link(staged.source, target)  # unlike a rename, a link never replaces a file
             return
         partial = target.with_name(f".{target.name}.{base62(8)}.partial")
         try:
             if staged.is_folder:
                 shutil.copytree(staged.source, partial)
+                if target.exists():
+                    raise FileExistsError(f"{target} already exists")
+                os.rename(partial, target)
             else:
                 shutil.copyfile(staged.source, partial)
-            os.replace(partial, target)
-        except BaseException:
+                os.link(partial, target)
+        finally:
             _remove_local(partial)
-            raise
         return
+    if instance.fs.exists(destination):
+        raise FileExistsError(f"{destination} already exists")
     try:
         # object stores make each object visible only once its upload completed
         instance.fs.put(staged.source, destination, recursive=staged.is_folder)

@@ -112,6 +112,8 @@ class Transform(IsVersioned):
     _stem_length = 12
     _name_field = "key"
     _search_fields = ("key", "description")
+    # LaminDB's guide filters transforms by `name`, which is their description here
+    _field_aliases = {"name": "description"}
 
     key: Mapped[str | None] = mapped_column(String(1024), index=True)
     description: Mapped[str | None] = mapped_column(Text)

@@ -137,3 +137,45 @@ def test_folder_copy_failure_leaves_nothing(sqlite_instance, tmp_path, monkeypat
         ln.Artifact(folder, key="raw/images").save()
     assert catalog_entries(sqlite_instance) == []
     assert artifact_count(sqlite_instance) == 0
+
+
+CONCURRENT_SAVE = """
+import sys
+import pandas as pd
+import lamin_core as ln
+ln.connect(storage=sys.argv[1])
+for i in range(5):
+    frame = pd.DataFrame({"writer": [int(sys.argv[2])], "i": [i]})
+    ln.Artifact.from_df(frame, key="shared/table.parquet").save()
+"""
+
+
+def test_concurrent_new_versions_of_one_key_lose_no_content(sqlite_instance, tmp_path):
+    ln.Artifact.from_df(
+        pd.DataFrame({"writer": [-1], "i": [-1]}), key="shared/table.parquet"
+    ).save()
+    script = tmp_path / "writer.py"
+    script.write_text(CONCURRENT_SAVE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMIN_CORE")}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(script), sqlite_instance.storage_root, str(n)],
+            env=env,
+            stderr=subprocess.PIPE,
+        )
+        for n in range(3)
+    ]
+    for writer in writers:
+        assert writer.wait(timeout=300) == 0, writer.stderr.read().decode()
+    session = sqlite_instance.session
+    versions = session.scalars(
+        sa.select(ln.Artifact).where(ln.Artifact.key == "shared/table.parquet")
+    ).all()
+    session.commit()
+    assert len(versions) == 16  # the first version and 3 writers x 5 versions
+    assert len({v.uid for v in versions}) == 16
+    assert len({v.uid[:16] for v in versions}) == 1
+    assert sum(v.is_latest for v in versions) == 1
+    contents = {tuple(v.load().iloc[0]) for v in versions}  # every row's file is there and its own
+    assert len(contents) == 16
+    assert fsck(sqlite_instance).is_clean

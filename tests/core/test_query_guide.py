@@ -357,6 +357,10 @@ def test_order_by_as_in_the_guide(guide: Guide, order: str, expected: list[int])
 
 
 def test_transform_contains_icontains_startswith(guide: Guide):
+    # the guide's own spelling: `name` is the transform's description
+    assert ids(ln.Transform.filter(name__contains="search").df()) == [guide.transform.id]
+    assert ids(ln.Transform.filter(name__icontains="Search").df()) == [guide.transform.id]
+    assert ids(ln.Transform.filter(name__startswith="Research").df()) == []
     assert ids(ln.Transform.filter(description__contains="search").df()) == [guide.transform.id]
     assert ids(ln.Transform.filter(description__contains="Search").df()) == []
     assert ids(ln.Transform.filter(description__icontains="Search").df()) == [guide.transform.id]
