@@ -21,7 +21,6 @@ def rows(table_or_model: object) -> int:
 
 
 def snapshot() -> tuple[int, ...]:
-    from lamin_core.bio.models import Artifact as _  # noqa: F401
     from lamin_core.models import Feature, FeatureValue, ULabel
 
     links = [t for name, t in ln.Artifact.metadata.tables.items() if name.startswith("artifact_")]
