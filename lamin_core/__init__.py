@@ -10,6 +10,7 @@ Examples:
 from lamin_core import bio as _bio  # noqa: F401  (defines the biological registries' tables)
 from lamin_core import errors
 from lamin_core.annotations.hooks import install_hooks as _install_feature_hooks
+from lamin_core.console import install_console_handler as _install_console_handler
 from lamin_core.curators import Curator
 from lamin_core.errors import (
     DoesNotExist,
@@ -43,6 +44,7 @@ __version__ = "0.1.0"
 
 _install_search_index_listeners()  # create_all also creates the search indexes
 _install_feature_hooks()  # Feature(name=..., dtype=...) checks both when set
+_install_console_handler()  # print catalog messages when the application configured no logging
 
 __all__ = [
     "Artifact",

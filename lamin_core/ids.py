@@ -10,7 +10,11 @@ BASE62 = string.digits + string.ascii_letters
 
 def base62(n_chars: int) -> str:
     """Return a random base62 string of `n_chars` characters."""
-    return "".join(secrets.choice(BASE62) for _ in range(n_chars))
+    chars: list[str] = []
+    while len(chars) < n_chars:
+        # bytes >= 248 are dropped so that every character is equally likely (248 = 4 * 62)
+        chars.extend(BASE62[b % 62] for b in secrets.token_bytes(n_chars + 4) if b < 248)
+    return "".join(chars[:n_chars])
 
 
 def encode_version(number: int, n_chars: int = 4) -> str:
