@@ -21,7 +21,7 @@ from lamin_core.bio.public import (
 )
 from lamin_core.errors import DoesNotExist, StorageError, ValidationError
 
-UPSTREAM = Path("/work/shared/data")
+UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared beside the repo
 
 
 @pytest.fixture(autouse=True)
