@@ -14,7 +14,7 @@ What is timed is the public API a user calls (`ln.Artifact.from_df(...).save()`,
 `ln.Curator.from_anndata(...).validate()`, `hash_file`, `LaminIOManager`). Setup is not timed:
 one record per registry is saved through the public API, and the rest are copies of its row
 inserted with SQLAlchemy core (own uid and the fields that differ), which is what `save()` would
-write, minutes faster. LaminDB's side does the same with Django's `bulk_create`.
+write, minutes faster. LaminDB's side does the same (see `lamindb_side.bulk_insert`).
 """
 
 import logging

@@ -58,6 +58,10 @@ def compare(cases: list[plans.Case], results: list[dict[str, Any]]) -> list[dict
         if target is not None:
             row["target"] = target.text
             row["target_met"] = target.met(ours, ref, speedup)
+            value = ours.get(target.metric)
+            if target.ours_max_s is not None and value is not None and value > target.ours_max_s:
+                limit = f"{_duration(value)} > {_duration(target.ours_max_s)}"
+                row["ours_over_limit"] = f"ours {limit}"
         else:
             row["target"] = None
             row["target_met"] = None
@@ -69,7 +73,7 @@ def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} µs"
+        return f"{seconds * 1e6:.3g} µs"
     if seconds < 1:
         return f"{seconds * 1e3:.3g} ms"
     return f"{seconds:.3g} s"
@@ -103,7 +107,10 @@ def _size_text(row: dict[str, Any]) -> str:
 def _verdict(row: dict[str, Any]) -> str:
     if row["target"] is None:
         return "-"
-    return {True: "yes", False: "**no**", None: "unknown (missing result)"}[row["target_met"]]
+    verdict = {True: "yes", False: "**no**", None: "unknown (missing result)"}[row["target_met"]]
+    if row.get("ours_over_limit"):
+        verdict += f" ({row['ours_over_limit']})"
+    return verdict
 
 
 def _versions(results: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
@@ -128,6 +135,11 @@ def to_markdown(
         f"- load average at start / end: {m.get('load_average')} / {m.get('load_average_end')} "
         "(the machine is shared; sides ran alternately, repeat by repeat)",
         f"- code: {meta.get('revision', 'unknown')}; command: `{meta['command']}`",
+        *(
+            [f"- report re-rendered from latest.json on {meta['rerendered']}"]
+            if meta.get("rerendered")
+            else []
+        ),
         "",
         "Times are medians of the timed repeats after one warm-up (n = repeats, ± = half the "
         "range relative to the median, MB = peak RSS during the timed repeats). Ratio = "
@@ -220,6 +232,8 @@ def plot_ratios(rows: list[dict[str, Any]], path: Path, title: str) -> None:
         if row["capped"]:
             bar.set_hatch("//")
         label = f"{row['speedup']:.3g}x" + (" (capped)" if row["capped"] else "")
+        if row.get("ours_over_limit"):
+            label += f"; {row['ours_over_limit']}"
         ax.text(bar.get_width() * 1.05, bar.get_y() + bar.get_height() / 2, label, va="center")
         target = plans.SPECS[row["workload"]].target(row["records"])
         if target is not None and target.min_speedup is not None:  # where the bar must reach
@@ -236,6 +250,7 @@ def plot_ratios(rows: list[dict[str, Any]], path: Path, title: str) -> None:
         Patch(color="#2e7d32", label="target met"),
         Patch(color="#c62828", label="target missed"),
         Patch(color="#757575", label="no target at this size"),
+        Patch(facecolor="white", edgecolor="black", hatch="//", label="reference side capped"),
         Line2D(
             [],
             [],
@@ -307,6 +322,24 @@ def plot_scaling(results: list[dict[str, Any]], path: Path, title: str) -> bool:
     return True
 
 
+def rerender(out: Path) -> None:
+    """Write latest.md and the plots again from `out`/latest.json (e.g. after a target changed).
+
+    Every figure still comes from the run recorded there; the comparison (ratios, verdicts) is
+    recomputed with the current targets, and the report says when it was re-rendered.
+    """
+    import datetime as dt
+
+    payload = json.loads((out / "latest.json").read_text())
+    meta, results = payload["meta"], payload["results"]
+    cases = [
+        plans.Case(row["workload"], row["size"], repeat=0, params=row["params"])
+        for row in payload["comparison"]
+    ]
+    meta["rerendered"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    write(out, meta, results, compare(cases, results), scaling=meta["mode"] == "full")
+
+
 def write(
     out: Path,
     meta: dict[str, Any],
@@ -328,3 +361,11 @@ def write(
     plot_ratios(rows, out / "ratios.png", title)
     if scaling:
         plot_scaling(results, out / "scaling.png", title)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=rerender.__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="a folder holding latest.json")
+    rerender(parser.parse_args().out)
