@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 
-class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class ConsoleHandler(logging.StreamHandler):
     """Print records unless the root logger has handlers that already show them."""
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -445,7 +445,7 @@ def standardize(
     conditions = organism_condition(session, registry, organism_name)
     uniques = pd.Index(series.dropna().unique(), dtype=object)
     rest = uniques[~values_in_registry(session, registry, name, uniques, conditions)]
-    known = registry_mapper(session, registry, name, conditions)
+    known = registry_mapper(session, registry, name, conditions, rest)
     end_read(session)
     mapper = {v: known[str(v).strip().lower()] for v in rest if str(v).strip().lower() in known}
     mapper = {k: v for k, v in mapper.items() if k != v}

@@ -25,6 +25,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy.orm import Session
 
 from lamin_core.errors import FieldError, ValidationError, did_you_mean
+from lamin_core.query.sql import escape_like
 
 __all__ = [
     "MatchResult",
@@ -41,6 +42,8 @@ __all__ = [
 CHUNK = 10_000  # bound parameters per IN query: far below SQLite's 32766 and psycopg's 65535
 LOAD_ALL_ABOVE = 10_000  # above this many values, reading the whole column is cheaper
 SUGGEST_AT_MOST = 20  # values to find close matches for (the report shows no more)
+SIMILAR = 80  # least similarity (0-100) of a suggested close match
+MAP_FEW = 200  # up to this many values, synonyms are looked up for them, not for the table
 
 
 def resolve_field(field_ref: Any, registry: Any = None) -> tuple[Any, str]:
@@ -165,21 +168,34 @@ def values_in_registry(
 
 
 def registry_mapper(
-    session: Session, registry: Any, name: str, conditions: list[Any] | None
+    session: Session,
+    registry: Any,
+    name: str,
+    conditions: list[Any] | None,
+    values: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
     """Return {lower-case value or synonym: canonical value} for a field of the registry.
 
     Synonyms count only for the registry's name field; a key shared by two canonical values is
-    ambiguous and left out.
+    ambiguous and left out. With a few `values`, only the records that can map them are read
+    (a case-insensitive match on the field or a synonym containing the value), not the table.
     """
     if conditions is None:
         return {}
     column = getattr(registry, name)
     has_synonyms = name == registry._name_field and "synonyms" in registry._field_names()
     columns = [column, registry.synonyms] if has_synonyms else [column]
-    rows = session.execute(sa.select(*columns).where(column.is_not(None), *conditions)).all()
+    statement = sa.select(*columns).where(column.is_not(None), *conditions)
+    if values is not None and len(values) <= MAP_FEW and isinstance(column.type, sa.String):
+        keys = sorted({str(v).strip().lower() for v in values})
+        if not keys:
+            return {}
+        matches = [sa.func.lower(column).in_(keys)]
+        if has_synonyms:
+            matches += [registry.synonyms.ilike(f"%{escape_like(k)}%", escape="\\") for k in keys]
+        statement = statement.where(sa.or_(*matches))
     pairs: dict[str, set[Any]] = {}
-    for row in rows:
+    for row in session.execute(statement):
         canonical = row[0]
         pairs.setdefault(str(canonical).strip().lower(), set()).add(canonical)
         if has_synonyms and row[1]:
@@ -262,7 +278,7 @@ def match_values(
     result.non_validated = rest.tolist()
     if len(rest) == 0:
         return result
-    mapper = registry_mapper(session, registry, name, conditions)
+    mapper = registry_mapper(session, registry, name, conditions, result.non_validated)
     for value in result.non_validated:
         canonical = mapper.get(str(value).strip().lower())
         if canonical is not None and canonical != value:
@@ -295,9 +311,15 @@ def _suggestions(
     if public is not None:
         choices += [str(v) for v in public._table.valid(name)]
     choices = list(dict.fromkeys(choices))
+    # Typos: normalized edit distance on lower-case text. (A composite scorer such as WRatio
+    # also matches substrings, which suggests 'C2CD4A' for 'CD4A', and is ~20x slower: 76 ms
+    # per value against 77,000 gene symbols.)
+    lowered = [choice.lower() for choice in choices]
     found = {}
     for value in wanted:
-        hits = process.extract(str(value), choices, scorer=fuzz.WRatio, limit=3, score_cutoff=80)
+        hits = process.extract(
+            str(value).lower(), lowered, scorer=fuzz.ratio, limit=3, score_cutoff=SIMILAR
+        )
         if hits:
-            found[value] = [hit[0] for hit in hits]
+            found[value] = [choices[index] for _, _, index in hits]
     return found

@@ -9,13 +9,17 @@ which first lists the features).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.orm import RelationshipProperty, aliased
+from sqlalchemy.orm.interfaces import MANYTOONE
 
 from lamin_core.errors import ValidationError
 from lamin_core.query.compiler import related_column
@@ -52,15 +56,149 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def _as_set(values: Any, empty: Any) -> Any:
-    if isinstance(values, str):  # a JSON array not parsed by the driver
-        values = json.loads(values)
-    if not values:
-        return empty
+def _sets(arrays: list[Any], *, none_when_empty: bool = False) -> list[Any]:
+    """Return a set per JSON array: ``{None}`` for an empty one (as LaminDB shows a record
+    without related records), or None with `none_when_empty`."""
     try:
-        return set(values)
+        if none_when_empty:
+            return [set(values) if values else None for values in arrays]
+        return [set(values) if values else {None} for values in arrays]
     except TypeError:  # lists or dicts among JSON values
-        return {_hashable(item) for item in values}
+        empty = None if none_when_empty else {None}
+        return [{_hashable(v) for v in values} if values else empty for values in arrays]
+
+
+def _parse_json(cells: np.ndarray) -> list[Any]:
+    """Parse a column of JSON documents (None for SQL NULL) with one `json.loads` call.
+
+    One call over the joined column runs in C; a call per row costs ~7x more on large tables.
+    """
+    if pd.api.types.infer_dtype(cells, skipna=True) not in ("string", "empty"):
+        return [json.loads(cell) if isinstance(cell, str) else cell for cell in cells]
+    texts = np.where(pd.isna(cells), "null", cells)
+    return json.loads("[" + ",".join(texts.tolist()) + "]")
+
+
+class _Columns:
+    """The SELECT list of a DataFrame: each expression with how its column is converted.
+
+    Rows come from the driver untouched and each column is converted once, by its SQL type:
+    integers and floats to numpy arrays (NaN for NULL, as pandas infers them), date-times parsed
+    in one call, JSON parsed with one `json.loads` per column (JSON comes as text from both
+    backends), instead of a type processor per value and pandas' type inference per column.
+    """
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self.dialect = dialect
+        self.expressions: list[Any] = []
+        self.kinds: list[str] = []  # "value", "datetime", "json", "set"
+
+    def add(self, expression: Any, kind: str | None = None) -> None:
+        if kind is None:
+            kind = _kind_of(expression.type)
+        if kind in ("json", "set"):
+            expression = (
+                sa.type_coerce(expression, sa.Text())
+                if self.dialect.name == "sqlite"
+                else sa.cast(expression, sa.Text())
+            )
+        elif kind == "datetime":
+            expression = sa.type_coerce(expression, _RAW)
+        self.expressions.append(expression)
+        self.kinds.append(kind)
+
+    def convert(self, position: int, cells: np.ndarray, type_code: Any) -> Any:
+        """Return column `position` (the driver's values as an object array) as shown."""
+        kind = self.kinds[position]
+        if kind == "datetime":
+            return _to_datetime(cells)
+        if kind in ("json", "set"):
+            return _parse_json(cells)
+        type_, processor = _result_processor(
+            self.expressions[position].type, self.dialect, type_code
+        )
+        if isinstance(type_, sa.Integer | sa.Float | sa.Boolean):
+            missing = pd.isna(cells)
+            if not missing.any():
+                target = bool if isinstance(type_, sa.Boolean) else type_.python_type
+                return cells.astype(np.int64 if target is int else target)
+            if isinstance(type_, sa.Boolean) or missing.all():
+                return cells if processor is None else np.array([*map(processor, cells)], object)
+            numbers = np.full(len(cells), math.nan)
+            numbers[~missing] = cells[~missing].astype(np.float64)
+            return numbers
+        if processor is None:
+            return cells
+        return pd.Series([*map(processor, cells)], dtype=object).infer_objects().to_numpy()
+
+
+@functools.lru_cache(maxsize=512)
+def _result_processor(
+    type_: sa.types.TypeEngine[Any], dialect: sa.Dialect, type_code: Any
+) -> tuple[sa.types.TypeEngine[Any], Any]:
+    """Return the dialect's form of `type_` and its result processor (None: values as fetched)."""
+    implementation = type_.dialect_impl(dialect)
+    return implementation, implementation.result_processor(dialect, type_code)
+
+
+def _to_datetime(cells: np.ndarray) -> Any:
+    """Return timezone-aware UTC date-times from SQLite's text or the driver's datetimes."""
+    if pd.api.types.infer_dtype(cells, skipna=True) in ("string", "empty"):
+        try:  # SQLite stores naive UTC text; numpy parses it ~2.5x faster than pandas
+            parsed = np.array(cells, dtype="datetime64[us]")
+            return pd.DatetimeIndex(parsed).tz_localize("UTC").as_unit("ns")
+        except ValueError:
+            pass
+    return pd.to_datetime(cells, utc=True, format="ISO8601")
+
+
+class _Raw(sa.types.TypeDecorator[Any]):
+    """A column type that hands the driver's value through unchanged."""
+
+    impl = sa.types.NullType
+    cache_ok = True
+
+
+_RAW = _Raw()
+
+
+def _kind_of(type_: Any) -> str:
+    if isinstance(type_, sa.TypeDecorator):
+        type_ = type_.impl_instance
+    if isinstance(type_, sa.DateTime):
+        return "datetime"
+    if isinstance(type_, sa.JSON):
+        return "json"
+    return "value"
+
+
+class _OuterJoins:
+    """LEFT OUTER JOINs along many-to-one paths (``created_by__name``), one per distinct path.
+
+    A many-to-one join never multiplies rows, and joining is cheaper than a correlated
+    subquery per row.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.from_clause: Any = None
+        self._aliases: dict[tuple[str, ...], Any] = {}
+
+    def column(self, hops: Sequence[RelationshipProperty[Any]], column: str) -> Any:
+        """Return `column` of the record reached through `hops`, joining what is missing."""
+        current: Any = self.model
+        keys: tuple[str, ...] = ()
+        for hop in hops:
+            keys = (*keys, hop.key)
+            target = self._aliases.get(keys)
+            if target is None:
+                target = aliased(hop.mapper.class_)
+                left = self.model if self.from_clause is None else self.from_clause
+                onclause = getattr(current, hop.key).of_type(target)
+                self.from_clause = sa.orm.outerjoin(left, target, onclause)
+                self._aliases[keys] = target
+            current = target
+        return getattr(current, column)
 
 
 def build_df(
@@ -73,8 +211,12 @@ def build_df(
     model = queryset.model
     includes = [include] if isinstance(include, str) else list(include or [])
     names = default_columns(model, compact=bool(includes or features))
-    selected: list[Any] = [getattr(model, name) for name in names]
+    selected = _Columns(queryset.session.get_bind().dialect)
+    selected.add(model.id)
+    for name in names:
+        selected.add(getattr(model, name))
     to_many: set[str] = set()
+    joins = _OuterJoins(model)
     for path in includes:
         if not isinstance(path, str):
             raise ValidationError(
@@ -84,17 +226,19 @@ def build_df(
         if not hops:
             if column not in names:
                 names.append(column)
-                selected.append(getattr(model, column))
+                selected.add(getattr(model, column))
             continue
         if path in names:
             continue
+        names.append(path)
         if any(hop.uselist for hop in hops):
             to_many.add(path)
-            expression = related_column(model, hops, column, aggregate=JsonArrayAgg)
+            aggregated = related_column(model, hops, column, aggregate=JsonArrayAgg)
+            selected.add(aggregated.label(f"include_{len(names)}"), "set")
+        elif all(hop.direction is MANYTOONE for hop in hops):
+            selected.add(joins.column(hops, column).label(f"include_{len(names)}"))
         else:
-            expression = related_column(model, hops, column)
-        names.append(path)
-        selected.append(expression.label(f"include_{len(names)}"))
+            selected.add(related_column(model, hops, column).label(f"include_{len(names)}"))
     feature_dtypes: dict[str, str] = {}
     feature_parts: list[tuple[str, int]] = []  # (feature name, number of subqueries)
     explicit = not isinstance(features, bool)
@@ -115,28 +259,28 @@ def build_df(
             feature_dtypes[name] = refs[name].dtype
             feature_parts.append((name, len(parts)))
             for index, part in enumerate(parts):
-                selected.append(part.label(f"feature_{len(feature_parts)}_{index}"))
-    statement = queryset._select(model.id, *selected)
-    rows = queryset._execute_rows(statement)
-    n_plain = len(names)
-    records: list[list[Any]] = []
-    for row in rows:
-        values = list(row[: n_plain + 1])
-        for position, path in enumerate(names, start=1):
-            if path in to_many:
-                values[position] = _as_set(values[position], {None})
-        offset = n_plain + 1
-        for _name, count in feature_parts:
-            merged: set[Any] = set()
-            for cell in row[offset : offset + count]:
-                found = _as_set(cell, None)
+                selected.add(part.label(f"feature_{len(feature_parts)}_{index}"), "set")
+    statement = queryset._select(*selected.expressions, from_clause=joins.from_clause)
+    rows, type_codes = queryset._execute_raw(statement)
+    columns = [
+        selected.convert(position, np.fromiter(cells, dtype=object, count=len(rows)), type_code)
+        for position, (cells, type_code) in enumerate(
+            zip(zip(*rows) if rows else [()] * len(type_codes), type_codes)
+        )
+    ]
+    data: dict[str, Any] = {}
+    for name, column in zip(names, columns[1:]):
+        data[name] = _sets(column) if name in to_many else column
+    position = len(names) + 1
+    for name, count in feature_parts:
+        merged = [set[Any]() for _ in range(len(rows))]
+        for part in columns[position : position + count]:
+            for values, found in zip(merged, _sets(part, none_when_empty=True)):
                 if found:
-                    merged |= found
-            values.append(merged if merged else NAN)
-            offset += count
-        records.append(values)
-    columns = ["id", *names, *(name for name, _count in feature_parts)]
-    df = pd.DataFrame.from_records(records, columns=columns).set_index("id")
+                    values |= found
+        data[name] = [values if values else NAN for values in merged]
+        position += count
+    df = pd.DataFrame(data, index=pd.Index(columns[0], name="id"), columns=list(data))
     if feature_parts and not explicit and len(df):
         empty = [name for name, _count in feature_parts if df[name].isna().all()]
         df = df.drop(columns=empty)

@@ -183,8 +183,16 @@ class QuerySet(Generic[R]):
             clauses.append(clause)
         return clauses
 
-    def _select(self, *columns: Any, reverse: bool = False, ordered: bool = True) -> sa.Select[Any]:
+    def _select(
+        self,
+        *columns: Any,
+        reverse: bool = False,
+        ordered: bool = True,
+        from_clause: Any = None,
+    ) -> sa.Select[Any]:
         statement = sa.select(*columns).where(*self._where)
+        if from_clause is not None:
+            statement = statement.select_from(from_clause)
         if self._distinct:
             statement = statement.distinct()
         if ordered:
@@ -231,6 +239,26 @@ class QuerySet(Generic[R]):
             raise
         self._end_read()
         return rows
+
+    def _execute_raw(self, statement: Any) -> tuple[Sequence[Any], list[Any]]:
+        """Run a select and return the driver's rows untouched, with the column type codes.
+
+        No per-row type processing: `df()` converts whole columns instead (see
+        `dataframe._Columns`).
+        """
+        session = self.session
+        try:
+            result = session.connection().execute(statement)
+            try:
+                rows = result.cursor.fetchall()
+                type_codes = [column[1] for column in result.cursor.description]
+            finally:
+                result.close()
+        except sa.exc.DBAPIError:
+            session.rollback()
+            raise
+        self._end_read()
+        return rows, type_codes
 
     def _records(self, statement: sa.Select[Any]) -> list[R]:
         return [row[0] for row in self._execute(statement)]

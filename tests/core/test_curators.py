@@ -113,6 +113,30 @@ def test_standardize_replaces_synonyms_and_case_variants(registries: ln.Instance
     assert curator.validate() is True
 
 
+@pytest.mark.parametrize("unknown", [0, 250], ids=["few-values", "many-values"])
+def test_synonyms_match_literally_and_shared_ones_are_left_alone(
+    registries: ln.Instance, unknown: int
+):
+    # few values are looked up record by record, many by reading the registry: same answers
+    bt.CellType(name="mast cell", synonyms="mastocyte|50%_cell").save()
+    bt.CellType(name="labrocyte", synonyms="Mastocyte").save()
+    values = ["MASTOCYTE", "50%_CELL", "50x_cell", " Labrocyte", "t CELL"]
+    values += [f"unknown type {i}" for i in range(unknown)]
+    mapper = bt.CellType.standardize(values, return_mapper=True, public_aware=False)
+    assert mapper == {"50%_CELL": "mast cell", " Labrocyte": "labrocyte", "t CELL": "T cell"}
+
+
+def test_close_matches_are_typos_not_substrings(registries: ln.Instance):
+    ln.ULabel.from_values(["CD4", "C2CD4A", "IFNG-AS1"], create=True).save()
+    curator = curator_for(make_df(cell_medium=["cd4x", "IFN", "DMSO", "DMSO"]))
+    assert curator.validate() is False
+    with pytest.raises(ln.ValidationError) as error:
+        curator.save_artifact(key="curated/typos.parquet")
+    message = str(error.value)
+    assert "'IFN' (did you mean 'IFNG'?)" in message and "IFNG-AS1" not in message
+    assert "'cd4x' (did you mean 'CD4'?)" in message and "C2CD4A" not in message
+
+
 def test_standardize_merges_categories_of_a_categorical_column(registries: ln.Instance):
     df = make_df(cell_type=pd.Categorical(["B lymphocyte", "B cell", "T cell", "B cell"]))
     curator = curator_for(df)

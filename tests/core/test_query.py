@@ -269,4 +269,25 @@ def test_repr_shows_records(guide: Guide):
 def test_df_types(guide: Guide):
     frame = ln.Artifact.df()
     assert pd.api.types.is_integer_dtype(frame["size"])
-    assert str(frame["created_at"].dtype).startswith("datetime64")
+    assert str(frame["created_at"].dtype) == "datetime64[ns, UTC]"
+    assert frame["is_latest"].dtype == bool
+    dataset1 = ln.Artifact.get(key="example_datasets/dataset1.h5ad")
+    assert frame.loc[dataset1.id, "created_at"] == pd.Timestamp(dataset1.created_at)
+    # a nullable integer column shows NaN where the value is missing, as pandas reads it
+    assert frame["n_observations"].dtype == float
+    assert frame.loc[dataset1.id, "n_observations"] == 3
+    assert frame["n_observations"].isna().sum() == 3
+
+
+def test_df_values_of_json_and_to_one_includes(guide: Guide):
+    for run in ln.Run.filter():
+        run.params = {"alpha": [1, 2], "name": 'quote " and \\ slash'}
+        run.save()
+    runs = ln.Run.filter().df(include=["params", "transform__key", "created_by__handle"])
+    assert all(p == {"alpha": [1, 2], "name": 'quote " and \\ slash'} for p in runs["params"])
+    assert set(runs["transform__key"]) == {run.transform.key for run in ln.Run.filter()}
+    # a missing many-to-one record gives None, and the join never duplicates rows
+    frame = ln.Artifact.filter().df(include=["run__transform__key", "ulabels__name"])
+    assert len(frame) == 5 and frame.index.is_unique
+    keys = {row.id: row.run.transform.key if row.run else None for row in ln.Artifact.filter()}
+    assert frame["run__transform__key"].to_dict() == keys
