@@ -263,8 +263,8 @@ def build_df(
     statement = queryset._select(*selected.expressions, from_clause=joins.from_clause)
     rows, type_codes = queryset._execute_raw(statement)
     columns = [
-        selected.convert(position, np.fromiter(cells, dtype=object, count=len(rows)), type_code)
-        for position, (cells, type_code) in enumerate(
+        selected.convert(position, np.fromiter(cells, dtype=object, count=len(rows)), code)
+        for position, (cells, code) in enumerate(
             zip(zip(*rows) if rows else [()] * len(type_codes), type_codes)
         )
     ]
@@ -280,7 +280,8 @@ def build_df(
                     values |= found
         data[name] = [values if values else NAN for values in merged]
         position += count
-    df = pd.DataFrame(data, index=pd.Index(columns[0], name="id"), columns=list(data))
+    # copy=False: every array is fresh; without it pandas copies each into consolidated blocks
+    df = pd.DataFrame(data, index=pd.Index(columns[0], name="id"), copy=False)
     if feature_parts and not explicit and len(df):
         empty = [name for name, _count in feature_parts if df[name].isna().all()]
         df = df.drop(columns=empty)
