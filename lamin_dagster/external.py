@@ -19,6 +19,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 import lamin_core as ln
+from lamin_core.storage import suffix_of
 from lamin_dagster.metadata import KEY_KEY, STEM_UID_KEY, artifact_metadata
 from lamin_dagster.sensors import with_resource_parameter
 
@@ -36,8 +37,6 @@ def asset_key_for(artifact_key: str) -> dg.AssetKey:
         >>> asset_key_for("images/my_image.jpg")
         AssetKey(['images', 'my_image'])
     """
-    from lamin_core.storage.paths import suffix_of
-
     suffix = suffix_of(artifact_key)
     stem = artifact_key[: len(artifact_key) - len(suffix)] if suffix else artifact_key
     parts = [_INVALID_NAME_CHARS.sub("_", part) for part in stem.strip("/").split("/") if part]

@@ -20,6 +20,7 @@ from typing import Any
 import dagster as dg
 
 import lamin_core as ln
+from lamin_core.storage import suffix_of
 from lamin_dagster.errors import NoHandlerError
 
 
@@ -179,18 +180,11 @@ class PathHandler(TypeHandler):
 
     def to_artifact(self, obj: Any, *, key: str, description: str | None) -> ln.Artifact:
         text = str(obj) if not isinstance(obj, (str, os.PathLike)) else os.fspath(obj)
-        suffix = _path_suffix(text)
+        suffix = suffix_of(text)
         return ln.Artifact(text, key=f"{key}{suffix}", description=description)
 
     def load(self, artifact: ln.Artifact) -> pathlib.Path:
         return artifact.cache()
-
-
-def _path_suffix(text: str) -> str:
-    """Return the suffix of a path the way the catalog computes it (``.fastq.gz`` stays whole)."""
-    from lamin_core.storage.paths import suffix_of
-
-    return suffix_of(text)
 
 
 DEFAULT_HANDLERS: tuple[TypeHandler, ...] = (DataFrameHandler(), AnnDataHandler(), PathHandler())

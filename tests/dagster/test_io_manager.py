@@ -379,40 +379,23 @@ def test_every_config_field_is_described(resource: type) -> None:
     assert all(field.description for field in fields.values())
 
 
-def test_public_api_is_pinned() -> None:
+def test_every_export_is_ours_and_documented() -> None:
+    import inspect
+
     import lamin_dagster
 
-    assert sorted(lamin_dagster.__all__) == sorted(
-        [
-            "AnnDataHandler",
-            "CurationError",
-            "DataFrameHandler",
-            "LaminIOManager",
-            "LaminResource",
-            "LaminSchema",
-            "NoHandlerError",
-            "PathHandler",
-            "RunSpec",
-            "SchemaError",
-            "StepInfo",
-            "TableHandler",
-            "TransformSpec",
-            "TypeHandler",
-            "UpstreamArtifactError",
-            "VALIDATION_CHECK_NAME",
-            "asset_key_for",
-            "catalog_status",
-            "job_run_spec",
-            "lamin_asset",
-            "lamin_external_asset_sensor",
-            "lamin_external_assets",
-            "lamin_hooks",
-            "lamin_resources",
-            "lamin_run_sensors",
-            "record_run_end",
-            "step_outcomes",
-            "step_run_spec",
-            "step_transform_spec",
-        ]
-    )
-    assert all(hasattr(lamin_dagster, name) for name in lamin_dagster.__all__)
+    undocumented = []
+    for name in lamin_dagster.__all__:
+        exported = getattr(lamin_dagster, name)  # AttributeError: listed but not defined
+        if callable(exported):
+            assert exported.__module__.startswith("lamin_dagster"), name
+            if not inspect.getdoc(exported):
+                undocumented.append(name)
+    assert not undocumented
+    assert {
+        "LaminIOManager",
+        "LaminResource",
+        "lamin_asset",
+        "lamin_resources",
+        "lamin_run_sensors",
+    } <= set(lamin_dagster.__all__)  # the names the README's Dagster section uses
