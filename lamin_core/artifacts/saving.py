@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from lamin_core.errors import IntegrityError, StorageError
 from lamin_core.ids import base62, decode_version
 from lamin_core.instance import Instance
+from lamin_core.models.artifact import LATEST_KEY_INDEX
 from lamin_core.models.base import Record
 from lamin_core.models.core import VERSION_SUFFIX_LENGTH
 from lamin_core.storage.hashing import hash_folder
@@ -107,9 +108,11 @@ def save_artifact(artifact: Artifact) -> Artifact:
             if winner is not None:  # another process saved the same content a moment ago
                 staged.discard()
                 return winner
+            if _names_latest_key_index(error) and artifact._revises is None:
+                continue  # another process saved the first version of this key: be version 2
             if "uid" not in str(error.orig):
                 staged.discard()
-                raise IntegrityError(f"Cannot save {artifact!r}: {error.orig}") from error
+                raise IntegrityError(_save_error(artifact, error)) from error
             taken = decode_version(artifact.uid[-VERSION_SUFFIX_LENGTH:])
             continue  # another process took this version number: take the next one
         except BaseException:
@@ -128,6 +131,21 @@ def save_artifact(artifact: Artifact) -> Artifact:
         f"Cannot save a new version of key {artifact.key!r}: {MAX_VERSION_RETRIES} concurrent "
         "saves took the version numbers first. Try again."
     )
+
+
+def _names_latest_key_index(error: SAIntegrityError) -> bool:
+    """Whether a failed insert broke "one latest artifact per key" (SQLite or PostgreSQL)."""
+    text = str(error.orig)
+    return LATEST_KEY_INDEX in text or "artifact.storage_id, artifact.key" in text
+
+
+def _save_error(artifact: Artifact, error: SAIntegrityError) -> str:
+    if _names_latest_key_index(error):
+        return (
+            f"Cannot save {artifact!r}: key {artifact.key!r} is the key of the latest version of "
+            "another artifact family. Save it with revises=<that artifact> or another key."
+        )
+    return f"Cannot save {artifact!r}: {error.orig}"
 
 
 def _find_duplicate_and_prior(
@@ -240,6 +258,7 @@ def delete_artifact(artifact: Artifact, *, storage: bool | None) -> None:
     delete_content = artifact.key_is_virtual if storage is None else storage
     fs, location = artifact_location(artifact)
     try:
+        previous = None
         if artifact.is_latest:
             previous = session.scalars(
                 sa.select(Artifact)
@@ -247,9 +266,10 @@ def delete_artifact(artifact: Artifact, *, storage: bool | None) -> None:
                 .order_by(Artifact.uid.desc())
                 .limit(1)
             ).first()
-            if previous is not None:
-                previous.is_latest = True
         session.delete(artifact)
+        session.flush()  # the row goes first: one latest version per key at every statement
+        if previous is not None:
+            previous.is_latest = True
         session.commit()
     except BaseException:
         session.rollback()

@@ -61,6 +61,9 @@ artifact_featureset = _link_table("artifact_featureset", "featureset")
 artifact_featureset.append_column(sa.Column("slot", String(64)))
 
 
+LATEST_KEY_INDEX = "ux_artifact_latest_key"
+
+
 class Artifact(IsVersioned):
     """A file, folder, DataFrame or AnnData object with content hash, key and provenance.
 
@@ -77,6 +80,18 @@ class Artifact(IsVersioned):
     """
 
     __tablename__ = "artifact"
+    # one latest version per key and storage: two processes saving the first version of a new
+    # key at once cannot start two version families (the second save becomes version 2)
+    __table_args__ = (
+        sa.Index(
+            LATEST_KEY_INDEX,
+            "storage_id",
+            "key",
+            unique=True,
+            sqlite_where=sa.text("is_latest = 1 AND key IS NOT NULL"),
+            postgresql_where=sa.text("is_latest AND key IS NOT NULL"),
+        ),
+    )
     _stem_length = 16
     _name_field = "key"
     _search_fields = ("key", "description")

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -179,3 +180,53 @@ def test_concurrent_new_versions_of_one_key_lose_no_content(sqlite_instance, tmp
     contents = {tuple(v.load().iloc[0]) for v in versions}  # every row's file is there and its own
     assert len(contents) == 16
     assert fsck(sqlite_instance).is_clean
+
+
+CONCURRENT_FIRST_SAVE = """
+import sys
+import pandas as pd
+import lamin_core as ln
+ln.connect(sys.argv[3] or None, storage=sys.argv[1])
+ready = sys.argv[4]
+while not __import__("os").path.exists(ready):  # start together
+    pass
+frame = pd.DataFrame({"writer": [int(sys.argv[2])]})
+ln.Artifact.from_df(frame, key="new/table.parquet").save()
+"""
+
+
+def test_concurrent_first_versions_of_a_new_key_form_one_family(
+    instance: ln.Instance, db_url: str | None, tmp_path: Path
+):
+    script = tmp_path / "first.py"
+    script.write_text(CONCURRENT_FIRST_SAVE)
+    go = tmp_path / "go"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMIN_CORE")}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(script), instance.storage_root, str(n), db_url or "", str(go)],
+            env=env,
+            stderr=subprocess.PIPE,
+        )
+        for n in range(4)
+    ]
+    time.sleep(3)  # let every writer import and connect
+    go.touch()
+    for writer in writers:
+        assert writer.wait(timeout=300) == 0, writer.stderr.read().decode()
+    versions = ln.Artifact.filter(key="new/table.parquet").list()
+    assert len(versions) == 4
+    assert len({v.uid[:16] for v in versions}) == 1  # one family, not one per writer
+    assert sorted(v.version for v in versions) == ["1", "2", "3", "4"]
+    assert [v.is_latest for v in versions].count(True) == 1
+    assert {int(v.load()["writer"].iloc[0]) for v in versions} == {0, 1, 2, 3}
+
+
+def test_a_key_taken_by_another_family_gets_a_clear_error(sqlite_instance):
+    first = ln.Artifact.from_df(pd.DataFrame({"a": [1]}), key="a.parquet").save()
+    other = ln.Artifact.from_df(pd.DataFrame({"b": [1]}), key="b.parquet").save()
+    before = artifact_count(sqlite_instance)
+    with pytest.raises(ln.IntegrityError, match="latest version of another artifact family"):
+        ln.Artifact.from_df(pd.DataFrame({"b": [2]}), key="a.parquet", revises=other).save()
+    assert artifact_count(sqlite_instance) == before
+    assert first.is_latest and ln.Artifact.get(key="b.parquet").is_latest

@@ -64,6 +64,28 @@ def test_catalog_from_first_revision_upgrades_and_keeps_data(tmp_path: Path, db_
     assert old.uid == "oldoldoldoldold00000" and old.created_by.handle == "olduser"
 
 
+def test_upgrade_keeps_one_latest_artifact_per_key(tmp_path: Path, db_url: str | None):
+    # a catalog where a race left two version families with the same key, both latest
+    url = catalog_url(tmp_path, db_url)
+    make_first_revision_catalog(url)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO artifact (uid, key, suffix, size, hash, hash_type, key_is_virtual, "
+                "storage_id, created_by_id, created_at, version, is_latest) VALUES "
+                "('racerracerracer00000', 'old/data.csv', '.csv', 12, 'h2', 'md5', true, 1, 1, "
+                "'2024-01-02 00:00:00', '1', true)"
+            )
+        )
+    engine.dispose()
+    instance = ln.connect(url, storage=tmp_path / "catalog")
+    rows = instance.session.execute(
+        sa.select(ln.Artifact.uid, ln.Artifact.is_latest).where(ln.Artifact.key == "old/data.csv")
+    ).all()
+    assert sorted(rows) == [("oldoldoldoldold00000", False), ("racerracerracer00000", True)]
+
+
 def test_migrations_produce_exactly_the_models_schema(tmp_path: Path, db_url: str | None):
     url = catalog_url(tmp_path, db_url)
     engine = create_engine(url)
