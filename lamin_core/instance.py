@@ -393,7 +393,9 @@ def connect(
     """Open an existing catalog and (by default) make it the active one.
 
     Args:
-        db: A SQLAlchemy database URL such as ``postgresql://user@host/db``.
+        db: A SQLAlchemy database URL such as ``postgresql://user@host/db``; a local folder
+            without `storage` (``ln.connect("./my-catalog")``) is taken as the storage of a
+            catalog with its SQLite database inside.
         storage: The storage root of the catalog.
         user: The handle of the user creating records.
         auto_migrate: Upgrade an older schema; when False, an older schema raises with the fix.
@@ -403,6 +405,8 @@ def connect(
     Raises:
         InstanceError: there is no catalog, it is unreachable, or its schema is out of date.
     """
+    if db is not None and storage is None and "://" not in str(db):
+        db, storage = None, db  # ln.connect("./my-catalog")
     return _open(
         db,
         storage,

@@ -67,6 +67,15 @@ def test_connect_to_missing_catalog_says_how_to_create(tmp_path: Path):
     assert not (tmp_path / "nothing-here").exists()
 
 
+def test_connect_by_folder_opens_the_catalog_stored_there(tmp_path: Path):
+    created = ln.init(storage=tmp_path / "my-catalog", activate=False)
+    created.close()
+    opened = ln.connect(str(tmp_path / "my-catalog"))
+    assert opened.storage_root == created.storage_root
+    with pytest.raises(ln.InstanceError, match="No catalog at"):
+        ln.connect(str(tmp_path / "elsewhere"))
+
+
 def test_two_instances_side_by_side(tmp_path: Path):
     a = ln.init(storage=tmp_path / "a")
     b = ln.init(storage=tmp_path / "b")  # now the default
