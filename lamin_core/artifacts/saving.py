@@ -157,20 +157,28 @@ def _find_duplicate_and_prior(
     """
     from lamin_core.models.artifact import Artifact
 
-    conditions = [Artifact.hash == artifact.hash]
+    table = Artifact.__table__
+    conditions = [table.c.hash == artifact.hash]
     by_key = artifact._revises is None and artifact.key is not None and storage_id is not None
     if by_key:
         conditions.append(
             sa.and_(
-                Artifact.key == artifact.key,
-                Artifact.storage_id == storage_id,
-                Artifact.is_latest.is_(True),
+                table.c.key == artifact.key,
+                table.c.storage_id == storage_id,
+                table.c.is_latest.is_(True),
             )
         )
-    rows = session.scalars(sa.select(Artifact).where(sa.or_(*conditions))).all()
-    duplicate = next((row for row in rows if row.hash == artifact.hash), None)
-    same_key = [row for row in rows if by_key and row.key == artifact.key and row.is_latest]
-    prior = artifact._revises or max(same_key, key=lambda row: row.id, default=None)
+    # plain rows first (the common answer is "none"), records only for what matched
+    matches = session.execute(
+        sa.select(table.c.id, table.c.hash, table.c.key, table.c.is_latest).where(
+            sa.or_(*conditions)
+        )
+    ).all()
+    duplicate = next(
+        (session.get(Artifact, row.id) for row in matches if row.hash == artifact.hash), None
+    )
+    same_key = [row.id for row in matches if by_key and row.key == artifact.key and row.is_latest]
+    prior = artifact._revises or (session.get(Artifact, max(same_key)) if same_key else None)
     return duplicate, prior
 
 
