@@ -91,7 +91,12 @@ class Record(Base):
 
     @declared_attr
     def uid(cls) -> Mapped[str]:
-        return mapped_column(String(cls._full_uid_length()), unique=True, sort_order=-99)
+        # insert_sentinel: uids are unique and made client-side, so SQLAlchemy can batch many
+        # INSERTs into one statement and match the returned ids to the records by uid (without
+        # a sentinel, SQLite inserts one row per statement to keep RETURNING in order)
+        return mapped_column(
+            String(cls._full_uid_length()), unique=True, insert_sentinel=True, sort_order=-99
+        )
 
     @classmethod
     def _full_uid_length(cls) -> int:

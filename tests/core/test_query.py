@@ -291,3 +291,16 @@ def test_df_values_of_json_and_to_one_includes(guide: Guide):
     assert len(frame) == 5 and frame.index.is_unique
     keys = {row.id: row.run.transform.key if row.run else None for row in ln.Artifact.filter()}
     assert frame["run__transform__key"].to_dict() == keys
+
+
+def test_saving_many_records_batches_inserts_and_gives_each_record_its_id(
+    instance: ln.Instance,
+):
+    names = [f"label {i:03d}" for i in range(120)]
+    labels = ln.ULabel.from_values(names, create=True)
+    with count_statements(instance.engine) as statements:
+        labels.save()
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO ULABEL")]
+    assert len(inserts) == 1  # one multi-row INSERT, not one per record
+    stored = dict(instance.session.execute(sa.select(ln.ULabel.name, ln.ULabel.id)).all())
+    assert {label.name: label.id for label in labels} == {name: stored[name] for name in names}
