@@ -24,12 +24,18 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lamin_core.annotations.dtypes import DType, parse_dtype
-from lamin_core.annotations.labels import get_feature, insert_links, label_registries, link_table
+from lamin_core.annotations.labels import (
+    ArtifactAnnotations,
+    get_feature,
+    insert_links,
+    label_registries,
+    link_table,
+)
 from lamin_core.errors import FieldError, ValidationError, did_you_mean
 from lamin_core.query.queryset import end_read
 
 if TYPE_CHECKING:
-    from lamin_core.models import Artifact, Feature
+    from lamin_core.models import Feature
     from lamin_core.query import QuerySet
 
 __all__ = ["ArtifactFeatures", "FeatureManager", "feature_values", "infer_dtype", "value_hash"]
@@ -102,7 +108,7 @@ def _label_ids(
     return found
 
 
-class FeatureManager:
+class FeatureManager(ArtifactAnnotations):
     """The features of one artifact: add, get and remove values, describe.
 
     Examples:
@@ -110,17 +116,6 @@ class FeatureManager:
         >>> artifact.features.remove_values("temperature")
         >>> artifact.features.describe()
     """
-
-    def __init__(self, artifact: Artifact) -> None:
-        self._artifact = artifact
-
-    def _session(self) -> Session:
-        return self._artifact._instance().session
-
-    def _artifact_id(self) -> int:
-        if self._artifact.id is None:
-            raise ValidationError(f"{self._artifact!r} is not saved; save it before annotating.")
-        return self._artifact.id
 
     def add_values(self, values: Mapping[str, Any]) -> None:
         """Add dataset-level values of features, e.g. ``adata.uns``, in one transaction.

@@ -136,14 +136,10 @@ def _as_records(records: Any) -> list[Any]:
     return items
 
 
-class LabelManager:
-    """The labels of one artifact, grouped by the feature they are values of.
+class ArtifactAnnotations:
+    """What `artifact.labels` and `artifact.features` share: the artifact, its session, its id."""
 
-    Examples:
-        >>> artifact.labels.add(ln.ULabel.from_values(["project A"], create=True).save())
-        >>> artifact.labels.get(registry=ln.ULabel).list("name")
-        ['project A']
-    """
+    _needs_saved_to = "annotating"  # the error for an unsaved artifact: "save it before ..."
 
     def __init__(self, artifact: Artifact) -> None:
         self._artifact = artifact
@@ -153,8 +149,22 @@ class LabelManager:
 
     def _artifact_id(self) -> int:
         if self._artifact.id is None:
-            raise ValidationError(f"{self._artifact!r} is not saved; save it before adding labels.")
+            raise ValidationError(
+                f"{self._artifact!r} is not saved; save it before {self._needs_saved_to}."
+            )
         return self._artifact.id
+
+
+class LabelManager(ArtifactAnnotations):
+    """The labels of one artifact, grouped by the feature they are values of.
+
+    Examples:
+        >>> artifact.labels.add(ln.ULabel.from_values(["project A"], create=True).save())
+        >>> artifact.labels.get(registry=ln.ULabel).list("name")
+        ['project A']
+    """
+
+    _needs_saved_to = "adding labels"
 
     def add(self, records: Any, feature: str | Feature | None = None) -> None:
         """Link records (ULabels or bio records) to the artifact, optionally for a feature.

@@ -10,6 +10,7 @@ a transaction and SQLite readers see other processes' writes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
@@ -218,27 +219,25 @@ class QuerySet(Generic[R]):
     def _end_read(self) -> None:
         end_read(self.session)
 
-    def _execute(self, statement: Any) -> Any:
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sa.orm.Session]:
+        """Run a read: roll back on a database error, end the read transaction after it."""
         session = self.session
         try:
-            result = session.execute(statement.execution_options(populate_existing=True))
-            rows = result.all()
+            yield session
         except sa.exc.DBAPIError:
             session.rollback()
             raise
         self._end_read()
-        return rows
+
+    def _execute(self, statement: Any) -> Any:
+        with self._reading() as session:
+            return session.execute(statement.execution_options(populate_existing=True)).all()
 
     def _execute_rows(self, statement: Any) -> list[Any]:
         """Run a select of plain columns through the session's connection (no ORM loading)."""
-        session = self.session
-        try:
-            rows = list(session.connection().execute(statement).all())
-        except sa.exc.DBAPIError:
-            session.rollback()
-            raise
-        self._end_read()
-        return rows
+        with self._reading() as session:
+            return list(session.connection().execute(statement).all())
 
     def _execute_raw(self, statement: Any) -> tuple[Sequence[Any], list[Any]]:
         """Run a select and return the driver's rows untouched, with the column type codes.
@@ -246,19 +245,13 @@ class QuerySet(Generic[R]):
         No per-row type processing: `df()` converts whole columns instead (see
         `dataframe._Columns`).
         """
-        session = self.session
-        try:
+        with self._reading() as session:
             result = session.connection().execute(statement)
             try:
                 rows = result.cursor.fetchall()
-                type_codes = [column[1] for column in result.cursor.description]
+                return rows, [column[1] for column in result.cursor.description]
             finally:
                 result.close()
-        except sa.exc.DBAPIError:
-            session.rollback()
-            raise
-        self._end_read()
-        return rows, type_codes
 
     def _records(self, statement: sa.Select[Any]) -> list[R]:
         return [row[0] for row in self._execute(statement)]
