@@ -29,16 +29,17 @@ if TYPE_CHECKING:
 
 
 def _link_table(name: str, target: str, *, with_feature: bool = False) -> sa.Table:
+    """Return the link table between artifacts and `target` records.
+
+    The unique constraint (artifact_id, <target>_id[, feature_id]) is also the index from an
+    artifact to its records; the index (<target>_id, artifact_id) goes the other way and
+    answers ``filter(ulabels=...)`` from the index alone, already in artifact order.
+    """
     columns = [
         sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("artifact_id", ForeignKey("artifact.id", ondelete="CASCADE"), nullable=False),
         sa.Column(
-            "artifact_id", ForeignKey("artifact.id", ondelete="CASCADE"), nullable=False, index=True
-        ),
-        sa.Column(
-            f"{target}_id",
-            ForeignKey(f"{target}.id", ondelete="CASCADE"),
-            nullable=False,
-            index=True,
+            f"{target}_id", ForeignKey(f"{target}.id", ondelete="CASCADE"), nullable=False
         ),
     ]
     if with_feature:
@@ -52,6 +53,7 @@ def _link_table(name: str, target: str, *, with_feature: bool = False) -> sa.Tab
         sa.UniqueConstraint(
             "artifact_id", f"{target}_id", *(["feature_id"] if with_feature else [])
         ),
+        sa.Index(f"ix_{name}_{target}_id", f"{target}_id", "artifact_id"),
     )
 
 

@@ -88,7 +88,8 @@ class IsVersioned(Record):
         return base62(cls._stem_length) + encode_version(0)
 
     version: Mapped[str | None] = mapped_column(String(64), sort_order=80)
-    is_latest: Mapped[bool] = mapped_column(Boolean, default=True, index=True, sort_order=81)
+    # not indexed: nearly every record is the latest, so an index would only slow scans down
+    is_latest: Mapped[bool] = mapped_column(Boolean, default=True, sort_order=81)
 
     @property
     def stem_uid(self) -> str:

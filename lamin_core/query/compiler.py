@@ -16,6 +16,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -172,6 +173,16 @@ def _single_pair(relation: RelationshipProperty[Any]) -> bool:
     return len(_pairs(relation)) == 1
 
 
+@functools.cache
+def _link(table: sa.Table) -> sa.Alias:
+    """Return an alias of the link table `table` for subqueries, made once per table.
+
+    Each subquery is its own SQL scope, so one alias serves them all; making its column
+    collection costs more than compiling the rest of a typical filter.
+    """
+    return table.alias()
+
+
 def _compile_relation(
     entity: Any, relation: RelationshipProperty[Any], leaves: list[Leaf], negated: bool
 ) -> ColumnElement[bool]:
@@ -214,7 +225,7 @@ def _compile_relation(
     assert relation.direction is MANYTOMANY and relation.secondary is not None
     ((local, secondary_local),) = relation.synchronize_pairs
     ((remote, secondary_remote),) = relation.secondary_synchronize_pairs or ()
-    link = relation.secondary.alias()
+    link = _link(relation.secondary)
     link_local, link_remote = link.c[secondary_local.name], link.c[secondary_remote.name]
     if only_pk:
         conditions = [leaf.lookup.as_sql(link_remote, leaf.value) for leaf in shifted]
@@ -250,7 +261,7 @@ def _existence(
     else:
         assert relation.secondary is not None
         ((local, secondary_local),) = relation.synchronize_pairs
-        link = relation.secondary.alias()
+        link = _link(relation.secondary)
         subquery = sa.select(link.c[secondary_local.name]).correlate(None)
         condition = _attribute(entity, local).in_(subquery)
     return condition if want_related else sa.not_(condition)
@@ -281,7 +292,7 @@ def related_column(
     elif first.secondary is not None and _single_pair(first):
         ((local, secondary_local),) = first.synchronize_pairs
         ((remote, secondary_remote),) = first.secondary_synchronize_pairs or ()
-        link = first.secondary.alias()
+        link = _link(first.secondary)
         from_clause = link.join(
             current, _attribute(current, remote) == link.c[secondary_remote.name]
         )

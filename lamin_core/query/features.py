@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -147,6 +148,14 @@ def _links(root: type, dtype: str, feature_name: str) -> tuple[CategoricalLink, 
 
 def value_link(root: type) -> tuple[sa.Table, sa.Column[Any], sa.Column[Any]] | None:
     """Return (link table, record column, featurevalue column) for `root`, or None."""
+    tables = root.__table__.metadata.tables  # type: ignore[attr-defined]
+    return _value_link(root, len(tables))  # a registry defined later adds tables
+
+
+@functools.lru_cache(maxsize=256)
+def _value_link(
+    root: type, _table_count: int
+) -> tuple[sa.Table, sa.Column[Any], sa.Column[Any]] | None:
     from lamin_core.models import FeatureValue
 
     target = FeatureValue.__table__

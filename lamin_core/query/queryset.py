@@ -33,6 +33,8 @@ __all__ = ["QuerySet", "end_read"]
 
 R = TypeVar("R")
 REPR_LIMIT = 20
+# execution options of a statement whose rows df() reads from the cursor (see _execute_raw)
+_RAW_ROWS = {"_result_disable_adapt_to_context": True}
 
 
 def end_read(session: sa.orm.Session) -> None:
@@ -246,7 +248,9 @@ class QuerySet(Generic[R]):
         `dataframe._Columns`).
         """
         with self._reading() as session:
-            result = session.connection().execute(statement)
+            # the rows are read from the cursor, so the result's column map is never used:
+            # SQLAlchemy's own ORM skips remapping it to each new statement's columns too
+            result = session.connection().execute(statement, execution_options=_RAW_ROWS)
             try:
                 rows = result.cursor.fetchall()
                 return rows, [column[1] for column in result.cursor.description]

@@ -99,6 +99,29 @@ def test_migrations_produce_exactly_the_models_schema(tmp_path: Path, db_url: st
     assert differences == []
 
 
+def test_each_revision_downgrades_and_upgrades_again(tmp_path: Path, db_url: str | None):
+    from alembic import command
+
+    from lamin_core.migrations import alembic_config
+
+    url = catalog_url(tmp_path, db_url)
+    make_first_revision_catalog(url)
+    engine = create_engine(url)
+    upgrade(engine)
+    config = alembic_config(engine)
+    command.downgrade(config, "base")  # every downgrade() runs, newest first
+    assert current_revision(engine) is None
+    upgrade(engine)
+    with engine.connect() as connection:
+        differences = [
+            diff
+            for diff in compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            if not _is_search_index(diff)
+        ]
+    engine.dispose()
+    assert differences == []
+
+
 def _is_search_index(diff: object) -> bool:
     """Search indexes are created by raw DDL (FTS5 tables, trigram indexes), not by models."""
     text = repr(diff)

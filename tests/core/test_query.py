@@ -271,6 +271,7 @@ def test_df_types(guide: Guide):
     assert pd.api.types.is_integer_dtype(frame["size"])
     assert str(frame["created_at"].dtype) == "datetime64[ns, UTC]"
     assert frame["is_latest"].dtype == bool
+    assert frame["storage_id"].dtype == "int64"  # NOT NULL: converted without a NULL check
     dataset1 = ln.Artifact.get(key="example_datasets/dataset1.h5ad")
     assert frame.loc[dataset1.id, "created_at"] == pd.Timestamp(dataset1.created_at)
     # a nullable integer column shows NaN where the value is missing, as pandas reads it
@@ -291,6 +292,39 @@ def test_df_values_of_json_and_to_one_includes(guide: Guide):
     assert len(frame) == 5 and frame.index.is_unique
     keys = {row.id: row.run.transform.key if row.run else None for row in ln.Artifact.filter()}
     assert frame["run__transform__key"].to_dict() == keys
+
+
+def test_df_pauses_cycle_collection_while_building_and_restores_it(
+    guide: Guide, monkeypatch: pytest.MonkeyPatch
+):
+    import gc
+
+    from lamin_core.query.queryset import QuerySet
+
+    execute = QuerySet._execute_raw
+    enabled_during: list[bool] = []
+
+    def spy(self: QuerySet[Any], statement: Any) -> Any:
+        enabled_during.append(gc.isenabled())
+        return execute(self, statement)
+
+    monkeypatch.setattr(QuerySet, "_execute_raw", spy)
+    assert len(ln.Artifact.df(include="ulabels__name")) == 5
+    assert enabled_during == [False] and gc.isenabled()
+    gc.disable()  # a caller that turned collection off keeps it off
+    try:
+        ln.Artifact.df()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+    def fail(self: QuerySet[Any], statement: Any) -> Any:
+        raise sa.exc.OperationalError("SELECT ...", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(QuerySet, "_execute_raw", fail)
+    with pytest.raises(sa.exc.OperationalError):
+        ln.Artifact.df()
+    assert gc.isenabled()
 
 
 def test_saving_many_records_batches_inserts_and_gives_each_record_its_id(
