@@ -38,9 +38,7 @@ def _link_table(name: str, target: str, *, with_feature: bool = False) -> sa.Tab
     columns = [
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("artifact_id", ForeignKey("artifact.id", ondelete="CASCADE"), nullable=False),
-        sa.Column(
-            f"{target}_id", ForeignKey(f"{target}.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column(f"{target}_id", ForeignKey(f"{target}.id", ondelete="CASCADE"), nullable=False),
     ]
     if with_feature:
         columns.append(

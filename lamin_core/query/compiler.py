@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import RelationshipProperty, aliased
 from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE, ONETOMANY
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from lamin_core.errors import ValidationError
 from lamin_core.query.features import feature_condition, json_comparison
@@ -174,7 +175,7 @@ def _single_pair(relation: RelationshipProperty[Any]) -> bool:
 
 
 @functools.cache
-def _link(table: sa.Table) -> sa.Alias:
+def _link(table: sa.Table) -> NamedFromClause:
     """Return an alias of the link table `table` for subqueries, made once per table.
 
     Each subquery is its own SQL scope, so one alias serves them all; making its column
