@@ -30,6 +30,7 @@ from sqlalchemy.orm.interfaces import MANYTOONE
 
 from lamin_core.errors import ValidationError
 from lamin_core.query.collector import collector_paused
+from lamin_core.query.columnar import read_columns
 from lamin_core.query.compiler import related_column
 from lamin_core.query.features import feature_refs, feature_value_columns, has_features
 from lamin_core.query.fields import resolve_path
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["build_df", "default_columns", "registry_df"]
 
 NAN = math.nan
+# registry overviews asking for more rows than this (or all) are read as Arrow columns
+COLUMNAR_ROWS = 10_000
 
 
 def default_columns(model: Any, *, compact: bool) -> list[str]:
@@ -280,8 +283,12 @@ def build_df(
     *,
     include: str | Sequence[str] | None = None,
     features: bool | Sequence[str] = False,
+    columnar: bool = False,
 ) -> pd.DataFrame:
-    """Return the records of `queryset` as a DataFrame (see `QuerySet.df`)."""
+    """Return the records of `queryset` as a DataFrame (see `QuerySet.df`).
+
+    With `columnar`, a SQLite file is read as Arrow columns when it can be (see `columnar`).
+    """
     model: Any = queryset.model
     includes = [include] if isinstance(include, str) else list(include or [])
     for path in includes:
@@ -319,35 +326,50 @@ def build_df(
                 selected.add(part.label(f"feature_{len(feature_parts)}_{index}"), "set")
     statement = queryset._select(*selected.expressions, from_clause=plan.from_clause)
     with collector_paused():
-        df = _frame(queryset, statement, selected, names, plan.to_many, feature_parts, explicit)
+        fetched, type_codes = _fetch_columns(queryset, statement, columnar=columnar)
+        df = _frame(fetched, type_codes, selected, names, plan.to_many, feature_parts, explicit)
     if feature_dtypes:
         df.attrs["feature_dtypes"] = {k: v for k, v in feature_dtypes.items() if k in df.columns}
     return df
 
 
+def _fetch_columns(
+    queryset: QuerySet[Any], statement: Any, *, columnar: bool
+) -> tuple[list[np.ndarray], list[Any]]:
+    """Return the result of `statement` as one array per column, with the driver's type codes.
+
+    With `columnar`, as Arrow columns when the catalog allows it (see `columnar`); else from
+    the rows of the session's connection.
+    """
+    columns = read_columns(queryset.session, statement) if columnar else None
+    if columns is not None:
+        return columns, [None] * len(columns)
+    rows, type_codes = queryset._execute_raw(statement)
+    transposed = zip(*rows) if rows else [()] * len(type_codes)
+    return [np.fromiter(cells, dtype=object, count=len(rows)) for cells in transposed], type_codes
+
+
 def _frame(
-    queryset: QuerySet[Any],
-    statement: Any,
+    fetched: list[np.ndarray],
+    type_codes: list[Any],
     selected: _Columns,
     names: list[str],
     to_many: frozenset[str],
     feature_parts: list[tuple[str, int]],
     explicit: bool,
 ) -> pd.DataFrame:
-    """Run `statement` and build the DataFrame from its rows, a column at a time."""
-    rows, type_codes = queryset._execute_raw(statement)
+    """Build the DataFrame from the fetched columns: each converted once, by its type."""
     columns = [
-        selected.convert(position, np.fromiter(cells, dtype=object, count=len(rows)), code)
-        for position, (cells, code) in enumerate(
-            zip(zip(*rows) if rows else [()] * len(type_codes), type_codes)
-        )
+        selected.convert(position, cells, code)
+        for position, (cells, code) in enumerate(zip(fetched, type_codes))
     ]
+    n_rows = len(columns[0])
     data: dict[str, Any] = {}
     for name, column in zip(names, columns[1:]):
         data[name] = _objects(_sets(column)) if name in to_many else column
     position = len(names) + 1
     for name, count in feature_parts:
-        merged = [set[Any]() for _ in range(len(rows))]
+        merged = [set[Any]() for _ in range(n_rows)]
         for part in columns[position : position + count]:
             for values, found in zip(merged, _sets(part, none_when_empty=True)):
                 if found:
@@ -372,10 +394,16 @@ def registry_df(
 
     For versioned registries (Artifact, Collection, Transform) the overview shows only the
     latest version of each record (``is_latest``); ``Artifact.filter().df()`` shows every version.
+    A whole registry (``limit=None`` or above `COLUMNAR_ROWS`) is read as Arrow columns from
+    SQLite files (see `columnar`): faster from a few thousand rows on, slower for a few rows.
     """
     from lamin_core.query.queryset import QuerySet
 
     queryset: QuerySet[Any] = QuerySet(model)
     if "is_latest" in sa.inspect(model).column_attrs:
         queryset = queryset.filter(is_latest=True)
-    return queryset.order_by("-id").df(include=include, features=features, limit=limit)
+    queryset = queryset.order_by("-id")
+    if limit is not None:
+        queryset = queryset[:limit]
+    columnar = limit is None or limit > COLUMNAR_ROWS
+    return build_df(queryset, include=include, features=features, columnar=columnar)
