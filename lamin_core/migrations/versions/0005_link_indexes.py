@@ -6,7 +6,8 @@
   (``artifact_id``, ``<target>_id``[, ``feature_id``]) already starts with it.
 - ``artifact``, ``collection``, ``transform``: the index on ``is_latest`` goes. Nearly every
   record is the latest version, so SQLite walked the index and looked every row up again
-  (``Artifact.df()`` over 10,000 artifacts: 10 ms -> 8 ms) and PostgreSQL never used it.
+  (the statement of ``Artifact.df(limit=None)`` over 10,000 artifacts: 10 ms -> 8 ms) and
+  PostgreSQL never used it.
 
 The tables are spelled out here (not read from the models) so this revision means the same
 forever.
