@@ -294,6 +294,16 @@ def test_df_values_of_json_and_to_one_includes(guide: Guide):
     assert frame["run__transform__key"].to_dict() == keys
 
 
+def test_nested_filters_through_the_same_link_table(guide: Guide):
+    # both subqueries read artifact_ulabel: each must keep its own scope
+    dataset1 = ln.Artifact.get(key="example_datasets/dataset1.h5ad")
+    names = {label.name for label in dataset1.ulabels}
+    sharing = ln.Artifact.filter(ulabels__in=ln.ULabel.filter(artifacts__key=dataset1.key))
+    expected = {a.id for a in ln.Artifact.filter() if names & {x.name for x in a.ulabels}}
+    assert names and {a.id for a in sharing} == expected
+    assert set(ln.Artifact.filter(ulabels__artifacts__key=dataset1.key).df().index) == expected
+
+
 def test_df_pauses_cycle_collection_while_building_and_restores_it(
     guide: Guide, monkeypatch: pytest.MonkeyPatch
 ):
