@@ -105,3 +105,31 @@ def test_closing_the_catalog_closes_its_columnar_connections(tmp_path: Path):
     assert connections is not None and len(connections._opened) == 1
     instance.close()
     assert connections._opened == []
+
+
+def test_threads_and_forked_processes_read_with_their_own_connections(tmp_path: Path):
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
+    instance = ln.init(storage=tmp_path / "catalog")
+    names = [f"label {i:03d}" for i in range(300)]
+    ln.ULabel.from_values(names, create=True).save()
+
+    def read(_: int) -> list[str]:
+        with instance.activate():
+            return sorted(ln.ULabel.df(limit=None)["name"])
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(result == names for result in pool.map(read, range(12)))
+    connections = columnar._connections(instance.engine)
+    assert connections is not None and 1 <= len(connections._opened) <= 4
+    # a forked child must not use the parent's connection (SQLite forbids it): it opens its own
+    assert _overview_names(0) == names  # this thread holds a connection when the child forks
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        assert pool.map(_overview_names, [0]) == [names]
+    instance.close()
+
+
+def _overview_names(_: int) -> list[str]:
+    return sorted(ln.ULabel.df(limit=None)["name"])
