@@ -41,35 +41,59 @@ ENV_SWITCH = "LAMIN_CORE_COLUMNAR_READS"
 BATCH_ROWS = 1 << 22
 
 
+class _Held:
+    """The connection of one thread; when the thread ends, its locals go and this with them."""
+
+    __slots__ = ("__weakref__", "connection", "pid")
+
+    def __init__(self, pid: int, connection: Any) -> None:
+        self.pid, self.connection = pid, connection
+
+
+def _close(pid: int, connection: Any) -> None:
+    if pid == os.getpid():  # never a connection a forked child inherited from its parent
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
 class _Connections:
-    """ADBC connections to one SQLite file: one per thread and process, opened on first use."""
+    """ADBC connections to one SQLite file: one per thread and process, opened on first use.
+
+    A thread's connection closes when the thread ends, all of them when the engine is disposed
+    (`Instance.close()`) or the interpreter exits.
+    """
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._opened: list[tuple[int, Any]] = []  # (process id, connection)
+        self._closers: list[weakref.finalize[Any, Any]] = []
 
     def get(self) -> Any:
         held = getattr(self._local, "held", None)
-        if held is not None and held[0] == os.getpid():  # not one inherited through fork()
-            return held[1]
+        if held is not None and held.pid == os.getpid():  # not one inherited through fork()
+            return held.connection
         import adbc_driver_sqlite.dbapi
 
         connection = adbc_driver_sqlite.dbapi.connect(self.uri, autocommit=True)
-        self._local.held = (os.getpid(), connection)
+        held = self._local.held = _Held(os.getpid(), connection)
+        closer = weakref.finalize(held, _close, held.pid, connection)
         with self._lock:
-            self._opened.append((os.getpid(), connection))
+            self._closers = [*(c for c in self._closers if c.alive), closer]
         return connection
+
+    @property
+    def open_count(self) -> int:
+        """How many connections are open (this process's, of threads still running)."""
+        with self._lock:
+            return sum(1 for closer in self._closers if closer.alive)
 
     def close(self) -> None:
         with self._lock:
-            opened, self._opened = self._opened, []
+            closers, self._closers = self._closers, []
         self._local = threading.local()
-        for pid, connection in opened:
-            if pid == os.getpid():
-                with contextlib.suppress(Exception):
-                    connection.close()
+        for closer in closers:
+            closer()
 
 
 _by_engine: weakref.WeakKeyDictionary[sa.Engine, _Connections | None] = weakref.WeakKeyDictionary()
@@ -98,9 +122,8 @@ def _connections(engine: sa.Engine) -> _Connections | None:
 def read_columns(session: sa.orm.Session, statement: sa.Select[Any]) -> list[np.ndarray] | None:
     """Return each column of `statement`'s result as an array, or None to read it otherwise.
 
-    Integer and float columns come as numpy arrays (NaN where an integer column is NULL only
-    for floats: integers with NULLs, like text, come as object arrays with None), so the
-    caller converts them as it converts the driver's rows.
+    Floats and integers without NULLs come as numpy arrays (NaN for a NULL float); integers
+    with NULLs, text and the rest as object arrays with None for NULL, as in the driver's rows.
     """
     if os.environ.get(ENV_SWITCH, "1") == "0" or session.in_transaction():
         return None

@@ -102,9 +102,9 @@ def test_closing_the_catalog_closes_its_columnar_connections(tmp_path: Path):
     ln.ULabel.from_values(["a"], create=True).save()
     assert list(ln.ULabel.df(limit=None)["name"]) == ["a"]
     connections = columnar._connections(instance.engine)
-    assert connections is not None and len(connections._opened) == 1
+    assert connections is not None and connections.open_count == 1
     instance.close()
-    assert connections._opened == []
+    assert connections.open_count == 0
 
 
 def test_threads_and_forked_processes_read_with_their_own_connections(tmp_path: Path):
@@ -122,7 +122,7 @@ def test_threads_and_forked_processes_read_with_their_own_connections(tmp_path: 
     with ThreadPoolExecutor(4) as pool:
         assert all(result == names for result in pool.map(read, range(12)))
     connections = columnar._connections(instance.engine)
-    assert connections is not None and 1 <= len(connections._opened) <= 4
+    assert connections is not None and connections.open_count == 0  # closed with their threads
     # a forked child must not use the parent's connection (SQLite forbids it): it opens its own
     assert _overview_names(0) == names  # this thread holds a connection when the child forks
     context = multiprocessing.get_context("fork")
