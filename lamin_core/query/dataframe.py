@@ -138,7 +138,8 @@ class _Columns:
         self.kinds.append(kind)
 
     def convert(self, position: int, cells: np.ndarray, type_code: Any) -> Any:
-        """Return column `position` (the driver's values as an object array) as shown."""
+        """Return column `position` as shown: `cells` holds the driver's values (an object
+        array), or a numeric array when the column came from a columnar read."""
         kind = self.kinds[position]
         if kind == "datetime":
             return _to_datetime(cells)
