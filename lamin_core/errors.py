@@ -10,6 +10,7 @@ catches all of them and nothing else::
     ├── MultipleResultsFound   a query that must match one record matched several
     ├── ValidationError        a value, key or dataset that breaks a rule of the catalog
     ├── IntegrityError         a write that would break a constraint (duplicate name, dangling link)
+    ├── NoWriteAccess          a write the database role may not make (read-only role, other space)
     └── StorageError           a path, URL or file that storage cannot read or write
 
 Messages follow one pattern: the object, the offending value, the rule, then the fix or the choices.
@@ -27,6 +28,7 @@ __all__ = [
     "IntegrityError",
     "LaminError",
     "MultipleResultsFound",
+    "NoWriteAccess",
     "StorageError",
     "ValidationError",
     "closest_match",
@@ -60,6 +62,10 @@ class ValidationError(LaminError, ValueError):
 
 class IntegrityError(LaminError):
     """A write would break a constraint of the catalog."""
+
+
+class NoWriteAccess(LaminError, PermissionError):
+    """The database role may not make this write: it is read-only, or the row is in another space."""
 
 
 class StorageError(LaminError, OSError):
