@@ -65,7 +65,8 @@ class IntegrityError(LaminError):
 
 
 class NoWriteAccess(LaminError, PermissionError):
-    """The database role may not make this write: it is read-only, or the row is in another space."""
+    """The database role may not make this write: it is read-only, or the row is in a space
+    the role has no access to."""
 
 
 class StorageError(LaminError, OSError):
