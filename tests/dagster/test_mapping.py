@@ -65,6 +65,8 @@ def test_step_run_spec_is_keyed_by_run_and_step() -> None:
 
     assert spec.reference == f"{RUN_ID}/raw__iris"
     assert spec.reference_type == "dagster_step"
+    assert spec.name == "raw__iris (attempt 2)"
+    assert step_run_spec(StepInfo(RUN_ID, "etl", "raw__iris", "raw__iris")).name == "raw__iris"
     assert spec.params == {
         "dagster_run_id": RUN_ID,
         "step_key": "raw__iris",
