@@ -7,6 +7,9 @@ unreachable database fails there, with lamin_core's message in the step log) and
 they are torn down. Catalog calls made on a step's behalf run inside ``instance.activate()``,
 which sets the active catalog for this context only: code elsewhere in the process that uses
 another catalog is not affected.
+
+At set-up they also close the catalog Runs of Dagster runs that have finished since (a step
+killed with its process cannot close its own Run; see `lamin_dagster.run_status`).
 """
 
 import contextlib
@@ -20,6 +23,7 @@ import lamin_core as ln
 from lamin_core.tracking import reset_current_run, set_current_run
 from lamin_dagster.context import step_info
 from lamin_dagster.mapping import StepInfo, job_run_spec, step_run_spec
+from lamin_dagster.run_status import close_finished_runs
 from lamin_dagster.runs import start_step_run
 
 
@@ -52,8 +56,15 @@ class CatalogResource(dg.ConfigurableResource):
     _step_runs: dict[tuple[str, int], int] = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Open the catalog when the run starts, so configuration errors surface at once."""
-        self.get_instance()
+        """Open the catalog when the run starts, and close the Runs of finished Dagster runs.
+
+        Opening at once makes configuration errors surface at once. Closing takes Dagster's
+        status as the truth for Runs left open by steps that died (see `close_finished_runs`).
+        """
+        instance = self.get_instance()
+        if context.instance is not None:
+            current = context.run.run_id if context.run is not None else None
+            close_finished_runs(instance, context.instance, current_run_id=current)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """Close the catalog's connections when the run's resources are released."""
