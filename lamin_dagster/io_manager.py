@@ -444,7 +444,8 @@ def _recorded_artifact(instance: ln.Instance, upstream: RecordedUpstream) -> ln.
             f"LaminIOManager is configured with another catalog. {upstream.fix}, or configure "
             "the catalog that stored it."
         )
-    if recorded is not None and artifact.hash != recorded:
+    # compared as text: the metadata holds str(artifact.hash), as `artifact_metadata` wrote it
+    if recorded is not None and str(artifact.hash) != recorded:
         raise UpstreamArtifactError(
             f"Cannot load {upstream.where}: Dagster recorded artifact {uid!r} with hash "
             f"{recorded!r}, but that uid now has hash {artifact.hash!r} in the catalog: it names "
