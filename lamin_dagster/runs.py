@@ -243,15 +243,13 @@ def open_dagster_run_ids(instance: ln.Instance) -> set[str]:
 
     One statement, on the indexed `status` column: cheap when nothing is open.
     """
-    session = instance.session
-    try:
-        rows = session.execute(
-            sa.select(ln.Run.reference, ln.Run.reference_type).where(
+    # a connection of its own: the caller's session (and what it has pending) is not touched
+    with instance.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(ln.Run.reference).where(
                 ln.Run.status == STARTED,
                 ln.Run.reference_type.in_((RUN_REFERENCE_TYPE, STEP_REFERENCE_TYPE)),
             )
         ).all()
-    finally:
-        session.rollback()  # end the read transaction: nothing holds the database meanwhile
     # a step's reference starts with its run id (`step_reference`); run ids have no "/"
-    return {reference.split("/", 1)[0] for reference, _ in rows if reference}
+    return {reference.split("/", 1)[0] for (reference,) in rows if reference}
