@@ -41,8 +41,9 @@ from lamin_dagster.mapping import (
     step_transform_spec,
 )
 from lamin_dagster.resources import LaminResource
+from lamin_dagster.run_status import close_finished_runs, record_run_end
 from lamin_dagster.schema import LaminSchema
-from lamin_dagster.sensors import lamin_run_sensors, record_run_end
+from lamin_dagster.sensors import lamin_run_sensors
 
 
 def lamin_resources(
@@ -81,6 +82,7 @@ __all__ = [
     "UpstreamArtifactError",
     "asset_key_for",
     "catalog_status",
+    "close_finished_runs",
     "job_run_spec",
     "lamin_asset",
     "lamin_external_asset_sensor",

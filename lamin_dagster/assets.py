@@ -180,7 +180,7 @@ def lamin_asset(
         io_manager = _catalog_resource(context.resources, io_manager_key, where, LaminIOManager)
         step = step_info(context)
         if step is not None:
-            io_manager.step_run(step, restart=True)
+            io_manager.step_run(step)  # the attempt's Run exists even if the body fails early
         result = fn(context, *args, **kwargs) if takes_context else fn(*args, **kwargs)
         value, extra = (result, {})
         if isinstance(result, dg.Output):

@@ -10,7 +10,7 @@ value and the fix) in the step log::
     │   ├── SchemaError         a `lamin/schema` that is malformed or names unknown registries
     │   └── CurationError       an output whose values break its `lamin/schema`
     └── DoesNotExist (lamin_core)
-        └── UpstreamArtifactError   an input whose upstream artifact cannot be resolved
+        └── UpstreamArtifactError   an input whose recorded upstream artifact is gone or changed
 """
 
 from __future__ import annotations
@@ -54,4 +54,8 @@ class CurationError(ValidationError):
 
 
 class UpstreamArtifactError(DoesNotExist):
-    """The artifact behind an input cannot be found (never materialized, or not by lamin)."""
+    """The artifact behind an input cannot be loaded as Dagster recorded it.
+
+    The upstream was never materialized (or not by a LaminIOManager), its artifact was deleted,
+    or its uid now names content with another hash than the materialization recorded.
+    """

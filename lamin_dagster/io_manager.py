@@ -5,7 +5,10 @@ saved when that fails), saves the artifact under ``<asset key>[/<partition>]<suf
 content: the existing artifact; new content: the next version), annotates it, links it to the
 step's catalog Run and reports catalog metadata to Dagster. On input it resolves the exact
 upstream artifact from the `lamin/uid` of the upstream materialization (also when that was made
-by an earlier run), loads it, and records it as an input of the consuming step's Run.
+by an earlier run), loads it, and records it as an input of the consuming step's Run. Before
+loading, the artifact's hash must equal the `lamin/hash` Dagster recorded with that uid: a uid
+whose artifact was deleted, or that names other content since, fails instead of feeding the
+wrong data downstream.
 
 `prepare`, `validate_output` and `save_output` are shared with `lamin_asset`, which stores
 from the asset body so that the artifact's hash can become the asset's data version.
@@ -35,6 +38,7 @@ from lamin_dagster.context import (
     SCHEMA_KEY,
     OutputTarget,
     output_target,
+    plain,
     step_info,
 )
 from lamin_dagster.errors import UpstreamArtifactError
@@ -50,6 +54,24 @@ from lamin_dagster.metadata import (
 )
 from lamin_dagster.resources import CatalogResource
 from lamin_dagster.schema import LaminSchema, ValidationReport, validate
+
+
+@dataclass(frozen=True)
+class RecordedUpstream:
+    """The artifact Dagster recorded for an upstream output, and how to talk about it.
+
+    Attributes:
+        uid: The artifact's uid (`lamin/uid`).
+        hash: Its content hash when stored (`lamin/hash`), or None when nothing recorded it
+            (inputs of external assets resolve to the latest version).
+        where: How messages name the input: ``input 'x' (asset 'a/b') partition 'p'``.
+        fix: What to do when the artifact no longer resolves.
+    """
+
+    uid: str
+    hash: str | None
+    where: str
+    fix: str
 
 
 @dataclass
@@ -87,8 +109,8 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
     """
 
     _registry: HandlerRegistry | None = PrivateAttr(default=None)
-    # (run id, output identity) -> uid of the artifact stored for it in this process
-    _stored: dict[tuple[str, ...], str] = PrivateAttr(default_factory=dict)
+    # (run id, output identity) -> (uid, hash) of the artifact stored for it in this process
+    _stored: dict[tuple[str, ...], tuple[str, str | None]] = PrivateAttr(default_factory=dict)
 
     def type_handlers(self) -> Sequence[TypeHandler]:
         """Return the handlers, most specific first; override in a subclass to add types."""
@@ -185,9 +207,9 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
         self.validate_output(prepared, obj, step)
         return self.save_output(prepared, obj, step)
 
-    def remember(self, identity: tuple[str, ...], uid: str) -> None:
+    def remember(self, identity: tuple[str, ...], uid: str, hash: str | None) -> None:
         """Note which artifact an output of this run became, for exact same-run loads."""
-        self._stored[identity] = uid
+        self._stored[identity] = (uid, hash)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         """Store the output as an artifact and add its catalog metadata to the materialization."""
@@ -196,10 +218,11 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
         stored_uid = target.output_metadata.get(UID_KEY)
         if stored_uid is not None:
             # lamin_asset stored it already (to give Dagster its hash as data version)
-            self.remember(identity, str(stored_uid))
+            stored_hash = target.output_metadata.get(HASH_KEY)
+            self.remember(identity, str(stored_uid), _text_or_none(stored_hash))
             return
         stored = self.store(target, obj, step_info(context))
-        self.remember(identity, stored.artifact.uid)
+        self.remember(identity, stored.artifact.uid, stored.artifact.hash)
         context.add_output_metadata(stored.metadata)
 
     # --- input ---------------------------------------------------------------------------------
@@ -208,7 +231,8 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
         """Load the upstream artifact(s); several partitions load as a dict keyed by partition.
 
         Raises:
-            UpstreamArtifactError: the upstream output was never stored by a LaminIOManager.
+            UpstreamArtifactError: the upstream output was never stored by a LaminIOManager, its
+                artifact was deleted, or its uid names other content than Dagster recorded.
         """
         try:
             label = f"input {context.name!r}"
@@ -220,13 +244,14 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
                 partitions: list[str | None] = list(context.asset_partition_keys)
             else:
                 partitions = [None]
-            uids = {pk: self._asset_uid(context, pk, label) for pk in partitions}
+            upstreams = {pk: self._asset_upstream(context, pk, label) for pk in partitions}
         else:
-            uids = {None: self._op_output_uid(context, label)}
-        requested = _requested_type(context, several=len(uids) > 1)
+            upstreams = {None: self._op_output_upstream(context, label)}
+        requested = _requested_type(context, several=len(upstreams) > 1)
         with self.tracking(step_info(context), release=True):
             instance = self.get_instance()
-            artifacts = {pk: _artifact_by_uid(instance, uid, label) for pk, uid in uids.items()}
+            # every upstream is checked before any is loaded (and so recorded as an input)
+            artifacts = {pk: _recorded_artifact(instance, up) for pk, up in upstreams.items()}
             values = {
                 pk: self.handlers.for_load(artifact, requested, label=label).load(artifact)
                 for pk, artifact in artifacts.items()
@@ -240,19 +265,25 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
             return next(iter(values.values()))
         return values
 
-    def _asset_uid(self, context: dg.InputContext, partition: str | None, label: str) -> str:
+    def _asset_upstream(
+        self, context: dg.InputContext, partition: str | None, label: str
+    ) -> RecordedUpstream:
         asset_key = context.asset_key
+        where = f"{label}" + (f" partition {partition!r}" if partition is not None else "")
+        asset = asset_key_string(asset_key.path)
+        fix = f"Re-materialize asset {asset!r}" + (
+            f" (partition {partition!r})" if partition is not None else ""
+        )
         run_id = _current_run_id(context)
         remembered = self._stored.get(
             (run_id, "asset", asset_key.to_user_string(), partition or "")
         )
         if remembered is not None and run_id:  # made earlier in this very run: exactly that one
-            return remembered
+            return RecordedUpstream(*remembered, where=where, fix=fix)
         try:
             dagster_instance = context.instance
         except dg.DagsterInvariantViolationError:
             dagster_instance = None
-        where = f"{label}" + (f" partition {partition!r}" if partition is not None else "")
         if dagster_instance is not None:
             records = dagster_instance.fetch_materializations(
                 dg.AssetRecordsFilter(
@@ -263,9 +294,15 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
             ).records
             if records:
                 materialization = records[0].asset_materialization
-                value = materialization.metadata.get(UID_KEY) if materialization else None
+                metadata = materialization.metadata if materialization else {}
+                value = metadata.get(UID_KEY)
                 if value is not None:
-                    return str(getattr(value, "value", value))
+                    return RecordedUpstream(
+                        uid=str(plain(value)),
+                        hash=_text_or_none(metadata.get(HASH_KEY)),
+                        where=where,
+                        fix=fix,
+                    )
                 raise UpstreamArtifactError(
                     f"Cannot load {where}: its latest materialization (run "
                     f"{records[0].run_id or 'reported without a run'}) has no {UID_KEY!r}, so it "
@@ -274,7 +311,7 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
                 )
         stem = _upstream_definition_value(context, STEM_UID_KEY)
         if stem is not None:
-            return self._latest_uid(str(stem), where)
+            return RecordedUpstream(self._latest_uid(str(stem), where), None, where, fix)
         raise UpstreamArtifactError(
             f"Cannot load {where}: the upstream asset has never been materialized. "
             "Materialize it first (it can be in an earlier run)."
@@ -294,13 +331,18 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
             )
         return str(uid)
 
-    def _op_output_uid(self, context: dg.InputContext, label: str) -> str:
+    def _op_output_upstream(self, context: dg.InputContext, label: str) -> RecordedUpstream:
         upstream = context.upstream_output
         if upstream is None:
             raise UpstreamArtifactError(
                 f"Cannot load {label}: it has no upstream output. Use LaminIOManager only for "
                 "inputs that come from another op or asset."
             )
+        where = (
+            f"{label} (output {upstream.name!r} of step {upstream.step_key!r} in run "
+            f"{upstream.run_id!r})"
+        )
+        fix = f"Re-execute the run from its start, so that step {upstream.step_key!r} runs again"
         identity = (
             upstream.run_id,
             "op",
@@ -310,7 +352,7 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
         )
         remembered = self._stored.get(identity)
         if remembered is not None:
-            return remembered
+            return RecordedUpstream(*remembered, where=where, fix=fix)
         for record in context.instance.all_logs(
             upstream.run_id, of_type=dg.DagsterEventType.HANDLED_OUTPUT
         ):
@@ -320,9 +362,15 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
             data = event.event_specific_data
             if getattr(data, "output_name", None) != upstream.name:
                 continue
-            value = (getattr(data, "metadata", None) or {}).get(UID_KEY)
+            metadata = getattr(data, "metadata", None) or {}
+            value = metadata.get(UID_KEY)
             if value is not None:
-                return str(getattr(value, "value", value))
+                return RecordedUpstream(
+                    uid=str(plain(value)),
+                    hash=_text_or_none(metadata.get(HASH_KEY)),
+                    where=where,
+                    fix=fix,
+                )
         raise UpstreamArtifactError(
             f"Cannot load {label}: output {upstream.name!r} of step {upstream.step_key!r} in run "
             f"{upstream.run_id!r} was not stored by a LaminIOManager."
@@ -369,7 +417,19 @@ def _requested_type(context: dg.InputContext, *, several: bool) -> Any:
     return requested
 
 
-def _artifact_by_uid(instance: ln.Instance, uid: str, label: str) -> ln.Artifact:
+def _text_or_none(value: Any) -> str | None:
+    value = plain(value)
+    return None if value is None else str(value)
+
+
+def _recorded_artifact(instance: ln.Instance, upstream: RecordedUpstream) -> ln.Artifact:
+    """Return the artifact Dagster recorded upstream, if it still holds the recorded content.
+
+    Raises:
+        UpstreamArtifactError: no artifact has the uid any more (deleted, or another catalog),
+            or its hash differs from the recorded one (the uid names other content now).
+    """
+    uid, recorded = upstream.uid, upstream.hash
     artifact = instance.session.scalar(
         # the storage row is needed to locate the content: one statement instead of two
         sa.select(ln.Artifact)
@@ -377,10 +437,20 @@ def _artifact_by_uid(instance: ln.Instance, uid: str, label: str) -> ln.Artifact
         .where(ln.Artifact.uid == uid)
     )
     if artifact is None:
+        with_hash = f" (hash {recorded!r})" if recorded is not None else ""
         raise UpstreamArtifactError(
-            f"Cannot load {label}: Dagster recorded artifact {uid!r}, but the catalog "
-            f"{instance.db_url!r} has no artifact with that uid. Is this LaminIOManager "
-            "configured with the catalog that stored it?"
+            f"Cannot load {upstream.where}: Dagster recorded artifact {uid!r}{with_hash}, which "
+            f"is no longer in the catalog {instance.db_url!r}: it was deleted, or this "
+            f"LaminIOManager is configured with another catalog. {upstream.fix}, or configure "
+            "the catalog that stored it."
+        )
+    # compared as text: the metadata holds str(artifact.hash), as `artifact_metadata` wrote it
+    if recorded is not None and str(artifact.hash) != recorded:
+        raise UpstreamArtifactError(
+            f"Cannot load {upstream.where}: Dagster recorded artifact {uid!r} with hash "
+            f"{recorded!r}, but that uid now has hash {artifact.hash!r} in the catalog: it names "
+            f"other content than the upstream produced. {upstream.fix}, so that downstream "
+            "assets load what it produces."
         )
     return artifact
 

@@ -10,9 +10,12 @@ The mapping:
 
 - a Dagster run -> a Run with ``reference=<run id>``, ``reference_type="dagster"``, of a Transform
   keyed by the job name (type ``"pipeline"``);
-- a step -> a Run with ``reference=<run id>/<step key>``, ``reference_type="dagster_step"``,
-  ``initiated_by_run`` the run's Run, of a Transform keyed by the asset key (type
-  ``"dagster_asset"``) or ``<job>/<op>`` (type ``"dagster_op"``), versioned by the code version.
+- each attempt of a step -> a Run with ``reference=<run id>/<step key>``,
+  ``reference_type="dagster_step"``, the attempt in ``params["attempt"]`` (and in the name from
+  the second attempt on: ``"<step key> (attempt 2)"``), ``initiated_by_run`` the run's Run, of a
+  Transform keyed by the asset key (type ``"dagster_asset"``) or ``<job>/<op>`` (type
+  ``"dagster_op"``), versioned by the code version. A retry gets its own Run, so what a failed
+  attempt saved and loaded stays credited to that attempt.
 """
 
 from __future__ import annotations
@@ -176,11 +179,19 @@ def step_reference(run_id: str, step_key: str) -> str:
 
 
 def step_run_spec(step: StepInfo) -> RunSpec:
-    """Return the spec of the catalog Run of one step (its parent is `job_run_spec`)."""
+    """Return the spec of the catalog Run of one attempt of a step (its parent: `job_run_spec`).
+
+    All attempts share the step's reference; ``params["attempt"]`` tells them apart.
+
+    Examples:
+        >>> step_run_spec(StepInfo("6c1b...", "etl", "clean", "clean", attempt=2)).name
+        'clean (attempt 2)'
+    """
+    suffix = f" (attempt {step.attempt})" if step.attempt > 1 else ""
     return RunSpec(
         reference=step_reference(step.run_id, step.step_key),
         reference_type=STEP_REFERENCE_TYPE,
-        name=step.step_key[:REFERENCE_MAX_LENGTH],
+        name=step.step_key[: REFERENCE_MAX_LENGTH - len(suffix)] + suffix,
         transform=step_transform_spec(step),
         params={
             "dagster_run_id": step.run_id,
@@ -189,6 +200,11 @@ def step_run_spec(step: StepInfo) -> RunSpec:
             "attempt": step.attempt,
         },
     )
+
+
+def attempt_of(params: Mapping[str, Any] | None) -> int:
+    """Return the attempt number recorded in a step Run's params (1 when none is recorded)."""
+    return int((params or {}).get("attempt", 1))
 
 
 def catalog_status(dagster_run_status: str) -> str:

@@ -7,6 +7,9 @@ unreachable database fails there, with lamin_core's message in the step log) and
 they are torn down. Catalog calls made on a step's behalf run inside ``instance.activate()``,
 which sets the active catalog for this context only: code elsewhere in the process that uses
 another catalog is not affected.
+
+At set-up they also close the catalog Runs of Dagster runs that have finished since (a step
+killed with its process cannot close its own Run; see `lamin_dagster.run_status`).
 """
 
 import contextlib
@@ -20,6 +23,7 @@ import lamin_core as ln
 from lamin_core.tracking import reset_current_run, set_current_run
 from lamin_dagster.context import step_info
 from lamin_dagster.mapping import StepInfo, job_run_spec, step_run_spec
+from lamin_dagster.run_status import close_finished_runs
 from lamin_dagster.runs import start_step_run
 
 
@@ -52,8 +56,15 @@ class CatalogResource(dg.ConfigurableResource):
     _step_runs: dict[tuple[str, int], int] = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Open the catalog when the run starts, so configuration errors surface at once."""
-        self.get_instance()
+        """Open the catalog when the run starts, and close the Runs of finished Dagster runs.
+
+        Opening at once makes configuration errors surface at once. Closing takes Dagster's
+        status as the truth for Runs left open by steps that died (see `close_finished_runs`).
+        """
+        instance = self.get_instance()
+        if context.instance is not None:
+            current = context.run.run_id if context.run is not None else None
+            close_finished_runs(instance, context.instance, current_run_id=current)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """Close the catalog's connections when the run's resources are released."""
@@ -95,32 +106,26 @@ class CatalogResource(dg.ConfigurableResource):
         with instance.activate():
             yield instance
 
-    def step_run(self, step: StepInfo, *, restart: bool = False) -> ln.Run:
-        """Return the catalog Run of a Dagster step, creating it and its run's Run if missing.
+    def step_run(self, step: StepInfo) -> ln.Run:
+        """Return the catalog Run of a Dagster step's attempt, creating it (and its run's Run).
 
         Args:
             step: The step, as read from a Dagster context by `lamin_dagster.context.step_info`.
-            restart: The step's body starts now (possibly as a retry): reset the status to
-                ``started`` once per attempt.
         """
         instance = self.get_instance()
         spec = step_run_spec(step)
         memo_key = (spec.reference, step.attempt)
-        cached = None if restart else self._step_runs.get(memo_key)
+        cached = self._step_runs.get(memo_key)
         if cached is not None:
             run = instance.session.get(ln.Run, cached)
             if run is not None:
                 return run
-        run = start_step_run(
-            instance, job_run_spec(step.run_id, step.job_name), spec, restart=restart
-        )
+        run = start_step_run(instance, job_run_spec(step.run_id, step.job_name), spec)
         self._step_runs[memo_key] = run.id
         return run
 
     @contextlib.contextmanager
-    def tracking(
-        self, step: StepInfo | None, *, restart: bool = False, release: bool = False
-    ) -> Iterator[ln.Run | None]:
+    def tracking(self, step: StepInfo | None, *, release: bool = False) -> Iterator[ln.Run | None]:
         """Activate the catalog and make the step's Run current inside a ``with`` block.
 
         Artifacts saved inside get the step's Run as their run; artifacts loaded become its
@@ -128,7 +133,6 @@ class CatalogResource(dg.ConfigurableResource):
 
         Args:
             step: The step, or None.
-            restart: See `step_run`.
             release: Empty the session's identity map on leaving. The IO manager does, because
                 every record a session holds slows its later flushes and bulk updates: over a
                 run with many outputs, saves grew from ~5 ms to ~13 ms without it. Records
@@ -136,7 +140,7 @@ class CatalogResource(dg.ConfigurableResource):
         """
         instance = self.get_instance()
         with instance.activate():
-            run = self.step_run(step, restart=restart) if step is not None else None
+            run = self.step_run(step) if step is not None else None
             token = set_current_run(run, instance)
             try:
                 yield run

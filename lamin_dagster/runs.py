@@ -6,11 +6,16 @@ together; hooks and sensors finish them), and neither `Run.reference` nor a tran
 that first takes a write lock on the catalog's Storage row: on PostgreSQL a row lock, on SQLite
 the database write lock. Only these few statements are serialised; artifact saves are not.
 Everything is idempotent: starting or finishing a step twice changes nothing the second time.
+
+Each attempt of a step has its own Run (all with the step's reference, told apart by
+``params["attempt"]``): starting attempt n closes the earlier attempts still open as errored,
+since Dagster only retries a step whose previous attempt failed or died.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping
 
 import sqlalchemy as sa
@@ -27,6 +32,7 @@ from lamin_dagster.mapping import (
     RunSpec,
     StepOutcome,
     TransformSpec,
+    attempt_of,
 )
 
 
@@ -82,12 +88,19 @@ def _find_run(session: Session, reference: str, reference_type: str) -> ln.Run |
     ).first()
 
 
-def _get_or_create_run(
+def _step_attempts(session: Session, reference: str) -> list[ln.Run]:
+    """Return the Runs of every attempt of a step, first attempt first."""
+    runs = session.scalars(
+        sa.select(ln.Run).where(
+            ln.Run.reference == reference, ln.Run.reference_type == STEP_REFERENCE_TYPE
+        )
+    ).all()
+    return sorted(runs, key=lambda run: (attempt_of(run.params), run.id))
+
+
+def _create_run(
     session: Session, instance: ln.Instance, spec: RunSpec, parent: ln.Run | None = None
-) -> tuple[ln.Run, bool]:
-    existing = _find_run(session, spec.reference, spec.reference_type)
-    if existing is not None:
-        return existing, False
+) -> ln.Run:
     run = ln.Run(
         transform=_get_or_create_transform(session, instance, spec.transform),
         name=spec.name,
@@ -101,33 +114,37 @@ def _get_or_create_run(
     )
     session.add(run)
     session.flush()
-    return run, True
+    return run
 
 
-def start_step_run(
-    instance: ln.Instance, job: RunSpec, step: RunSpec, *, restart: bool = False
-) -> ln.Run:
-    """Return the catalog Run of a step, creating it (and its run's Run) when missing.
+def start_step_run(instance: ln.Instance, job: RunSpec, step: RunSpec) -> ln.Run:
+    """Return the catalog Run of a step's attempt, creating it (and its run's Run) when missing.
+
+    Creating the Run of attempt n closes the Runs of earlier attempts that are still open as
+    ``errored``: Dagster starts another attempt only after the previous one failed or died.
 
     Args:
         instance: The catalog.
         job: The spec of the Dagster run's Run (the parent).
-        step: The spec of the step's Run.
-        restart: The step (re)starts now: an existing Run goes back to ``started`` with this
-            attempt's params, as on a retry. Otherwise an existing Run is returned unchanged.
+        step: The spec of the step's Run, with the attempt in ``params["attempt"]``.
 
     Returns:
-        The step's Run, attached to the calling thread's session of `instance`.
+        The attempt's Run, attached to the calling thread's session of `instance`.
     """
     session = instance.session
+    attempt = attempt_of(step.params)
     try:
         _lock_catalog(session, instance)
-        parent, _ = _get_or_create_run(session, instance, job)
-        run, created = _get_or_create_run(session, instance, step, parent)
-        if restart and not created:
-            run.status = STARTED
-            run.finished_at = None
-            run.params = {**(run.params or {}), **step.params}
+        parent = _find_run(session, job.reference, job.reference_type)
+        if parent is None:
+            parent = _create_run(session, instance, job)
+        attempts = _step_attempts(session, step.reference)
+        run = next((r for r in attempts if attempt_of(r.params) == attempt), None)
+        if run is None:
+            run = _create_run(session, instance, step, parent)
+            for earlier in attempts:
+                if attempt_of(earlier.params) < attempt and earlier.status == STARTED:
+                    earlier.status, earlier.finished_at = ERRORED, run.started_at
         session.commit()
     except BaseException:
         session.rollback()
@@ -138,17 +155,18 @@ def start_step_run(
 def finish_step_run(
     instance: ln.Instance, reference: str, status: str, *, at: dt.datetime | None = None
 ) -> ln.Run | None:
-    """Set a step Run's status and `finished_at`; a failed step marks its run's Run errored too.
+    """Close the Run of a step's latest attempt; a failure marks its run's Run errored too.
 
     Returns:
         The updated Run, or None when the step never reached the catalog.
     """
     session = instance.session
     try:
-        run = _find_run(session, reference, STEP_REFERENCE_TYPE)
-        if run is None:
+        attempts = _step_attempts(session, reference)
+        if not attempts:
             session.rollback()
             return None
+        run = attempts[-1]
         run.status = status
         run.finished_at = at or _utcnow()
         parent = run.initiated_by_run
@@ -172,9 +190,10 @@ def finish_dagster_run(
 ) -> ln.Run | None:
     """Close the Run of a finished Dagster run and any of its step Runs still open.
 
-    Step Runs take their outcome from Dagster's event log (`outcomes`, by step key); a step
-    with no final outcome ended with the run (killed, or its process died): it gets the run's
-    status.
+    The latest attempt of each step takes the step's outcome from Dagster's event log
+    (`outcomes`, by step key); a step with no final outcome ended with the run (killed, or its
+    process died): it gets the run's status. Earlier attempts still open did not succeed (Dagster
+    retried them): they end ``errored`` when the next attempt started.
 
     Returns:
         The run's Run, or None when no step of the run touched the catalog.
@@ -189,18 +208,48 @@ def finish_dagster_run(
             return None
         run.status = status
         run.finished_at = finished_at
+        by_step: dict[str, list[ln.Run]] = {}
         for step_run in session.scalars(
-            sa.select(ln.Run).where(ln.Run.initiated_by_run_id == run.id)
+            sa.select(ln.Run).where(ln.Run.initiated_by_run_id == run.id).order_by(ln.Run.id)
         ):
-            if step_run.finished_at is not None and step_run.status != STARTED:
+            step_key = (step_run.params or {}).get("step_key", step_run.name or "")
+            by_step.setdefault(step_key, []).append(step_run)
+        for step_key, attempts in by_step.items():
+            attempts.sort(key=lambda r: (attempt_of(r.params), r.id))
+            for earlier, later in itertools.pairwise(attempts):
+                if _is_open(earlier):
+                    earlier.status, earlier.finished_at = ERRORED, later.started_at
+            latest = attempts[-1]
+            if not _is_open(latest):
                 continue
-            outcome = outcomes.get((step_run.params or {}).get("step_key", step_run.name or ""))
+            outcome = outcomes.get(step_key)
             if outcome is not None and outcome.status in FINAL_STEP_STATUSES:
-                step_run.status, step_run.finished_at = outcome.status, outcome.at
+                latest.status, latest.finished_at = outcome.status, outcome.at
             else:
-                step_run.status, step_run.finished_at = status, finished_at
+                latest.status, latest.finished_at = status, finished_at
         session.commit()
     except BaseException:
         session.rollback()
         raise
     return run
+
+
+def _is_open(run: ln.Run) -> bool:
+    return run.finished_at is None or run.status == STARTED
+
+
+def open_dagster_run_ids(instance: ln.Instance) -> set[str]:
+    """Return the ids of the Dagster runs that have catalog Runs still ``started``.
+
+    One statement, on the indexed `status` column: cheap when nothing is open.
+    """
+    # a connection of its own: the caller's session (and what it has pending) is not touched
+    with instance.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(ln.Run.reference).where(
+                ln.Run.status == STARTED,
+                ln.Run.reference_type.in_((RUN_REFERENCE_TYPE, STEP_REFERENCE_TYPE)),
+            )
+        ).all()
+    # a step's reference starts with its run id (`step_reference`); run ids have no "/"
+    return {reference.split("/", 1)[0] for (reference,) in rows if reference}

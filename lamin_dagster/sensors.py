@@ -4,66 +4,22 @@ Steps can close their own Runs (the hooks of `lamin_hooks`), but only Dagster kn
 whole run has ended, and a step killed with its process never runs a hook. These sensors fire
 once per run that ends in success, failure or cancellation, read the step outcomes from
 Dagster's event log, and close the run's catalog Run and any step Run still open. They need the
-Dagster daemon (``dagster dev`` starts it); `record_run_end` does the same work on demand.
+Dagster daemon (``dagster dev`` starts it); `record_run_end` does the same work on demand, and
+the IO manager and the resource do it for every finished run when they start
+(`lamin_dagster.run_status`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import inspect
 from typing import Any
 
 import dagster as dg
 
-import lamin_core as ln
-from lamin_dagster.mapping import catalog_status, step_outcomes
-from lamin_dagster.runs import finish_dagster_run
+from lamin_dagster.resources import CatalogResource
+from lamin_dagster.run_status import FINISHED_STATUSES, record_run_end
 
-_STEP_EVENTS = {
-    dg.DagsterEventType.STEP_START,
-    dg.DagsterEventType.STEP_RESTARTED,
-    dg.DagsterEventType.STEP_UP_FOR_RETRY,
-    dg.DagsterEventType.STEP_SUCCESS,
-    dg.DagsterEventType.STEP_FAILURE,
-    dg.DagsterEventType.STEP_SKIPPED,
-}
-_END_STATUSES = (
-    dg.DagsterRunStatus.SUCCESS,
-    dg.DagsterRunStatus.FAILURE,
-    dg.DagsterRunStatus.CANCELED,
-)
-
-
-def record_run_end(
-    instance: ln.Instance, dagster_instance: dg.DagsterInstance, run_id: str
-) -> ln.Run | None:
-    """Close the catalog Run of a finished Dagster run, and its open step Runs.
-
-    Args:
-        instance: The catalog.
-        dagster_instance: The Dagster instance that holds the run's event log.
-        run_id: The Dagster run id.
-
-    Returns:
-        The run's catalog Run, or None when the run did not touch the catalog.
-    """
-    record = dagster_instance.get_run_record_by_id(run_id)
-    if record is None:
-        return None
-    events = [
-        (entry.dagster_event.event_type_value, entry.step_key, entry.timestamp)
-        for entry in dagster_instance.all_logs(run_id, of_type=_STEP_EVENTS)
-        if entry.dagster_event is not None
-    ]
-    end = record.end_time
-    at = dt.datetime.fromtimestamp(end, tz=dt.timezone.utc) if end is not None else None
-    return finish_dagster_run(
-        instance,
-        run_id,
-        catalog_status(record.dagster_run.status.value),
-        at=at,
-        outcomes=step_outcomes(events),
-    )
+__all__ = ["lamin_run_sensors", "record_run_end", "with_resource_parameter"]
 
 
 def lamin_run_sensors(
@@ -83,7 +39,7 @@ def lamin_run_sensors(
         ... )
     """
     sensors = []
-    for status in _END_STATUSES:
+    for status in FINISHED_STATUSES:
         sensors.append(_run_end_sensor(status, resource_key, monitor_all_code_locations))
     return sensors
 
@@ -93,8 +49,6 @@ def with_resource_parameter(fn: Any, resource_key: str) -> Any:
 
     Dagster passes resources to sensors by parameter name; this lets the caller choose the key.
     """
-    from lamin_dagster.resources import CatalogResource
-
     context = next(iter(inspect.signature(fn).parameters.values()))
     resource = inspect.Parameter(
         resource_key, inspect.Parameter.KEYWORD_ONLY, annotation=CatalogResource

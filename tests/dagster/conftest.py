@@ -39,3 +39,12 @@ def dagster_instance() -> Iterator[dg.DagsterInstance]:
     """Return a fresh in-memory Dagster instance."""
     with dg.DagsterInstance.ephemeral() as instance:
         yield instance
+
+
+@pytest.fixture
+def persistent_dagster_instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
+    """Return a Dagster instance on disk under tmp_path, as subprocesses and re-execution need."""
+    folder = tmp_path / "dagster"
+    folder.mkdir()
+    with dg.instance_for_test(temp_dir=str(folder)) as instance:
+        yield instance

@@ -3,6 +3,8 @@
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lamin_dagster import (
     StepInfo,
@@ -13,7 +15,7 @@ from lamin_dagster import (
     step_run_spec,
     step_transform_spec,
 )
-from lamin_dagster.mapping import step_reference
+from lamin_dagster.mapping import attempt_of, step_reference
 
 RUN_ID = "6c1b9f3e-0d5a-4e4b-9a53-0c3f8b7a1d22"
 
@@ -65,12 +67,42 @@ def test_step_run_spec_is_keyed_by_run_and_step() -> None:
 
     assert spec.reference == f"{RUN_ID}/raw__iris"
     assert spec.reference_type == "dagster_step"
+    assert spec.name == "raw__iris (attempt 2)"
+    assert step_run_spec(StepInfo(RUN_ID, "etl", "raw__iris", "raw__iris")).name == "raw__iris"
     assert spec.params == {
         "dagster_run_id": RUN_ID,
         "step_key": "raw__iris",
         "job_name": "etl",
         "attempt": 2,
     }
+
+
+@given(
+    # step keys as Dagster makes them: op names, graph.op handles, [mapping keys]
+    step_key=st.from_regex(
+        r"[A-Za-z0-9_]{1,200}(\.[A-Za-z0-9_]{1,200})?(\[[A-Za-z0-9_]{1,50}\])?", fullmatch=True
+    ),
+    attempts=st.lists(st.integers(1, 10_000), min_size=1, max_size=5, unique=True),
+)
+def test_step_run_spec_tells_attempts_apart_by_params_and_name(
+    step_key: str, attempts: list[int]
+) -> None:
+    specs = [
+        step_run_spec(StepInfo(RUN_ID, "etl", step_key, step_key, attempt=n)) for n in attempts
+    ]
+
+    assert {spec.reference for spec in specs} == {step_reference(RUN_ID, step_key)}
+    assert [attempt_of(spec.params) for spec in specs] == attempts
+    assert len({spec.name for spec in specs}) == len(
+        attempts
+    )  # a list of Runs shows which is which
+    for spec, attempt in zip(specs, attempts, strict=True):
+        assert len(spec.name) <= 255
+        assert spec.name.endswith(f" (attempt {attempt})") == (attempt > 1)
+
+
+def test_attempt_of_runs_recorded_without_an_attempt_is_the_first() -> None:
+    assert (attempt_of(None), attempt_of({}), attempt_of({"attempt": 3})) == (1, 1, 3)
 
 
 def test_step_reference_of_a_long_step_key_fits_and_stays_unique() -> None:

@@ -1,12 +1,16 @@
 """Dagster runs and steps as catalog Runs: idempotent records, statuses on success and failure."""
 
 import datetime as dt
+from typing import Any
 
 import dagster as dg
 import pandas as pd
+import pytest
 from dagster_helpers import Catalog
 
+import lamin_core as ln
 from lamin_dagster import (
+    LaminResource,
     StepInfo,
     job_run_spec,
     lamin_asset,
@@ -45,16 +49,39 @@ def test_start_step_run_is_idempotent(sqlite_catalog: Catalog) -> None:
     assert [t.key for t in sqlite_catalog.transforms()] == ["etl", "clean", "load"]
 
 
-def test_restarting_a_finished_step_reopens_it_for_the_retry(sqlite_catalog: Catalog) -> None:
-    instance = sqlite_catalog.instance
+def test_each_attempt_of_a_step_gets_its_own_run(catalog: Catalog) -> None:
+    instance = catalog.instance
     job = job_run_spec(RUN_ID, "etl")
-    start_step_run(instance, job, step_run_spec(_step("clean")))
-    finish_step_run(instance, f"{RUN_ID}/clean", "errored")
+    first = start_step_run(instance, job, step_run_spec(_step("clean")))
 
-    run = start_step_run(instance, job, step_run_spec(_step("clean", attempt=2)), restart=True)
+    runs = [
+        start_step_run(instance, job, step_run_spec(_step("clean", attempt=attempt)))
+        for attempt in (2, 3, 3)  # the third attempt asks twice (a load, then a save)
+    ]
 
-    assert (run.status, run.finished_at, run.params["attempt"]) == ("started", None, 2)
-    assert len(sqlite_catalog.runs()) == 2
+    parent, *steps = catalog.runs()
+    assert [s.id for s in steps] == [first.id, runs[0].id, runs[1].id] and runs[1].id == runs[2].id
+    assert [s.params["attempt"] for s in steps] == [1, 2, 3]
+    assert [s.name for s in steps] == ["clean", "clean (attempt 2)", "clean (attempt 3)"]
+    assert {s.reference for s in steps} == {f"{RUN_ID}/clean"}
+    assert {s.initiated_by_run_id for s in steps} == {parent.id}
+    # a new attempt means the earlier ones are over, and did not succeed
+    assert [s.status for s in steps] == ["errored", "errored", "started"]
+    assert steps[0].finished_at is not None and steps[1].finished_at is not None
+    assert steps[2].finished_at is None
+
+
+def test_finish_step_run_closes_the_latest_attempt(catalog: Catalog) -> None:
+    instance = catalog.instance
+    job = job_run_spec(RUN_ID, "etl")
+    for attempt in (1, 2):
+        start_step_run(instance, job, step_run_spec(_step("clean", attempt=attempt)))
+
+    finished = finish_step_run(instance, f"{RUN_ID}/clean", "completed")
+
+    first, second = catalog.runs()[1:]
+    assert finished is not None and finished.id == second.id
+    assert (first.status, second.status) == ("errored", "completed")
 
 
 def test_a_failed_step_marks_its_run_errored(sqlite_catalog: Catalog) -> None:
@@ -86,6 +113,27 @@ def test_finish_dagster_run_closes_open_steps_from_their_outcomes(sqlite_catalog
     assert (by_name["load"].status, by_name["load"].finished_at) == ("errored", at)
     assert by_name["report"].status == "errored"  # ended with the failed run, no outcome
     assert finish_dagster_run(instance, "unknown-run", "completed") is None
+
+
+def test_finish_dagster_run_gives_the_outcome_to_the_latest_attempt_only(
+    sqlite_catalog: Catalog,
+) -> None:
+    instance = sqlite_catalog.instance
+    job = job_run_spec(RUN_ID, "etl")
+    for attempt in (1, 2):
+        start_step_run(instance, job, step_run_spec(_step("clean", attempt=attempt)))
+    first = sqlite_catalog.runs()[1]
+    first.status, first.finished_at = "started", None  # as if the retry could not close it
+    instance.session.commit()
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+    finish_dagster_run(
+        instance, RUN_ID, "completed", outcomes={"clean": StepOutcome("completed", at)}
+    )
+
+    first, second = sqlite_catalog.runs()[1:]
+    assert (first.status, second.status, second.finished_at) == ("errored", "completed", at)
+    assert first.finished_at is not None and first.finished_at <= second.started_at
 
 
 class Flaky:
@@ -171,20 +219,62 @@ def test_a_failing_step_is_errored_and_downstream_never_starts(
     assert [a.key for a in sqlite_catalog.artifacts()] == ["table.parquet"]
 
 
-def test_a_retried_step_keeps_one_run_that_ends_completed(
-    sqlite_catalog: Catalog, dagster_instance: dg.DagsterInstance
+def _retried_pipeline(flaky: Flaky, decorator: Any) -> list[dg.AssetsDefinition]:
+    """Return `table` and `checked`, whose attempts save a log, then fail as `flaky` says."""
+
+    @dg.asset
+    def table() -> pd.DataFrame:
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @decorator(retry_policy=dg.RetryPolicy(max_retries=3))
+    def checked(
+        context: dg.AssetExecutionContext, table: pd.DataFrame, lamin: LaminResource
+    ) -> pd.DataFrame:
+        attempt = context.retry_number + 1
+        with lamin.track(context):
+            log = pd.DataFrame({"attempt": [attempt]})
+            ln.Artifact.from_df(log, key="logs/checked.parquet").save()
+        flaky()
+        return table.assign(attempt=attempt)
+
+    return [table, checked]
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+@pytest.mark.parametrize("decorator", [lamin_asset, dg.asset], ids=["lamin_asset", "asset"])
+def test_a_retried_step_gets_a_run_per_attempt_credited_with_its_own_artifacts(
+    catalog: Catalog, dagster_instance: dg.DagsterInstance, failures: int, decorator: Any
 ) -> None:
     result = dg.materialize(
-        _pipeline(Flaky(1), retries=2),
-        resources=sqlite_catalog.resources(),
+        _retried_pipeline(Flaky(failures), decorator),
+        resources=catalog.resources(),
         instance=dagster_instance,
     )
+    record_run_end(catalog.instance, dagster_instance, result.run_id)
 
     assert result.success
-    checked = sqlite_catalog.runs(name="checked")
-    assert len(checked) == 1
-    assert (checked[0].status, checked[0].params["attempt"]) == ("completed", 2)
-    assert len(sqlite_catalog.runs()) == 4
+    parent = catalog.runs(reference=result.run_id, reference_type="dagster")[0]
+    attempts = [r for r in catalog.runs(reference=f"{result.run_id}/checked")]
+    assert [r.params["attempt"] for r in attempts] == list(range(1, failures + 2))
+    assert [r.name for r in attempts] == [
+        "checked" if n == 1 else f"checked (attempt {n})" for n in range(1, failures + 2)
+    ]
+    assert [r.status for r in attempts] == ["errored"] * failures + ["completed"]
+    assert all(r.finished_at is not None for r in attempts)
+    assert {r.initiated_by_run_id for r in attempts} == {parent.id}
+    (table,) = catalog.artifacts(key="table.parquet")
+    logs = catalog.artifacts(key="logs/checked.parquet")
+    (output,) = catalog.artifacts(key="checked.parquet")
+    for run, log in zip(attempts, logs, strict=True):
+        # each attempt is credited with what it saved, and records what it loaded
+        assert log.run_id == run.id and log.load()["attempt"].tolist() == [run.params["attempt"]]
+        assert [a.uid for a in run.input_artifacts] == [table.uid]
+    assert output.run_id == attempts[-1].id
+    assert output.load()["attempt"].tolist() == [failures + 1] * 3
+    assert sorted(a.key for a in attempts[-1].output_artifacts) == [
+        "checked.parquet",
+        "logs/checked.parquet",
+    ]
 
 
 def test_plain_assets_are_closed_by_the_run_end_sensor(
