@@ -1,4 +1,4 @@
-"""Crash safety: a process killed (SIGKILL) at any stage of a save or delete loses nothing committed.
+"""Crash safety: a process killed (SIGKILL) at any point of a save or delete loses nothing.
 
 The save and delete code has named fault points; ``LAMIN_CORE_FAULT=<point>`` makes a process
 kill itself there, as a power cut or the OOM killer would. After each crash `fsck --repair`

@@ -313,8 +313,18 @@ def test_staging_of_remote_storage_is_checked_without_an_active_instance(tmp_pat
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("10m", 600), ("2h", 7200), ("1d", 86400), ("0", 0), ("0s", 0), ("90", 90)]
-    + [("1.5h", 5400), (" 5m ", 300), ("2H", 7200)],
+    [
+        ("30s", 30),
+        ("10m", 600),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("0", 0),
+        ("0s", 0),
+        ("90", 90),
+        ("1.5h", 5400),
+        (" 5m ", 300),
+        ("2H", 7200),
+    ],
 )
 def test_parse_duration_reads_seconds_minutes_hours_days(text: str, seconds: float):
     assert parse_duration(text) == seconds
