@@ -23,6 +23,7 @@ comparison.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -296,6 +297,10 @@ def _fsync(path: Path, *, entries_only: bool = False) -> None:
         descriptor = os.open(item, os.O_RDONLY)
         try:
             os.fsync(descriptor)
+        except OSError as error:
+            # some filesystems cannot flush a folder; its files are flushed all the same
+            if error.errno != errno.EINVAL or not item.is_dir():
+                raise
         finally:
             os.close(descriptor)
 

@@ -286,6 +286,7 @@ def _missing(fs: Any, located: list[tuple[Any, str]]) -> set[int]:
         by_parent[location.rsplit("/", 1)[0]].append((row, location))
     missing = set()
     for parent, entries in by_parent.items():
+        fs.invalidate_cache(parent)  # object stores' listings are cached: read them afresh
         try:
             names = {
                 str(name).rstrip("/").rsplit("/", 1)[-1] for name in fs.ls(parent, detail=False)
@@ -362,6 +363,7 @@ def _find_leftovers(instance: Instance, managed: set[str], report: FsckReport) -
 
 
 def _entries(fs: Any, folder: str) -> list[dict[str, Any]]:
+    fs.invalidate_cache(folder)
     try:
         return list(fs.ls(folder, detail=True))
     except FileNotFoundError:

@@ -137,6 +137,26 @@ def test_kill_during_delete_then_repair_loses_nothing_committed(
     assert_consistent(instance)
 
 
+@pytest.mark.parametrize("point", SAVE_POINTS)
+def test_kill_during_save_to_s3_then_repair_loses_nothing_committed(
+    tmp_path: Path, s3_bucket: str, db_url: str | None, point: str
+):
+    db = db_url or f"sqlite:///{tmp_path / 'catalog.db'}"
+    instance = ln.init(storage=f"s3://{s3_bucket}/catalog", db=db)
+    first = ln.Artifact.from_df(pd.DataFrame({"v": [1]}), key=KEY).save()
+    crash(instance, db, tmp_path, point, "save", "dataframe")  # AWS_* come from the fixture
+    fsck(instance, repair=True, older_than=0)
+    rows = artifacts(instance)
+    committed = point == "save:after-commit"
+    assert len(rows) == (2 if committed else 1) and rows[0].uid == first.uid
+    stored = {path.rsplit("/", 1)[-1] for path in instance.fs.ls(instance.catalog_path, False)}
+    assert stored == {f"{a.uid}{a.suffix}" for a in rows}
+    assert fsck(instance, verify=True).is_clean
+    after = ln.Artifact.from_df(pd.DataFrame({"v": [3]}), key=KEY).save()
+    assert decode_version(after.uid[-4:]) == len(rows)  # no gap
+    assert after.load()["v"].iloc[0] == 3
+
+
 @pytest.mark.parametrize(
     ("setting", "expected"),
     [(None, 1), ("NORMAL", 1), ("FULL", 2), ("full", 2), ("EXTRA", 3), ("OFF", 0)],
@@ -151,6 +171,28 @@ def test_sqlite_synchronous_follows_the_setting(
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == expected
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     saved = ln.Artifact.from_df(pd.DataFrame({"a": [1]}), key="a.parquet").save()
+    assert saved.load()["a"].iloc[0] == 1
+
+
+@pytest.mark.parametrize(("setting", "flushes"), [("NORMAL", False), ("FULL", True)])
+def test_durable_setting_flushes_stored_content_before_the_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, flushes: bool
+):
+    monkeypatch.setenv("LAMIN_CORE_SQLITE_SYNCHRONOUS", setting)
+    instance = ln.init(storage=tmp_path / "catalog")
+    flushed: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(descriptor: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    saved = ln.Artifact.from_df(pd.DataFrame({"a": [1]}), key="a.parquet").save()
+    catalog = Path(instance.catalog_path)
+    # the content before its rename, the folder after it: a power loss keeps row and file
+    expected = [str(staging_root(instance)), str(catalog)] if flushes else []
+    assert [str(Path(path).parent) for path in flushed[:1]] + flushed[1:] == expected
     assert saved.load()["a"].iloc[0] == 1
 
 
