@@ -225,8 +225,9 @@ def sqlite_synchronous() -> str:
 
     In WAL mode, NORMAL never corrupts the catalog, but a power loss (not a crash of the
     process) may drop the last commits; FULL makes every commit durable at the cost of a disk
-    flush per commit (and saves then flush stored files too); EXTRA also flushes the directory
-    after a checkpoint; OFF leaves flushing to the operating system (a power loss may corrupt).
+    flush per commit (and saves then flush stored files too); EXTRA is FULL here (its extra
+    flush concerns rollback journals); OFF leaves flushing to the operating system (a power loss
+    may then corrupt the database).
 
     Raises:
         InstanceError: the variable names another level.

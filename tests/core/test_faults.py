@@ -125,6 +125,7 @@ def test_kill_during_delete_then_repair_loses_nothing_committed(
     first = ln.Artifact.from_df(pd.DataFrame({"v": [1]}), key=KEY).save()
     second = ln.Artifact.from_df(pd.DataFrame({"v": [2]}), key=KEY).save()
     crash(instance, db_url, tmp_path, point, "delete", "")
+    instance.session.expunge_all()  # rows changed behind this session's back
     fsck(instance, repair=True, older_than=0)
     assert_consistent(instance)
     rows = artifacts(instance)

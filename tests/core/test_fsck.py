@@ -86,12 +86,16 @@ def test_repair_in_a_loop_beside_writers_loses_no_committed_artifact(
 
 
 HELD_SAVE = """
-import sys
+import os, sys, time
 import pandas as pd
 import lamin_core as ln
-storage, db = sys.argv[1:3]
-ln.connect(db or None, storage=storage)
-ln.Artifact.from_df(pd.DataFrame({"held": [1]}), key="held/table.parquet").save()
+storage, db, ready, go = sys.argv[1:5]
+ln.connect(db or None, storage=storage, user="testuser1")
+artifact = ln.Artifact.from_df(pd.DataFrame({"held": [1]}), key="held/table.parquet")
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.01)
+artifact.save()
 """
 
 
@@ -108,22 +112,33 @@ def hold_write_lock(instance: ln.Instance, db_url: str | None):
     return lambda: (connection.rollback(), connection.close(), engine.dispose())
 
 
+def wait_for(path: Path, process: subprocess.Popen) -> None:
+    deadline = time.time() + 120
+    while not path.exists():
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.time() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
 def test_repair_never_removes_the_file_of_a_save_waiting_for_the_database(
     instance: ln.Instance, db_url: str | None, tmp_path: Path
 ):
     script = tmp_path / "held.py"
     script.write_text(HELD_SAVE)
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    saver = subprocess.Popen(
+        [sys.executable, str(script), instance.storage_root, db_url or "", str(ready), str(go)],
+        env=subprocess_env(LAMIN_CORE_HOME=str(tmp_path / "home")),
+        stderr=subprocess.PIPE,
+    )
+    wait_for(ready, saver)  # connected and staged: only the save itself is left
     release = hold_write_lock(instance, db_url)
     try:
-        saver = subprocess.Popen(
-            [sys.executable, str(script), instance.storage_root, db_url or ""],
-            env=subprocess_env(),
-            stderr=subprocess.PIPE,
-        )
+        go.touch()
         catalog = Path(instance.catalog_path)
-        deadline = time.time() + 20
+        deadline = time.time() + 10
         while time.time() < deadline and not list(catalog.glob("*.parquet")):
-            time.sleep(0.05)  # today's code places the file, then waits to commit
+            time.sleep(0.05)  # before the fix, the save placed its file, then waited to commit
         reports: list = []
         repair = threading.Thread(
             target=lambda: reports.append(fsck(instance, repair=True, older_than=0))
