@@ -24,14 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in [
         ("init", "create a catalog (or reopen it)"),
         ("info", "show the catalog's database, storage and record counts"),
-        ("fsck", "compare stored files with rows; --repair removes leftovers of failed saves"),
+        ("fsck", "check every row's content and find leftovers of saves; --repair removes them"),
         ("migrate", "upgrade the catalog's schema to this version of lamin-core"),
     ]:
         command = sub.add_parser(name, help=text, description=text)
         command.add_argument("--storage", help="storage root (default: LAMIN_CORE_STORAGE)")
         command.add_argument("--db", help="database URL (default: SQLite under the storage)")
         if name == "fsck":
-            command.add_argument("--repair", action="store_true", help="remove leftovers")
+            _add_fsck_arguments(command)
         if name == "migrate":
             command.add_argument(
                 "--stamp",
@@ -46,9 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fsck":
             from lamin_core.storage.fsck import fsck
 
-            report = fsck(instance, repair=args.repair)
+            report = fsck(
+                instance, repair=args.repair, older_than=args.older_than, verify=args.verify
+            )
             print(report)
-            return 0 if report.is_clean or args.repair else 1
+            return 0 if report.is_clean else 1
         if args.command == "info":
             _print_info(instance)
         else:
@@ -57,6 +59,35 @@ def main(argv: list[str] | None = None) -> int:
     except LaminError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _add_fsck_arguments(command: argparse.ArgumentParser) -> None:
+    from lamin_core.storage.fsck import DEFAULT_GRACE_SECONDS, format_age, parse_duration
+
+    def duration(text: str) -> float:
+        try:
+            return parse_duration(text)
+        except LaminError as error:
+            raise argparse.ArgumentTypeError(str(error)) from error
+
+    command.add_argument(
+        "--repair",
+        action="store_true",
+        help="remove leftovers of saves (files without a row, partial copies, staging files) "
+        "that no live save can need; rows whose content is missing are only reported",
+    )
+    command.add_argument(
+        "--older-than",
+        type=duration,
+        metavar="DURATION",
+        help="with --repair, remove only leftovers at least this old, e.g. 30s, 10m, 2h, 1d "
+        f"(default: {format_age(DEFAULT_GRACE_SECONDS)}). Files of saves still running on this "
+        "machine are never removed; those of other machines only by age, so keep it above "
+        "the longest upload",
+    )
+    command.add_argument(
+        "--verify", action="store_true", help="re-hash every row's content and report changes"
+    )
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import getpass
 import json
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from lamin_core.storage.paths import filesystem, is_local, normalize_root, stora
 
 CATALOG_DIR = ".lamindb"
 SQLITE_NAME = "lamin.db"
+STAGING_DIR = "_staging"
 
 _active: contextvars.ContextVar[Instance | None] = contextvars.ContextVar(
     "lamin_core_instance", default=None
@@ -153,6 +156,18 @@ class Instance:
         return f"Instance(db={self.db_url!r}, storage={self.storage_root!r})"
 
 
+def staging_root(instance: Instance) -> Path:
+    """Return the local folder where `instance` serialises content before saving it.
+
+    Inside a local storage it is ``<root>/.lamindb/_staging``, so that moving a staged file into
+    place is a rename on one filesystem; for remote storage a local temporary folder. Works for
+    any instance, active or not (fsck looks for leftovers there); does not create the folder.
+    """
+    if instance.is_local_storage:
+        return Path(instance.catalog_path) / STAGING_DIR
+    return Path(tempfile.gettempdir()) / "lamin_core_staging"
+
+
 def get_instance() -> Instance:
     """Return the active instance, connecting from environment or settings when none is.
 
@@ -202,12 +217,36 @@ def _default_db_url(storage_root: str) -> str:
     return f"sqlite:///{Path(storage_root) / CATALOG_DIR / SQLITE_NAME}"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+SQLITE_SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def sqlite_synchronous() -> str:
+    """Return the SQLite ``synchronous`` level: ``LAMIN_CORE_SQLITE_SYNCHRONOUS``, else NORMAL.
+
+    In WAL mode, NORMAL never corrupts the catalog, but a power loss (not a crash of the
+    process) may drop the last commits; FULL makes every commit durable at the cost of a disk
+    flush per commit (and saves then flush stored files too); EXTRA is FULL here (its extra
+    flush concerns rollback journals); OFF leaves flushing to the operating system (a power loss
+    may then corrupt the database).
+
+    Raises:
+        InstanceError: the variable names another level.
+    """
+    value = os.environ.get("LAMIN_CORE_SQLITE_SYNCHRONOUS", "").strip() or "NORMAL"
+    if value.upper() not in SQLITE_SYNCHRONOUS_LEVELS:
+        raise InstanceError(
+            f"Invalid LAMIN_CORE_SQLITE_SYNCHRONOUS {value!r}: use one of "
+            f"{', '.join(SQLITE_SYNCHRONOUS_LEVELS)} (default NORMAL; FULL for durable commits)."
+        )
+    return value.upper()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: str = "NORMAL") -> None:
     # WAL lets readers run while one process writes; the busy timeout makes concurrent writers
     # (Dagster's multiprocess executor) wait for the lock instead of failing at once.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")  # one of SQLITE_SYNCHRONOUS_LEVELS
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=60000")
     cursor.close()
@@ -228,6 +267,7 @@ def create_engine(db_url: str | URL, *, create: bool = True) -> Engine:
         ) from error
     backend = url.get_backend_name()
     if backend == "sqlite":
+        synchronous = sqlite_synchronous()
         if url.database and url.database != ":memory:":
             if not create and not Path(url.database).exists():
                 raise InstanceError(
@@ -235,7 +275,9 @@ def create_engine(db_url: str | URL, *, create: bool = True) -> Engine:
                 )
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 60})
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(
+            engine, "connect", functools.partial(_sqlite_pragmas, synchronous=synchronous)
+        )
         from lamin_core.query.sql import install_sqlite_functions
 
         install_sqlite_functions(engine)  # REGEXP for the regex/iregex lookups

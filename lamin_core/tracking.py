@@ -84,7 +84,7 @@ def _get_or_create_transform(
     description: str | None,
 ) -> Transform:
     from lamin_core.models import Transform
-    from lamin_core.versioning import assign_next_version, latest_with_key
+    from lamin_core.versioning import assign_next_version, ensure_uid_unused, latest_with_key
 
     source_hash = hash_bytes(source_code.encode()) if source_code is not None else None
     if uid is not None:
@@ -100,6 +100,7 @@ def _get_or_create_transform(
     )
     if uid is not None:
         transform.uid = uid if len(uid) == 16 else uid[:12] + "0000"
+        ensure_uid_unused(session, Transform, transform.uid)
         transform.version = "1"
     elif prior is not None:
         assign_next_version(session, transform, prior)

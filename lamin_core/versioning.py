@@ -1,7 +1,13 @@
 """Version families: records sharing a uid stem, exactly one of them the latest.
 
 Shared by artifacts, collections and transforms, so that "same key, new content" means the same
-thing for all three.
+thing for all three. Two rules make versions trustworthy:
+
+- Numbers are assigned under a database lock per key and per family (`lock_key`, and the family
+  lock `assign_next_version` takes), not by optimistic retries: any number of concurrent writers
+  on one key all save, as versions 1, 2, 3, ... without duplicates or gaps.
+- A uid is never given out twice: the next number comes after every uid the family ever had,
+  deleted ones included (their tombstones, `lamin_core.models.tombstone`).
 """
 
 from __future__ import annotations
@@ -9,10 +15,49 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from lamin_core.errors import IntegrityError
 from lamin_core.ids import decode_version, encode_version
+from lamin_core.locks import hold_locks
 from lamin_core.models.core import VERSION_SUFFIX_LENGTH, IsVersioned
+from lamin_core.models.tombstone import UID_REUSED, tombstone
+
+
+def key_lock_name(model: type[IsVersioned], key: str, storage_id: int | None = None) -> str:
+    """Return the name of the lock that serialises version assignment for `key`."""
+    return f"lamin:version:{model.__tablename__}:{storage_id}:{key}"
+
+
+def family_lock_name(model: type[IsVersioned], stem: str) -> str:
+    """Return the name of the lock that serialises version assignment within a family."""
+    return f"lamin:family:{model.__tablename__}:{stem}"
+
+
+def lock_key(
+    session: Session,
+    model: type[IsVersioned],
+    key: str | None,
+    *,
+    storage_id: int | None = None,
+    shared: tuple[str, ...] = (),
+) -> None:
+    """Serialise version assignment for `key` until the session's transaction ends.
+
+    Call it before reading the latest version of the key: a concurrent save of the same key
+    waits here until this transaction commits, then sees its version.
+
+    Args:
+        session: The session whose transaction holds the lock.
+        model: The versioned registry.
+        key: The key; None locks nothing but the shared locks (and SQLite's write lock).
+        storage_id: Keys are unique per storage for artifacts.
+        shared: Names of locks to hold shared as well (see `lamin_core.locks`).
+    """
+    exclusive = [key_lock_name(model, key, storage_id)] if key is not None else []
+    hold_locks(session, exclusive, shared=shared)
 
 
 def latest_with_key(
@@ -25,18 +70,34 @@ def latest_with_key(
     return session.scalars(statement.order_by(model.id.desc()).limit(1)).first()
 
 
-def assign_next_version(
-    session: Session, record: IsVersioned, prior: IsVersioned, *, at_least: int = 0
-) -> None:
-    """Give `record` the uid of the version after the newest of `prior`'s family.
+def next_version_number(session: Session, model: type[IsVersioned], stem: str) -> int:
+    """Return the number after every version the family `stem` has or ever had."""
+    uids = session.scalars(sa.select(model.uid).where(model.uid.startswith(stem))).all()
+    buried = session.scalars(
+        sa.select(tombstone.c.uid).where(
+            tombstone.c.registry == model.__tablename__, tombstone.c.uid.startswith(stem)
+        )
+    ).all()
+    # LIKE ignores case on SQLite: keep exactly this stem
+    numbers = [
+        decode_version(uid[-VERSION_SUFFIX_LENGTH:])
+        for uid in [*uids, *buried]
+        if uid[: len(stem)] == stem and len(uid) == model._full_uid_length()
+    ]
+    return max(numbers, default=-1) + 1
 
-    `at_least` skips version numbers a concurrent, not yet committed save holds. The family's
-    other members stop being the latest in the same transaction; the caller commits.
+
+def assign_next_version(session: Session, record: IsVersioned, prior: IsVersioned) -> None:
+    """Give `record` the uid of the version after the newest `prior`'s family ever had.
+
+    Takes the family's lock first (held until the transaction ends), so that concurrent saves
+    of one family get distinct numbers. The family's other members stop being the latest in the
+    same transaction; the caller commits.
     """
     model = type(record)
     stem = prior.uid[: model._stem_length]
-    uids = session.scalars(sa.select(model.uid).where(model.uid.startswith(stem))).all()
-    number = max(max(decode_version(uid[-VERSION_SUFFIX_LENGTH:]) for uid in uids) + 1, at_least)
+    hold_locks(session, [family_lock_name(model, stem)])
+    number = next_version_number(session, model, stem)
     record.uid = stem + encode_version(number)
     if record.version is None:
         record.version = str(number + 1)
@@ -47,5 +108,34 @@ def assign_next_version(
         .execution_options(synchronize_session=False)
     )
     if prior in session:
-        prior.is_latest = False  # the bulk update above does not touch loaded records
+        # the bulk update above did the write; only the loaded record is told (an attribute
+        # change would be written again, and fail if a delete removed the row meanwhile)
+        set_committed_value(prior, "is_latest", False)
     record.is_latest = True
+
+
+def is_reused_uid(error: SAIntegrityError) -> bool:
+    """Whether a failed insert was refused because its uid belonged to a deleted record."""
+    return UID_REUSED in str(error.orig)
+
+
+def reused_uid_error(model: type[IsVersioned], uid: str) -> IntegrityError:
+    """Return the error for an attempt to give a deleted record's uid to a new one."""
+    return IntegrityError(
+        f"Cannot save a {model.__name__} with uid {uid!r}: it belonged to a deleted "
+        f"{model.__name__}, and a uid is never reused (references to the deleted record must "
+        "not find other data). Omit uid= to get a new one."
+    )
+
+
+def ensure_uid_unused(session: Session, model: type[IsVersioned], uid: str) -> None:
+    """Raise if `uid` belonged to a deleted record of `model`.
+
+    Raises:
+        IntegrityError: the uid has a tombstone.
+    """
+    statement = sa.select(tombstone.c.id).where(
+        tombstone.c.registry == model.__tablename__, tombstone.c.uid == uid
+    )
+    if session.scalar(statement) is not None:
+        raise reused_uid_error(model, uid)

@@ -1,35 +1,56 @@
-"""Saving and deleting artifacts and collections, atomically.
+"""Saving and deleting artifacts and collections, atomically, under concurrency and crashes.
 
-The order is what keeps the catalog consistent: content first (written under a temporary name
-and moved into place), the row last (in one transaction with the version bookkeeping). A failure
-before the commit removes the content that was written, so no row ever points to a missing file
-and no failed save leaves a file behind; a hard crash can only leave an unreferenced file, which
-`lamin-core fsck` finds.
+The order is what keeps the catalog consistent:
+
+1. Content is copied (or uploaded) next to its destination under a temporary name that names
+   the owning process (`lamin_core.storage.inflight`), before any lock is taken.
+2. Under the key's lock (`lamin_core.versioning.lock_key`; on SQLite the write lock), the save
+   re-checks for identical content, takes the next version number, moves the content into place
+   (a rename: cheap, so other keys wait little) and inserts the row; the commit ends the lock.
+3. A failure before the commit removes what was written; a crash leaves a temporary file (a
+   leftover `lamin-core fsck --repair` removes) or a file at the chosen uid with no row. No live
+   save can hold such a file (the lock), so the next save of the key replaces it: no gap.
+
+`fsck --repair` holds the repair lock exclusively while it removes files without rows; saves hold
+it shared from before their file is placed until the row commits, so repair never removes what a
+save is about to commit.
+
+Fault points: ``LAMIN_CORE_FAULT=<point>`` (one of `FAULT_POINTS`, read once at import) makes the
+process kill itself with SIGKILL at that point, for crash tests; unset, a point costs one
+comparison.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
-import time
+import signal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
 from lamin_core.errors import IntegrityError, StorageError
-from lamin_core.ids import base62, decode_version
-from lamin_core.instance import Instance
+from lamin_core.instance import Instance, staging_root
+from lamin_core.locks import REPAIR_LOCK, hold_locks
 from lamin_core.models.artifact import LATEST_KEY_INDEX
 from lamin_core.models.base import Record
-from lamin_core.models.core import VERSION_SUFFIX_LENGTH
 from lamin_core.storage.hashing import hash_folder
+from lamin_core.storage.inflight import partial_name
 from lamin_core.storage.paths import storage_type
-from lamin_core.versioning import assign_next_version, latest_with_key
+from lamin_core.versioning import (
+    assign_next_version,
+    family_lock_name,
+    is_reused_uid,
+    latest_with_key,
+    lock_key,
+    reused_uid_error,
+)
 
 if TYPE_CHECKING:
     from lamin_core.artifacts.staging import Staged
@@ -37,7 +58,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lamin_core")
 
-MAX_VERSION_RETRIES = 20
+FAULT_POINTS = (
+    "save:staged",  # content copied next to its destination under a temporary name
+    "save:placed",  # content at its final name, row not inserted
+    "save:before-commit",  # row inserted, not committed
+    "save:after-commit",  # row committed, staging not cleaned up
+    "delete:before-commit",  # row deleted, not committed
+    "delete:after-commit",  # row deletion committed, stored content not removed
+)
+_FAULT = os.environ.get("LAMIN_CORE_FAULT") or None
+
+
+def fault_point(point: str) -> None:
+    """Kill this process at `point` when ``LAMIN_CORE_FAULT`` names it (crash tests only)."""
+    if _FAULT is not None and point == _FAULT:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def stored_path(instance: Instance, artifact: Artifact) -> str:
@@ -46,7 +81,13 @@ def stored_path(instance: Instance, artifact: Artifact) -> str:
 
 
 def save_artifact(artifact: Artifact) -> Artifact:
-    """Store the content and write the row; return the saved (or the identical existing) record."""
+    """Store the content and write the row; return the saved (or the identical existing) record.
+
+    Raises:
+        IntegrityError: the row breaks a rule of the catalog (a key held by another family, the
+            uid of a deleted artifact); nothing is stored.
+        StorageError: the content cannot be written; nothing is recorded.
+    """
     from lamin_core.models.artifact import Artifact
 
     staged: Staged | None = getattr(artifact, "_staged", None)
@@ -54,10 +95,7 @@ def save_artifact(artifact: Artifact) -> Artifact:
         return Record.save(artifact)
     instance = artifact._instance()
     session = instance.session
-    in_catalog_storage = staged.in_place_root in (None, instance.storage_root)
-    existing, prior = _find_duplicate_and_prior(
-        session, artifact, instance.storage_id if in_catalog_storage else None
-    )
+    existing = _same_content(session, artifact)
     if existing is not None:
         staged.discard()
         logger.info("returning the existing artifact with the same hash: %r", existing)
@@ -68,118 +106,96 @@ def save_artifact(artifact: Artifact) -> Artifact:
 
         run = session.get(Run, artifact.run_id)
         artifact.transform_id = run.transform_id if run is not None else None
+    in_catalog_storage = staged.in_place_root in (None, instance.storage_root)
     artifact.storage_id = (
         instance.storage_id if in_catalog_storage else _storage_id(instance, staged)
     )
-    taken = -1  # the highest version number found taken by a concurrent save
-    given_version = artifact.version
-    for attempt in range(MAX_VERSION_RETRIES):
-        artifact.version = given_version
-        if attempt > 0 or not in_catalog_storage:
-            prior = artifact._revises or (
-                latest_with_key(session, Artifact, artifact.key, storage_id=artifact.storage_id)
-                if artifact.key is not None
-                else None
-            )
+    durable = _is_durable(session)
+    partial = None if staged.in_place_root else _prepare(instance, staged, durable=durable)
+    destination = None
+    try:
+        fault_point("save:staged")
+        lock_key(
+            session, Artifact, artifact.key, storage_id=artifact.storage_id, shared=(REPAIR_LOCK,)
+        )
+        existing = _same_content(session, artifact)
+        if existing is not None:  # another process saved it while this one copied
+            session.commit()
+            _discard(instance, partial, staged)
+            return existing
+        prior = artifact._revises or (
+            latest_with_key(session, Artifact, artifact.key, storage_id=artifact.storage_id)
+            if artifact.key is not None
+            else None
+        )
         if prior is not None:
-            assign_next_version(session, artifact, prior, at_least=taken + 1)
+            assign_next_version(session, artifact, prior)
         elif artifact.version is None:
             artifact.version = "1"
-        destination = None if staged.in_place_root else stored_path(instance, artifact)
-        written = False
-        try:
-            if destination is not None:
-                _put(instance, staged, destination)
-                written = True
-            session.add(artifact)
-            session.commit()
-        except FileExistsError:
-            # a concurrent save holds this uid's file and has not committed yet: never
-            # overwrite it, take the version after it
-            session.rollback()
-            taken = decode_version(artifact.uid[-VERSION_SUFFIX_LENGTH:])
-            time.sleep(0.01 * (attempt + 1))
-            continue
-        except SAIntegrityError as error:
-            session.rollback()
-            if written:
-                _remove(instance, destination, staged.is_folder)
-            winner = session.scalar(sa.select(Artifact).where(Artifact.hash == artifact.hash))
-            if winner is not None:  # another process saved the same content a moment ago
-                staged.discard()
-                return winner
-            if _names_latest_key_index(error) and artifact._revises is None:
-                continue  # another process saved the first version of this key: be version 2
-            if "uid" not in str(error.orig):
-                staged.discard()
-                raise IntegrityError(_save_error(artifact, error)) from error
-            taken = decode_version(artifact.uid[-VERSION_SUFFIX_LENGTH:])
-            continue  # another process took this version number: take the next one
-        except BaseException:
-            session.rollback()
-            if artifact in session:
-                session.expunge(artifact)
-            if written:
-                _remove(instance, destination, staged.is_folder)
-            staged.discard()
-            raise
-        staged.discard()
-        del artifact._staged
-        return artifact
+        if partial is not None:
+            destination = stored_path(instance, artifact)
+            _place(instance, partial, destination, durable=durable)
+            partial = None
+            fault_point("save:placed")
+        session.add(artifact)
+        session.flush()
+        fault_point("save:before-commit")
+        session.commit()
+    except SAIntegrityError as error:
+        _undo(instance, session, artifact, destination, staged.is_folder)
+        _discard(instance, partial, staged)
+        if is_reused_uid(error):
+            raise reused_uid_error(Artifact, artifact.uid) from error
+        winner = session.scalar(sa.select(Artifact).where(Artifact.hash == artifact.hash))
+        if winner is not None:  # saved under another key by a process this lock did not stop
+            return winner
+        raise IntegrityError(_save_error(artifact, error)) from error
+    except BaseException:
+        _undo(instance, session, artifact, destination, staged.is_folder)
+        _discard(instance, partial, staged)
+        raise
+    fault_point("save:after-commit")
     staged.discard()
-    raise IntegrityError(
-        f"Cannot save a new version of key {artifact.key!r}: {MAX_VERSION_RETRIES} concurrent "
-        "saves took the version numbers first. Try again."
-    )
+    del artifact._staged
+    return artifact
 
 
-def _names_latest_key_index(error: SAIntegrityError) -> bool:
-    """Whether a failed insert broke "one latest artifact per key" (SQLite or PostgreSQL)."""
-    text = str(error.orig)
-    return LATEST_KEY_INDEX in text or "artifact.storage_id, artifact.key" in text
+def _same_content(session: Session, artifact: Artifact) -> Artifact | None:
+    """Return the saved artifact with the same content hash, if any."""
+    model = type(artifact)
+    return session.scalars(sa.select(model).where(model.hash == artifact.hash).limit(1)).first()
+
+
+def _undo(
+    instance: Instance,
+    session: Session,
+    artifact: Artifact,
+    destination: str | None,
+    is_folder: bool,
+) -> None:
+    """Roll back a failed save: the transaction, the record's membership, the placed content."""
+    session.rollback()
+    if artifact in session:
+        session.expunge(artifact)
+    _remove(instance, destination, is_folder)
+
+
+def _is_durable(session: Session) -> bool:
+    """Whether a commit survives a power loss, so the stored content must be flushed too."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return True
+    return int(connection.exec_driver_sql("PRAGMA synchronous").scalar() or 0) >= 2
 
 
 def _save_error(artifact: Artifact, error: SAIntegrityError) -> str:
-    if _names_latest_key_index(error):
+    text = str(error.orig)
+    if LATEST_KEY_INDEX in text or "artifact.storage_id, artifact.key" in text:
         return (
             f"Cannot save {artifact!r}: key {artifact.key!r} is the key of the latest version of "
             "another artifact family. Save it with revises=<that artifact> or another key."
         )
     return f"Cannot save {artifact!r}: {error.orig}"
-
-
-def _find_duplicate_and_prior(
-    session: Session, artifact: Artifact, storage_id: int | None
-) -> tuple[Artifact | None, Artifact | None]:
-    """Return the artifact with the same content and the latest one with the same key.
-
-    One query answers both, since every save needs both answers.
-    """
-    from lamin_core.models.artifact import Artifact
-
-    table = Artifact.__table__
-    conditions = [table.c.hash == artifact.hash]
-    by_key = artifact._revises is None and artifact.key is not None and storage_id is not None
-    if by_key:
-        conditions.append(
-            sa.and_(
-                table.c.key == artifact.key,
-                table.c.storage_id == storage_id,
-                table.c.is_latest.is_(True),
-            )
-        )
-    # plain rows first (the common answer is "none"), records only for what matched
-    matches = session.execute(
-        sa.select(table.c.id, table.c.hash, table.c.key, table.c.is_latest).where(
-            sa.or_(*conditions)
-        )
-    ).all()
-    duplicate = next(
-        (session.get(Artifact, row.id) for row in matches if row.hash == artifact.hash), None
-    )
-    same_key = [row.id for row in matches if by_key and row.key == artifact.key and row.is_latest]
-    prior = artifact._revises or (session.get(Artifact, max(same_key)) if same_key else None)
-    return duplicate, prior
 
 
 def _storage_id(instance: Instance, staged: Staged) -> int:
@@ -201,45 +217,103 @@ def _storage_id(instance: Instance, staged: Staged) -> int:
     return storage.id
 
 
-def _put(instance: Instance, staged: Staged, destination: str) -> None:
-    """Write staged content to `destination` so that it appears there complete or not at all.
+def _prepare(instance: Instance, staged: Staged, *, durable: bool) -> str:
+    """Put the content next to its destination under a temporary name; return that name.
+
+    This is the slow part of a save (a copy or an upload), so it runs before any lock. A staging
+    file already inside the catalog folder is used as it is.
 
     Raises:
-        FileExistsError: something is already stored there (a concurrent save of the same uid);
-            it is never overwritten.
+        StorageError: the upload failed; nothing is left behind.
     """
     if instance.is_local_storage:
-        target = Path(destination)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if staged.is_temporary:
-            os.link(staged.source, target)  # unlike a rename, a link never replaces a file
-            return
-        partial = target.with_name(f".{target.name}.{base62(8)}.partial")
+        catalog = Path(instance.catalog_path)
+        catalog.mkdir(parents=True, exist_ok=True)
+        if staged.is_temporary and Path(staged.source).parent == staging_root(instance):
+            if durable:
+                _fsync(Path(staged.source))
+            return staged.source
+        partial = catalog / partial_name()
         try:
             if staged.is_folder:
                 shutil.copytree(staged.source, partial)
-                if target.exists():
-                    raise FileExistsError(f"{target} already exists")
-                os.rename(partial, target)
             else:
                 shutil.copyfile(staged.source, partial)
-                os.link(partial, target)
-        finally:
+            if durable:
+                _fsync(partial)
+        except BaseException:
             _remove_local(partial)
-        return
-    if instance.fs.exists(destination):
-        raise FileExistsError(f"{destination} already exists")
+            raise
+        return str(partial)
+    partial_url = f"{instance.catalog_path}/{partial_name()}"
     try:
         # object stores make each object visible only once its upload completed
-        instance.fs.put(staged.source, destination, recursive=staged.is_folder)
+        instance.fs.put(staged.source, partial_url, recursive=staged.is_folder)
     except OSError as error:
+        _remove(instance, partial_url, staged.is_folder)
         raise StorageError(
-            f"Cannot upload {staged.source!r} to {destination!r}: {error}. Nothing was recorded."
+            f"Cannot upload {staged.source!r} to {partial_url!r}: {error}. Nothing was recorded."
         ) from error
+    except BaseException:
+        _remove(instance, partial_url, staged.is_folder)
+        raise
+    return partial_url
+
+
+def _place(instance: Instance, source: str, destination: str, *, durable: bool) -> None:
+    """Move prepared content to its final name (under the key's lock).
+
+    Anything already there has no row and no live save can hold it (the lock): it is what a
+    save left when it crashed after placing its file, and is replaced.
+    """
+    if instance.is_local_storage:
+        target = Path(destination)
+        if target.exists() or target.is_symlink():
+            logger.warning("replacing %s, left by a save that crashed before committing", target)
+            _remove_local(target)
+        os.rename(source, target)
+        if durable:
+            _fsync(target.parent, entries_only=True)  # the rename itself
+        return
+    fs = instance.fs
+    fs.invalidate_cache()
+    if fs.exists(destination):
+        logger.warning("replacing %s, left by a save that crashed before committing", destination)
+        fs.rm(destination, recursive=True)
+    if not fs.isdir(source):
+        fs.mv(source, destination)
+        return
+    # object stores have no folders to rename: copy object by object (server-side), then drop
+    prefix = source.rstrip("/") + "/"
+    for path in fs.find(source):
+        fs.copy(path, f"{destination}/{path[len(prefix) :]}")
+    fs.rm(source, recursive=True)
+
+
+def _fsync(path: Path, *, entries_only: bool = False) -> None:
+    """Flush a file (or every file of a folder) to disk; a folder's entries with `entries_only`."""
+    paths = [path] if entries_only or not path.is_dir() else [*path.rglob("*"), path]
+    for item in paths:
+        descriptor = os.open(item, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        except OSError as error:
+            # some filesystems cannot flush a folder; its files are flushed all the same
+            if error.errno != errno.EINVAL or not item.is_dir():
+                raise
+        finally:
+            os.close(descriptor)
+
+
+def _discard(instance: Instance, partial: str | None, staged: Staged) -> None:
+    """Remove the temporary copy of a save that ends without placing it, and its staging file."""
+    if partial is not None and partial != staged.source:
+        _remove(instance, partial, staged.is_folder)
+    staged.discard()
 
 
 def _remove_local(path: Path) -> None:
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
@@ -257,7 +331,12 @@ def _remove(instance: Instance, destination: str | None, is_folder: bool) -> Non
 
 
 def delete_artifact(artifact: Artifact, *, storage: bool | None) -> None:
-    """Delete the row (and the stored content), handing `is_latest` to the previous version."""
+    """Delete the row (and the stored content), handing `is_latest` to the previous version.
+
+    The row goes first, with its tombstone (its uid is never given out again), under the
+    family's lock so that a concurrent save of the family numbers after it; the content goes
+    after the commit. A crash in between leaves a file without a row for `fsck --repair`.
+    """
     from lamin_core.artifacts.access import artifact_location
     from lamin_core.models.artifact import Artifact
 
@@ -266,8 +345,14 @@ def delete_artifact(artifact: Artifact, *, storage: bool | None) -> None:
     delete_content = artifact.key_is_virtual if storage is None else storage
     fs, location = artifact_location(artifact)
     try:
+        hold_locks(session, [family_lock_name(Artifact, artifact.stem_uid)])
+        is_latest = session.scalar(sa.select(Artifact.is_latest).where(Artifact.id == artifact.id))
+        if is_latest is None:
+            session.commit()
+            logger.warning("%r was already deleted (by another process)", artifact)
+            return
         previous = None
-        if artifact.is_latest:
+        if is_latest:
             previous = session.scalars(
                 sa.select(Artifact)
                 .where(Artifact.uid.startswith(artifact.stem_uid), Artifact.id != artifact.id)
@@ -278,10 +363,18 @@ def delete_artifact(artifact: Artifact, *, storage: bool | None) -> None:
         session.flush()  # the row goes first: one latest version per key at every statement
         if previous is not None:
             previous.is_latest = True
+        fault_point("delete:before-commit")
         session.commit()
+    except SAIntegrityError as error:
+        session.rollback()
+        raise IntegrityError(
+            f"Cannot delete {artifact!r}: the previous version cannot become the latest "
+            f"({error.orig}). Delete or re-key the other artifact with key {artifact.key!r} first."
+        ) from error
     except BaseException:
         session.rollback()
         raise
+    fault_point("delete:after-commit")
     if delete_content:
         try:
             fs.rm(location, recursive=bool(artifact.n_files))
@@ -295,7 +388,12 @@ def collection_hash(artifacts: list[Artifact]) -> str:
 
 
 def save_collection(collection: Collection) -> Collection:
-    """Write a collection and its ordered members; return it or the identical existing one."""
+    """Write a collection and its ordered members; return it or the identical existing one.
+
+    Raises:
+        IntegrityError: the collection breaks a rule of the catalog (e.g. the uid of a deleted
+            collection); nothing is written.
+    """
     from lamin_core.models.artifact import Collection, collection_artifact
 
     members = getattr(collection, "_members", None)
@@ -303,20 +401,24 @@ def save_collection(collection: Collection) -> Collection:
         return Record.save(collection)
     instance = collection._instance()
     session = instance.session
-    existing = session.scalar(
-        sa.select(Collection).where(
-            Collection.hash == collection.hash, Collection.key == collection.key
-        )
+    same = sa.select(Collection).where(
+        Collection.hash == collection.hash, Collection.key == collection.key
     )
+    existing = session.scalar(same)
     if existing is not None:
         return existing
     collection._fill_defaults(instance)
-    prior = collection._revises or latest_with_key(session, Collection, collection.key)
-    if prior is not None:
-        assign_next_version(session, collection, prior)
-    elif collection.version is None:
-        collection.version = "1"
     try:
+        lock_key(session, Collection, collection.key)
+        existing = session.scalar(same)
+        if existing is not None:  # saved by another process meanwhile
+            session.commit()
+            return existing
+        prior = collection._revises or latest_with_key(session, Collection, collection.key)
+        if prior is not None:
+            assign_next_version(session, collection, prior)
+        elif collection.version is None:
+            collection.version = "1"
         session.add(collection)
         session.flush()
         session.execute(
@@ -327,8 +429,19 @@ def save_collection(collection: Collection) -> Collection:
             ],
         )
         session.commit()
+    except SAIntegrityError as error:
+        _rollback_new(session, collection)
+        if is_reused_uid(error):
+            raise reused_uid_error(Collection, collection.uid) from error
+        raise IntegrityError(f"Cannot save {collection!r}: {error.orig}") from error
     except BaseException:
-        session.rollback()
+        _rollback_new(session, collection)
         raise
     del collection._members
     return collection
+
+
+def _rollback_new(session: Session, record: Any) -> None:
+    session.rollback()
+    if record in session:
+        session.expunge(record)

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lamin_core.errors import StorageError, ValidationError
-from lamin_core.ids import base62
-from lamin_core.instance import get_instance
+from lamin_core.instance import get_instance, staging_root
 from lamin_core.storage.hashing import (
     HASH_TYPE_FILE,
     HASH_TYPE_FOLDER,
@@ -25,10 +23,9 @@ from lamin_core.storage.hashing import (
     hash_file,
     hash_folder,
 )
+from lamin_core.storage.inflight import staging_name
 from lamin_core.storage.paths import filesystem, is_local, normalize_root, suffix_of, validate_key
 from lamin_core.storage.serializers import write_anndata, write_dataframe
-
-STAGING_DIR = "_staging"
 
 
 @dataclass
@@ -58,15 +55,8 @@ class Staged:
 
 
 def staging_dir() -> Path:
-    """Return a local folder for serialised content: inside local storage, else a temp dir.
-
-    Inside the storage root, moving a staged file into place is a rename on one filesystem.
-    """
-    instance = get_instance()
-    if instance.is_local_storage:
-        folder = Path(instance.catalog_path) / STAGING_DIR
-    else:
-        folder = Path(tempfile.gettempdir()) / "lamin_core_staging"
+    """Return the active instance's folder for serialised content, created if missing."""
+    folder = staging_root(get_instance())
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -106,7 +96,8 @@ def _stage_object(data: Any, key: str | None) -> Staged:
                 "pandas DataFrame or an AnnData object."
             )
         writer, suffix, otype, n_obs = write_anndata, ".h5ad", "AnnData", data.n_obs
-    path = staging_dir() / f"{base62(16)}{suffix}"
+    # the name tells fsck which process owns the file while the artifact is not saved yet
+    path = staging_dir() / staging_name(suffix)
     try:
         if writer is write_dataframe:
             # serialise in memory: hashing the bytes spares reading the file back
