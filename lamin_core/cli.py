@@ -3,18 +3,45 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from lamin_core.errors import InstanceError, LaminError
 from lamin_core.instance import Instance
 
 
+DB_HELP = (
+    "database URL (default: LAMIN_CORE_DB, else SQLite under the storage); env:VAR reads it from "
+    "the environment variable VAR, so that a password stays out of the process list and the "
+    "shell history"
+)
+
+
+def database_url(value: str | None) -> str | None:
+    """Return the database URL of a ``--db`` value: a URL, or ``env:VAR`` for one in VAR.
+
+    Raises:
+        InstanceError: VAR is not set.
+    """
+    if value is None or not value.startswith("env:"):
+        return value
+    name = value[len("env:") :]
+    url = os.environ.get(name)
+    if not url:
+        raise InstanceError(
+            f"--db {value!r} names the environment variable {name!r}, which is not set. Set it "
+            f"first: export {name}='postgresql://user:password@host/db'."
+        )
+    return url
+
+
 def _open(args: argparse.Namespace, *, create: bool = False) -> Instance:
     import lamin_core as ln
 
+    db = database_url(args.db)
     if create:
-        return ln.init(storage=args.storage, db=args.db)
-    return ln.connect(args.db, storage=args.storage)
+        return ln.init(storage=args.storage, db=db)
+    return ln.connect(db, storage=args.storage)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ]:
         command = sub.add_parser(name, help=text, description=text)
         command.add_argument("--storage", help="storage root (default: LAMIN_CORE_STORAGE)")
-        command.add_argument("--db", help="database URL (default: SQLite under the storage)")
+        command.add_argument("--db", help=DB_HELP)
         if name == "fsck":
             command.add_argument("--repair", action="store_true", help="remove leftovers")
         if name == "migrate":
@@ -64,7 +91,7 @@ def _migrate(args: argparse.Namespace) -> int:
     from lamin_core.migrations import current_revision, ensure_schema, head_revision, stamp
     from lamin_core.storage.paths import normalize_root
 
-    db, storage, _ = _resolve(args.db, args.storage, None)
+    db, storage, _ = _resolve(database_url(args.db), args.storage, None)
     if db is None and storage is None:
         raise InstanceError("Name the catalog: lamin-core migrate --db URL (or --storage PATH).")
     engine = create_engine(db or _default_db_url(normalize_root(str(storage))), create=False)

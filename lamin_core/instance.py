@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import getpass
-import json
+import hashlib
 import os
 import threading
 from collections.abc import Iterator
@@ -29,10 +29,18 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from lamin_core.errors import InstanceError
+from lamin_core.settings import (
+    password_from_environment,
+    private_dir,
+    read_settings,
+    settings_dir,
+    write_settings,
+)
 from lamin_core.storage.paths import filesystem, is_local, normalize_root, storage_type
 
 CATALOG_DIR = ".lamindb"
 SQLITE_NAME = "lamin.db"
+STAGING_DIR = "_staging"
 
 _active: contextvars.ContextVar[Instance | None] = contextvars.ContextVar(
     "lamin_core_instance", default=None
@@ -41,33 +49,32 @@ _default: Instance | None = None
 _default_lock = threading.Lock()
 
 
-def settings_dir() -> Path:
-    """Return the folder of the settings file."""
-    return Path(os.environ.get("LAMIN_CORE_HOME", "~/.lamin_core")).expanduser()
+def staging_root(instance: Instance, *, create: bool = False) -> Path:
+    """Return the local folder where content waits before it is stored in `instance`.
+
+    For local storage it is ``<root>/.lamindb/_staging``: moving a staged file into place is then
+    a rename on one filesystem. For remote storage it is a folder of the user's own, private
+    (mode 0700) inside the settings folder, one per storage root, never a shared temporary
+    folder. `lamin-core fsck` looks here for leftovers of interrupted saves.
+
+    Args:
+        instance: The catalog.
+        create: Create the folder when it does not exist.
+    """
+    if instance.is_local_storage:
+        folder = Path(instance.catalog_path) / STAGING_DIR
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    digest = hashlib.sha256(instance.storage_root.encode()).hexdigest()[:16]
+    if create:
+        return private_dir(STAGING_DIR, digest)
+    return settings_dir() / STAGING_DIR / digest
 
 
-def _read_settings() -> dict[str, Any]:
-    path = settings_dir() / "settings.json"
-    if not path.exists():
-        return {}
-    try:
-        return dict(json.loads(path.read_text()))
-    except (OSError, ValueError) as error:
-        raise InstanceError(
-            f"Cannot read the settings file {path}: {error}. Fix or delete it, then call "
-            "ln.init(storage=...) again."
-        ) from error
-
-
-def _write_settings(values: dict[str, Any]) -> None:
-    folder = settings_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f"settings.json.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(values, indent=2))
-        tmp.replace(folder / "settings.json")
-    except OSError:
-        pass  # a read-only home must not stop work; the settings file is only a convenience
+def cache_root() -> Path:
+    """Return the user's private folder (mode 0700) for local copies of remote artifacts."""
+    return private_dir("cache")
 
 
 @dataclass(eq=False)
@@ -180,7 +187,7 @@ def _resolve(
     def from_settings(key: str) -> Any:
         nonlocal settings
         if settings is None:
-            settings = _read_settings()
+            settings = read_settings()
         return settings.get(key)
 
     storage_value = (
@@ -276,16 +283,24 @@ def _open(
     root = normalize_root(storage_value)
     if is_local(root) and create:
         Path(root, CATALOG_DIR).mkdir(parents=True, exist_ok=True)
-    db_url = db or _default_db_url(root)
+    # a URL from the settings file has no password: the environment may hold it (else libpq
+    # looks in ~/.pgpass)
+    db_url = password_from_environment(db) if db else _default_db_url(root)
     engine = create_engine(db_url, create=create)
     shown = engine.url.render_as_string(hide_password=True)
     try:
         ensure_schema(engine, create=create, auto_migrate=auto_migrate)
     except OperationalError as error:
         engine.dispose()
+        hint = (
+            " If the server wants a password, give it in the URL, in LAMIN_CORE_DB, or in "
+            "~/.pgpass (lamin-core never stores it)."
+            if engine.url.password is None and engine.dialect.name == "postgresql"
+            else ""
+        )
         raise InstanceError(
             f"Cannot reach the catalog database {shown!r}: {error.orig}. Check that the server "
-            "runs and the URL (host, port, database, user) is right."
+            f"runs and the URL (host, port, database, user) is right.{hint}"
         ) from error
     except InstanceError:
         engine.dispose()
@@ -297,7 +312,7 @@ def _open(
     _register_storage_and_user(instance)
     if activate:
         _set_default(instance)
-        _write_settings({"db": db, "storage": root, "user": user})
+        write_settings({"db": db, "storage": root, "user": user})  # without the password
     return instance
 
 

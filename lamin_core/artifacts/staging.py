@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any
 
 from lamin_core.errors import StorageError, ValidationError
 from lamin_core.ids import base62
-from lamin_core.instance import get_instance
+from lamin_core.instance import STAGING_DIR as STAGING_DIR  # where fsck looks, re-exported
+from lamin_core.instance import get_instance, staging_root
 from lamin_core.storage.hashing import (
     HASH_TYPE_FILE,
     HASH_TYPE_FOLDER,
@@ -27,8 +27,6 @@ from lamin_core.storage.hashing import (
 )
 from lamin_core.storage.paths import filesystem, is_local, normalize_root, suffix_of, validate_key
 from lamin_core.storage.serializers import write_anndata, write_dataframe
-
-STAGING_DIR = "_staging"
 
 
 @dataclass
@@ -58,17 +56,8 @@ class Staged:
 
 
 def staging_dir() -> Path:
-    """Return a local folder for serialised content: inside local storage, else a temp dir.
-
-    Inside the storage root, moving a staged file into place is a rename on one filesystem.
-    """
-    instance = get_instance()
-    if instance.is_local_storage:
-        folder = Path(instance.catalog_path) / STAGING_DIR
-    else:
-        folder = Path(tempfile.gettempdir()) / "lamin_core_staging"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """Return the local folder for serialised content of the active catalog (see `staging_root`)."""
+    return staging_root(get_instance(), create=True)
 
 
 def stage(data: Any, *, key: str | None, kind: str | None) -> Staged:
