@@ -9,7 +9,6 @@ import sys
 from lamin_core.errors import InstanceError, LaminError
 from lamin_core.instance import Instance
 
-
 DB_HELP = (
     "database URL (default: LAMIN_CORE_DB, else SQLite under the storage); env:VAR reads it from "
     "the environment variable VAR, so that a password stays out of the process list and the "
