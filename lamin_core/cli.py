@@ -1,10 +1,11 @@
-"""The `lamin-core` command line: create, inspect, migrate and check catalogs."""
+"""The `lamin-core` command line: create, inspect, migrate and check catalogs, grant access."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from typing import Any
 
 from lamin_core.errors import InstanceError, LaminError
 from lamin_core.instance import Instance
@@ -64,10 +65,13 @@ def main(argv: list[str] | None = None) -> int:
                 action="store_true",
                 help="mark existing, checked tables as current without changing them",
             )
+    _add_grant_parser(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "migrate":
             return _migrate(args)
+        if args.command == "grant":
+            return _grant(args)
         instance = _open(args, create=args.command == "init")
         if args.command == "fsck":
             from lamin_core.storage.fsck import fsck
@@ -83,6 +87,60 @@ def main(argv: list[str] | None = None) -> int:
     except LaminError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+GRANT_HELP = """give a database role access to a PostgreSQL catalog; run it as the catalog's owner
+
+--read-only: usage on the catalog's schema and SELECT on every catalog table (write privileges are
+revoked). --write: also INSERT, UPDATE and DELETE on every table but spaces and their grants, and
+the sequences of their ids. --space NAME (repeatable): the role, or the members of a group role,
+may read and write the records of that space. The statements run are printed."""
+
+
+def _add_grant_parser(sub: Any) -> None:
+    command = sub.add_parser(
+        "grant",
+        help="give a database role read-only or write access, or a space",
+        description=GRANT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument("role", help="the database role (or group role)")
+    level = command.add_mutually_exclusive_group()
+    level.add_argument("--read-only", action="store_true", help="read access only")
+    level.add_argument("--write", action="store_true", help="read and write access")
+    command.add_argument(
+        "--space", action="append", default=[], metavar="NAME", help="grant the space NAME"
+    )
+    command.add_argument("--db", help=DB_HELP)
+
+
+def _grant(args: argparse.Namespace) -> int:
+    from lamin_core.access import grant
+    from lamin_core.instance import _resolve, create_engine
+    from lamin_core.models import Base
+
+    level = "read-only" if args.read_only else "write" if args.write else None
+    if level is None and not args.space:
+        raise InstanceError(
+            f"Say what to grant {args.role!r}: --read-only, --write, or --space NAME."
+        )
+    db, _, _ = _resolve(database_url(args.db), None, None)
+    if db is None:
+        raise InstanceError(
+            "lamin-core grant works on PostgreSQL catalogs: name one with "
+            "--db postgresql://owner@host/db (or --db env:VAR)."
+        )
+    engine = create_engine(db, create=False)
+    try:
+        with engine.begin() as connection:
+            statements = grant(
+                connection, args.role, level=level, spaces=args.space, tables=Base.metadata.tables
+            )
+    finally:
+        engine.dispose()
+    for statement in statements:
+        print(f"{statement};")
+    return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -18,16 +18,24 @@ import getpass
 import hashlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
+from lamin_core.access import (
+    UNRESTRICTED,
+    Access,
+    check_write,
+    detect_access,
+    install_write_guard,
+    refresh_spaces,
+)
 from lamin_core.errors import InstanceError
 from lamin_core.settings import (
     password_from_environment,
@@ -41,6 +49,7 @@ from lamin_core.storage.paths import filesystem, is_local, normalize_root, stora
 CATALOG_DIR = ".lamindb"
 SQLITE_NAME = "lamin.db"
 STAGING_DIR = "_staging"
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for "permission denied"
 
 _active: contextvars.ContextVar[Instance | None] = contextvars.ContextVar(
     "lamin_core_instance", default=None
@@ -93,6 +102,7 @@ class Instance:
     storage_options: dict[str, Any] = field(default_factory=dict)
     storage_id: int = 0
     user_id: int = 0
+    access: Access = UNRESTRICTED
     _sessions: scoped_session[Session] | None = None
     _closed: bool = False
 
@@ -103,8 +113,35 @@ class Instance:
             autoflush=False,
             info={"instance": self},
         )
+        if not self.access.is_unrestricted:
+            install_write_guard(factory, lambda: self.access, self.name)
         self._sessions = scoped_session(factory)
         self.fs, self.storage_path = filesystem(self.storage_root, **self.storage_options)
+
+    def check_write(
+        self,
+        what: str | Callable[[], str],
+        writes: Iterable[tuple[str, str]],
+        space_ids: Iterable[int | None] = (),
+    ) -> None:
+        """Raise `NoWriteAccess` before anything is written unless the role may make the writes.
+
+        Args:
+            what: The attempt, for the message ("save ULabel(...)"), or a callable making it.
+            writes: (table, action) pairs, action one of INSERT, UPDATE, DELETE.
+            space_ids: The spaces the rows go into (None: the default space "all").
+
+        Raises:
+            NoWriteAccess: the role is read-only, lacks a privilege, or has no access to a space
+                (checked again against the database first: the owner may have granted it since).
+        """
+        if self.access.is_unrestricted:
+            return
+        writes, space_ids = list(writes), list(space_ids)
+        if not all(self.access.may_use_space(space_id) for space_id in space_ids):
+            with self.engine.connect() as connection:
+                self.access = refresh_spaces(self.access, connection)
+        check_write(self.access, self.name, what, writes, space_ids)
 
     @property
     def session(self) -> Session:
@@ -290,6 +327,17 @@ def _open(
     shown = engine.url.render_as_string(hide_password=True)
     try:
         ensure_schema(engine, create=create, auto_migrate=auto_migrate)
+        with engine.connect() as connection:
+            access = detect_access(connection)
+    except ProgrammingError as error:
+        engine.dispose()
+        if getattr(error.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        raise InstanceError(
+            f"The database role of {shown!r} may not use this catalog: {error.orig}. The "
+            "catalog's owner grants access with `lamin-core grant --read-only ROLE` (or "
+            "--write) and upgrades an older schema with `lamin-core migrate`."
+        ) from error
     except OperationalError as error:
         engine.dispose()
         hint = (
@@ -307,7 +355,11 @@ def _open(
         raise
     handle = user or _system_user()
     instance = Instance(
-        engine=engine, storage_root=root, user_handle=handle, storage_options=storage_options or {}
+        engine=engine,
+        storage_root=root,
+        user_handle=handle,
+        storage_options=storage_options or {},
+        access=access,
     )
     _register_storage_and_user(instance)
     if activate:
@@ -327,18 +379,19 @@ def _register_storage_and_user(instance: Instance) -> None:
     from lamin_core.models import Storage, User
 
     session = instance.session
+    access = instance.access
     try:
         user = session.scalar(sa.select(User).where(User.handle == instance.user_handle))
-        if user is None:
+        if user is None and access.may("user", "INSERT"):
             user = User(handle=instance.user_handle, name=instance.user_handle)
             session.add(user)
             session.flush()
         storage = session.scalar(sa.select(Storage).where(Storage.root == instance.storage_root))
-        if storage is None:
+        if storage is None and access.may("storage", "INSERT"):
             storage = Storage(
                 root=instance.storage_root,
                 type=storage_type(instance.storage_root),
-                created_by_id=user.id,
+                created_by_id=user.id if user is not None else None,
             )
             session.add(storage)
         session.commit()
@@ -346,8 +399,9 @@ def _register_storage_and_user(instance: Instance) -> None:
         # another process registered the same storage or user at the same moment: use theirs
         session.rollback()
         return _register_storage_and_user(instance)
-    instance.user_id = user.id
-    instance.storage_id = storage.id
+    # a role that may not register them reads without: its writes are refused anyway
+    instance.user_id = user.id if user is not None else 0
+    instance.storage_id = storage.id if storage is not None else 0
 
 
 def _set_default(instance: Instance) -> None:

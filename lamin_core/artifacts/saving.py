@@ -53,6 +53,11 @@ def save_artifact(artifact: Artifact) -> Artifact:
     if artifact.id is not None or staged is None:
         return Record.save(artifact)
     instance = artifact._instance()
+    try:
+        artifact._check_write(instance, "INSERT")  # before any file is stored
+    except BaseException:
+        staged.discard()
+        raise
     session = instance.session
     in_catalog_storage = staged.in_place_root in (None, instance.storage_root)
     existing, prior = _find_duplicate_and_prior(
@@ -262,6 +267,7 @@ def delete_artifact(artifact: Artifact, *, storage: bool | None) -> None:
     from lamin_core.models.artifact import Artifact
 
     instance = artifact._instance()
+    artifact._check_write(instance, "DELETE")  # before the row or the file goes
     session = instance.session
     delete_content = artifact.key_is_virtual if storage is None else storage
     fs, location = artifact_location(artifact)
@@ -302,6 +308,8 @@ def save_collection(collection: Collection) -> Collection:
     if collection.id is not None or members is None:
         return Record.save(collection)
     instance = collection._instance()
+    collection._check_write(instance, "INSERT")
+    instance.check_write(f"save {collection!r}", [("collection_artifact", "INSERT")])
     session = instance.session
     existing = session.scalar(
         sa.select(Collection).where(

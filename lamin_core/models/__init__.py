@@ -4,6 +4,7 @@ from lamin_core.models.annotation import Feature, FeatureSet, FeatureValue, ULab
 from lamin_core.models.artifact import Artifact, Collection
 from lamin_core.models.base import Base, Record, RecordList
 from lamin_core.models.core import IsVersioned, Run, Storage, Transform, User
+from lamin_core.models.space import Space
 
 __all__ = [
     "Artifact",
@@ -16,6 +17,7 @@ __all__ = [
     "Record",
     "RecordList",
     "Run",
+    "Space",
     "Storage",
     "Transform",
     "ULabel",
