@@ -38,9 +38,9 @@ from lamin_core.access import (
 )
 from lamin_core.errors import InstanceError
 from lamin_core.settings import (
-    password_from_environment,
     private_dir,
     read_settings,
+    resolve_password,
     settings_dir,
     write_settings,
 )
@@ -322,7 +322,7 @@ def _open(
         Path(root, CATALOG_DIR).mkdir(parents=True, exist_ok=True)
     # a URL from the settings file has no password: the environment may hold it (else libpq
     # looks in ~/.pgpass)
-    db_url = password_from_environment(db) if db else _default_db_url(root)
+    db_url = resolve_password(db) if db else _default_db_url(root)
     engine = create_engine(db_url, create=create)
     shown = engine.url.render_as_string(hide_password=True)
     try:

@@ -13,6 +13,7 @@ local copies of remote artifacts live inside it: they hold catalog content.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from lamin_core.errors import InstanceError
 
 __all__ = [
     "SETTINGS_FILE",
-    "password_from_environment",
+    "resolve_password",
     "private_dir",
     "read_settings",
     "settings_dir",
@@ -82,38 +83,53 @@ def private_dir(*parts: str) -> Path:
     return folders[-1]
 
 
+# libpq also takes passwords as URL parameters (?password=...)
+QUERY_PASSWORDS = ("password", "sslpassword")
+
+
 def strip_password(url: str) -> str:
-    """Return the database URL without its password (anything else unchanged)."""
+    """Return the database URL without its password, also one given as a parameter."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         return url  # not a URL at all: nothing that could hold a password
-    if parsed.password is None:
+    secret_params = [name for name in QUERY_PASSWORDS if name in parsed.query]
+    if parsed.password is None and not secret_params:
         return url
     # URL.set() ignores None, so the named tuple is replaced directly
-    return parsed._replace(password=None).render_as_string(hide_password=False)
+    stripped = parsed._replace(password=None).difference_update_query(secret_params)
+    return stripped.render_as_string(hide_password=False)
 
 
-def password_from_environment(url: str) -> str:
-    """Return `url` with the password of ``LAMIN_CORE_DB`` when both name the same server login.
+def resolve_password(url: str) -> str:
+    """Return `url` with its password where lamin-core can hide it, or from the environment.
 
-    The settings file holds URLs without passwords; a password kept in the environment (out of
-    files and out of ``ps``) then completes them. A URL that has a password, or names another
-    user, host or database, is returned unchanged (libpq may still find one in ``~/.pgpass``).
+    A ``?password=`` parameter moves into the URL's password (which messages and
+    `Instance.db_url` hide). A URL without a password gets the one of ``LAMIN_CORE_DB`` when
+    both name the same server login: the settings file holds URLs without passwords, and a
+    password kept in the environment (out of files and out of ``ps``) completes them. Otherwise
+    the URL is returned unchanged, and libpq may still find a password in ``~/.pgpass``.
     """
-    value = os.environ.get("LAMIN_CORE_DB")
-    if not value:
-        return url
     try:
-        parsed, source = make_url(url), make_url(value)
+        parsed = make_url(url)
     except ArgumentError:
         return url
-    if parsed.password is not None or source.password is None:
+    if parsed.password is None and "password" in parsed.query:
+        value = parsed.query["password"]
+        password = value if isinstance(value, str) else value[0]
+        parsed = parsed.set(password=password).difference_update_query(["password"])
+        url = parsed.render_as_string(hide_password=False)
+    value = os.environ.get("LAMIN_CORE_DB")
+    if not value or parsed.password is not None:
+        return url
+    try:
+        source = make_url(value)
+    except ArgumentError:
         return url
     same = ("username", "host", "port", "database")
-    if parsed.get_backend_name() != source.get_backend_name() or any(
-        getattr(parsed, name) != getattr(source, name) for name in same
-    ):
+    if source.password is None or parsed.get_backend_name() != source.get_backend_name():
+        return url
+    if any(getattr(parsed, name) != getattr(source, name) for name in same):
         return url
     return parsed.set(password=source.password).render_as_string(hide_password=False)
 
@@ -153,11 +169,11 @@ def read_settings() -> dict[str, Any]:
             path,
         )
     else:
-        try:
+        # a read-only home, or a folder of another user: reading still works, and the file
+        # holds no secret to protect
+        with contextlib.suppress(OSError, InstanceError):
             private_dir()
             _private_file(path)
-        except OSError:
-            pass  # a read-only home: reading still works, and there is nothing secret in it
     return values
 
 

@@ -97,6 +97,8 @@ def used_password(instance: ln.Instance) -> str | None:
         ("postgresql://alice:secret@db.example.org:5432/lab", "postgresql://alice@db.example.org:5432/lab"),
         ("postgresql+psycopg://alice:s%40c%3Aret@host/lab?sslmode=require", "postgresql+psycopg://alice@host/lab?sslmode=require"),
         ("postgresql://alice@host/lab", "postgresql://alice@host/lab"),
+        ("postgresql://alice@host/lab?password=secret&sslmode=require", "postgresql://alice@host/lab?sslmode=require"),
+        ("postgresql://alice@host/lab?sslpassword=secret", "postgresql://alice@host/lab"),
         ("sqlite:////tmp/x/lamin.db", "sqlite:////tmp/x/lamin.db"),
     ],
 )  # fmt: skip
@@ -143,6 +145,17 @@ def test_connect_with_a_password_writes_it_nowhere(
         assert ln.ULabel.get(name="written with a password").name == "written with a password"
     finally:
         del os.environ["LAMIN_CORE_DB"]
+    assert files_containing(tmp_path, password) == []
+
+
+def test_password_given_as_url_parameter_is_hidden_and_not_stored(
+    tmp_path: Path, postgres_url: str, password_role: tuple[str, str]
+):
+    role, password = password_role
+    url = f"{role_url(postgres_url, role)}&password={quote(password, safe='')}"
+    instance = ln.init(storage=tmp_path / "catalog", db=url)
+    assert used_password(instance) == password
+    assert password not in instance.db_url and password not in repr(instance)
     assert files_containing(tmp_path, password) == []
 
 
