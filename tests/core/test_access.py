@@ -421,6 +421,27 @@ def test_grant_quotes_any_role_name(owner: ln.Instance, roles: Roles, postgres_u
     assert tuple(can) == (True, False)
 
 
+SPACE_NAMES = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40
+).filter(lambda text: text.strip() == text and text != "all")
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=SPACE_NAMES)
+def test_grant_space_with_any_name(owner: ln.Instance, roles: Roles, postgres_url: str, name: str):
+    space = ln.Space.filter(name=name).one_or_none() or ln.Space(name=name).save()
+    role = roles.create()
+    assert grant_cli(postgres_url, "--read-only", "--space", name, role) == 0
+    with owner.engine.connect() as connection:
+        granted = connection.execute(
+            sa.text("SELECT space_id FROM space_access WHERE role = :r"), {"r": role}
+        ).scalars()
+        assert list(granted) == [space.id]
+    assert ln.Space.filter().count() >= 2  # nothing was dropped or rewritten by the name
+
+
 def test_grant_statements_for_both_levels():
     read = grant_statements("ro", "read-only", schema="lab", tables=["artifact", "space"])
     assert read[:2] == [
