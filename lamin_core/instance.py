@@ -7,7 +7,9 @@ and threads or Dagster steps that activate their own do not trample each other.
 
 Settings are resolved from arguments first, then the environment (``LAMIN_CORE_DB``,
 ``LAMIN_CORE_STORAGE``, ``LAMIN_CORE_USER``), then the settings file written by the last
-`init()`/`connect()` (``$LAMIN_CORE_HOME/settings.json``, default ``~/.lamin_core``).
+`init()`/`connect()` (``$LAMIN_CORE_HOME/settings.json``, default ``~/.lamin_core``), which never
+holds a password (`lamin_core.settings`). What the database role may change is read once at
+connect (`lamin_core.access`), so that writes it may not make fail before anything is written.
 """
 
 from __future__ import annotations
