@@ -28,9 +28,9 @@ from lamin_core.errors import InstanceError
 
 __all__ = [
     "SETTINGS_FILE",
-    "resolve_password",
     "private_dir",
     "read_settings",
+    "resolve_password",
     "settings_dir",
     "strip_password",
     "write_settings",
