@@ -115,15 +115,15 @@ def resolve_password(url: str) -> str:
     except ArgumentError:
         return url
     if parsed.password is None and "password" in parsed.query:
-        value = parsed.query["password"]
-        password = value if isinstance(value, str) else value[0]
+        given = parsed.query["password"]
+        password = given if isinstance(given, str) else given[0]
         parsed = parsed.set(password=password).difference_update_query(["password"])
         url = parsed.render_as_string(hide_password=False)
-    value = os.environ.get("LAMIN_CORE_DB")
-    if not value or parsed.password is not None:
+    environment = os.environ.get("LAMIN_CORE_DB")
+    if not environment or parsed.password is not None:
         return url
     try:
-        source = make_url(value)
+        source = make_url(environment)
     except ArgumentError:
         return url
     same = ("username", "host", "port", "database")
