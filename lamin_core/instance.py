@@ -7,7 +7,9 @@ and threads or Dagster steps that activate their own do not trample each other.
 
 Settings are resolved from arguments first, then the environment (``LAMIN_CORE_DB``,
 ``LAMIN_CORE_STORAGE``, ``LAMIN_CORE_USER``), then the settings file written by the last
-`init()`/`connect()` (``$LAMIN_CORE_HOME/settings.json``, default ``~/.lamin_core``).
+`init()`/`connect()` (``$LAMIN_CORE_HOME/settings.json``, default ``~/.lamin_core``), which never
+holds a password (`lamin_core.settings`). What the database role may change is read once at
+connect (`lamin_core.access`), so that writes it may not make fail before anything is written.
 """
 
 from __future__ import annotations
@@ -16,26 +18,41 @@ import contextlib
 import contextvars
 import functools
 import getpass
-import json
+import hashlib
 import os
-import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
+from lamin_core.access import (
+    UNRESTRICTED,
+    Access,
+    check_write,
+    detect_access,
+    install_write_guard,
+    refresh_spaces,
+)
 from lamin_core.errors import InstanceError
+from lamin_core.settings import (
+    private_dir,
+    read_settings,
+    resolve_password,
+    settings_dir,
+    write_settings,
+)
 from lamin_core.storage.paths import filesystem, is_local, normalize_root, storage_type
 
 CATALOG_DIR = ".lamindb"
 SQLITE_NAME = "lamin.db"
 STAGING_DIR = "_staging"
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for "permission denied"
 
 _active: contextvars.ContextVar[Instance | None] = contextvars.ContextVar(
     "lamin_core_instance", default=None
@@ -44,33 +61,32 @@ _default: Instance | None = None
 _default_lock = threading.Lock()
 
 
-def settings_dir() -> Path:
-    """Return the folder of the settings file."""
-    return Path(os.environ.get("LAMIN_CORE_HOME", "~/.lamin_core")).expanduser()
+def staging_root(instance: Instance, *, create: bool = False) -> Path:
+    """Return the local folder where content waits before it is stored in `instance`.
+
+    For local storage it is ``<root>/.lamindb/_staging``: moving a staged file into place is then
+    a rename on one filesystem. For remote storage it is a folder of the user's own, private
+    (mode 0700) inside the settings folder, one per storage root, never a shared temporary
+    folder. `lamin-core fsck` looks here for leftovers of interrupted saves.
+
+    Args:
+        instance: The catalog.
+        create: Create the folder when it does not exist.
+    """
+    if instance.is_local_storage:
+        folder = Path(instance.catalog_path) / STAGING_DIR
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    digest = hashlib.sha256(instance.storage_root.encode()).hexdigest()[:16]
+    if create:
+        return private_dir(STAGING_DIR, digest)
+    return settings_dir() / STAGING_DIR / digest
 
 
-def _read_settings() -> dict[str, Any]:
-    path = settings_dir() / "settings.json"
-    if not path.exists():
-        return {}
-    try:
-        return dict(json.loads(path.read_text()))
-    except (OSError, ValueError) as error:
-        raise InstanceError(
-            f"Cannot read the settings file {path}: {error}. Fix or delete it, then call "
-            "ln.init(storage=...) again."
-        ) from error
-
-
-def _write_settings(values: dict[str, Any]) -> None:
-    folder = settings_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f"settings.json.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(values, indent=2))
-        tmp.replace(folder / "settings.json")
-    except OSError:
-        pass  # a read-only home must not stop work; the settings file is only a convenience
+def cache_root() -> Path:
+    """Return the user's private folder (mode 0700) for local copies of remote artifacts."""
+    return private_dir("cache")
 
 
 @dataclass(eq=False)
@@ -89,6 +105,7 @@ class Instance:
     storage_options: dict[str, Any] = field(default_factory=dict)
     storage_id: int = 0
     user_id: int = 0
+    access: Access = UNRESTRICTED
     _sessions: scoped_session[Session] | None = None
     _closed: bool = False
 
@@ -99,8 +116,35 @@ class Instance:
             autoflush=False,
             info={"instance": self},
         )
+        if not self.access.is_unrestricted:
+            install_write_guard(factory, lambda: self.access, self.name)
         self._sessions = scoped_session(factory)
         self.fs, self.storage_path = filesystem(self.storage_root, **self.storage_options)
+
+    def check_write(
+        self,
+        what: str | Callable[[], str],
+        writes: Iterable[tuple[str, str]],
+        space_ids: Iterable[int | None] = (),
+    ) -> None:
+        """Raise `NoWriteAccess` before anything is written unless the role may make the writes.
+
+        Args:
+            what: The attempt, for the message ("save ULabel(...)"), or a callable making it.
+            writes: (table, action) pairs, action one of INSERT, UPDATE, DELETE.
+            space_ids: The spaces the rows go into (None: the default space "all").
+
+        Raises:
+            NoWriteAccess: the role is read-only, lacks a privilege, or has no access to a space
+                (checked again against the database first: the owner may have granted it since).
+        """
+        if self.access.is_unrestricted:
+            return
+        writes, space_ids = list(writes), list(space_ids)
+        if not all(self.access.may_use_space(space_id) for space_id in space_ids):
+            with self.engine.connect() as connection:
+                self.access = refresh_spaces(self.access, connection)
+        check_write(self.access, self.name, what, writes, space_ids)
 
     @property
     def session(self) -> Session:
@@ -156,18 +200,6 @@ class Instance:
         return f"Instance(db={self.db_url!r}, storage={self.storage_root!r})"
 
 
-def staging_root(instance: Instance) -> Path:
-    """Return the local folder where `instance` serialises content before saving it.
-
-    Inside a local storage it is ``<root>/.lamindb/_staging``, so that moving a staged file into
-    place is a rename on one filesystem; for remote storage a local temporary folder. Works for
-    any instance, active or not (fsck looks for leftovers there); does not create the folder.
-    """
-    if instance.is_local_storage:
-        return Path(instance.catalog_path) / STAGING_DIR
-    return Path(tempfile.gettempdir()) / "lamin_core_staging"
-
-
 def get_instance() -> Instance:
     """Return the active instance, connecting from environment or settings when none is.
 
@@ -195,7 +227,7 @@ def _resolve(
     def from_settings(key: str) -> Any:
         nonlocal settings
         if settings is None:
-            settings = _read_settings()
+            settings = read_settings()
         return settings.get(key)
 
     storage_value = (
@@ -318,28 +350,51 @@ def _open(
     root = normalize_root(storage_value)
     if is_local(root) and create:
         Path(root, CATALOG_DIR).mkdir(parents=True, exist_ok=True)
-    db_url = db or _default_db_url(root)
+    # a URL from the settings file has no password: the environment may hold it (else libpq
+    # looks in ~/.pgpass)
+    db_url = resolve_password(db) if db else _default_db_url(root)
     engine = create_engine(db_url, create=create)
     shown = engine.url.render_as_string(hide_password=True)
     try:
         ensure_schema(engine, create=create, auto_migrate=auto_migrate)
+        with engine.connect() as connection:
+            access = detect_access(connection)
+    except ProgrammingError as error:
+        engine.dispose()
+        if getattr(error.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        raise InstanceError(
+            f"The database role of {shown!r} may not use this catalog: {error.orig}. The "
+            "catalog's owner grants access with `lamin-core grant --read-only ROLE` (or "
+            "--write) and upgrades an older schema with `lamin-core migrate`."
+        ) from error
     except OperationalError as error:
         engine.dispose()
+        hint = (
+            " If the server wants a password, give it in the URL, in LAMIN_CORE_DB, or in "
+            "~/.pgpass (lamin-core never stores it)."
+            if engine.url.password is None and engine.dialect.name == "postgresql"
+            else ""
+        )
         raise InstanceError(
             f"Cannot reach the catalog database {shown!r}: {error.orig}. Check that the server "
-            "runs and the URL (host, port, database, user) is right."
+            f"runs and the URL (host, port, database, user) is right.{hint}"
         ) from error
     except InstanceError:
         engine.dispose()
         raise
     handle = user or _system_user()
     instance = Instance(
-        engine=engine, storage_root=root, user_handle=handle, storage_options=storage_options or {}
+        engine=engine,
+        storage_root=root,
+        user_handle=handle,
+        storage_options=storage_options or {},
+        access=access,
     )
     _register_storage_and_user(instance)
     if activate:
         _set_default(instance)
-        _write_settings({"db": db, "storage": root, "user": user})
+        write_settings({"db": db, "storage": root, "user": user})  # without the password
     return instance
 
 
@@ -354,18 +409,19 @@ def _register_storage_and_user(instance: Instance) -> None:
     from lamin_core.models import Storage, User
 
     session = instance.session
+    access = instance.access
     try:
         user = session.scalar(sa.select(User).where(User.handle == instance.user_handle))
-        if user is None:
+        if user is None and access.may("user", "INSERT"):
             user = User(handle=instance.user_handle, name=instance.user_handle)
             session.add(user)
             session.flush()
         storage = session.scalar(sa.select(Storage).where(Storage.root == instance.storage_root))
-        if storage is None:
+        if storage is None and access.may("storage", "INSERT"):
             storage = Storage(
                 root=instance.storage_root,
                 type=storage_type(instance.storage_root),
-                created_by_id=user.id,
+                created_by_id=user.id if user is not None else None,
             )
             session.add(storage)
         session.commit()
@@ -373,8 +429,9 @@ def _register_storage_and_user(instance: Instance) -> None:
         # another process registered the same storage or user at the same moment: use theirs
         session.rollback()
         return _register_storage_and_user(instance)
-    instance.user_id = user.id
-    instance.storage_id = storage.id
+    # a role that may not register them reads without: its writes are refused anyway
+    instance.user_id = user.id if user is not None else 0
+    instance.storage_id = storage.id if storage is not None else 0
 
 
 def _set_default(instance: Instance) -> None:

@@ -137,6 +137,7 @@ def track(
 
     global _global_run
     instance = get_instance()
+    instance.check_write("track a run", [("transform", "INSERT"), ("run", "INSERT")])
     session = instance.session
     if isinstance(transform, Transform):
         record = transform

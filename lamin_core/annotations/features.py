@@ -132,6 +132,7 @@ class FeatureManager(ArtifactAnnotations):
         from lamin_core.models.artifact import artifact_featurevalue
 
         artifact_id = self._artifact_id()
+        self._check_write("add feature values to", ["featurevalue", "artifact_featurevalue"])
         if not isinstance(values, Mapping):
             raise ValidationError(
                 f"add_values() expects a mapping of feature name -> value, got "
@@ -222,6 +223,7 @@ class FeatureManager(ArtifactAnnotations):
         from lamin_core.models.base import Record
 
         artifact_id = self._artifact_id()
+        self._check_write("remove feature values from", ["artifact_featurevalue"], "DELETE")
         session = self._session()
         features = [
             get_feature(session, f) for f in (feature if isinstance(feature, list) else [feature])

@@ -147,6 +147,12 @@ class ArtifactAnnotations:
     def _session(self) -> Session:
         return self._artifact._instance().session
 
+    def _check_write(self, what: str, tables: list[str], action: str = "INSERT") -> None:
+        """Refuse, before anything is written, annotations the database role may not write."""
+        self._artifact._instance().check_write(
+            lambda: f"{what} {self._artifact!r}", [(table, action) for table in tables]
+        )
+
     def _artifact_id(self) -> int:
         if self._artifact.id is None:
             raise ValidationError(
@@ -195,8 +201,8 @@ class LabelManager(ArtifactAnnotations):
                     f"Feature {feature_record.name!r} has dtype {feature_record.dtype!r}; it "
                     f"cannot hold {', '.join(wrong)} records."
                 )
-        for registry in by_registry:
-            link_table(registry)  # a clear error before anything is written
+        tables = [link_table(registry)[0].name for registry in by_registry]  # clear errors first
+        self._check_write("add labels to", tables)
         try:
             for registry, ids in by_registry.items():
                 insert_links(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from lamin_core.errors import StorageError
-from lamin_core.instance import CATALOG_DIR, settings_dir
+from lamin_core.instance import CATALOG_DIR, cache_root
 from lamin_core.storage.paths import filesystem, is_local
 from lamin_core.storage.serializers import load_file
 
@@ -58,7 +58,10 @@ def cache(artifact: Artifact, *, record_input: bool = True) -> Path:
                 "to list the catalog's inconsistencies."
             )
     else:
-        local = settings_dir() / "cache" / path
+        # per protocol, and relative: fsspec's memory paths start with "/", which would
+        # otherwise replace the cache folder in the join
+        protocol = artifact.storage.root.split("://", 1)[0]
+        local = cache_root() / protocol / path.lstrip("/")
         if not local.exists() or (not artifact.n_files and local.stat().st_size != artifact.size):
             local.parent.mkdir(parents=True, exist_ok=True)
             try:

@@ -94,6 +94,11 @@ def save_artifact(artifact: Artifact) -> Artifact:
     if artifact.id is not None or staged is None:
         return Record.save(artifact)
     instance = artifact._instance()
+    try:
+        artifact._check_write(instance, "INSERT")  # before any file is stored
+    except BaseException:
+        staged.discard()
+        raise
     session = instance.session
     existing = _same_content(session, artifact)
     if existing is not None:
@@ -341,6 +346,7 @@ def delete_artifact(artifact: Artifact, *, storage: bool | None) -> None:
     from lamin_core.models.artifact import Artifact
 
     instance = artifact._instance()
+    artifact._check_write(instance, "DELETE")  # before the row or the file goes
     session = instance.session
     delete_content = artifact.key_is_virtual if storage is None else storage
     fs, location = artifact_location(artifact)
@@ -400,6 +406,8 @@ def save_collection(collection: Collection) -> Collection:
     if collection.id is not None or members is None:
         return Record.save(collection)
     instance = collection._instance()
+    collection._check_write(instance, "INSERT")
+    instance.check_write(f"save {collection!r}", [("collection_artifact", "INSERT")])
     session = instance.session
     same = sa.select(Collection).where(
         Collection.hash == collection.hash, Collection.key == collection.key

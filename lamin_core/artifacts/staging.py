@@ -55,10 +55,8 @@ class Staged:
 
 
 def staging_dir() -> Path:
-    """Return the active instance's folder for serialised content, created if missing."""
-    folder = staging_root(get_instance())
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """Return the local folder for serialised content of the active catalog (see `staging_root`)."""
+    return staging_root(get_instance(), create=True)
 
 
 def stage(data: Any, *, key: str | None, kind: str | None) -> Staged:

@@ -47,6 +47,13 @@ def save_records(records: Sequence[Record], bulk: Sequence[PublicRows] = ()) -> 
     from lamin_core.instance import get_instance
 
     instance = records[0]._instance() if records else get_instance()
+    for record in records:
+        record._check_write(instance)
+    if bulk:
+        instance.check_write(
+            f"save {bulk[0].registry.__name__} records",
+            [(bulk[0].registry.__table__.name, "INSERT")],
+        )
     session = instance.session
     named = type(records[0]).__name__ if records else bulk[0].registry.__name__
     try:

@@ -122,9 +122,16 @@ def _bring_up_to_date(
                 f"--db {url}."
             )
         if not create:
+            # a role without USAGE on the catalog's schema sees no tables at all
+            hint = (
+                f" If it does, the role {engine.url.username!r} cannot see it: the catalog's "
+                f"owner grants access with `lamin-core grant --read-only {engine.url.username}`."
+                if engine.dialect.name == "postgresql"
+                else ""
+            )
             raise InstanceError(
                 f"The database {url!r} holds no catalog. Create one with "
-                f"ln.init(storage=..., db={url!r})."
+                f"ln.init(storage=..., db={url!r}).{hint}"
             )
         with engine.begin() as connection:
             Base.metadata.create_all(connection)

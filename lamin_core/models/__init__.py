@@ -4,6 +4,7 @@ from lamin_core.models.annotation import Feature, FeatureSet, FeatureValue, ULab
 from lamin_core.models.artifact import Artifact, Collection
 from lamin_core.models.base import Base, Record, RecordList
 from lamin_core.models.core import IsVersioned, Run, Storage, Transform, User
+from lamin_core.models.space import Space
 from lamin_core.models.tombstone import tombstone
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Record",
     "RecordList",
     "Run",
+    "Space",
     "Storage",
     "Transform",
     "ULabel",

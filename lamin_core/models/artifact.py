@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from upath import UPath
 
+    from lamin_core.models.space import Space
+
 
 def _link_table(name: str, target: str, *, with_feature: bool = False) -> sa.Table:
     """Return the link table between artifacts and `target` records.
@@ -73,6 +75,7 @@ class Artifact(IsVersioned):
         description: A human-readable description.
         revises: An artifact this one is a new version of.
         run: The run that creates the artifact; default: the tracked run, if any.
+        space: The space the artifact belongs to (`ln.Space`); default: "all".
 
     Examples:
         >>> artifact = ln.Artifact("raw/sample.fastq.gz", key="raw/sample.fastq.gz").save()
@@ -182,6 +185,7 @@ class Artifact(IsVersioned):
         description: str | None = None,
         revises: Artifact | None = None,
         run: Run | None = None,
+        space: Space | None = None,
     ) -> Artifact:
         """Create an artifact from a pandas DataFrame, stored as parquet (alias `from_dataframe`).
 
@@ -195,7 +199,8 @@ class Artifact(IsVersioned):
                 f"Artifact.from_df() expects a pandas DataFrame, got {type(df).__name__}. "
                 "Use ln.Artifact(path) for files or Artifact.from_anndata() for AnnData."
             )
-        return cls(df, key=key, description=description, revises=revises, run=run)
+        extra: dict[str, Any] = {"space": space} if space is not None else {}
+        return cls(df, key=key, description=description, revises=revises, run=run, **extra)
 
     from_dataframe = from_df
 
@@ -208,6 +213,7 @@ class Artifact(IsVersioned):
         description: str | None = None,
         revises: Artifact | None = None,
         run: Run | None = None,
+        space: Space | None = None,
     ) -> Artifact:
         """Create an artifact from an AnnData object (stored as h5ad) or an .h5ad/.zarr path.
 
@@ -221,7 +227,8 @@ class Artifact(IsVersioned):
                 f"Artifact.from_anndata() expects an AnnData object or a path, got "
                 f"{type(adata).__name__}."
             )
-        artifact = cls(adata, key=key, description=description, revises=revises, run=run)
+        extra: dict[str, Any] = {"space": space} if space is not None else {}
+        artifact = cls(adata, key=key, description=description, revises=revises, run=run, **extra)
         artifact.otype = "AnnData"
         artifact.kind = "dataset"
         return artifact

@@ -14,8 +14,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import JSON, DateTime, ForeignKey, String, TypeDecorator
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, object_session
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    declared_attr,
+    mapped_column,
+    object_session,
+    relationship,
+)
 
+from lamin_core.access import ALL_SPACE_ID, record_space_id
 from lamin_core.errors import FieldError, IntegrityError, did_you_mean
 from lamin_core.ids import base62
 
@@ -23,6 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from lamin_core.instance import Instance
+    from lamin_core.models.space import Space
     from lamin_core.query import QuerySet
 
 R = TypeVar("R", bound="Record")
@@ -87,7 +96,28 @@ class Record(Base):
     # other names a query may use for a field, e.g. LaminDB's "registry" for FeatureSet.itype
     _field_aliases: ClassVar[dict[str, str]] = {}
 
+    # False for the registries outside spaces: User, Space
+    _has_space: ClassVar[bool] = True
+
     id: Mapped[int] = mapped_column(primary_key=True, sort_order=-100)
+
+    @declared_attr
+    def space_id(cls) -> Mapped[int]:
+        # the space the record belongs to (lamin_core.models.space); the default is "all"
+        if not cls._has_space:
+            return None  # type: ignore[return-value]  # no column on this registry
+        return mapped_column(
+            ForeignKey("space.id"),
+            default=ALL_SPACE_ID,
+            server_default=sa.text(str(ALL_SPACE_ID)),
+            sort_order=85,
+        )
+
+    @declared_attr
+    def space(cls) -> Mapped[Space]:
+        if not cls._has_space:
+            return None  # type: ignore[return-value]
+        return relationship("Space", foreign_keys=f"{cls.__name__}.space_id")
 
     @declared_attr
     def uid(cls) -> Mapped[str]:
@@ -161,14 +191,35 @@ class Record(Base):
 
     # --- persistence ---------------------------------------------------------------------------
 
+    def _check_write(self, instance: Instance, action: str | None = None) -> None:
+        """Refuse, before anything is written, a write the database role may not make.
+
+        Args:
+            instance: The catalog written to.
+            action: INSERT, UPDATE or DELETE; default: INSERT for a new record, else UPDATE.
+
+        Raises:
+            NoWriteAccess: the role is read-only, or the record is in a space it cannot use.
+        """
+        if action is None:
+            action = "UPDATE" if sa.inspect(self).has_identity else "INSERT"
+        verb = {"INSERT": "save", "UPDATE": "save changes to", "DELETE": "delete"}[action]
+        instance.check_write(
+            lambda: f"{verb} {self!r}",
+            [(type(self).__tablename__, action)],
+            [] if action == "DELETE" else [record_space_id(self)],
+        )
+
     def save(self: R) -> R:
         """Write the record to the catalog and return it.
 
         Raises:
             IntegrityError: the record breaks a constraint (e.g. a unique name already taken);
                 the catalog is left unchanged.
+            NoWriteAccess: the database role may not write it (read-only, or another space).
         """
         instance = self._instance()
+        self._check_write(instance)
         session = instance.session
         self._fill_defaults(instance)
         session.add(self)
@@ -188,8 +239,14 @@ class Record(Base):
         return self
 
     def delete(self) -> None:
-        """Delete the record from the catalog."""
+        """Delete the record from the catalog.
+
+        Raises:
+            IntegrityError: other records still point to it.
+            NoWriteAccess: the database role may not delete it.
+        """
         instance = self._instance()
+        self._check_write(instance, "DELETE")
         session = instance.session
         try:
             session.delete(self)
@@ -346,6 +403,8 @@ class RecordList(list[R]):
         if not self:
             return self
         instance = self[0]._instance()
+        for record in self:
+            record._check_write(instance)
         session = instance.session
         for record in self:
             record._fill_defaults(instance)

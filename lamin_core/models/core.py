@@ -38,6 +38,7 @@ class User(Record):
 
     __tablename__ = "user"
     _uid_length = 8
+    _has_space = False  # users are catalog-wide: records of every space name their creator
     _name_field = "handle"
     _search_fields = ("handle", "name")
 
