@@ -28,7 +28,7 @@ from lamin_core.models.artifact import LATEST_KEY_INDEX
 from lamin_core.models.base import Record
 from lamin_core.models.core import VERSION_SUFFIX_LENGTH
 from lamin_core.storage.hashing import hash_folder
-from lamin_core.storage.paths import storage_type
+from lamin_core.storage.paths import content_path, storage_type
 from lamin_core.versioning import assign_next_version, latest_with_key
 
 if TYPE_CHECKING:
@@ -41,8 +41,19 @@ MAX_VERSION_RETRIES = 20
 
 
 def stored_path(instance: Instance, artifact: Artifact) -> str:
-    """Return where the catalog stores a managed artifact's content: ``.lamindb/<uid><suffix>``."""
-    return f"{instance.catalog_path}/{artifact.uid}{artifact.suffix}"
+    """Return where the catalog stores a managed artifact's content: ``.lamindb/<uid><suffix>``.
+
+    Raises:
+        StorageError: the uid or suffix would lead outside the catalog folder.
+    """
+    return content_path(
+        instance.storage_path,
+        uid=artifact.uid,
+        suffix=artifact.suffix,
+        key=None,
+        key_is_virtual=True,
+        is_local=instance.is_local_storage,
+    )
 
 
 def save_artifact(artifact: Artifact) -> Artifact:
@@ -218,11 +229,13 @@ def _put(instance: Instance, staged: Staged, destination: str) -> None:
         try:
             if staged.is_folder:
                 shutil.copytree(staged.source, partial)
+                staged.check_copy(partial)
                 if target.exists():
                     raise FileExistsError(f"{target} already exists")
                 os.rename(partial, target)
             else:
                 shutil.copyfile(staged.source, partial)
+                staged.check_copy(partial)
                 os.link(partial, target)
         finally:
             _remove_local(partial)
@@ -236,6 +249,12 @@ def _put(instance: Instance, staged: Staged, destination: str) -> None:
         raise StorageError(
             f"Cannot upload {staged.source!r} to {destination!r}: {error}. Nothing was recorded."
         ) from error
+    if not staged.is_temporary:
+        try:
+            staged.check_upload(instance.fs, destination)
+        except StorageError:
+            _remove(instance, destination, staged.is_folder)
+            raise
 
 
 def _remove_local(path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from lamin_core.models.base import (
     Record,
@@ -64,6 +64,14 @@ class Storage(Record):
     region: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = created_at_column()
     created_by_id: Mapped[int | None] = created_by_column()
+
+    _immutable_fix = "register the new location as another Storage instead"
+
+    @validates("root")
+    def _validate_root(self, name: str, value: Any) -> Any:
+        # the root locates every file registered in it: moving it would point them elsewhere
+        self._keeps_saved_value(name, value)
+        return value
 
 
 class IsVersioned(Record):

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from lamin_core.errors import StorageError
 from lamin_core.instance import SQLITE_NAME, Instance
+from lamin_core.storage.paths import stored_name
 
 STAGING_GRACE_SECONDS = 3600
 
@@ -64,7 +66,13 @@ def fsck(instance: Instance, *, repair: bool = False) -> FsckReport:
         )
     ).all()
     session.commit()
-    expected = {f"{uid}{suffix}": uid for uid, suffix in rows}
+    expected: dict[str, str] = {}
+    refused: list[str] = []
+    for uid, suffix in rows:
+        try:
+            expected[stored_name(uid, suffix)] = uid
+        except StorageError:  # a row edited to name a place outside the catalog has no file
+            refused.append(uid)
     report = FsckReport(repaired=repair)
     present: set[str] = set()
     entries = fs.ls(folder, detail=True) if fs.exists(folder) else []
@@ -85,7 +93,9 @@ def fsck(instance: Instance, *, repair: bool = False) -> FsckReport:
             present.add(name)
         else:
             report.orphaned_files.append(path)
-    report.missing_content = sorted(uid for name, uid in expected.items() if name not in present)
+    report.missing_content = sorted(
+        [*refused, *(uid for name, uid in expected.items() if name not in present)]
+    )
     if repair:
         for path in report.orphaned_files + report.partial_files + report.staging_files:
             fs.rm(path, recursive=True)
