@@ -71,7 +71,9 @@ def cache(artifact: Artifact, *, record_input: bool = True) -> Path:
     else:
         # one cache folder per protocol: the path of a memory:// file starts with '/'
         protocol = artifact.storage.root.split("://", 1)[0]
-        cached = join_within(str(settings_dir() / "cache"), f"{protocol}/{path.lstrip('/')}", is_local=True)
+        cached = join_within(
+            str(settings_dir() / "cache"), f"{protocol}/{path.lstrip('/')}", is_local=True
+        )
         local = Path(cached)
         if not local.exists() or (not artifact.n_files and local.stat().st_size != artifact.size):
             local.parent.mkdir(parents=True, exist_ok=True)

@@ -142,7 +142,9 @@ class Record(Base):
         length = self._full_uid_length()
         if not is_uid(value, length):
             stem: int | None = getattr(self, "_stem_length", None)
-            parts = "" if stem is None else f": {stem} for the family, {length - stem} for the version"
+            parts = (
+                "" if stem is None else f": {stem} for the family, {length - stem} for the version"
+            )
             raise ValidationError(
                 f"Invalid uid {value!r} for {type(self).__name__}: {type(self).__name__} uids "
                 f"are {length} base62 characters (0-9, a-z, A-Z){parts}, e.g. "

@@ -38,8 +38,8 @@ _STORED_STEM = re.compile(r"[A-Za-z0-9]+")
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _DRIVE = re.compile(r"[A-Za-z]:")
-# characters that mean something to some storage once Unicode-normalised (NFKC): fullwidth
-# '．' and '／', the two-dot leader '‥' ...
+# characters that mean something to some storage once Unicode-normalised (NFKC), such as the
+# fullwidth full stop and solidus (U+FF0E, U+FF0F) or the two-dot leader (U+2025)
 _MEANINGFUL = frozenset("./\\:")
 
 
@@ -89,7 +89,9 @@ def is_valid_suffix(suffix: object) -> bool:
     """Return whether `suffix` follows the suffix rule (see `validate_suffix`)."""
     if not isinstance(suffix, str):
         return False
-    return suffix == "" or (len(suffix) <= MAX_SUFFIX_LENGTH and _SUFFIX.fullmatch(suffix) is not None)
+    return suffix == "" or (
+        len(suffix) <= MAX_SUFFIX_LENGTH and _SUFFIX.fullmatch(suffix) is not None
+    )
 
 
 def validate_suffix(suffix: object) -> str:
@@ -161,7 +163,9 @@ def path_problem(relative: object) -> str | None:
             return f"it has a part longer than {MAX_NAME_BYTES} bytes"
     for character in relative:
         if not character.isascii() and _MEANINGFUL & set(unicodedata.normalize("NFKC", character)):
-            return f"it contains {character!r}, which Unicode normalisation turns into '.', '/' or ':'"
+            return (
+                f"it contains {character!r}, which Unicode normalisation turns into '.', '/' or ':'"
+            )
     return None
 
 

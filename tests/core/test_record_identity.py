@@ -8,6 +8,7 @@ is only a name and may change.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,16 @@ import pytest
 import sqlalchemy as sa
 
 import lamin_core as ln
+from lamin_core.models import Record
 
 IMMUTABLE = "is immutable once saved; save a new artifact or version instead"
+
+
+def count_artifacts(instance: ln.Instance) -> int:
+    session = instance.session
+    value = session.scalar(sa.select(sa.func.count()).select_from(ln.Artifact))
+    session.commit()
+    return int(value)
 
 
 def row(instance: ln.Instance, artifact_id: int) -> dict[str, Any]:
@@ -34,29 +43,32 @@ def saved(instance: ln.Instance) -> ln.Artifact:
     return ln.Artifact.from_df(pd.DataFrame({"a": [1, 2]}), key="tables/a.parquet").save()
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [
-        ("uid", "aaaaaaaaaaaaaaaa0000"),
-        ("uid", "../../victim"),
-        ("suffix", ".csv"),
-        ("suffix", "/../../x"),
-        ("hash", "AAAAAAAAAAAAAAAAAAAAAA"),
-        ("hash_type", "sha1"),
-        ("size", 1),
-        ("n_files", 3),
-        ("key_is_virtual", False),
-        ("storage_id", 999),
-    ],
-)
-def test_identity_field_of_saved_artifact_cannot_change(instance, saved, field, value):
-    before, stored = getattr(saved, field), row(instance, saved.id)
-    with pytest.raises(ln.ValidationError, match=rf"{field} of Artifact .* {IMMUTABLE}") as info:
-        setattr(saved, field, value)
-    assert repr(value) in str(info.value)
-    assert getattr(saved, field) == before
-    saved.save()
-    assert row(instance, saved.id) == stored
+CHANGES = [
+    ("uid", "aaaaaaaaaaaaaaaa0000"),
+    ("uid", "../../victim"),
+    ("suffix", ".csv"),
+    ("suffix", "/../../x"),
+    ("hash", "AAAAAAAAAAAAAAAAAAAAAA"),
+    ("hash_type", "sha1"),
+    ("size", 1),
+    ("n_files", 3),
+    ("key_is_virtual", False),
+    ("storage_id", 999),
+]
+
+
+def test_identity_field_of_saved_artifact_cannot_change(instance, saved):
+    stored = row(instance, saved.id)
+    for field, value in CHANGES:
+        before = getattr(saved, field)
+        with pytest.raises(
+            ln.ValidationError, match=rf"{field} of Artifact .* {IMMUTABLE}"
+        ) as info:
+            setattr(saved, field, value)
+        assert repr(value) in str(info.value)
+        assert getattr(saved, field) == before
+        saved.save()
+        assert row(instance, saved.id) == stored, field
     assert saved.load()["a"].tolist() == [1, 2]
 
 
@@ -113,9 +125,7 @@ def test_loading_refresh_and_versioning_keep_working(instance, saved):
     session.refresh(saved)
     session.expire(saved)
     assert saved.uid.endswith("0000")
-    again = session.scalars(
-        sa.select(ln.Artifact).execution_options(populate_existing=True)
-    ).one()
+    again = session.scalars(sa.select(ln.Artifact).execution_options(populate_existing=True)).one()
     assert again is saved
     assert session.merge(saved) is saved
     v2 = ln.Artifact.from_df(pd.DataFrame({"a": [3]}), key="tables/a.parquet").save()
@@ -137,6 +147,106 @@ def test_uid_of_saved_records_of_other_registries_cannot_change(instance):
 
 def test_storage_root_is_immutable_once_saved(instance):
     storage = ln.Storage.get(instance.storage_id)
-    with pytest.raises(ln.ValidationError, match="root of Storage .* is immutable once saved"):
+    with pytest.raises(ln.ValidationError, match=r"root of Storage .* is immutable once saved"):
         storage.root = "/"
     assert ln.Storage.get(instance.storage_id).root == instance.storage_root
+
+
+@pytest.mark.parametrize(
+    "uid",
+    [
+        "../../../tmp/x_0000",
+        "../../victim0000aaaa",
+        "/tmp/victim000000000",
+        "aaaaaaaaaaaaaaa/0000",
+        "aaaaaaaaaaaaaaaa000",
+        "aaaaaaaaaaaaaaaa00000",
+        "aaaaaaaaaaaaaaaa000-",
+        "aaaaaaaaaaaaaaaa000\u0663",
+        "",
+        None,
+        12345678901234567890,
+    ],
+)
+def test_artifact_uid_keyword_outside_the_uid_format_is_refused(sqlite_instance, tmp_path, uid):
+    source = tmp_path / "f.txt"
+    source.write_text("hello")
+    if uid is None:  # None asks for a new uid
+        assert len(ln.Artifact(source, key="a.txt", uid=uid).uid) == 20
+        return
+    before = sorted(os.listdir(tmp_path.parent)), sorted(os.listdir(tmp_path))
+    with pytest.raises(ln.ValidationError, match=r"uid .*20 base62 characters"):
+        ln.Artifact(source, key="a.txt", uid=uid).save()
+    assert count_artifacts(sqlite_instance) == 0
+    assert (sorted(os.listdir(tmp_path.parent)), sorted(os.listdir(tmp_path))) == before
+    assert list(Path(sqlite_instance.catalog_path).glob("*.txt")) == []
+
+
+@pytest.mark.parametrize("suffix", ["/../../../victim", ".txt/../../x", ".a\\b", "x", ".\x00"])
+def test_artifact_suffix_keyword_outside_the_suffix_format_is_refused(
+    sqlite_instance, tmp_path, suffix
+):
+    source = tmp_path / "f.txt"
+    source.write_text("hello")
+    with pytest.raises(ln.ValidationError, match="suffix"):
+        ln.Artifact(source, key="a.txt", suffix=suffix).save()
+    with pytest.raises(ln.ValidationError, match="suffix"):
+        ln.Artifact.from_df(pd.DataFrame({"a": [1]}), key="a.parquet", suffix=suffix)
+    assert count_artifacts(sqlite_instance) == 0
+    assert list(Path(sqlite_instance.catalog_path, "_staging").glob("*")) == []
+
+
+def test_artifact_suffix_keyword_in_the_format_names_the_stored_file(instance, tmp_path):
+    source = tmp_path / "reads"
+    source.write_text("@r\nA\n+\nI\n")
+    artifact = ln.Artifact(source, key="raw/reads.fastq", suffix=".fastq").save()
+    assert artifact.suffix == ".fastq"
+    assert Path(artifact.path).name == f"{artifact.uid}.fastq"
+    assert Path(artifact.cache()).read_text() == "@r\nA\n+\nI\n"
+
+
+@pytest.mark.parametrize("field", ["hash", "size", "hash_type", "n_files", "key_is_virtual"])
+def test_artifact_content_fields_cannot_be_passed(sqlite_instance, tmp_path, field):
+    source = tmp_path / "f.txt"
+    source.write_text("hello")
+    with pytest.raises(ln.ValidationError, match=f"{field}.*computed from the content"):
+        ln.Artifact(source, key="a.txt", **{field: 1})
+    assert count_artifacts(sqlite_instance) == 0
+
+
+def test_every_registry_refuses_a_uid_outside_its_format():
+    registries = [
+        mapper.class_ for mapper in Record.registry.mappers if issubclass(mapper.class_, Record)
+    ]
+    assert {"Artifact", "ULabel", "Transform", "Run", "Storage", "User"} <= {
+        r.__name__ for r in registries
+    }
+    for registry in registries:
+        record = registry.__mapper__.class_manager.new_instance()
+        length = registry._full_uid_length()
+        with pytest.raises(ln.ValidationError, match=f"{registry.__name__}.*{length} base62"):
+            record.uid = "../" + "a" * (length - 3)
+        with pytest.raises(ln.ValidationError, match="uid"):
+            record.uid = "a" * (length + 1)
+        record.uid = "a" * length  # the format itself is accepted
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ln.ULabel(name="x", uid="../../x"),
+        lambda: ln.Feature(name="x", dtype="str", uid="../../x0000"),
+        lambda: ln.Transform(key="x", uid="../../x/aaaa0000"),
+        lambda: ln.Run(uid="../" * 6 + "aa"),
+        lambda: ln.User(handle="x", uid="/etc/pwd"),
+    ],
+    ids=["ULabel", "Feature", "Transform", "Run", "User"],
+)
+def test_constructor_keyword_uid_is_validated_for_every_registry(sqlite_instance, make):
+    with pytest.raises(ln.ValidationError, match="uid"):
+        make()
+
+
+def test_track_refuses_a_transform_uid_outside_the_format(sqlite_instance):
+    with pytest.raises(ln.ValidationError, match="uid"):
+        ln.track("../../../etc/x0000", key="x.py")

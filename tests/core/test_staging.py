@@ -83,27 +83,27 @@ def test_file_that_changes_on_every_read_is_saved_consistently_or_refused(sqlite
     assert (artifact.size, artifact.hash) == (len(content), md5_b64(content))
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        lambda path: path.write_bytes(path.read_bytes() + b"appended"),
-        lambda path: path.write_bytes(path.read_bytes().upper()),  # same size, other bytes
-        lambda path: path.write_bytes(b""),
-    ],
-    ids=["appended", "rewritten-same-size", "truncated"],
-)
-def test_file_changed_between_staging_and_saving_is_refused(any_storage, tmp_path, change):
-    path = tmp_path / "reads.txt"
-    path.write_bytes(b"acgt" * 1000)
-    artifact = ln.Artifact(path, key="raw/reads.txt")
-    change(path)
-    with pytest.raises(ln.StorageError, match=r"'.*reads\.txt' changed while it was being"):
-        artifact.save()
-    assert count_artifacts(any_storage) == 0
-    any_storage.fs.invalidate_cache()
-    assert fsck(any_storage).is_clean
-    assert content_files(any_storage) == []  # nothing stored
-    again = ln.Artifact(path, key="raw/reads.txt").save()  # registering it anew works
+CHANGES = {
+    "appended": lambda path: path.write_bytes(path.read_bytes() + b"appended"),
+    "rewritten-same-size": lambda path: path.write_bytes(path.read_bytes().upper()),
+    "truncated": lambda path: path.write_bytes(b""),
+}
+
+
+def test_file_changed_between_staging_and_saving_is_refused(any_storage, tmp_path):
+    for name, change in CHANGES.items():
+        path = tmp_path / f"{name}.txt"
+        path.write_bytes(b"acgt" * 1000)
+        artifact = ln.Artifact(path, key=f"raw/{name}.txt")
+        change(path)
+        with pytest.raises(ln.StorageError, match=rf"'.*{name}\.txt' changed while it was being"):
+            artifact.save()
+        assert count_artifacts(any_storage) == 0, name
+        any_storage.fs.invalidate_cache()
+        assert fsck(any_storage).is_clean, name
+        assert content_files(any_storage) == [], name  # nothing stored
+    path = tmp_path / "appended.txt"
+    again = ln.Artifact(path, key="raw/appended.txt").save()  # registering it anew works
     assert stored_bytes(again) == path.read_bytes() and again.size == path.stat().st_size
 
 
@@ -170,7 +170,7 @@ def test_folder_that_contains_the_catalog_is_refused(sqlite_instance, tmp_path: 
 
 @pytest.mark.parametrize("path", ["a\x00b.txt", "x" * 5000, "/" + "x/" * 3000])
 def test_unusable_local_path_is_a_storage_error(sqlite_instance, path: str):
-    with pytest.raises(ln.StorageError, match="No file or folder|Cannot read"):
+    with pytest.raises(ln.StorageError, match=r"No file or folder|Cannot read"):
         ln.Artifact(path, key="x.txt")
 
 
@@ -186,7 +186,7 @@ def test_file_inside_storage_whose_name_is_no_key_needs_a_key(sqlite_instance):
 
 
 @pytest.mark.parametrize("key", ["raw/", "raw/run1.zarr/", "a//"])
-def test_key_ending_in_slash_is_refused(instance, tmp_path: Path, key: str):
+def test_key_ending_in_slash_is_refused(sqlite_instance, tmp_path: Path, key: str):
     folder = tmp_path / "run1.zarr"
     folder.mkdir()
     (folder / "a.txt").write_text("alpha")
@@ -197,7 +197,7 @@ def test_key_ending_in_slash_is_refused(instance, tmp_path: Path, key: str):
     ]:
         with pytest.raises(ln.ValidationError, match="key"):
             make()
-    assert count_artifacts(instance) == 0
+    assert count_artifacts(sqlite_instance) == 0
 
 
 def test_folder_registered_in_place_gets_a_key_without_trailing_slash(sqlite_instance):
