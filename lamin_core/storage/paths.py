@@ -14,7 +14,7 @@ import os
 import re
 import unicodedata
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeGuard
 
 import fsspec
 from fsspec.core import split_protocol
@@ -85,7 +85,7 @@ def filesystem(url: str | os.PathLike[str], **storage_options: Any) -> tuple[Any
     return fs, path
 
 
-def is_valid_suffix(suffix: object) -> bool:
+def is_valid_suffix(suffix: object) -> TypeGuard[str]:
     """Return whether `suffix` follows the suffix rule (see `validate_suffix`)."""
     if not isinstance(suffix, str):
         return False
@@ -107,7 +107,7 @@ def validate_suffix(suffix: object) -> str:
         raise ValidationError(
             f"Invalid suffix {suffix!r}: {SUFFIX_RULE}. Omit suffix= to take it from the file name."
         )
-    return suffix  # type: ignore[return-value]  # is_valid_suffix checked that it is a str
+    return suffix
 
 
 def suffix_of(path: str | os.PathLike[str]) -> str:
@@ -120,9 +120,9 @@ def suffix_of(path: str | os.PathLike[str]) -> str:
         return ""
     last = suffixes[-1]
     if last.lower() in COMPRESSION_SUFFIXES and len(suffixes) > 1:
-        compound = suffixes[-2] + last
-        if 1 < len(suffixes[-2]) <= 8 and is_valid_suffix(compound):
-            return compound
+        inner = suffixes[-2]
+        if 1 < len(inner) <= 8 and inner[1:].isalnum() and is_valid_suffix(inner + last):
+            return inner + last
     return last if is_valid_suffix(last) else ""
 
 
@@ -214,7 +214,7 @@ def stored_name(uid: str, suffix: str) -> str:
         StorageError: the uid is not base62 or the suffix breaks the suffix rule (a row edited
             behind the catalog's back); nothing may be stored or deleted under such a name.
     """
-    if not (isinstance(uid, str) and _STORED_STEM.fullmatch(uid) and uid.isascii()):
+    if not (isinstance(uid, str) and _STORED_STEM.fullmatch(uid)):
         raise StorageError(
             f"The stored name of uid {uid!r} is refused: a uid is made of base62 characters "
             "(0-9, a-z, A-Z). The row was changed outside the catalog; restore its uid."
@@ -247,7 +247,12 @@ def content_path(
     if key_is_virtual:
         catalog = f"{root.rstrip('/')}/{CATALOG_DIR}"
         return join_within(catalog, stored_name(uid, suffix), is_local=is_local)
-    return join_within(root, key, is_local=is_local)  # type: ignore[arg-type]  # None is refused
+    if key is None:
+        raise StorageError(
+            f"The artifact {uid!r} is registered in place but has no key, so its location is "
+            "unknown. The row was changed outside the catalog; restore its key."
+        )
+    return join_within(root, key, is_local=is_local)
 
 
 def validate_key(key: str | None) -> str | None:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import fsspec
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -229,3 +230,49 @@ def test_open_on_a_folder_artifact_says_to_use_cache(sqlite_instance, tmp_path: 
     artifact = ln.Artifact(folder, key="raw/run.zarr").save()
     with pytest.raises(ln.StorageError, match=r"folder of 1 files.*cache\(\)"):
         artifact.open()
+
+
+def test_folder_with_broken_link_or_link_loop_is_refused(sqlite_instance, tmp_path: Path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.txt").write_text("alpha")
+    (broken / "gone.txt").symlink_to(tmp_path / "missing.txt")
+    with pytest.raises(ln.StorageError, match="broken symbolic link"):
+        ln.Artifact(broken, key="broken")
+    looping = tmp_path / "looping"
+    (looping / "sub").mkdir(parents=True)
+    (looping / "sub" / "up").symlink_to(looping, target_is_directory=True)
+    with pytest.raises(ln.StorageError, match="link loop"):
+        ln.Artifact(looping, key="looping")
+    assert count_artifacts(sqlite_instance) == 0
+
+
+def test_folder_with_a_linked_subfolder_stores_what_it_hashed(sqlite_instance, tmp_path: Path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "b.txt").write_text("beta")
+    folder = tmp_path / "run.zarr"
+    folder.mkdir()
+    (folder / "a.txt").write_text("alpha")
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    artifact = ln.Artifact(folder, key="raw/run.zarr").save()
+    assert (artifact.n_files, artifact.size) == (2, len("alpha") + len("beta"))
+    cached = Path(artifact.cache())
+    assert (cached / "linked" / "b.txt").read_text() == "beta"
+
+
+def test_remote_folder_object_named_to_climb_out_is_not_downloaded(tmp_path: Path):
+    base = f"/staging-{uuid.uuid4().hex[:10]}"
+    ln.init(storage=f"memory:/{base}/catalog", db=f"sqlite:///{tmp_path / 'catalog.db'}")
+    memory = fsspec.filesystem("memory")
+    memory.pipe(f"{base}/shared/run/a.txt", b"alpha")
+    artifact = ln.Artifact(f"memory:/{base}/shared/run").save()
+    assert artifact.n_files == 1
+    memory.pipe(f"{base}/shared/run/../../../../escaped.txt", b"evil")  # a legal object name
+    with pytest.raises(ln.StorageError, match="refused"):
+        artifact.cache()
+    cache = tmp_path / "lamin-home" / "cache"
+    assert not any(p.name == "escaped.txt" for p in tmp_path.rglob("*"))
+    assert [p.name for p in cache.rglob("*") if p.is_file()] == []
+    with pytest.raises(ln.StorageError, match=r"holds '\.\./"):
+        ln.Artifact(f"memory:/{base}/shared/run")  # registering it again is refused too
