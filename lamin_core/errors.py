@@ -65,7 +65,7 @@ class IntegrityError(LaminError):
 
 
 class NoWriteAccess(LaminError, PermissionError):
-    """The database role may not make this write: it is read-only, or the row is in another space."""
+    """The database role may not make this write: it is read-only, or the row's space is not its."""
 
 
 class StorageError(LaminError, OSError):

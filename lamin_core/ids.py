@@ -17,11 +17,6 @@ def base62(n_chars: int) -> str:
     return "".join(chars[:n_chars])
 
 
-def is_uid(value: object, n_chars: int) -> bool:
-    """Return whether `value` is a uid of exactly `n_chars` base62 characters."""
-    return isinstance(value, str) and len(value) == n_chars and value.isascii() and value.isalnum()
-
-
 def encode_version(number: int, n_chars: int = 4) -> str:
     """Encode a 0-based version number as a fixed-width base62 suffix: 1 -> "0001"."""
     if number < 0 or number >= 62**n_chars:

@@ -29,14 +29,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from lamin_core.errors import InstanceError
-from lamin_core.storage.paths import (
-    CATALOG_DIR,
-    filesystem,
-    is_local,
-    normalize_root,
-    storage_type,
-)
+from lamin_core.storage.paths import filesystem, is_local, normalize_root, storage_type
 
+CATALOG_DIR = ".lamindb"
 SQLITE_NAME = "lamin.db"
 
 _active: contextvars.ContextVar[Instance | None] = contextvars.ContextVar(

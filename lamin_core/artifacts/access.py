@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from lamin_core.errors import StorageError
-from lamin_core.instance import settings_dir
-from lamin_core.storage.paths import content_path, filesystem, is_local, join_within
+from lamin_core.instance import CATALOG_DIR, settings_dir
+from lamin_core.storage.paths import filesystem, is_local, join_within, stored_name
 from lamin_core.storage.serializers import load_file
 
 if TYPE_CHECKING:
@@ -33,15 +33,26 @@ def artifact_location(artifact: Artifact) -> tuple[Any, str]:
         fs, root = instance.fs, instance.storage_path
     else:
         fs, root = filesystem(storage.root, **instance.storage_options)
-    path = content_path(
-        root,
-        uid=artifact.uid,
-        suffix=artifact.suffix,
-        key=artifact.key,
-        key_is_virtual=artifact.key_is_virtual,
-        is_local=is_local(storage.root),
-    )
-    return fs, path
+    if artifact.key_is_virtual:
+        return fs, managed_path(
+            root, artifact.uid, artifact.suffix, is_local=is_local(storage.root)
+        )
+    if artifact.key is None:
+        raise StorageError(
+            f"The artifact {artifact.uid!r} is registered in place but has no key, so its "
+            "location is unknown. The row was changed outside the catalog; restore its key."
+        )
+    return fs, join_within(root, artifact.key, is_local=is_local(storage.root))
+
+
+def managed_path(root: str, uid: str, suffix: str, *, is_local: bool) -> str:
+    """Return where the catalog keeps content it manages: ``<root>/.lamindb/<uid><suffix>``.
+
+    Raises:
+        StorageError: the uid or suffix would lead outside the catalog folder.
+    """
+    catalog = f"{root.rstrip('/')}/{CATALOG_DIR}"
+    return join_within(catalog, stored_name(uid, suffix), is_local=is_local)
 
 
 def artifact_path(artifact: Artifact) -> UPath:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
+from lamin_core.artifacts.access import managed_path
 from lamin_core.errors import IntegrityError, StorageError
 from lamin_core.ids import base62, decode_version
 from lamin_core.instance import Instance
@@ -28,7 +29,7 @@ from lamin_core.models.artifact import LATEST_KEY_INDEX
 from lamin_core.models.base import Record
 from lamin_core.models.core import VERSION_SUFFIX_LENGTH
 from lamin_core.storage.hashing import hash_folder
-from lamin_core.storage.paths import content_path, storage_type
+from lamin_core.storage.paths import storage_type
 from lamin_core.versioning import assign_next_version, latest_with_key
 
 if TYPE_CHECKING:
@@ -46,13 +47,8 @@ def stored_path(instance: Instance, artifact: Artifact) -> str:
     Raises:
         StorageError: the uid or suffix would lead outside the catalog folder.
     """
-    return content_path(
-        instance.storage_path,
-        uid=artifact.uid,
-        suffix=artifact.suffix,
-        key=None,
-        key_is_virtual=True,
-        is_local=instance.is_local_storage,
+    return managed_path(
+        instance.storage_path, artifact.uid, artifact.suffix, is_local=instance.is_local_storage
     )
 
 

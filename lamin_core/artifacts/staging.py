@@ -23,7 +23,7 @@ from typing import Any
 
 from lamin_core.errors import StorageError, ValidationError
 from lamin_core.ids import base62
-from lamin_core.instance import get_instance
+from lamin_core.instance import CATALOG_DIR, get_instance
 from lamin_core.storage.hashing import (
     HASH_TYPE_FILE,
     HASH_TYPE_FOLDER,
@@ -33,7 +33,6 @@ from lamin_core.storage.hashing import (
     refuse_special_file,
 )
 from lamin_core.storage.paths import (
-    CATALOG_DIR,
     filesystem,
     is_local,
     join_within,

@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lamin_core.annotations.accessors import FeaturesDescriptor, LabelsDescriptor
 from lamin_core.errors import ValidationError
@@ -192,7 +192,7 @@ class Artifact(IsVersioned):
         self._staged = staged
         self._revises = revises
 
-    @validates(
+    @sa.orm.validates(
         "suffix", "hash", "hash_type", "size", "n_files", "key_is_virtual", "storage_id", "storage"
     )
     def _validate_identity(self, name: str, value: Any) -> Any:
@@ -203,7 +203,7 @@ class Artifact(IsVersioned):
             validate_suffix(value)
         return value
 
-    @validates("key")
+    @sa.orm.validates("key")
     def _validate_key(self, name: str, value: Any) -> Any:
         # the key of a file registered in place is its location; a virtual key is only a name
         if self.key_is_virtual is False and self._keeps_saved_value(name, value):
@@ -219,7 +219,6 @@ class Artifact(IsVersioned):
         description: str | None = None,
         revises: Artifact | None = None,
         run: Run | None = None,
-        **kwargs: Any,
     ) -> Artifact:
         """Create an artifact from a pandas DataFrame, stored as parquet (alias `from_dataframe`).
 
@@ -233,7 +232,7 @@ class Artifact(IsVersioned):
                 f"Artifact.from_df() expects a pandas DataFrame, got {type(df).__name__}. "
                 "Use ln.Artifact(path) for files or Artifact.from_anndata() for AnnData."
             )
-        return cls(df, key=key, description=description, revises=revises, run=run, **kwargs)
+        return cls(df, key=key, description=description, revises=revises, run=run)
 
     from_dataframe = from_df
 
@@ -246,7 +245,6 @@ class Artifact(IsVersioned):
         description: str | None = None,
         revises: Artifact | None = None,
         run: Run | None = None,
-        **kwargs: Any,
     ) -> Artifact:
         """Create an artifact from an AnnData object (stored as h5ad) or an .h5ad/.zarr path.
 
@@ -260,7 +258,7 @@ class Artifact(IsVersioned):
                 f"Artifact.from_anndata() expects an AnnData object or a path, got "
                 f"{type(adata).__name__}."
             )
-        artifact = cls(adata, key=key, description=description, revises=revises, run=run, **kwargs)
+        artifact = cls(adata, key=key, description=description, revises=revises, run=run)
         artifact.otype = "AnnData"
         artifact.kind = "dataset"
         return artifact

@@ -14,17 +14,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import JSON, DateTime, ForeignKey, String, TypeDecorator
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
-from sqlalchemy.orm import (
-    DeclarativeBase,
-    Mapped,
-    declared_attr,
-    mapped_column,
-    object_session,
-    validates,
-)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, object_session
 
 from lamin_core.errors import FieldError, IntegrityError, ValidationError, did_you_mean
-from lamin_core.ids import base62, is_uid
+from lamin_core.ids import base62
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -135,12 +128,13 @@ class Record(Base):
 
     # --- identity ------------------------------------------------------------------------------
 
-    @validates("uid")
+    @sa.orm.validates("uid")
     def _validate_uid(self, name: str, value: Any) -> Any:
         if self._keeps_saved_value(name, value):
             return value
         length = self._full_uid_length()
-        if not is_uid(value, length):
+        is_base62 = isinstance(value, str) and value.isascii() and value.isalnum()
+        if not is_base62 or len(value) != length:
             stem: int | None = getattr(self, "_stem_length", None)
             parts = (
                 "" if stem is None else f": {stem} for the family, {length - stem} for the version"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lamin_core.models.base import (
     Record,
@@ -67,7 +67,7 @@ class Storage(Record):
 
     _immutable_fix = "register the new location as another Storage instead"
 
-    @validates("root")
+    @sa.orm.validates("root")
     def _validate_root(self, name: str, value: Any) -> Any:
         # the root locates every file registered in it: moving it would point them elsewhere
         self._keeps_saved_value(name, value)

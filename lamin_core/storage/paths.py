@@ -24,8 +24,6 @@ from lamin_core.errors import StorageError, ValidationError
 # Second-to-last suffixes kept together with a compression suffix: "x.fastq.gz" -> ".fastq.gz".
 COMPRESSION_SUFFIXES = {".gz", ".bz2", ".xz", ".zst", ".zip", ".tgz"}
 LOCAL_PROTOCOLS = {None, "file", "local"}
-# the folder below a storage root where the catalog keeps the content it manages
-CATALOG_DIR = ".lamindb"
 MAX_KEY_LENGTH = 1024  # the length of the key column
 MAX_NAME_BYTES = 255  # the longest file or folder name common filesystems allow
 MAX_SUFFIX_LENGTH = 32  # the length of the suffix column
@@ -225,34 +223,6 @@ def stored_name(uid: str, suffix: str) -> str:
             "The row was changed outside the catalog; restore its suffix."
         )
     return f"{uid}{suffix}"
-
-
-def content_path(
-    root: str,
-    *,
-    uid: str,
-    suffix: str,
-    key: str | None,
-    key_is_virtual: bool,
-    is_local: bool,
-) -> str:
-    """Return where an artifact's content lies below its storage root.
-
-    Content the catalog manages (a virtual key) lies at ``<root>/.lamindb/<uid><suffix>``;
-    content registered in place lies at ``<root>/<key>``.
-
-    Raises:
-        StorageError: the location would be outside the storage root.
-    """
-    if key_is_virtual:
-        catalog = f"{root.rstrip('/')}/{CATALOG_DIR}"
-        return join_within(catalog, stored_name(uid, suffix), is_local=is_local)
-    if key is None:
-        raise StorageError(
-            f"The artifact {uid!r} is registered in place but has no key, so its location is "
-            "unknown. The row was changed outside the catalog; restore its key."
-        )
-    return join_within(root, key, is_local=is_local)
 
 
 def validate_key(key: str | None) -> str | None:

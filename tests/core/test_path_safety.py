@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import lamin_core as ln
+from lamin_core.artifacts.staging import staging_dir
 from lamin_core.storage.fsck import fsck
 
 FRAGMENTS = [
@@ -107,7 +109,7 @@ class World:
 
 def local_outside(tmp_path: Path, catalog: Path | None) -> Callable[[], dict[str, Any]]:
     """Watch the whole test folder except the catalog, its database, the cache and the sources."""
-    skip = {tmp_path / "sources", tmp_path / "db", tmp_path / "lamin-home" / "cache"}
+    skip = {tmp_path / p for p in ("sources", "db", "tmp", "lamin-home/cache")}
     if catalog is not None:
         skip.add(catalog)
     return lambda: tree(tmp_path, skip)
@@ -125,8 +127,16 @@ def plant_local(tmp_path: Path) -> list[str]:
 
 
 @pytest.fixture(params=["local", "memory", "s3"])
-def world(request: pytest.FixtureRequest, tmp_path: Path, db_url: str | None) -> Iterator[World]:
+def world(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    db_url: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[World]:
     kind = request.param
+    # remote storage stages in the temp folder: this test's own, so that it sees only its files
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "sources").mkdir()
     (tmp_path / "db").mkdir()
     db = db_url or f"sqlite:///{tmp_path / 'db' / 'catalog.db'}"
@@ -256,6 +266,9 @@ def run_corpus_example(world: World, value: str) -> None:
         "uid": lambda: ln.Artifact(source(), key=f"k/{next(counter)}.txt", uid=value),
         "suffix": lambda: ln.Artifact(source(), key=f"k/{next(counter)}.txt", suffix=value),
         "from_df key": lambda: ln.Artifact.from_df(pd.DataFrame({"n": [next(counter)]}), key=value),
+        "DataFrame suffix": lambda: ln.Artifact(
+            pd.DataFrame({"n": [next(counter)]}), key=f"k/{next(counter)}.parquet", suffix=value
+        ),
         "url": lambda: ln.Artifact(world.url(value)),
     }
     for label, make in makers.items():
@@ -276,6 +289,7 @@ def test_hostile_values_never_touch_anything_outside_the_root(world: World, data
     value = data.draw(hostile_values(world.absolute), label="value")
     run_corpus_example(world, value)
     assert changes(before, world.outside()) == {}
+    assert list(staging_dir().iterdir()) == []  # refused artifacts leave no staging file
     world.instance.fs.invalidate_cache()  # s3fs caches listings
     report = fsck(world.instance)
     assert report.is_clean, str(report)

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 import lamin_core as ln
+from lamin_core.artifacts.staging import staging_dir
 from lamin_core.models import Record
 
 IMMUTABLE = "is immutable once saved; save a new artifact or version instead"
@@ -191,9 +192,9 @@ def test_artifact_suffix_keyword_outside_the_suffix_format_is_refused(
     with pytest.raises(ln.ValidationError, match="suffix"):
         ln.Artifact(source, key="a.txt", suffix=suffix).save()
     with pytest.raises(ln.ValidationError, match="suffix"):
-        ln.Artifact.from_df(pd.DataFrame({"a": [1]}), key="a.parquet", suffix=suffix)
+        ln.Artifact(pd.DataFrame({"a": [1]}), key="a.parquet", suffix=suffix)
     assert count_artifacts(sqlite_instance) == 0
-    assert list(Path(sqlite_instance.catalog_path, "_staging").glob("*")) == []
+    assert list(staging_dir().iterdir()) == []  # the refused artifact left no staging file
 
 
 def test_artifact_suffix_keyword_in_the_format_names_the_stored_file(instance, tmp_path):
