@@ -126,7 +126,7 @@ def plant_local(tmp_path: Path) -> list[str]:
     return [str(v) for v in victims] + [str(tmp_path / "outside"), "/tmp/victim.txt", "~/victim"]
 
 
-@pytest.fixture(params=["local", "memory", "s3"])
+@pytest.fixture(params=["local", "memory", pytest.param("s3", marks=pytest.mark.s3)])
 def world(
     request: pytest.FixtureRequest,
     tmp_path: Path,
@@ -275,7 +275,6 @@ def run_corpus_example(world: World, value: str) -> None:
         exercise(attempt(make, label), value)
 
 
-@pytest.mark.s3
 @settings(
     max_examples=60,
     deadline=None,
@@ -392,7 +391,6 @@ def test_s3_url_climbing_out_of_its_folder_is_refused(tmp_path, s3_bucket, db_ur
     assert count_artifacts(ln.get_instance()) == 0
 
 
-@pytest.mark.s3
 def test_tampered_rows_are_refused_on_every_storage(world: World):
     saved = [
         ln.Artifact.from_df(pd.DataFrame({"n": [i]}), key=f"t/{i}.parquet").save()
