@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from lamin_core.errors import StorageError
 from lamin_core.instance import CATALOG_DIR, cache_root
-from lamin_core.storage.paths import filesystem, is_local
+from lamin_core.storage.paths import filesystem, is_local, join_within, stored_name
 from lamin_core.storage.serializers import load_file
 
 if TYPE_CHECKING:
@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 
 
 def artifact_location(artifact: Artifact) -> tuple[Any, str]:
-    """Return the filesystem and path of an artifact's stored content."""
+    """Return the filesystem and path of an artifact's stored content.
+
+    Raises:
+        StorageError: the row's uid, suffix or key would lead outside its storage root (a row
+            edited behind the catalog's back); nothing is read or deleted there.
+    """
     instance = artifact._instance()
     storage = artifact.storage
     if storage.id == instance.storage_id:
@@ -29,8 +34,25 @@ def artifact_location(artifact: Artifact) -> tuple[Any, str]:
     else:
         fs, root = filesystem(storage.root, **instance.storage_options)
     if artifact.key_is_virtual:
-        return fs, f"{root.rstrip('/')}/{CATALOG_DIR}/{artifact.uid}{artifact.suffix}"
-    return fs, f"{root.rstrip('/')}/{artifact.key}"
+        return fs, managed_path(
+            root, artifact.uid, artifact.suffix, is_local=is_local(storage.root)
+        )
+    if artifact.key is None:
+        raise StorageError(
+            f"The artifact {artifact.uid!r} is registered in place but has no key, so its "
+            "location is unknown. The row was changed outside the catalog; restore its key."
+        )
+    return fs, join_within(root, artifact.key, is_local=is_local(storage.root))
+
+
+def managed_path(root: str, uid: str, suffix: str, *, is_local: bool) -> str:
+    """Return where the catalog keeps content it manages: ``<root>/.lamindb/<uid><suffix>``.
+
+    Raises:
+        StorageError: the uid or suffix would lead outside the catalog folder.
+    """
+    catalog = f"{root.rstrip('/')}/{CATALOG_DIR}"
+    return join_within(catalog, stored_name(uid, suffix), is_local=is_local)
 
 
 def artifact_path(artifact: Artifact) -> UPath:
@@ -58,14 +80,14 @@ def cache(artifact: Artifact, *, record_input: bool = True) -> Path:
                 "to list the catalog's inconsistencies."
             )
     else:
-        # per protocol, and relative: fsspec's memory paths start with "/", which would
-        # otherwise replace the cache folder in the join
+        # one cache folder per protocol: the path of a memory:// file starts with '/'
         protocol = artifact.storage.root.split("://", 1)[0]
-        local = cache_root() / protocol / path.lstrip("/")
+        cached = join_within(str(cache_root()), f"{protocol}/{path.lstrip('/')}", is_local=True)
+        local = Path(cached)
         if not local.exists() or (not artifact.n_files and local.stat().st_size != artifact.size):
             local.parent.mkdir(parents=True, exist_ok=True)
             try:
-                fs.get(path, str(local), recursive=bool(artifact.n_files))
+                _download(fs, path, local, is_folder=bool(artifact.n_files))
             except FileNotFoundError as error:
                 raise StorageError(
                     f"The content of {artifact.uid!r} is missing at {path!r}."
@@ -73,6 +95,25 @@ def cache(artifact: Artifact, *, record_input: bool = True) -> Path:
     if record_input:
         record_input_artifact(artifact)
     return local
+
+
+def _download(fs: Any, path: str, local: Path, *, is_folder: bool) -> None:
+    """Download a file or a folder; every file of a folder goes below `local`, none elsewhere.
+
+    Object stores allow names such as ``a/../../x``; each name is joined through `join_within`,
+    so such an object is refused instead of written outside the cache.
+    """
+    if not is_folder:
+        fs.get(path, str(local))
+        return
+    local.mkdir(parents=True, exist_ok=True)
+    prefix = path.rstrip("/") + "/"
+    sources = sorted(fs.find(path))
+    targets = [join_within(str(local), source[len(prefix) :], is_local=True) for source in sources]
+    for target in targets:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    if sources:
+        fs.get(sources, targets)
 
 
 def load(artifact: Artifact) -> Any:
@@ -88,6 +129,11 @@ def open_artifact(artifact: Artifact, mode: str = "rb") -> IO[Any]:
         raise StorageError(
             f"Artifacts are immutable: cannot open {artifact.uid!r} with mode {mode!r}. Save a "
             "new version instead."
+        )
+    if artifact.n_files is not None:
+        raise StorageError(
+            f"Cannot open {artifact.uid!r}: it is a folder of {artifact.n_files} files. Use "
+            "artifact.cache() for a local copy of the folder."
         )
     fs, path = artifact_location(artifact)
     record_input_artifact(artifact)

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
+from lamin_core.artifacts.access import managed_path
 from lamin_core.errors import IntegrityError, StorageError
 from lamin_core.instance import Instance, staging_root
 from lamin_core.locks import REPAIR_LOCK, hold_locks
@@ -76,8 +77,14 @@ def fault_point(point: str) -> None:
 
 
 def stored_path(instance: Instance, artifact: Artifact) -> str:
-    """Return where the catalog stores a managed artifact's content: ``.lamindb/<uid><suffix>``."""
-    return f"{instance.catalog_path}/{artifact.uid}{artifact.suffix}"
+    """Return where the catalog stores a managed artifact's content: ``.lamindb/<uid><suffix>``.
+
+    Raises:
+        StorageError: the uid or suffix would lead outside the catalog folder.
+    """
+    return managed_path(
+        instance.storage_path, artifact.uid, artifact.suffix, is_local=instance.is_local_storage
+    )
 
 
 def save_artifact(artifact: Artifact) -> Artifact:
@@ -244,6 +251,7 @@ def _prepare(instance: Instance, staged: Staged, *, durable: bool) -> str:
                 shutil.copytree(staged.source, partial)
             else:
                 shutil.copyfile(staged.source, partial)
+            staged.check_copy(partial)  # the source must not have changed while it was copied
             if durable:
                 _fsync(partial)
         except BaseException:
@@ -262,6 +270,12 @@ def _prepare(instance: Instance, staged: Staged, *, durable: bool) -> str:
     except BaseException:
         _remove(instance, partial_url, staged.is_folder)
         raise
+    if not staged.is_temporary:
+        try:
+            staged.check_upload(instance.fs, partial_url)
+        except StorageError:
+            _remove(instance, partial_url, staged.is_folder)
+            raise
     return partial_url
 
 

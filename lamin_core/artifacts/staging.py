@@ -3,28 +3,43 @@
 A DataFrame or AnnData object is serialised once into a staging file next to the storage (so
 saving moves it into place without a copy); a file or folder is described where it lies. Either
 way the content is hashed here, so the record shows size and hash as soon as it is constructed.
+
+The size is the number of bytes hashed, not what the filesystem reports, and a copy is checked
+against the hash before it is recorded (`Staged.check_copy`, `Staged.check_upload`): a file that
+changes while it is being registered is refused rather than recorded with a size or hash that is
+not its stored content. Only regular files and folders of them are staged.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lamin_core.errors import StorageError, ValidationError
-from lamin_core.instance import get_instance, staging_root
+from lamin_core.instance import CATALOG_DIR, get_instance, staging_root
 from lamin_core.storage.hashing import (
     HASH_TYPE_FILE,
     HASH_TYPE_FOLDER,
     hash_bytes,
-    hash_file,
+    hash_file_and_size,
     hash_folder,
+    refuse_special_file,
 )
 from lamin_core.storage.inflight import staging_name
-from lamin_core.storage.paths import filesystem, is_local, normalize_root, suffix_of, validate_key
+from lamin_core.storage.paths import (
+    filesystem,
+    is_local,
+    join_within,
+    normalize_root,
+    path_problem,
+    suffix_of,
+    validate_key,
+)
 from lamin_core.storage.serializers import write_anndata, write_dataframe
 
 
@@ -52,6 +67,37 @@ class Staged:
         """Remove a temporary staging file (a no-op for the user's own files)."""
         if self.is_temporary:
             Path(self.source).unlink(missing_ok=True)
+
+    def check_copy(self, path: str | os.PathLike[str]) -> None:
+        """Check that a local copy of the content has the staged hash and size.
+
+        Raises:
+            StorageError: the copy differs: the source changed while it was being registered.
+        """
+        content_hash, size, _ = describe_local(Path(path), is_folder=self.is_folder)
+        self._refuse_change(content_hash, size)
+
+    def check_upload(self, fs: Any, destination: str) -> None:
+        """Check that an upload of a local source stored what was staged.
+
+        The source is hashed again (it must not have changed during the upload) and the size
+        of the upload compared, so that the remote content need not be downloaded.
+
+        Raises:
+            StorageError: the source changed while it was being registered.
+        """
+        content_hash, size, _ = describe_local(Path(self.source), is_folder=self.is_folder)
+        self._refuse_change(content_hash, size)
+        uploaded = fs.du(destination, total=True) if self.is_folder else fs.size(destination)
+        self._refuse_change(self.hash, int(uploaded))
+
+    def _refuse_change(self, content_hash: str, size: int) -> None:
+        if (content_hash, size) != (self.hash, self.size):
+            raise StorageError(
+                f"{self.source!r} changed while it was being registered: it was hashed as "
+                f"{self.size} bytes ({self.hash}), then {size} bytes ({content_hash}) were "
+                "stored. Nothing was recorded; register it again once it no longer changes."
+            )
 
 
 def staging_dir() -> Path:
@@ -106,7 +152,7 @@ def _stage_object(data: Any, key: str | None) -> Staged:
             size, content_hash = len(content), hash_bytes(content)
         else:
             writer(data, path)
-            size, content_hash = path.stat().st_size, hash_file(path)
+            content_hash, size = hash_file_and_size(path)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -127,8 +173,6 @@ def _stage_object(data: Any, key: str | None) -> Staged:
 
 def _within(path: str, root: str) -> str | None:
     """Return `path` relative to `root` when it lies inside it (outside the catalog folder)."""
-    from lamin_core.instance import CATALOG_DIR
-
     prefix = root.rstrip("/") + "/"
     if not path.startswith(prefix):
         return None
@@ -136,40 +180,104 @@ def _within(path: str, root: str) -> str | None:
     return None if relative.split("/", 1)[0] == CATALOG_DIR else relative
 
 
+def folder_files(folder: Path) -> list[tuple[str, Path]]:
+    """Return the relative name and path of every file in a local folder, sorted by name.
+
+    Links are followed, as a copy of the folder follows them, so that what is hashed is what
+    is copied.
+
+    Raises:
+        StorageError: the folder holds something other than regular files and folders (a named
+            pipe, a socket, a device, a broken link) or a link loop.
+    """
+    files: list[tuple[str, Path]] = []
+    seen: set[str] = set()
+
+    def refuse(error: OSError) -> None:
+        raise StorageError(f"Cannot read the folder {str(folder)!r}: {error}.") from error
+
+    for current, _, names in os.walk(folder, followlinks=True, onerror=refuse):
+        real = os.path.realpath(current)
+        if real in seen:
+            raise StorageError(
+                f"Cannot register the folder {str(folder)!r}: {current!r} leads back to a folder "
+                "already inside it (a symbolic link loop). Remove the link."
+            )
+        seen.add(real)
+        for name in names:
+            path = Path(current, name)
+            try:
+                mode = path.stat().st_mode
+            except OSError as error:
+                raise StorageError(
+                    f"Cannot register the folder {str(folder)!r}: {str(path)!r} cannot be read "
+                    f"({error}), e.g. a broken symbolic link. Remove it."
+                ) from error
+            refuse_special_file(path, mode)
+            files.append((path.relative_to(folder).as_posix(), path))
+    return sorted(files)
+
+
+def describe_local(path: Path, *, is_folder: bool) -> tuple[str, int, int | None]:
+    """Return the hash, the number of bytes and the number of files of local content.
+
+    Raises:
+        StorageError: the content holds something other than regular files, or cannot be read.
+    """
+    if not is_folder:
+        content_hash, size = hash_file_and_size(path)
+        return content_hash, size, None
+    entries, total = [], 0
+    for relative, file in folder_files(path):
+        file_hash, file_size = hash_file_and_size(file)
+        entries.append((relative, file_hash))
+        total += file_size
+    return hash_folder(entries), total, len(entries)
+
+
 def _stage_local(text: str, key: str | None) -> Staged:
     path = Path(text).expanduser()
-    if not path.exists():
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError) as error:
         raise StorageError(
-            f"No file or folder at {text!r} (resolved to {path.resolve()}). Check the path."
-        )
+            f"No file or folder at {text!r} (resolved to {path.absolute()}). Check the path."
+        ) from error
+    except (OSError, ValueError) as error:
+        raise StorageError(f"Cannot read {text!r}: {error}. Check the path.") from error
+    refuse_special_file(text, mode)
+    is_folder = stat.S_ISDIR(mode)
     resolved = path.resolve().as_posix()
     instance = get_instance()
+    if is_folder and instance.is_local_storage:
+        catalog = Path(instance.catalog_path).resolve()
+        if catalog == Path(resolved) or Path(resolved) in catalog.parents:
+            raise StorageError(
+                f"Cannot register the folder {text!r}: it contains the catalog's own folder "
+                f"{str(catalog)!r}, so it would be copied into itself. Register the files or "
+                "folders next to the catalog instead."
+            )
     in_place_key = _within(resolved, instance.storage_root) if instance.is_local_storage else None
-    if path.is_dir():
-        files = [p for p in sorted(path.rglob("*")) if p.is_file()]
-        entries = [(p.relative_to(path).as_posix(), hash_file(p)) for p in files]
-        staged = Staged(
-            source=resolved,
-            is_temporary=False,
-            is_folder=True,
-            key=key,
-            suffix=suffix_of(path.name),
-            size=sum(p.stat().st_size for p in files),
-            hash=hash_folder(entries),
-            hash_type=HASH_TYPE_FOLDER,
-            n_files=len(files),
-        )
-    else:
-        staged = Staged(
-            source=resolved,
-            is_temporary=False,
-            is_folder=False,
-            key=key,
-            suffix=suffix_of(path.name),
-            size=path.stat().st_size,
-            hash=hash_file(path),
-            hash_type=HASH_TYPE_FILE,
-        )
+    if in_place_key is not None and key in (None, in_place_key):
+        problem = path_problem(in_place_key)
+        if problem is not None:
+            raise ValidationError(
+                f"Cannot register {text!r} where it lies: its key would be {in_place_key!r}, "
+                f"and {problem}. Pass key= to copy it into the catalog under a plain key, "
+                "e.g. key='raw/sample1.csv'."
+            )
+    content_hash, size, n_files = describe_local(Path(resolved), is_folder=is_folder)
+    staged = Staged(
+        source=resolved,
+        is_temporary=False,
+        is_folder=is_folder,
+        key=key,
+        suffix=suffix_of(path.name),
+        size=size,
+        hash=content_hash,
+        hash_type=HASH_TYPE_FOLDER if is_folder else HASH_TYPE_FILE,
+        n_files=n_files,
+    )
     if in_place_key is not None:
         staged.key = key or in_place_key
         staged.key_is_virtual = key is not None and key != in_place_key
@@ -180,43 +288,64 @@ def _stage_local(text: str, key: str | None) -> Staged:
 def _stage_remote(url: str, key: str | None) -> Staged:
     instance = get_instance()
     fs, path = filesystem(url, **instance.storage_options)
-    try:
-        info = fs.info(path)
-    except FileNotFoundError as error:
-        raise StorageError(f"No file or folder at {url!r}. Check the URL.") from error
-    root = normalize_root(url.split("://", 1)[0] + "://" + path.split("/", 1)[0])
-    if url.startswith(instance.storage_root.rstrip("/") + "/"):
+    target, catalog = normalize_root(url), f"{instance.storage_root}/{CATALOG_DIR}"
+    if instance.storage_root == target or instance.storage_root.startswith(target + "/"):
+        raise StorageError(
+            f"Cannot register {url!r}: it contains the catalog's storage "
+            f"{instance.storage_root!r}. Register the files or folders next to the catalog instead."
+        )
+    if target == catalog or target.startswith(catalog + "/"):
+        raise StorageError(
+            f"Cannot register {url!r}: it lies in the catalog's own folder {catalog!r}, which "
+            "holds the content of saved artifacts. Use those artifacts instead."
+        )
+    if target.startswith(instance.storage_root + "/"):
         root = instance.storage_root
-    relative = normalize_root(url)[len(root) + 1 :]
+    else:  # registered in place in its bucket
+        root = normalize_root(url.split("://", 1)[0] + "://" + path.strip("/").split("/", 1)[0])
+    _, root_path = filesystem(root, **instance.storage_options)
+    prefix = root_path.rstrip("/") + "/"
+    relative = path[len(prefix) :] if path.startswith(prefix) else ""
+    location = join_within(root_path, relative, is_local=False)  # refuses '..' and the like
     if key is not None and key != relative:
         raise ValidationError(
             f"Cannot give the key {key!r} to {url!r}: a remote file is registered where it lies, "
             f"so its key is its path {relative!r}. Omit key=, or copy the file into the storage."
         )
+    try:
+        info = fs.info(location)
+    except FileNotFoundError as error:
+        raise StorageError(f"No file or folder at {url!r}. Check the URL.") from error
+    except (OSError, ValueError) as error:
+        raise StorageError(f"Cannot read {url!r}: {error}. Check the URL.") from error
     if info["type"] == "directory":
-        files = sorted(p for p in fs.find(path))
-        entries = [(p[len(path.rstrip("/")) + 1 :], hash_file(p, fs)) for p in files]
-        size = sum(fs.info(p)["size"] for p in files)
+        entries, size = [], 0
+        for file in sorted(fs.find(location)):
+            name = file[len(location.rstrip("/")) + 1 :]
+            problem = path_problem(name)
+            if problem is not None:
+                raise StorageError(
+                    f"Cannot register the folder {url!r}: it holds {name!r}, and {problem}, so "
+                    "it could not be downloaded safely. Rename that object."
+                )
+            file_hash, file_size = hash_file_and_size(file, fs)
+            entries.append((name, file_hash))
+            size += file_size
         content_hash, hash_type, n_files, is_folder = (
             hash_folder(entries),
             HASH_TYPE_FOLDER,
-            len(files),
+            len(entries),
             True,
         )
     else:
-        size = int(info["size"])
-        content_hash, hash_type, n_files, is_folder = (
-            hash_file(path, fs),
-            HASH_TYPE_FILE,
-            None,
-            False,
-        )
+        content_hash, size = hash_file_and_size(location, fs)
+        hash_type, n_files, is_folder = HASH_TYPE_FILE, None, False
     return Staged(
-        source=path,
+        source=location,
         is_temporary=False,
         is_folder=is_folder,
         key=key or relative,
-        suffix=suffix_of(path),
+        suffix=suffix_of(location),
         size=size,
         hash=content_hash,
         hash_type=hash_type,

@@ -21,6 +21,7 @@ from lamin_core.errors import ValidationError
 from lamin_core.models.annotation import FeatureSet, FeatureValue, ULabel, run_column
 from lamin_core.models.base import Record, created_at_column, created_by_column
 from lamin_core.models.core import IsVersioned, Run, Storage, Transform, User, run_input_artifact
+from lamin_core.storage.paths import validate_key, validate_suffix
 
 if TYPE_CHECKING:
     import anndata as ad
@@ -64,6 +65,8 @@ artifact_featureset.append_column(sa.Column("slot", String(64)))
 
 
 LATEST_KEY_INDEX = "ux_artifact_latest_key"
+# fields computed from the content when an artifact is made: never passed by the caller
+CONTENT_FIELDS = ("hash", "hash_type", "size", "n_files", "key_is_virtual")
 
 
 class Artifact(IsVersioned):
@@ -80,6 +83,11 @@ class Artifact(IsVersioned):
     Examples:
         >>> artifact = ln.Artifact("raw/sample.fastq.gz", key="raw/sample.fastq.gz").save()
         >>> ln.Artifact.from_df(df, key="iris/iris.parquet").save().load()
+
+    Once saved, the fields that say which bytes an artifact is and where they lie (uid, suffix,
+    hash, hash_type, size, n_files, storage, key_is_virtual, and the key of a file registered in
+    place) cannot change: save a new artifact or version instead. A virtual key is only a name
+    and may change.
     """
 
     __tablename__ = "artifact"
@@ -99,6 +107,7 @@ class Artifact(IsVersioned):
     _name_field = "key"
     _search_fields = ("key", "description")
     _repr_hidden = frozenset({"id"})
+    _immutable_fix = "save a new artifact or version instead"
 
     key: Mapped[str | None] = mapped_column(String(1024), index=True)
     description: Mapped[str | None] = mapped_column(Text)
@@ -155,26 +164,54 @@ class Artifact(IsVersioned):
     ) -> None:
         from lamin_core.artifacts.staging import stage
 
+        for name in CONTENT_FIELDS:
+            if name in kwargs:
+                raise ValidationError(
+                    f"Cannot pass {name}={kwargs[name]!r} to Artifact: {name} is computed from "
+                    "the content, so that it always describes the stored bytes. Omit it."
+                )
         staged = stage(data, key=key, kind=kind)
-        super().__init__(
-            key=staged.key,
-            description=description,
-            suffix=staged.suffix,
-            kind=staged.kind,
-            otype=staged.otype,
-            size=staged.size,
-            hash=staged.hash,
-            hash_type=staged.hash_type,
-            n_files=staged.n_files,
-            n_observations=staged.n_observations,
-            key_is_virtual=staged.key_is_virtual,
-            version=version,
-            **kwargs,
-        )
+        fields = {
+            "key": staged.key,
+            "description": description,
+            "suffix": staged.suffix,
+            "kind": staged.kind,
+            "otype": staged.otype,
+            "size": staged.size,
+            "hash": staged.hash,
+            "hash_type": staged.hash_type,
+            "n_files": staged.n_files,
+            "n_observations": staged.n_observations,
+            "key_is_virtual": staged.key_is_virtual,
+            "version": version,
+        }
+        try:
+            super().__init__(**{**fields, **kwargs})  # a valid uid= or suffix= is kept
+        except BaseException:
+            staged.discard()  # a staging file of an artifact that never exists
+            raise
         if run is not None:
             self.run = run
         self._staged = staged
         self._revises = revises
+
+    @sa.orm.validates(
+        "suffix", "hash", "hash_type", "size", "n_files", "key_is_virtual", "storage_id", "storage"
+    )
+    def _validate_identity(self, name: str, value: Any) -> Any:
+        if name == "storage":
+            is_same = getattr(value, "id", None) == self.storage_id
+            self._keeps_saved_value(name, value, is_same=is_same)
+        elif not self._keeps_saved_value(name, value) and name == "suffix":
+            validate_suffix(value)
+        return value
+
+    @sa.orm.validates("key")
+    def _validate_key(self, name: str, value: Any) -> Any:
+        # the key of a file registered in place is its location; a virtual key is only a name
+        if self.key_is_virtual is False and self._keeps_saved_value(name, value):
+            return value
+        return validate_key(value)
 
     @classmethod
     def from_df(

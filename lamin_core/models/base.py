@@ -24,7 +24,7 @@ from sqlalchemy.orm import (
 )
 
 from lamin_core.access import ALL_SPACE_ID, record_space_id
-from lamin_core.errors import FieldError, IntegrityError, did_you_mean
+from lamin_core.errors import FieldError, IntegrityError, ValidationError, did_you_mean
 from lamin_core.ids import base62
 
 if TYPE_CHECKING:
@@ -85,6 +85,10 @@ class Record(Base):
 
     Subclasses set `_uid_length` (the length of the random part of `uid`) and `_name_field` (the
     field used by `lookup()`, `from_values()` and search by default).
+
+    A uid is validated whenever it is set (constructor keyword or assignment) and never changes
+    once the record is saved: it is the record's identity across catalogs, and for artifacts the
+    name of the stored file.
     """
 
     __abstract__ = True
@@ -95,6 +99,8 @@ class Record(Base):
     _repr_hidden: ClassVar[frozenset[str]] = frozenset({"id", "source_code"})
     # other names a query may use for a field, e.g. LaminDB's "registry" for FeatureSet.itype
     _field_aliases: ClassVar[dict[str, str]] = {}
+    # what to do instead of changing an identity field of a saved record
+    _immutable_fix: ClassVar[str] = "create a new record instead"
 
     # False for the registries outside spaces: User, Space
     _has_space: ClassVar[bool] = True
@@ -142,12 +148,66 @@ class Record(Base):
                     f"{did_you_mean(name, fields | relations)} "
                     f"Fields: {', '.join(sorted(fields))}."
                 )
-        kwargs.setdefault("uid", self._new_uid())
+        if kwargs.get("uid") is None:
+            kwargs["uid"] = self._new_uid()
         super().__init__(**kwargs)
 
     @classmethod
     def _new_uid(cls) -> str:
         return base62(cls._full_uid_length())
+
+    # --- identity ------------------------------------------------------------------------------
+
+    @sa.orm.validates("uid")
+    def _validate_uid(self, name: str, value: Any) -> Any:
+        if self._keeps_saved_value(name, value):
+            return value
+        length = self._full_uid_length()
+        is_base62 = isinstance(value, str) and value.isascii() and value.isalnum()
+        if not is_base62 or len(value) != length:
+            stem: int | None = getattr(self, "_stem_length", None)
+            parts = (
+                "" if stem is None else f": {stem} for the family, {length - stem} for the version"
+            )
+            raise ValidationError(
+                f"Invalid uid {value!r} for {type(self).__name__}: {type(self).__name__} uids "
+                f"are {length} base62 characters (0-9, a-z, A-Z){parts}, e.g. "
+                f"{self._new_uid()!r}. Omit uid= to get a new one."
+            )
+        return value
+
+    def _keeps_saved_value(self, name: str, value: Any, *, is_same: bool | None = None) -> bool:
+        """Return whether setting `name` to `value` leaves a saved record as it is.
+
+        Args:
+            name: The identity field being set.
+            value: The new value.
+            is_same: Whether `value` equals the current one, when the caller knows better
+                (e.g. for a relationship); default: compare with the current value.
+
+        Returns:
+            True when the record is saved and `value` is its current value; False when the
+            record is not saved yet (the caller validates `value`).
+
+        Raises:
+            ValidationError: the record is saved and `value` would change the field; nothing
+                is changed.
+        """
+        state = sa.inspect(self)
+        if not state.has_identity:
+            return False
+        try:
+            current = state.dict[name] if name in state.dict else getattr(self, name)
+        except sa.exc.SQLAlchemyError:  # expired on a detached record: cannot tell, so refuse
+            current = "<not loaded>"
+        if is_same is None:
+            is_same = value == current
+        if is_same:
+            return True
+        raise ValidationError(
+            f"{name} of {type(self).__name__} {self.uid!r} is immutable once saved; "
+            f"{self._immutable_fix} (it is {current!r}, not {value!r})."
+        )
 
     # --- introspection -----------------------------------------------------------------------
 

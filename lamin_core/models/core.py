@@ -66,6 +66,14 @@ class Storage(Record):
     created_at: Mapped[dt.datetime] = created_at_column()
     created_by_id: Mapped[int | None] = created_by_column()
 
+    _immutable_fix = "register the new location as another Storage instead"
+
+    @sa.orm.validates("root")
+    def _validate_root(self, name: str, value: Any) -> Any:
+        # the root locates every file registered in it: moving it would point them elsewhere
+        self._keeps_saved_value(name, value)
+        return value
+
 
 class IsVersioned(Record):
     """A registry whose records have versions sharing a uid stem.

@@ -31,12 +31,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lamin_core.errors import ValidationError
-from lamin_core.instance import CATALOG_DIR, SQLITE_NAME, Instance, staging_root
+from lamin_core.artifacts.access import managed_path
+from lamin_core.errors import StorageError, ValidationError
+from lamin_core.instance import SQLITE_NAME, Instance, staging_root
 from lamin_core.locks import REPAIR_LOCK, hold_locks
 from lamin_core.storage.hashing import HASH_TYPE_FILE, HASH_TYPE_FOLDER, hash_file, hash_folder
 from lamin_core.storage.inflight import is_partial, owner_is_alive
-from lamin_core.storage.paths import filesystem, is_local
+from lamin_core.storage.paths import filesystem, is_local, join_within
 
 DEFAULT_GRACE_SECONDS = 3600.0
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -243,11 +244,16 @@ def _artifact_rows(instance: Instance) -> list[Any]:
         session.commit()
 
 
-def _location(root_path: str, row: Any) -> str:
-    """Return where a row's content is: ``.lamindb/<uid><suffix>``, or its key if in place."""
+def _location(root_path: str, row: Any, *, local: bool) -> str:
+    """Return where a row's content is: ``.lamindb/<uid><suffix>``, or its key if in place.
+
+    Raises:
+        StorageError: the row's uid, suffix or key would lead outside its storage root (a row
+            edited behind the catalog's back).
+    """
     if row.key_is_virtual:
-        return f"{root_path.rstrip('/')}/{CATALOG_DIR}/{row.uid}{row.suffix}"
-    return f"{root_path.rstrip('/')}/{row.key}"
+        return managed_path(root_path, row.uid, row.suffix, is_local=local)
+    return join_within(root_path, row.key or "", is_local=local)
 
 
 def _check_rows(instance: Instance, rows: list[Any], report: FsckReport, *, verify: bool) -> None:
@@ -261,16 +267,27 @@ def _check_rows(instance: Instance, rows: list[Any], report: FsckReport, *, veri
                 fs, root_path = instance.fs, instance.storage_path
             else:
                 fs, root_path = filesystem(root, **instance.storage_options)
-            missing = _missing(fs, [(row, _location(root_path, row)) for row in root_rows])
+            local = is_local(root)
+            located = {}
+            for row in root_rows:
+                try:
+                    located[row.id] = _location(root_path, row, local=local)
+                except StorageError:  # a tampered row names no place in the storage
+                    report.missing_content.append(row.uid)
+            missing = _missing(
+                fs, [(row, located[row.id]) for row in root_rows if row.id in located]
+            )
         except Exception as error:  # any failure to reach a storage is reported, not fatal
             report.unreachable.append(f"{root}: {type(error).__name__}: {error}")
             continue
         for row in root_rows:
-            location = _location(root_path, row)
+            if row.id not in located:
+                continue
+            location = located[row.id]
             report.locations[row.uid] = location
             if row.id in missing:
                 report.missing_content.append(row.uid)
-            elif verify and not _content_matches(fs, location, row, local=is_local(root)):
+            elif verify and not _content_matches(fs, location, row, local=local):
                 report.mismatched_content.append(row.uid)
     if report.missing_content:
         # a row deleted since it was read is not missing content
