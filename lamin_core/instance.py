@@ -28,6 +28,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
+from lamin_core import dberrors
 from lamin_core.errors import InstanceError
 from lamin_core.storage.paths import filesystem, is_local, normalize_root, storage_type
 
@@ -92,6 +93,7 @@ class Instance:
     def __post_init__(self) -> None:
         factory = sessionmaker(
             bind=self.engine,
+            class_=dberrors.CatalogSession,
             expire_on_commit=False,
             autoflush=False,
             info={"instance": self},
@@ -234,7 +236,10 @@ def create_engine(db_url: str | URL, *, create: bool = True) -> Engine:
                     f"No catalog at {url.database!r}. Create one with ln.init(storage=...)."
                 )
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(
+            url, connect_args={"timeout": 60}, json_serializer=dberrors.json_dumps
+        )
+        dberrors.install(engine)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         from lamin_core.query.sql import install_sqlite_functions
 
@@ -244,11 +249,13 @@ def create_engine(db_url: str | URL, *, create: bool = True) -> Engine:
         if url.drivername in ("postgresql", "postgres"):
             url = url.set(drivername="postgresql+psycopg")
         try:
-            return sa.create_engine(url, pool_pre_ping=True)
+            engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=dberrors.json_dumps)
         except (NoSuchModuleError, ImportError) as error:
             raise InstanceError(
                 "PostgreSQL needs the psycopg driver: pip install 'lamin-core[postgres]'."
             ) from error
+        dberrors.install(engine)  # driver errors become LaminErrors
+        return engine
     raise InstanceError(
         f"Unsupported database {backend!r} in {url.render_as_string(hide_password=True)!r}: "
         "lamin-core runs on SQLite and PostgreSQL."

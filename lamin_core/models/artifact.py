@@ -153,21 +153,25 @@ class Artifact(IsVersioned):
         from lamin_core.artifacts.staging import stage
 
         staged = stage(data, key=key, kind=kind)
-        super().__init__(
-            key=staged.key,
-            description=description,
-            suffix=staged.suffix,
-            kind=staged.kind,
-            otype=staged.otype,
-            size=staged.size,
-            hash=staged.hash,
-            hash_type=staged.hash_type,
-            n_files=staged.n_files,
-            n_observations=staged.n_observations,
-            key_is_virtual=staged.key_is_virtual,
-            version=version,
-            **kwargs,
-        )
+        try:
+            super().__init__(
+                key=staged.key,
+                description=description,
+                suffix=staged.suffix,
+                kind=staged.kind,
+                otype=staged.otype,
+                size=staged.size,
+                hash=staged.hash,
+                hash_type=staged.hash_type,
+                n_files=staged.n_files,
+                n_observations=staged.n_observations,
+                key_is_virtual=staged.key_is_virtual,
+                version=version,
+                **kwargs,
+            )
+        except BaseException:
+            staged.discard()  # a field the registry refuses: no staging file left behind
+            raise
         if run is not None:
             self.run = run
         self._staged = staged

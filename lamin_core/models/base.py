@@ -18,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from lamin_core.errors import FieldError, IntegrityError, did_you_mean
 from lamin_core.ids import base62
+from lamin_core.values import check_values_on_set
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,6 +87,9 @@ class Record(Base):
     _repr_hidden: ClassVar[frozenset[str]] = frozenset({"id", "source_code"})
     # other names a query may use for a field, e.g. LaminDB's "registry" for FeatureSet.itype
     _field_aliases: ClassVar[dict[str, str]] = {}
+
+    # deleting a row that another process deleted first leaves the catalog as asked: no warning
+    __mapper_args__ = {"confirm_deleted_rows": False}
 
     id: Mapped[int] = mapped_column(primary_key=True, sort_order=-100)
 
@@ -314,6 +318,9 @@ class Record(Base):
             elif create:
                 records.append(cls(**{field_name: value}))
         return records
+
+
+check_values_on_set(Record)  # every column of every registry: type, length, range, finite
 
 
 def _active_session() -> sa.orm.Session:

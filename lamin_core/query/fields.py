@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,14 @@ from lamin_core.query.lookups import (
     is_many,
 )
 from lamin_core.query.q import LOOKUP_SEP
+from lamin_core.values import (
+    INT32_RANGE,
+    INT64_RANGE,
+    as_python,
+    check_finite,
+    check_text,
+    integer_range,
+)
 
 if TYPE_CHECKING:
     from lamin_core.query.features import FeatureRef
@@ -163,9 +172,13 @@ def resolve_leaf(
     where = f"{mapper.class_.__name__}.{column}" if not terminal_relation else hops[-1].key
     if terminal_relation:
         value, lookup = _relation_value(hops[-1], lookup, value, where)
+        bounds = integer_range(sql_type)
     else:
         expected = _expected_type(sql_type, transform)
         value, lookup = _validated(value, lookup, expected, where, key)
+        bounds = integer_range(sql_type) if transform is None else _transform_range(transform)
+    if bounds is not None:
+        value, lookup = _fit_integer(value, lookup, bounds)
     return Leaf(key, tuple(hops), column, transform, lookup, value)
 
 
@@ -196,6 +209,62 @@ def _python_type(sql_type: Any) -> type | None:
         return None
 
 
+def _transform_range(transform: str) -> tuple[int, int] | None:
+    return None if transform == "date" else INT32_RANGE
+
+
+def _fit_integer(value: Any, lookup: type[Lookup], bounds: tuple[int, int]) -> tuple[Any, Any]:
+    """Rewrite a comparison of an integer column with numbers it cannot hold exactly.
+
+    A float compares as the integers around it (``n_files__gt=2.5`` is ``n_files > 2``), a
+    number beyond the column's range as what it means for every value the column can hold
+    (``size=2**70`` matches nothing, ``size__lt=2**70`` every size): the database is never asked
+    to bind a number its column type cannot hold, and both backends answer alike.
+    """
+    low, high = bounds
+    name = lookup.lookup_name
+    never = (high, LOOKUPS["gt"])  # column > its maximum: no row
+    always = (high, LOOKUPS["lte"])  # column <= its maximum: every row with a value
+    if isinstance(value, sa.Select) or name not in (
+        "exact",
+        "in",
+        "range",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+    ):
+        return value, lookup
+    if name == "in":
+        return [
+            v if v is None else int(v)
+            for v in value
+            if v is None or (_is_integral(v) and low <= v <= high)
+        ], lookup
+    if name == "range":
+        first, last = math.ceil(value[0]), math.floor(value[1])
+        if first > high or last < low or first > last:
+            return never
+        return (max(first, low), min(last, high)), lookup
+    if value is None:
+        return value, lookup
+    if name == "exact":
+        return (int(value), lookup) if _is_integral(value) and low <= value <= high else never
+    # x > 2.5 is x > 2 and x <= 2.5 is x <= 2; x >= 2.5 is x >= 3 and x < 2.5 is x < 3
+    number = math.floor(value) if name in ("gt", "lte") else math.ceil(value)
+    if number > high:
+        return never if name in ("gt", "gte") else always
+    if number < low:
+        return always if name in ("gt", "gte") else never
+    return number, lookup
+
+
+def _is_integral(value: Any) -> bool:
+    return isinstance(value, int) or (
+        isinstance(value, (float, decimal.Decimal)) and value % 1 == 0
+    )
+
+
 def _expected_type(sql_type: Any, transform: str | None) -> type | None:
     if transform == "date":
         return dt.date
@@ -215,19 +284,56 @@ _TYPE_NAMES = {
 }
 
 
+def _number(value: Any, key: str, *, as_float_beyond: int | None = None) -> Any:
+    """Return a finite number; ints beyond `as_float_beyond` bits' range as floats."""
+    if isinstance(value, float):
+        return check_finite(value, key)
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise ValidationError(f"{key}={value!r}: the catalog compares finite numbers only.")
+        return value
+    if as_float_beyond is not None and not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+        return float(value)  # compared as a double: within float's range, the order holds
+    return value
+
+
+def _scalar_json(value: Any, where: str, key: str) -> Any:
+    """Check a value compared with the top-level scalar of a JSON field."""
+    if isinstance(value, str):
+        return check_text(value, key)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        try:
+            return _number(value, key, as_float_beyond=64)
+        except OverflowError:
+            raise ValidationError(f"{key}={value!r}: too large to compare.") from None
+    raise ValidationError(
+        f"{key}={value!r}: {where} is a JSON field and compares its top-level value with a "
+        f"string, number or boolean, got {type(value).__name__}."
+    )
+
+
 def _coerce(value: Any, expected: type | None, where: str, key: str) -> Any:
     """Return `value` converted to the field's type, or raise a ValidationError."""
-    if value is None or expected is None or expected is dict:
+    value = as_python(value)
+    if value is None:
         return value
+    if expected is dict:
+        return _scalar_json(value, where, key)
+    if expected is None:
+        if isinstance(value, str):
+            return check_text(value, key)
+        return check_finite(value, key) if isinstance(value, float) else value
     if expected is bool:
         if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
             return bool(value)
     elif expected in (int, float, decimal.Decimal):
         if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
-            return value
+            return _number(value, key, as_float_beyond=64 if expected is float else None)
     elif expected is str:
         if isinstance(value, str):
-            return value
+            return check_text(value, key)
     elif expected is dt.datetime:
         if isinstance(value, dt.datetime):
             return value
@@ -235,7 +341,7 @@ def _coerce(value: Any, expected: type | None, where: str, key: str) -> Any:
             return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
         if isinstance(value, str):
             try:
-                return dt.datetime.fromisoformat(value)
+                return dt.datetime.fromisoformat(check_text(value, key))
             except ValueError:
                 pass
     elif expected is dt.date:
@@ -245,7 +351,7 @@ def _coerce(value: Any, expected: type | None, where: str, key: str) -> Any:
             return value
         if isinstance(value, str):
             try:
-                return dt.date.fromisoformat(value)
+                return dt.date.fromisoformat(check_text(value, key))
             except ValueError:
                 pass
     else:
@@ -281,7 +387,7 @@ def _validated(
             )
         if shape == "text":
             check_regex(value, key)
-        return value, lookup
+        return check_text(value, key), lookup
     if shape == "many":
         if isinstance(value, QuerySet):
             return value._id_subquery(), lookup
@@ -310,6 +416,7 @@ def record_id(value: Any, target: type, where: str) -> int:
     """Return the id of a record (or an integer id) used as a value for a relation."""
     from lamin_core.models.base import Record
 
+    value = as_python(value)
     if isinstance(value, Record):
         if not isinstance(value, target):
             raise ValidationError(
@@ -382,7 +489,43 @@ def _resolve_feature_leaf(
         )
     lookup = LOOKUPS[rest[0]] if rest else LOOKUPS["exact"]
     value, lookup = validate_feature_value(feature, label_field, lookup, value, key)
+    if feature.registries and lookup.lookup_name != "isnull":
+        value, lookup = _label_value(feature, label_field, lookup, value, key)
     return Leaf(key, (), label_field, None, lookup, value, feature)
+
+
+def _label_value(
+    feature: FeatureRef, label_field: str | None, lookup: type[Lookup], value: Any, key: str
+) -> tuple[Any, type[Lookup]]:
+    """Check a value compared with the labels of a categorical feature, by the label field's type.
+
+    ``study="IFNG"`` compares ULabel names; ``study=5`` is refused (a name is text), while
+    ``study__id=5`` compares ids.
+    """
+    from lamin_core.models.base import Record
+
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if any(isinstance(item, Record) for item in items):
+        return value, lookup
+    for link in feature.registries:
+        field = label_field or link.label_field
+        mapper = _mapper(link.registry)
+        if field not in mapper.column_attrs:
+            continue  # compiling says which fields the registry has
+        sql_type = mapper.column_attrs[field].columns[0].type
+        where = f"{link.registry.__name__}.{field}"
+        try:
+            value, lookup = _validated(value, lookup, _python_type(sql_type), where, key)
+        except ValidationError as error:
+            raise ValidationError(
+                f"{error} The feature {feature.name!r} has dtype {feature.dtype!r}: compare it "
+                f"with {where} values or {link.registry.__name__} records, or name another "
+                f"field, e.g. {feature.name}__id=..."
+            ) from None
+        bounds = integer_range(sql_type)
+        if bounds is not None:
+            value, lookup = _fit_integer(value, lookup, bounds)
+    return value, lookup
 
 
 def resolve_path(model: Any, path: str) -> tuple[tuple[RelationshipProperty[Any], ...], str]:

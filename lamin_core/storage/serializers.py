@@ -2,16 +2,24 @@
 
 Loaders are registered per suffix so that `Artifact.load()` and the Dagster IO manager share
 one table; an unknown suffix gets an error that lists the suffixes that can be loaded.
+
+A DataFrame loads back as it was saved: parquet with pandas' metadata restores most of it, and
+what it would not (integer index names, a one-level MultiIndex, mixed-type column labels) is
+recorded in the file's metadata and restored by the loader. What parquet or h5ad cannot hold at
+all is a ValidationError that names the column or element, before anything is stored.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from lamin_core.errors import ValidationError
+from lamin_core.errors import StorageError, ValidationError
 
 Loader = Callable[[Path], Any]
 
@@ -32,8 +40,11 @@ def register_loader(*suffixes: str) -> Callable[[Loader], Loader]:
 @register_loader(".parquet")
 def _load_parquet(path: Path) -> Any:
     import pandas as pd
+    import pyarrow.parquet as pq
 
-    return pd.read_parquet(path)
+    df = pd.read_parquet(path)
+    extra = (pq.read_schema(path).metadata or {}).get(LABELS_KEY)
+    return restore_labels(df, json.loads(extra)) if extra else df
 
 
 @register_loader(".csv", ".csv.gz")
@@ -91,10 +102,191 @@ def load_file(path: Path, suffix: str) -> Any:
 
 
 def write_dataframe(df: Any, path: Path | IO[bytes]) -> None:
-    """Write a pandas DataFrame as parquet, keeping its index."""
-    df.to_parquet(path, engine="pyarrow", compression="snappy")
+    """Write a pandas DataFrame as parquet, keeping its index, so that it loads back the same.
+
+    Raises:
+        ValidationError: parquet cannot hold the DataFrame (duplicate column names, complex
+            numbers, a column mixing types, labels that do not survive); nothing is written.
+    """
+    check_dataframe(df)
+    extra = _labels_to_restore(df)
+    try:
+        with warnings.catch_warnings():
+            # pandas warns that mixed-type labels become strings; `extra` restores them
+            warnings.simplefilter("ignore", UserWarning)
+            if extra is None:
+                df.to_parquet(path, engine="pyarrow", compression="snappy")
+            else:
+                _write_with_labels(df, path, extra)
+    except ValidationError:
+        raise
+    except (ValueError, TypeError, NotImplementedError) as error:  # pyarrow's errors among them
+        raise _conversion_error(df, error) from error
+
+
+def check_column_names(df: Any, what: str = "The DataFrame") -> None:
+    """Raise a ValidationError when columns of `df` share a name (curators check it too).
+
+    A column name must pick one column: ``df[name]`` of a duplicated name is a DataFrame.
+    """
+    duplicated = df.columns[df.columns.duplicated()]
+    if len(duplicated):
+        names = ", ".join(map(repr, dict.fromkeys(duplicated)))
+        raise ValidationError(
+            f"{what} has duplicate column names: {names}. Each column needs its own name; "
+            "rename them, e.g. df.columns = [...], or drop the duplicates with "
+            "df.loc[:, ~df.columns.duplicated()]."
+        )
+
+
+def check_dataframe(df: Any, what: str = "The DataFrame") -> None:
+    """Raise a ValidationError for a DataFrame parquet cannot store: duplicate column names or
+    complex numbers.
+    """
+    import pandas as pd
+
+    check_column_names(df, what)
+    for name, dtype in df.dtypes.items():
+        if pd.api.types.is_complex_dtype(dtype):
+            raise ValidationError(
+                f"{what}'s column {name!r} holds complex numbers ({dtype}), which parquet cannot "
+                f"store. Store the real and imaginary parts as two float columns: "
+                f"df[{name!r}].to_numpy().real and .imag."
+            )
+
+
+def _conversion_error(df: Any, error: BaseException) -> ValidationError:
+    """Return the ValidationError for a DataFrame pyarrow could not convert, naming the column."""
+    text = " ".join(str(part) for part in getattr(error, "args", ())) or str(error)
+    match = re.search(r"column (.+?) with type (\S+)", text)
+    if match is None or match.group(1) not in map(str, df.columns):
+        return ValidationError(f"Cannot store the DataFrame as parquet: {text}.")
+    name = next(c for c in df.columns if str(c) == match.group(1))
+    kinds = sorted({type(v).__name__ for v in df[name].dropna().head(10_000)})
+    return ValidationError(
+        f"Cannot store the DataFrame as parquet: column {name!r} ({match.group(2)}) holds values "
+        f"of types {', '.join(kinds) or 'unknown'} that parquet cannot store together ({text}). "
+        f"Give it one type, e.g. df[{name!r}] = df[{name!r}].astype(str)."
+    )
+
+
+LABELS_KEY = b"lamin_core.labels"
+_LABEL_TYPES = (str, int, float, bool, type(None))
+
+
+def _labels_to_restore(df: Any) -> dict[str, Any] | None:
+    """Return what parquet's pandas metadata would not restore (labels, names), or None.
+
+    Parquet keeps the index and pandas' metadata restores most labels, but not all: integer
+    index names come back as strings, a one-level MultiIndex as a flat index, mixed or boolean
+    column labels as text. A frame without rows shows what would come back.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
+        probe = pa.Table.from_pandas(df.iloc[:0], preserve_index=None).to_pandas()
+    except (ValueError, TypeError, KeyError, pa.ArrowException):
+        probe = None
+    extra: dict[str, Any] = {}
+    same_columns = (
+        probe is not None
+        and probe.columns.equals(df.columns)
+        and probe.columns.dtype == df.columns.dtype
+        and list(probe.columns.names) == list(df.columns.names)
+        and type(probe.columns) is type(df.columns)
+    )
+    if not same_columns:
+        labels = [_label(c) for c in df.columns]
+        if type(df.columns) is not pd.Index or any(label is _UNSTORABLE for label in labels):
+            raise ValidationError(
+                f"The DataFrame's column labels ({type(df.columns).__name__} of "
+                f"{df.columns.dtype}) do not load back from parquet as they are. Use strings or "
+                "numbers, e.g. df.columns = df.columns.astype(str)."
+            )
+        if len({str(label) for label in labels}) != len(labels):
+            raise ValidationError(
+                f"The DataFrame's column labels {labels!r} read the same as text; parquet names "
+                "columns by text. Rename them, e.g. df.columns = df.columns.astype(str)."
+            )
+        extra["columns"] = labels
+        extra["columns_name"] = _label(df.columns.name)
+    names = [_label(name) for name in df.index.names]
+    if probe is None or list(probe.index.names) != list(df.index.names):
+        if any(name is _UNSTORABLE for name in names):
+            raise ValidationError(
+                f"The DataFrame's index names {list(df.index.names)!r} do not load back from "
+                "parquet; use strings, e.g. df.index.names = ['sample', ...]."
+            )
+        extra["index_names"] = names
+    if isinstance(df.index, pd.MultiIndex) and df.index.nlevels == 1:
+        extra["multiindex"] = True
+    return extra or None
+
+
+_UNSTORABLE = object()
+
+
+def _label(value: Any) -> Any:
+    """Return a column label or index name as JSON can hold it, or `_UNSTORABLE`."""
+    value = value.item() if hasattr(value, "item") and type(value).__module__ == "numpy" else value
+    if not isinstance(value, _LABEL_TYPES):
+        return _UNSTORABLE
+    if isinstance(value, float) and not math.isfinite(value):
+        return _UNSTORABLE
+    return value
+
+
+def _write_with_labels(df: Any, path: Path | IO[bytes], extra: dict[str, Any]) -> None:
+    """Write `df` with text column names and the labels to restore in the file's metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = df
+    if "columns" in extra:
+        frame = df.set_axis([str(label) for label in extra["columns"]], axis=1)
+    if "index_names" in extra:
+        frame = frame.rename_axis([str(n) if n is not None else None for n in extra["index_names"]])
+    table = pa.Table.from_pandas(frame, preserve_index=None)
+    metadata = {**(table.schema.metadata or {}), LABELS_KEY: json.dumps(extra).encode()}
+    pq.write_table(table.replace_schema_metadata(metadata), path, compression="snappy")
+
+
+def restore_labels(df: Any, extra: dict[str, Any]) -> Any:
+    """Give a DataFrame read from parquet the labels `write_dataframe` recorded."""
+    import pandas as pd
+
+    if "columns" in extra:
+        df.columns = pd.Index(extra["columns"], name=extra.get("columns_name"))
+    if extra.get("multiindex") and not isinstance(df.index, pd.MultiIndex):
+        df.index = pd.MultiIndex.from_arrays([df.index])
+    if "index_names" in extra:
+        df.index.names = extra["index_names"]
+    return df
 
 
 def write_anndata(adata: Any, path: Path) -> None:
-    """Write an AnnData object as h5ad."""
-    adata.write_h5ad(path)
+    """Write an AnnData object as h5ad.
+
+    Raises:
+        ValidationError: h5ad cannot hold part of the object (an object-dtype ``X``, a value in
+            ``uns`` with no h5ad form); the message names the part.
+        StorageError: the file cannot be written.
+    """
+    x = getattr(adata, "X", None)
+    if getattr(getattr(x, "dtype", None), "kind", None) == "O":
+        raise ValidationError(
+            "The AnnData's X has dtype object, which h5ad cannot store as a matrix. Convert it "
+            "to numbers first, e.g. adata.X = adata.X.astype(float)."
+        )
+    try:
+        adata.write_h5ad(path)
+    except OSError as error:
+        raise StorageError(f"Cannot write the AnnData to {str(path)!r}: {error}.") from error
+    except Exception as error:  # anndata's writers raise many types; all mean "cannot store"
+        # anndata names the element that failed in a note: "... writing key 'x' ... to /uns"
+        text = " ".join(" ".join([str(error), *getattr(error, "__notes__", ())]).split())
+        raise ValidationError(
+            f"Cannot store the AnnData as h5ad: {text}. Convert or remove that element (uns "
+            "takes numbers, strings, arrays, DataFrames and dicts of them)."
+        ) from error

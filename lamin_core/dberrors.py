@@ -1,0 +1,232 @@
+"""Translate database driver errors into LaminErrors, in one place: the engine's error hook.
+
+Values are checked before SQL runs (`lamin_core.values`), so a driver error means something the
+checks did not foresee, or a condition of the database itself: a lock held past the timeout, a
+role without write access, a server that went away. Users see these as LaminErrors whatever
+statement hit them, with the driver's exception as ``__cause__``. The translation is installed on
+every engine (`install`) through SQLAlchemy's ``handle_error`` event, which sees every error of
+every statement, commit and connection attempt, and may replace it.
+
+Constraint violations (SQLAlchemy's ``IntegrityError``) pass through untranslated: the save code
+catches them to detect a concurrent save of the same content or version and retries, and
+translates what it does not retry. `CatalogSession` does the same for ORM errors that no engine
+sees: a record changed or deleted by another process meanwhile (``StaleDataError``).
+
+Examples:
+    >>> engine = sa.create_engine("sqlite:///lamin.db", json_serializer=json_dumps)
+    >>> install(engine)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from lamin_core.errors import (
+    DoesNotExist,
+    InstanceError,
+    LaminError,
+    NoWriteAccess,
+    ValidationError,
+)
+from lamin_core.values import json_value
+
+__all__ = ["CatalogSession", "UnstorableJSON", "install", "json_dumps", "translate"]
+
+_WRITE_VERBS = frozenset(
+    {"insert", "update", "delete", "create", "alter", "drop", "grant", "revoke", "truncate"}
+)
+
+
+class UnstorableJSON(ValueError):
+    """A value bound to a JSON column that JSON cannot hold (raised by `json_dumps`)."""
+
+
+def json_dumps(value: Any) -> str:
+    """Serialise a JSON column's value: strict JSON (no inf/NaN), numpy values as Python ones.
+
+    The engines' ``json_serializer``: values that reach a JSON column without the registries'
+    checks (a dict changed in place after it was set) still cannot write what JSON has no
+    words for.
+
+    Raises:
+        UnstorableJSON: the value cannot be stored; the error hook makes it a ValidationError.
+    """
+    try:
+        return json.dumps(json_value(value, "a JSON value"), allow_nan=False)
+    except (ValidationError, ValueError, TypeError) as error:
+        raise UnstorableJSON(str(error)) from error
+
+
+def install(engine: Engine) -> None:
+    """Translate the driver errors of `engine` into LaminErrors (a no-op when already done)."""
+    if not sa.event.contains(engine, "handle_error", _handle_error):
+        sa.event.listen(engine, "handle_error", _handle_error)
+
+
+def _handle_error(context: ExceptionContext) -> BaseException | None:
+    if context.is_pre_ping:
+        return None  # the pool's liveness probe: SQLAlchemy reconnects on its own
+    engine = context.engine
+    return translate(
+        context.original_exception,
+        statement=context.statement,
+        database=engine.url.render_as_string(hide_password=True) if engine is not None else "",
+        is_connect=context.connection is None,
+    )
+
+
+def _is_write(statement: str | None) -> bool:
+    words = (statement or "").lstrip().split(None, 1)
+    return bool(words) and words[0].lower() in _WRITE_VERBS
+
+
+def translate(
+    error: BaseException, *, statement: str | None, database: str, is_connect: bool = False
+) -> LaminError | None:
+    """Return the LaminError for a driver error, or None to let it pass as it is.
+
+    Args:
+        error: The exception raised by the driver (or while binding parameters).
+        statement: The SQL statement, when there was one.
+        database: The database URL without password, for messages.
+        is_connect: The error happened while connecting.
+    """
+    if isinstance(error, LaminError):
+        return None
+    if isinstance(error, UnstorableJSON):
+        return ValidationError(f"{error} Nothing was written.")
+    if isinstance(error, UnicodeEncodeError):
+        return ValidationError(
+            f"The text {error.object[error.start : error.end]!r} (at position {error.start} of a "
+            "value) is not valid Unicode: a lone surrogate cannot be stored or compared. Decode "
+            "the source with errors='replace', or remove the character."
+        )
+    if isinstance(error, OverflowError):
+        return ValidationError(
+            f"An integer is out of range for the database ({error}); the catalog stores integers "
+            f"from {-(2**63)} to {2**63 - 1}."
+        )
+    module = type(error).__module__.split(".")[0]
+    if module == "sqlite3":
+        return _translate_sqlite(error, statement, database)
+    if module == "psycopg":
+        return _translate_postgres(error, statement, database, is_connect)
+    return None
+
+
+def _unreachable(database: str, error: BaseException) -> InstanceError:
+    return InstanceError(
+        f"Cannot reach the catalog database {database!r}: {error}. Check that the server runs "
+        "and the URL (host, port, database, user) is right."
+    )
+
+
+def _translate_sqlite(
+    error: BaseException, statement: str | None, database: str
+) -> LaminError | None:
+    name = type(error).__name__
+    text = str(error)
+    lowered = text.lower()
+    if name == "IntegrityError":
+        return None
+    if "locked" in lowered or "busy" in lowered:
+        return InstanceError(
+            f"The catalog database {database!r} is locked: another process or connection held "
+            f"its write lock past the timeout ({text}). Nothing was written. Retry when the other "
+            "writer is done; a Python session with an open transaction or a database browser "
+            "holds the lock until it commits or closes."
+        )
+    if "too many sql variables" in lowered:
+        return ValidationError(
+            f"The statement has more values than SQLite accepts in one statement ({text}). "
+            "Pass fewer values at a time."
+        )
+    if "readonly database" in lowered or "read-only" in lowered:
+        return NoWriteAccess(
+            f"Cannot write to the catalog database {database!r}: it is read-only ({text}). "
+            "Check the permissions of the database file and its folder."
+        )
+    if "malformed json" in lowered:
+        return ValidationError(
+            f"A JSON value stored in {database!r} is malformed ({text}): it holds inf or NaN, "
+            "written by an older lamin-core. Find it with "
+            "ln.Artifact.features.filter(<feature>__isnull=False) and remove the value."
+        )
+    if name in ("DataError", "ProgrammingError", "InterfaceError"):
+        return ValidationError(f"A value cannot be stored or compared by SQLite: {text}.")
+    return InstanceError(f"The catalog database {database!r} failed: {text}.")
+
+
+def _translate_postgres(
+    error: BaseException, statement: str | None, database: str, is_connect: bool
+) -> LaminError | None:
+    sqlstate = getattr(error, "sqlstate", None) or ""
+    name = type(error).__name__
+    text = str(error).strip()
+    first_line = text.splitlines()[0] if text else name
+    if sqlstate.startswith("23") or name == "IntegrityError":
+        return None
+    if sqlstate == "42501":
+        if _is_write(statement):
+            return NoWriteAccess(
+                f"The database role may not make this write to {database!r}: {first_line}. "
+                "Nothing was written. Ask the catalog's owner for write access (a role with "
+                "INSERT, UPDATE, DELETE on the catalog's tables), or connect as such a role."
+            )
+        return InstanceError(
+            f"The database role may not read {database!r}: {first_line}. Ask the catalog's owner "
+            "to grant it read access."
+        )
+    if sqlstate.startswith(("22", "54")) or sqlstate in ("42804", "42883", "42P18"):
+        return ValidationError(
+            f"A value cannot be stored or compared by PostgreSQL: {first_line}. Nothing was "
+            "written."
+        )
+    if not sqlstate:
+        if is_connect or (
+            name in ("OperationalError", "InterfaceError") and "parameter" not in text
+        ):
+            return _unreachable(database, error)
+        if name == "OperationalError":
+            return ValidationError(
+                f"The statement has more values than PostgreSQL accepts in one statement "
+                f"({first_line}). Pass fewer values at a time."
+            )
+        return ValidationError(f"A value cannot be sent to PostgreSQL: {first_line}.")
+    if sqlstate.startswith(("08", "57P", "53")):
+        return _unreachable(database, error)
+    if sqlstate.startswith("40"):
+        return InstanceError(
+            f"A concurrent transaction on {database!r} conflicted with this one ({first_line}); "
+            "nothing was written. Retry."
+        )
+    return InstanceError(f"The catalog database {database!r} failed: {first_line}.")
+
+
+class CatalogSession(Session):
+    """The catalog's session: an ORM flush that finds its rows gone raises a LaminError.
+
+    Saving a record that another process deleted meanwhile updates no row; SQLAlchemy raises
+    ``StaleDataError`` at the flush. That is `DoesNotExist` here, and the transaction is rolled
+    back by the caller as for any failed save.
+    """
+
+    def flush(self, objects: Any = None) -> None:
+        """Flush pending changes; a row that vanished meanwhile raises DoesNotExist."""
+        try:
+            super().flush(objects)
+        except StaleDataError as error:
+            match = re.search(r"table '([^']+)'", str(error))
+            table = match.group(1) if match else "a"
+            raise DoesNotExist(
+                f"Cannot save: a {table} record was deleted (or changed) by another process or "
+                f"session meanwhile ({error}). Nothing was saved; fetch the record again with "
+                ".get(...) and repeat the change, or save a new record."
+            ) from error
