@@ -109,10 +109,12 @@ def write_dataframe(df: Any, path: Path | IO[bytes]) -> None:
             numbers, a column mixing types, labels that do not survive); nothing is written.
     """
     check_dataframe(df)
-    extra = _labels_to_restore(df)
+    with warnings.catch_warnings():
+        # pyarrow warns that labels of other types become strings; `extra` restores them
+        warnings.simplefilter("ignore", UserWarning)
+        extra = _labels_to_restore(df)
     try:
         with warnings.catch_warnings():
-            # pandas warns that mixed-type labels become strings; `extra` restores them
             warnings.simplefilter("ignore", UserWarning)
             if extra is None:
                 df.to_parquet(path, engine="pyarrow", compression="snappy")
