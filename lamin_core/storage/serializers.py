@@ -11,13 +11,17 @@ all is a ValidationError that names the column or element, before anything is st
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
+import numbers
 import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
 
 from lamin_core.errors import StorageError, ValidationError
 
@@ -104,26 +108,41 @@ def load_file(path: Path, suffix: str) -> Any:
 def write_dataframe(df: Any, path: Path | IO[bytes]) -> None:
     """Write a pandas DataFrame as parquet, keeping its index, so that it loads back the same.
 
+    The file is what ``df.to_parquet(path)`` writes (pyarrow, snappy), plus, only when needed,
+    what pandas' metadata would not restore (see `_labels_to_restore`).
+
     Raises:
         ValidationError: parquet cannot hold the DataFrame (duplicate column names, complex
             numbers, a column mixing types, labels that do not survive); nothing is written.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     check_dataframe(df)
     with warnings.catch_warnings():
         # pyarrow warns that labels of other types become strings; `extra` restores them
         warnings.simplefilter("ignore", UserWarning)
-        extra = _labels_to_restore(df)
+        extra = _labels_to_restore(df) or {}
+        try:
+            table = pa.Table.from_pandas(_relabelled(df, extra), preserve_index=None)
+        except (pa.ArrowException, ValueError, TypeError, NotImplementedError) as error:
+            raise _conversion_error(df, error) from error
+    objects = _object_columns(df, table)
+    if objects:
+        extra["object_columns"] = objects
+    # a categorical without categories comes back as objects
+    empty = [p for p, d in enumerate(df.dtypes) if d == "category" and not len(d.categories)]
+    if empty:
+        extra["empty_categoricals"] = [[p, bool(df.dtypes.iloc[p].ordered)] for p in empty]
+    metadata = dict(table.schema.metadata or {})
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            if extra is None:
-                df.to_parquet(path, engine="pyarrow", compression="snappy")
-            else:
-                _write_with_labels(df, path, extra)
-    except ValidationError:
-        raise
-    except (ValueError, TypeError, NotImplementedError) as error:  # pyarrow's errors among them
-        raise _conversion_error(df, error) from error
+        if df.attrs:  # as pandas keeps them
+            metadata[b"PANDAS_ATTRS"] = json.dumps(df.attrs).encode()
+        if extra:
+            metadata[LABELS_KEY] = json.dumps(extra).encode()
+    except (TypeError, ValueError) as error:
+        raise ValidationError(f"Cannot store the DataFrame's attrs as JSON: {error}.") from error
+    pq.write_table(table.replace_schema_metadata(metadata), path, compression="snappy")
 
 
 def check_column_names(df: Any, what: str = "The DataFrame") -> None:
@@ -148,13 +167,54 @@ def check_dataframe(df: Any, what: str = "The DataFrame") -> None:
     import pandas as pd
 
     check_column_names(df, what)
-    for name, dtype in df.dtypes.items():
+    for position, (name, dtype) in enumerate(df.dtypes.items()):
         if pd.api.types.is_complex_dtype(dtype):
             raise ValidationError(
                 f"{what}'s column {name!r} holds complex numbers ({dtype}), which parquet cannot "
                 f"store. Store the real and imaginary parts as two float columns: "
                 f"df[{name!r}].to_numpy().real and .imag."
             )
+        is_object = pd.api.types.is_object_dtype(dtype)
+        kinds = _mixed_kinds(df.iloc[:, position]) if is_object else None
+        if kinds:
+            raise ValidationError(
+                f"{what}'s column {name!r} mixes values of types {', '.join(kinds)}; parquet "
+                "stores one type per column and would convert the others (0 into a date, say). "
+                f"Give it one type, e.g. df[{name!r}] = df[{name!r}].astype(str)."
+            )
+
+
+def _mixed_kinds(series: Any) -> list[str] | None:
+    """Return the kinds of values an object column mixes (numbers count as one), or None."""
+    import pandas as pd
+
+    if pd.api.types.infer_dtype(series, skipna=True) not in ("mixed", "mixed-integer"):
+        return None
+    kinds = {_kind(value) for value in series if not _is_missing(value)}
+    return sorted(kinds) if len(kinds) > 1 else None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, numbers.Number):
+        return "number"
+    if isinstance(value, dt.datetime):
+        return "datetime"
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
+        return "list"
+    for kind in (str, bytes, dt.date, dt.time, dt.timedelta, dict):
+        if isinstance(value, kind):
+            return kind.__name__
+    return type(value).__name__
+
+
+def _is_missing(value: Any) -> bool:
+    import pandas as pd
+
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _conversion_error(df: Any, error: BaseException) -> ValidationError:
@@ -181,7 +241,8 @@ def _labels_to_restore(df: Any) -> dict[str, Any] | None:
 
     Parquet keeps the index and pandas' metadata restores most labels, but not all: integer
     index names come back as strings, a one-level MultiIndex as a flat index, mixed or boolean
-    column labels as text. A frame without rows shows what would come back.
+    column labels as text, a date range without its frequency. A frame without rows shows what
+    would come back.
     """
     import pandas as pd
     import pyarrow as pa
@@ -212,6 +273,7 @@ def _labels_to_restore(df: Any) -> dict[str, Any] | None:
                 "columns by text. Rename them, e.g. df.columns = df.columns.astype(str)."
             )
         extra["columns"] = labels
+        extra["columns_dtype"] = str(df.columns.dtype)
         extra["columns_name"] = _label(df.columns.name)
     names = [_label(name) for name in df.index.names]
     if probe is None or list(probe.index.names) != list(df.index.names):
@@ -223,6 +285,9 @@ def _labels_to_restore(df: Any) -> dict[str, Any] | None:
         extra["index_names"] = names
     if isinstance(df.index, pd.MultiIndex) and df.index.nlevels == 1:
         extra["multiindex"] = True
+    freq = getattr(df.index, "freqstr", None)  # a date_range's frequency: not in parquet
+    if freq is not None:
+        extra["index_freq"] = freq
     return extra or None
 
 
@@ -239,19 +304,33 @@ def _label(value: Any) -> Any:
     return value
 
 
-def _write_with_labels(df: Any, path: Path | IO[bytes], extra: dict[str, Any]) -> None:
-    """Write `df` with text column names and the labels to restore in the file's metadata."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def _relabelled(df: Any, extra: dict[str, Any]) -> Any:
+    """Return `df` with text column labels and index names where `extra` restores them."""
     frame = df
     if "columns" in extra:
         frame = df.set_axis([str(label) for label in extra["columns"]], axis=1)
     if "index_names" in extra:
-        frame = frame.rename_axis([str(n) if n is not None else None for n in extra["index_names"]])
-    table = pa.Table.from_pandas(frame, preserve_index=None)
-    metadata = {**(table.schema.metadata or {}), LABELS_KEY: json.dumps(extra).encode()}
-    pq.write_table(table.replace_schema_metadata(metadata), path, compression="snappy")
+        frame = frame.rename_axis([None if n is None else str(n) for n in extra["index_names"]])
+    return frame
+
+
+def _object_columns(df: Any, table: Any) -> list[int]:
+    """Return the positions of object columns that parquet would load with another dtype.
+
+    An object column of booleans, numbers or timestamps is stored typed and would come back as
+    ``bool``/``int64``/``float64``/``datetime64``; the loader turns it back into objects.
+    """
+    import pyarrow as pa
+
+    # these load back as objects anyway: text, bytes, dates, all-NULL columns
+    kept = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary, pa.types.is_date)
+    positions = []
+    for position, dtype in enumerate(df.dtypes):
+        kind = table.schema.field(position).type  # data columns come first, then the index
+        changes = not pa.types.is_null(kind) and not any(is_kept(kind) for is_kept in kept)
+        if dtype == np.dtype(object) and changes:
+            positions.append(position)
+    return positions
 
 
 def restore_labels(df: Any, extra: dict[str, Any]) -> Any:
@@ -259,11 +338,19 @@ def restore_labels(df: Any, extra: dict[str, Any]) -> Any:
     import pandas as pd
 
     if "columns" in extra:
-        df.columns = pd.Index(extra["columns"], name=extra.get("columns_name"))
+        dtype = extra.get("columns_dtype", "object")
+        df.columns = pd.Index(extra["columns"], dtype=dtype, name=extra.get("columns_name"))
     if extra.get("multiindex") and not isinstance(df.index, pd.MultiIndex):
         df.index = pd.MultiIndex.from_arrays([df.index])
     if "index_names" in extra:
         df.index.names = extra["index_names"]
+    if "index_freq" in extra and hasattr(df.index, "freq"):
+        df.index.freq = extra["index_freq"]
+    for position in extra.get("object_columns", ()):
+        df.isetitem(position, df.iloc[:, position].astype(object))
+    for position, ordered in extra.get("empty_categoricals", ()):
+        dtype = pd.CategoricalDtype(pd.Index([], dtype=object), ordered=ordered)
+        df.isetitem(position, df.iloc[:, position].astype(dtype))
     return df
 
 
