@@ -226,7 +226,7 @@ class CatalogSession(Session):
             match = re.search(r"table '([^']+)'", str(error))
             table = match.group(1) if match else "a"
             raise DoesNotExist(
-                f"Cannot save: a {table} record was deleted (or changed) by another process or "
-                f"session meanwhile ({error}). Nothing was saved; fetch the record again with "
-                ".get(...) and repeat the change, or save a new record."
+                f"A {table} record this write changes was deleted by another process or session "
+                f"meanwhile ({error}). Nothing was written; fetch the record again with .get(...) "
+                "and repeat the change, or save a new record."
             ) from error

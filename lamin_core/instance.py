@@ -91,7 +91,7 @@ class Instance:
     _closed: bool = False
 
     def __post_init__(self) -> None:
-        factory = sessionmaker(
+        factory = sessionmaker[Session](
             bind=self.engine,
             class_=dberrors.CatalogSession,
             expire_on_commit=False,

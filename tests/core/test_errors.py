@@ -244,6 +244,25 @@ def test_saving_a_record_deleted_meanwhile_is_does_not_exist(instance: ln.Instan
     assert catalog_snapshot(instance) == before
 
 
+def test_artifact_delete_racing_another_delete_is_does_not_exist(instance: ln.Instance):
+    first = ln.Artifact.from_df(pd.DataFrame({"a": [1]}), key="t.parquet").save()
+    latest = ln.Artifact.from_df(pd.DataFrame({"a": [2]}), key="t.parquet").save()
+    stored = Path(instance.catalog_path, f"{latest.uid}.parquet")
+
+    def delete_first_meanwhile(session: Session, *_: Any) -> None:
+        # another process deletes the version that is to become the latest
+        with other_session(instance) as other:
+            other.execute(sa.delete(ln.Artifact).where(ln.Artifact.id == first.id))
+            other.commit()
+
+    sa.event.listen(instance.session, "before_flush", delete_first_meanwhile, once=True)
+    with pytest.raises(ln.errors.DoesNotExist, match="deleted by another process"):
+        latest.delete()
+    assert ln.Artifact.filter(id=latest.id).count() == 1 and stored.exists()  # nothing lost
+    ln.Artifact.get(latest.id).delete()  # once retried, the delete goes through
+    assert ln.Artifact.filter().count() == 0 and not stored.exists()
+
+
 def test_deleting_a_record_deleted_meanwhile_is_quietly_done(instance: ln.Instance):
     labels = ln.ULabel.from_values(["a", "b"], create=True).save()
     with other_session(instance) as other:
