@@ -37,7 +37,7 @@ from lamin_core.errors import (
 )
 from lamin_core.values import json_value
 
-__all__ = ["CatalogSession", "UnstorableJSON", "install", "json_dumps", "translate"]
+__all__ = ["CatalogSession", "UnstorableJSON", "install", "json_dumps", "recovered", "translate"]
 
 _WRITE_VERBS = frozenset(
     {"insert", "update", "delete", "create", "alter", "drop", "grant", "revoke", "truncate"}
@@ -208,6 +208,31 @@ def _translate_postgres(
             "nothing was written. Retry."
         )
     return InstanceError(f"The catalog database {database!r} failed: {first_line}.")
+
+
+# psycopg's TransactionStatus.INERROR: a statement failed, the transaction only takes ROLLBACK
+_IN_ERROR = 3
+
+
+def recovered(session: Session) -> Session:
+    """Return `session`, rolled back first if a failed statement left its transaction aborted.
+
+    On PostgreSQL a failed statement aborts the transaction: every later statement fails until
+    a rollback, which loses nothing more (the aborted transaction cannot commit). Code that met
+    the error may not have rolled back; the next use of the session does it, unless the session
+    holds changes not yet flushed (those are the caller's to handle). Costs a few attribute
+    reads; SQLite transactions survive a failed statement and are left alone.
+    """
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return session
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return session
+    raw = session.connection().connection.dbapi_connection
+    info = getattr(raw, "info", None)
+    if getattr(info, "transaction_status", None) == _IN_ERROR:
+        session.rollback()
+    return session
 
 
 class CatalogSession(Session):

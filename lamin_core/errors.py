@@ -65,7 +65,10 @@ class IntegrityError(LaminError):
 
 
 class NoWriteAccess(LaminError, PermissionError):
-    """The database role may not make this write: it is read-only, or the row is in another space."""
+    """The database role may not make this write: it is read-only, or the row is in another space.
+
+    Raised for a write a read-only role attempts (PostgreSQL: insufficient privilege).
+    """
 
 
 class StorageError(LaminError, OSError):

@@ -109,7 +109,7 @@ class Instance:
                 f"The catalog {self.name!r} is closed. Open it again with "
                 f"ln.connect({self.db_url!r}, storage={self.storage_root!r})."
             )
-        return self._sessions()
+        return dberrors.recovered(self._sessions())
 
     @property
     def db_url(self) -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "check_text",
     "check_values_on_set",
     "column_check",
+    "comparable_number",
     "integer_range",
     "is_valid_text",
     "json_value",
@@ -107,6 +108,24 @@ def check_finite(value: float, what: str) -> float:
             "string such as 'inf'."
         )
     return float(value)
+
+
+def comparable_number(value: int | float, what: str) -> int | float:
+    """Return a number every driver can bind in a comparison with a double or a JSON number.
+
+    Floats must be finite; integers beyond 64 bits become floats (compared as doubles anyway).
+
+    Raises:
+        ValidationError: ``inf``/``NaN``, or an integer too large even for a float.
+    """
+    if isinstance(value, float):
+        return check_finite(value, what)
+    if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValidationError(f"{what}: {shown(value)} is too large to compare.") from None
+    return value
 
 
 def integer_range(sql_type: Any) -> tuple[int, int] | None:
@@ -197,8 +216,8 @@ def _json(value: Any, where: str, depth: int) -> Any:
     if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
         return [_json(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
     raise ValidationError(
-        f"{where}: {shown(value)} is a {type(value).__name__}, which JSON cannot hold. Use "
-        "None, a bool, a number, a string, or lists and dicts of them (dates as "
+        f"{where}: {shown(value)} is a {type(value).__name__}, which is not JSON-serialisable. "
+        "Use None, a bool, a number, a string, or lists and dicts of them (dates as "
         "value.isoformat())."
     )
 

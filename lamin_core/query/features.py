@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from lamin_core.errors import ValidationError
 from lamin_core.query.lookups import LOOKUPS, Lookup, check_regex, is_many
 from lamin_core.query.sql import JsonArrayAgg, JsonScalar
-from lamin_core.values import INT64_RANGE, as_python, check_finite, check_text
+from lamin_core.values import as_python, check_text, comparable_number
 
 if TYPE_CHECKING:
     from lamin_core.query.fields import Leaf
@@ -216,14 +216,8 @@ def _feature_item(item: Any, key: str) -> Any:
     item = as_python(item)
     if isinstance(item, str):
         return check_text(item, key)
-    if isinstance(item, float):
-        return check_finite(item, key)
-    is_int = isinstance(item, int) and not isinstance(item, bool)
-    if is_int and not INT64_RANGE[0] <= item <= INT64_RANGE[1]:
-        try:
-            return float(item)  # values are compared as doubles anyway
-        except OverflowError:
-            raise ValidationError(f"{key}={item!r}: too large to compare.") from None
+    if isinstance(item, (int, float)) and not isinstance(item, bool):
+        return comparable_number(item, key)  # compared as JSON numbers: doubles
     return item
 
 

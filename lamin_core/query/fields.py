@@ -30,10 +30,10 @@ from lamin_core.query.lookups import (
 from lamin_core.query.q import LOOKUP_SEP
 from lamin_core.values import (
     INT32_RANGE,
-    INT64_RANGE,
     as_python,
     check_finite,
     check_text,
+    comparable_number,
     integer_range,
 )
 
@@ -213,6 +213,9 @@ def _transform_range(transform: str) -> tuple[int, int] | None:
     return None if transform == "date" else INT32_RANGE
 
 
+_NUMERIC_LOOKUPS = frozenset({"exact", "in", "range", "gt", "gte", "lt", "lte"})
+
+
 def _fit_integer(value: Any, lookup: type[Lookup], bounds: tuple[int, int]) -> tuple[Any, Any]:
     """Rewrite a comparison of an integer column with numbers it cannot hold exactly.
 
@@ -225,15 +228,7 @@ def _fit_integer(value: Any, lookup: type[Lookup], bounds: tuple[int, int]) -> t
     name = lookup.lookup_name
     never = (high, LOOKUPS["gt"])  # column > its maximum: no row
     always = (high, LOOKUPS["lte"])  # column <= its maximum: every row with a value
-    if isinstance(value, sa.Select) or name not in (
-        "exact",
-        "in",
-        "range",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-    ):
+    if isinstance(value, sa.Select) or name not in _NUMERIC_LOOKUPS:
         return value, lookup
     if name == "in":
         return [
@@ -284,16 +279,18 @@ _TYPE_NAMES = {
 }
 
 
-def _number(value: Any, key: str, *, as_float_beyond: int | None = None) -> Any:
-    """Return a finite number; ints beyond `as_float_beyond` bits' range as floats."""
-    if isinstance(value, float):
-        return check_finite(value, key)
+def _number(value: Any, key: str, *, is_double: bool = False) -> Any:
+    """Return a finite number for a comparison; for a double (float or JSON) a bindable one.
+
+    Integers beyond a column's range are rewritten by `_fit_integer`, so integer columns keep
+    them; compared with a double, they become floats.
+    """
     if isinstance(value, decimal.Decimal):
         if not value.is_finite():
             raise ValidationError(f"{key}={value!r}: the catalog compares finite numbers only.")
         return value
-    if as_float_beyond is not None and not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
-        return float(value)  # compared as a double: within float's range, the order holds
+    if isinstance(value, float) or is_double:
+        return comparable_number(value, key)
     return value
 
 
@@ -304,10 +301,7 @@ def _scalar_json(value: Any, where: str, key: str) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
-        try:
-            return _number(value, key, as_float_beyond=64)
-        except OverflowError:
-            raise ValidationError(f"{key}={value!r}: too large to compare.") from None
+        return _number(value, key, is_double=True)
     raise ValidationError(
         f"{key}={value!r}: {where} is a JSON field and compares its top-level value with a "
         f"string, number or boolean, got {type(value).__name__}."
@@ -330,7 +324,7 @@ def _coerce(value: Any, expected: type | None, where: str, key: str) -> Any:
             return bool(value)
     elif expected in (int, float, decimal.Decimal):
         if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
-            return _number(value, key, as_float_beyond=64 if expected is float else None)
+            return _number(value, key, is_double=expected is float)
     elif expected is str:
         if isinstance(value, str):
             return check_text(value, key)

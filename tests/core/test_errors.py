@@ -213,6 +213,14 @@ def test_lone_surrogate_in_a_filter_or_search_is_a_validation_error(
     assert catalog_snapshot(instance) == before
 
 
+def test_session_is_usable_after_a_failed_statement(instance: ln.Instance):
+    with pytest.raises(ln.errors.InstanceError, match="lamin_no_such_table"):
+        # through the escape hatch: nothing rolls back for the user
+        instance.session.execute(sa.text("SELECT * FROM lamin_no_such_table"))
+    assert ln.ULabel(name="DMSO").save().id is not None  # not "current transaction is aborted"
+    assert ln.ULabel.filter(name="DMSO").count() == 1
+
+
 # --- races: a row that another process deletes meanwhile ---------------------------------------
 
 
