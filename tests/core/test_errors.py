@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -377,3 +378,36 @@ def test_translate_maps_driver_errors_to_the_error_tree(error: BaseException, ex
     assert (type(translated).__name__ if translated is not None else None) == expected
     if translated is not None:
         assert isinstance(translated, ln.errors.LaminError) and str(translated)
+
+
+PG = psycopg.errors
+POSTGRES_ERRORS = [
+    (PG.InsufficientPrivilege("permission denied"), "INSERT INTO ulabel", "NoWriteAccess"),
+    (PG.InsufficientPrivilege("permission denied"), "UPDATE run SET", "NoWriteAccess"),
+    (PG.InsufficientPrivilege("permission denied"), "SELECT * FROM run", "InstanceError"),
+    (PG.NumericValueOutOfRange("bigint out of range"), "SELECT", "ValidationError"),
+    (PG.StringDataRightTruncation("value too long"), "INSERT", "ValidationError"),
+    (PG.InvalidRegularExpression("invalid regular expression"), "SELECT", "ValidationError"),
+    (PG.UndefinedFunction("operator does not exist"), "SELECT", "ValidationError"),
+    (PG.SerializationFailure("could not serialize access"), "UPDATE", "InstanceError"),
+    (PG.AdminShutdown("terminating connection"), "SELECT", "InstanceError"),
+    (psycopg.DataError("text fields cannot contain NUL"), "SELECT", "ValidationError"),
+    (psycopg.OperationalError("number of parameters must be < 65535"), "SELECT", "ValidationError"),
+    (psycopg.OperationalError("connection failed: Connection refused"), None, "InstanceError"),
+    (PG.UniqueViolation("duplicate key value"), "INSERT", None),
+    (PG.ForeignKeyViolation("violates foreign key constraint"), "DELETE", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("error", "statement", "expected"),
+    POSTGRES_ERRORS,
+    ids=[f"{type(e).__name__}-{s}" for e, s, _ in POSTGRES_ERRORS],
+)
+def test_translate_maps_postgres_errors_to_the_error_tree(
+    error: BaseException, statement: str | None, expected: str | None
+):
+    translated = translate(error, statement=statement, database="postgresql://h/db")
+    assert (type(translated).__name__ if translated is not None else None) == expected
+    if isinstance(translated, ln.errors.NoWriteAccess):
+        assert "Nothing was written" in str(translated)
