@@ -7,10 +7,11 @@ statement hit them, with the driver's exception as ``__cause__``. The translatio
 every engine (`install`) through SQLAlchemy's ``handle_error`` event, which sees every error of
 every statement, commit and connection attempt, and may replace it.
 
-Constraint violations (SQLAlchemy's ``IntegrityError``) pass through untranslated: the save code
-catches them to detect a concurrent save of the same content or version and retries, and
-translates what it does not retry. `CatalogSession` does the same for ORM errors that no engine
-sees: a record changed or deleted by another process meanwhile (``StaleDataError``).
+A constraint violation becomes a `ConstraintViolation`: our ``IntegrityError`` and SQLAlchemy's
+at once, so the save code that catches SQLAlchemy's to detect a concurrent save (and retries)
+works unchanged, while anywhere else the user gets a LaminError. `CatalogSession` translates
+the one ORM error no engine sees: a row deleted by another process meanwhile
+(``StaleDataError``).
 
 Examples:
     >>> engine = sa.create_engine("sqlite:///lamin.db", json_serializer=json_dumps)
@@ -26,22 +27,76 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from lamin_core.errors import (
     DoesNotExist,
     InstanceError,
+    IntegrityError,
     LaminError,
     NoWriteAccess,
     ValidationError,
 )
 from lamin_core.values import json_value
 
-__all__ = ["CatalogSession", "UnstorableJSON", "install", "json_dumps", "recovered", "translate"]
+__all__ = [
+    "CatalogSession",
+    "ConstraintViolation",
+    "RecordDeleted",
+    "UnstorableJSON",
+    "install",
+    "json_dumps",
+    "recovered",
+    "report_deleted_rows",
+    "translate",
+]
 
 _WRITE_VERBS = frozenset(
     {"insert", "update", "delete", "create", "alter", "drop", "grant", "revoke", "truncate"}
 )
+
+
+class ConstraintViolation(IntegrityError, sa.exc.IntegrityError):
+    """A write broke a constraint: our `IntegrityError`, and SQLAlchemy's as well.
+
+    The save code catches SQLAlchemy's ``IntegrityError`` to detect a concurrent save (same
+    content, same version number) and retries or says what happened; everywhere else (a label
+    linked to a record another process deleted meanwhile) the user gets a LaminError. ``orig``
+    is the driver's exception, as on SQLAlchemy's.
+    """
+
+    def __init__(self, message: str, statement: str | None, params: Any, orig: BaseException):
+        sa.exc.IntegrityError.__init__(self, statement, params, orig)
+        self.message = message
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.message, self.statement, self.params, self.orig))
+
+
+def _constraint_violation(
+    error: BaseException, statement: str | None, params: Any, database: str
+) -> ConstraintViolation:
+    text = " ".join(str(error).split())
+    lowered = text.lower()
+    if "foreign key" in lowered:
+        rule = "a record it refers to does not exist (deleted by another process meanwhile?)"
+    elif "unique" in lowered or "duplicate key" in lowered:
+        rule = "a value that must be unique is already taken"
+    elif "not null" in lowered or "null value" in lowered:
+        rule = "a required field has no value"
+    else:
+        rule = "it breaks a constraint"
+    return ConstraintViolation(
+        f"Cannot write to {database!r}: {rule} ({text}). Nothing was written; fetch the records "
+        "again and retry.",
+        statement,
+        params,
+        error,
+    )
 
 
 class UnstorableJSON(ValueError):
@@ -77,6 +132,7 @@ def _handle_error(context: ExceptionContext) -> BaseException | None:
     return translate(
         context.original_exception,
         statement=context.statement,
+        params=context.parameters,
         database=engine.url.render_as_string(hide_password=True) if engine is not None else "",
         is_connect=context.connection is None,
     )
@@ -88,7 +144,12 @@ def _is_write(statement: str | None) -> bool:
 
 
 def translate(
-    error: BaseException, *, statement: str | None, database: str, is_connect: bool = False
+    error: BaseException,
+    *,
+    statement: str | None,
+    database: str,
+    params: Any = None,
+    is_connect: bool = False,
 ) -> LaminError | None:
     """Return the LaminError for a driver error, or None to let it pass as it is.
 
@@ -96,10 +157,14 @@ def translate(
         error: The exception raised by the driver (or while binding parameters).
         statement: The SQL statement, when there was one.
         database: The database URL without password, for messages.
+        params: The statement's parameters (kept on a `ConstraintViolation`).
         is_connect: The error happened while connecting.
     """
     if isinstance(error, LaminError):
         return None
+    name = type(error).__name__
+    if name == "IntegrityError" or str(getattr(error, "sqlstate", "") or "").startswith("23"):
+        return _constraint_violation(error, statement, params, database)
     if isinstance(error, UnstorableJSON):
         return ValidationError(f"{error} Nothing was written.")
     if isinstance(error, UnicodeEncodeError):
@@ -134,8 +199,6 @@ def _translate_sqlite(
     name = type(error).__name__
     text = str(error)
     lowered = text.lower()
-    if name == "IntegrityError":
-        return None
     if "locked" in lowered or "busy" in lowered:
         return InstanceError(
             f"The catalog database {database!r} is locked: another process or connection held "
@@ -171,8 +234,6 @@ def _translate_postgres(
     name = type(error).__name__
     text = str(error).strip()
     first_line = text.splitlines()[0] if text else name
-    if sqlstate.startswith("23") or name == "IntegrityError":
-        return None
     if sqlstate == "42501":
         if _is_write(statement):
             return NoWriteAccess(
@@ -255,3 +316,51 @@ class CatalogSession(Session):
                 f"meanwhile ({error}). Nothing was written; fetch the record again with .get(...) "
                 "and repeat the change, or save a new record."
             ) from error
+
+
+class RecordDeleted(DoesNotExist, ObjectDeletedError):
+    """A record's row was deleted by another process or session: DoesNotExist, and SQLAlchemy's
+    ``ObjectDeletedError`` for code that expects that.
+
+    Raised when a record whose values were expired (after a rollback) is read again and its row
+    is gone.
+    """
+
+    def __init__(self, state: Any) -> None:
+        name = state.class_.__name__
+        identity: tuple[Any, ...] = tuple(state.key[1]) if state.key else ()
+        shown = f" (id={identity[0]})" if len(identity) == 1 else ""
+        message = (
+            f"The {name} record{shown} no longer exists: another process or session deleted it. "
+            f"Fetch the records again, e.g. {name}.filter(...)."
+        )
+        ObjectDeletedError.__init__(self, state, message)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def report_deleted_rows(base: type) -> None:
+    """Raise `RecordDeleted` when a record of `base`'s registries finds its row deleted.
+
+    SQLAlchemy reloads an expired record's values through its class manager's loader; the
+    loader is wrapped as each registry is configured.
+    """
+
+    def attach(mapper: sa.orm.Mapper[Any], _cls: type) -> None:
+        manager = mapper.class_manager
+        load = manager.expired_attribute_loader
+        if getattr(load, "reports_deleted_rows", False):
+            return
+
+        def load_or_report(state: Any, names: Any, passive: Any) -> None:
+            try:
+                load(state, names, passive)
+            except ObjectDeletedError as error:
+                raise RecordDeleted(state) from error
+
+        load_or_report.reports_deleted_rows = True  # type: ignore[attr-defined]
+        manager.expired_attribute_loader = load_or_report  # type: ignore[assignment]
+
+    sa.event.listen(base, "mapper_configured", attach, propagate=True)

@@ -16,6 +16,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, String, TypeDecorator
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, object_session
 
+from lamin_core.dberrors import report_deleted_rows
 from lamin_core.errors import FieldError, IntegrityError, did_you_mean
 from lamin_core.ids import base62
 from lamin_core.values import check_values_on_set
@@ -321,6 +322,7 @@ class Record(Base):
 
 
 check_values_on_set(Record)  # every column of every registry: type, length, range, finite
+report_deleted_rows(Record)  # a record whose row another process deleted: DoesNotExist
 
 
 def _active_session() -> sa.orm.Session:

@@ -272,6 +272,24 @@ def test_artifact_delete_racing_another_delete_is_does_not_exist(instance: ln.In
     assert ln.Artifact.filter().count() == 0 and not stored.exists()
 
 
+def test_linking_a_label_deleted_meanwhile_is_an_integrity_error(
+    instance: ln.Instance, artifact: ln.Artifact
+):
+    label = ln.ULabel(name="DMSO").save()
+    with other_session(instance) as other:
+        other.execute(sa.delete(ln.ULabel).where(ln.ULabel.id == label.id))
+        other.commit()
+    before = catalog_snapshot(instance)
+    with pytest.raises(ln.errors.IntegrityError, match="does not exist") as info:
+        artifact.labels.add(label)
+    assert isinstance(info.value, sa.exc.IntegrityError)  # what the save code retries on
+    assert catalog_snapshot(instance) == before
+    # the label's values were expired by the rollback: reading it again says it is gone
+    with pytest.raises(ln.errors.DoesNotExist, match=r"ULabel record \(id=\d+\) no longer"):
+        artifact.labels.add(label)
+    assert artifact.labels.get(registry=ln.ULabel).count() == 0
+
+
 def test_deleting_a_record_deleted_meanwhile_is_quietly_done(instance: ln.Instance):
     labels = ln.ULabel.from_values(["a", "b"], create=True).save()
     with other_session(instance) as other:
@@ -368,7 +386,7 @@ def test_write_without_privilege_is_no_write_access(read_only_role: ln.Instance)
         (sqlite3.OperationalError("malformed JSON"), "ValidationError"),
         (sqlite3.OperationalError("disk I/O error"), "InstanceError"),
         (sqlite3.ProgrammingError("Error binding parameter 1"), "ValidationError"),
-        (sqlite3.IntegrityError("UNIQUE constraint failed"), None),
+        (sqlite3.IntegrityError("UNIQUE constraint failed"), "ConstraintViolation"),
         (ValueError("not a driver error"), None),
     ],
     ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
@@ -394,8 +412,8 @@ POSTGRES_ERRORS = [
     (psycopg.DataError("text fields cannot contain NUL"), "SELECT", "ValidationError"),
     (psycopg.OperationalError("number of parameters must be < 65535"), "SELECT", "ValidationError"),
     (psycopg.OperationalError("connection failed: Connection refused"), None, "InstanceError"),
-    (PG.UniqueViolation("duplicate key value"), "INSERT", None),
-    (PG.ForeignKeyViolation("violates foreign key constraint"), "DELETE", None),
+    (PG.UniqueViolation("duplicate key value"), "INSERT", "ConstraintViolation"),
+    (PG.ForeignKeyViolation("violates foreign key constraint"), "DELETE", "ConstraintViolation"),
 ]
 
 
