@@ -9,8 +9,6 @@ unchanged), every value against the column's type. Mistakes become `FieldError` 
 from __future__ import annotations
 
 import datetime as dt
-import decimal
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import RelationshipProperty
 
 from lamin_core.errors import FieldError, ValidationError, closest_match
+from lamin_core.query.coercion import (
+    coerce,
+    expected_type,
+    fit_integer,
+    python_type,
+    transform_range,
+)
 from lamin_core.query.lookups import (
     LOOKUPS,
     TRANSFORMS,
@@ -28,14 +33,7 @@ from lamin_core.query.lookups import (
     is_many,
 )
 from lamin_core.query.q import LOOKUP_SEP
-from lamin_core.values import (
-    INT32_RANGE,
-    as_python,
-    check_finite,
-    check_text,
-    comparable_number,
-    integer_range,
-)
+from lamin_core.values import as_python, check_text, integer_range
 
 if TYPE_CHECKING:
     from lamin_core.query.features import FeatureRef
@@ -164,7 +162,7 @@ def resolve_leaf(
     column_attr = mapper.column_attrs[column]
     sql_type = column_attr.columns[0].type
     transform = None
-    if rest and rest[0] in TRANSFORMS and _python_type(sql_type) is dt.datetime:
+    if rest and rest[0] in TRANSFORMS and python_type(sql_type) is dt.datetime:
         transform = rest.pop(0)
     if len(rest) > 1:
         raise _unknown_lookup_error(mapper, column, LOOKUP_SEP.join(rest))
@@ -174,11 +172,11 @@ def resolve_leaf(
         value, lookup = _relation_value(hops[-1], lookup, value, where)
         bounds = integer_range(sql_type)
     else:
-        expected = _expected_type(sql_type, transform)
+        expected = expected_type(sql_type, transform)
         value, lookup = _validated(value, lookup, expected, where, key)
-        bounds = integer_range(sql_type) if transform is None else _transform_range(transform)
+        bounds = integer_range(sql_type) if transform is None else transform_range(transform)
     if bounds is not None:
-        value, lookup = _fit_integer(value, lookup, bounds)
+        value, lookup = fit_integer(value, lookup, bounds)
     return Leaf(key, tuple(hops), column, transform, lookup, value)
 
 
@@ -195,164 +193,6 @@ def _unknown_lookup_error(mapper: sa.orm.Mapper[Any], column: str, name: str) ->
     return FieldError(
         f"Unknown lookup {name!r} on {mapper.class_.__name__}.{column}.{hint} "
         f"Lookups: {', '.join(LOOKUPS)}; on datetimes also {', '.join(TRANSFORMS)}."
-    )
-
-
-def _python_type(sql_type: Any) -> type | None:
-    if isinstance(sql_type, sa.JSON):
-        return dict
-    if isinstance(sql_type, sa.TypeDecorator):
-        sql_type = sql_type.impl_instance
-    try:
-        return sql_type.python_type  # type: ignore[no-any-return,unused-ignore]
-    except NotImplementedError:
-        return None
-
-
-def _transform_range(transform: str) -> tuple[int, int] | None:
-    return None if transform == "date" else INT32_RANGE
-
-
-_NUMERIC_LOOKUPS = frozenset({"exact", "in", "range", "gt", "gte", "lt", "lte"})
-
-
-def _fit_integer(value: Any, lookup: type[Lookup], bounds: tuple[int, int]) -> tuple[Any, Any]:
-    """Rewrite a comparison of an integer column with numbers it cannot hold exactly.
-
-    A float compares as the integers around it (``n_files__gt=2.5`` is ``n_files > 2``), a
-    number beyond the column's range as what it means for every value the column can hold
-    (``size=2**70`` matches nothing, ``size__lt=2**70`` every size): the database is never asked
-    to bind a number its column type cannot hold, and both backends answer alike.
-    """
-    low, high = bounds
-    name = lookup.lookup_name
-    never = (high, LOOKUPS["gt"])  # column > its maximum: no row
-    always = (high, LOOKUPS["lte"])  # column <= its maximum: every row with a value
-    if isinstance(value, sa.Select) or name not in _NUMERIC_LOOKUPS:
-        return value, lookup
-    if name == "in":
-        return [
-            v if v is None else int(v)
-            for v in value
-            if v is None or (_is_integral(v) and low <= v <= high)
-        ], lookup
-    if name == "range":
-        first, last = math.ceil(value[0]), math.floor(value[1])
-        if first > high or last < low or first > last:
-            return never
-        return (max(first, low), min(last, high)), lookup
-    if value is None:
-        return value, lookup
-    if name == "exact":
-        return (int(value), lookup) if _is_integral(value) and low <= value <= high else never
-    # x > 2.5 is x > 2 and x <= 2.5 is x <= 2; x >= 2.5 is x >= 3 and x < 2.5 is x < 3
-    number = math.floor(value) if name in ("gt", "lte") else math.ceil(value)
-    if number > high:
-        return never if name in ("gt", "gte") else always
-    if number < low:
-        return always if name in ("gt", "gte") else never
-    return number, lookup
-
-
-def _is_integral(value: Any) -> bool:
-    return isinstance(value, int) or (
-        isinstance(value, (float, decimal.Decimal)) and value % 1 == 0
-    )
-
-
-def _expected_type(sql_type: Any, transform: str | None) -> type | None:
-    if transform == "date":
-        return dt.date
-    if transform is not None:
-        return int
-    return _python_type(sql_type)
-
-
-_TYPE_NAMES = {
-    int: "a number",
-    float: "a number",
-    decimal.Decimal: "a number",
-    str: "a string",
-    bool: "True or False",
-    dt.datetime: "a datetime or an ISO 8601 string",
-    dt.date: "a date or an ISO 8601 string",
-}
-
-
-def _number(value: Any, key: str, *, is_double: bool = False) -> Any:
-    """Return a finite number for a comparison; for a double (float or JSON) a bindable one.
-
-    Integers beyond a column's range are rewritten by `_fit_integer`, so integer columns keep
-    them; compared with a double, they become floats.
-    """
-    if isinstance(value, decimal.Decimal):
-        if not value.is_finite():
-            raise ValidationError(f"{key}={value!r}: the catalog compares finite numbers only.")
-        return value
-    if isinstance(value, float) or is_double:
-        return comparable_number(value, key)
-    return value
-
-
-def _scalar_json(value: Any, where: str, key: str) -> Any:
-    """Check a value compared with the top-level scalar of a JSON field."""
-    if isinstance(value, str):
-        return check_text(value, key)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return _number(value, key, is_double=True)
-    raise ValidationError(
-        f"{key}={value!r}: {where} is a JSON field and compares its top-level value with a "
-        f"string, number or boolean, got {type(value).__name__}."
-    )
-
-
-def _coerce(value: Any, expected: type | None, where: str, key: str) -> Any:
-    """Return `value` converted to the field's type, or raise a ValidationError."""
-    value = as_python(value)
-    if value is None:
-        return value
-    if expected is dict:
-        return _scalar_json(value, where, key)
-    if expected is None:
-        if isinstance(value, str):
-            return check_text(value, key)
-        return check_finite(value, key) if isinstance(value, float) else value
-    if expected is bool:
-        if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
-            return bool(value)
-    elif expected in (int, float, decimal.Decimal):
-        if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
-            return _number(value, key, is_double=expected is float)
-    elif expected is str:
-        if isinstance(value, str):
-            return check_text(value, key)
-    elif expected is dt.datetime:
-        if isinstance(value, dt.datetime):
-            return value
-        if isinstance(value, dt.date):
-            return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
-        if isinstance(value, str):
-            try:
-                return dt.datetime.fromisoformat(check_text(value, key))
-            except ValueError:
-                pass
-    elif expected is dt.date:
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(check_text(value, key))
-            except ValueError:
-                pass
-    else:
-        return value
-    raise ValidationError(
-        f"{key}={value!r}: {where} expects {_TYPE_NAMES.get(expected, expected.__name__)}, "
-        f"got {type(value).__name__}."
     )
 
 
@@ -390,20 +230,20 @@ def _validated(
                 f"{key}={value!r}: the lookup 'in' expects a list, tuple or set of values "
                 f"(or a QuerySet), got {type(value).__name__}."
             )
-        return [_coerce(item, expected, where, key) for item in value], lookup
+        return [coerce(item, expected, where, key) for item in value], lookup
     if shape == "pair":
         if not is_many(value) or len(list(value)) != 2:
             raise ValidationError(
                 f"{key}={value!r}: the lookup 'range' expects two values (low, high)."
             )
         low, high = list(value)
-        return (_coerce(low, expected, where, key), _coerce(high, expected, where, key)), lookup
+        return (coerce(low, expected, where, key), coerce(high, expected, where, key)), lookup
     if value is None and lookup.lookup_name != "exact":
         raise ValidationError(
             f"{key}=None: the lookup {lookup.lookup_name!r} cannot compare with None; "
             f"use {key.rsplit(LOOKUP_SEP, 1)[0]}__isnull=True."
         )
-    return _coerce(value, expected, where, key), lookup
+    return coerce(value, expected, where, key), lookup
 
 
 def record_id(value: Any, target: type, where: str) -> int:
@@ -509,7 +349,7 @@ def _label_value(
         sql_type = mapper.column_attrs[field].columns[0].type
         where = f"{link.registry.__name__}.{field}"
         try:
-            value, lookup = _validated(value, lookup, _python_type(sql_type), where, key)
+            value, lookup = _validated(value, lookup, python_type(sql_type), where, key)
         except ValidationError as error:
             raise ValidationError(
                 f"{error} The feature {feature.name!r} has dtype {feature.dtype!r}: compare it "
@@ -518,7 +358,7 @@ def _label_value(
             ) from None
         bounds = integer_range(sql_type)
         if bounds is not None:
-            value, lookup = _fit_integer(value, lookup, bounds)
+            value, lookup = fit_integer(value, lookup, bounds)
     return value, lookup
 
 
