@@ -31,6 +31,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
+from lamin_core import dberrors
 from lamin_core.access import (
     UNRESTRICTED,
     Access,
@@ -110,8 +111,9 @@ class Instance:
     _closed: bool = False
 
     def __post_init__(self) -> None:
-        factory = sessionmaker(
+        factory = sessionmaker[Session](
             bind=self.engine,
+            class_=dberrors.CatalogSession,
             expire_on_commit=False,
             autoflush=False,
             info={"instance": self},
@@ -154,7 +156,7 @@ class Instance:
                 f"The catalog {self.name!r} is closed. Open it again with "
                 f"ln.connect({self.db_url!r}, storage={self.storage_root!r})."
             )
-        return self._sessions()
+        return dberrors.recovered(self._sessions())
 
     @property
     def db_url(self) -> str:
@@ -306,7 +308,10 @@ def create_engine(db_url: str | URL, *, create: bool = True) -> Engine:
                     f"No catalog at {url.database!r}. Create one with ln.init(storage=...)."
                 )
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(
+            url, connect_args={"timeout": 60}, json_serializer=dberrors.json_dumps
+        )
+        dberrors.install(engine)
         sa.event.listen(
             engine, "connect", functools.partial(_sqlite_pragmas, synchronous=synchronous)
         )
@@ -318,11 +323,13 @@ def create_engine(db_url: str | URL, *, create: bool = True) -> Engine:
         if url.drivername in ("postgresql", "postgres"):
             url = url.set(drivername="postgresql+psycopg")
         try:
-            return sa.create_engine(url, pool_pre_ping=True)
+            engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=dberrors.json_dumps)
         except (NoSuchModuleError, ImportError) as error:
             raise InstanceError(
                 "PostgreSQL needs the psycopg driver: pip install 'lamin-core[postgres]'."
             ) from error
+        dberrors.install(engine)  # driver errors become LaminErrors
+        return engine
     raise InstanceError(
         f"Unsupported database {backend!r} in {url.render_as_string(hide_password=True)!r}: "
         "lamin-core runs on SQLite and PostgreSQL."

@@ -16,7 +16,6 @@ Examples:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any, cast
 import numpy as np
 
 from lamin_core.errors import ValidationError, did_you_mean
+from lamin_core.values import json_value
 
 __all__ = ["SIMPLE_DTYPES", "DType", "parse_dtype", "valid_dtypes_text"]
 
@@ -106,12 +106,8 @@ class DType:
                 )
             return value
         if self.base == "dict" and isinstance(value, dict):
-            try:
-                json.dumps(value)
-            except (TypeError, ValueError) as error:
-                raise ValidationError(
-                    f"Feature {name!r} (dtype 'dict') needs a JSON-serialisable dict: {error}."
-                ) from error
+            # stored as JSON: finite numbers, valid text, string keys (numpy values as Python's)
+            value = json_value(value, f"Feature {name!r}")
         converted = _CONVERTERS[self.base](value)
         if converted is _INVALID:
             raise ValidationError(

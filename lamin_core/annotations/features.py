@@ -33,6 +33,7 @@ from lamin_core.annotations.labels import (
 )
 from lamin_core.errors import FieldError, ValidationError, did_you_mean
 from lamin_core.query.queryset import end_read
+from lamin_core.values import check_text, is_valid_text, json_value
 
 if TYPE_CHECKING:
     from lamin_core.models import Feature
@@ -108,6 +109,18 @@ def _label_ids(
     return found
 
 
+def _storable(dtype: DType, name: str, checked: Any) -> Any:
+    """Return a checked value as it is stored: JSON (finite numbers, valid text) or label names.
+
+    ``inf`` and ``NaN``, also as numpy scalars or nested in a dict, would be written as JSON no
+    database reads back; they are refused here, with the feature's name.
+    """
+    what = f"Feature {name!r}"
+    if not dtype.is_categorical:
+        return json_value(checked, what)
+    return [check_text(label, what) if isinstance(label, str) else label for label in checked]
+
+
 class FeatureManager(ArtifactAnnotations):
     """The features of one artifact: add, get and remove values, describe.
 
@@ -140,8 +153,9 @@ class FeatureManager(ArtifactAnnotations):
             )
         session = self._session()
         names = [str(name) for name in values]
+        valid = [name for name in names if is_valid_text(name)]  # others cannot be features
         features = {
-            f.name: f for f in session.scalars(sa.select(Feature).where(Feature.name.in_(names)))
+            f.name: f for f in session.scalars(sa.select(Feature).where(Feature.name.in_(valid)))
         }
         unknown = [name for name in names if name not in features]
         if unknown:
@@ -159,7 +173,7 @@ class FeatureManager(ArtifactAnnotations):
             feature = features[str(name)]
             dtype = parse_dtype(feature.dtype)
             try:
-                checked = dtype.check(feature.name, value)
+                checked = _storable(dtype, feature.name, dtype.check(feature.name, value))
             except ValidationError as error:
                 problems.append(str(error))
                 continue
@@ -330,7 +344,8 @@ class ArtifactFeatures:
 
         session = get_instance().session
         names = {key.split("__")[0] for key in lookups}
-        known = set(session.scalars(sa.select(Feature.name).where(Feature.name.in_(names))))
+        valid = [name for name in names if is_valid_text(name)]  # others cannot be features
+        known = set(session.scalars(sa.select(Feature.name).where(Feature.name.in_(valid))))
         unknown = sorted(names - known)
         end_read(session)
         if unknown:

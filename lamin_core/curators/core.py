@@ -27,6 +27,7 @@ from lamin_core.curators.matching import match_values, resolve_field
 from lamin_core.curators.report import KeyReport, error_text, log_report, logger, quoted
 from lamin_core.errors import ValidationError, did_you_mean
 from lamin_core.query.queryset import end_read
+from lamin_core.storage.serializers import check_column_names
 
 if TYPE_CHECKING:
     from lamin_core.models import Artifact, Run
@@ -59,6 +60,7 @@ class BaseCurator:
     def __init__(self, data: Any, frame: pd.DataFrame, organism: str | None) -> None:
         from lamin_core.bio.sources import resolve_organism
 
+        check_column_names(frame, "adata.obs" if frame is not data else "The DataFrame")
         self._data = data
         self._frame = frame  # the table whose columns are features (df, or adata.obs)
         self._organism = resolve_organism(organism) if organism is not None else None

@@ -24,8 +24,10 @@ from sqlalchemy.orm import (
 )
 
 from lamin_core.access import ALL_SPACE_ID, record_space_id
+from lamin_core.dberrors import report_deleted_rows
 from lamin_core.errors import FieldError, IntegrityError, ValidationError, did_you_mean
 from lamin_core.ids import base62
+from lamin_core.values import check_values_on_set
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,6 +106,9 @@ class Record(Base):
 
     # False for the registries outside spaces: User, Space
     _has_space: ClassVar[bool] = True
+
+    # deleting a row that another process deleted first leaves the catalog as asked: no warning
+    __mapper_args__ = {"confirm_deleted_rows": False}
 
     id: Mapped[int] = mapped_column(primary_key=True, sort_order=-100)
 
@@ -431,6 +436,10 @@ class Record(Base):
             elif create:
                 records.append(cls(**{field_name: value}))
         return records
+
+
+check_values_on_set(Record)  # every column of every registry: type, length, range, finite
+report_deleted_rows(Record)  # a record whose row another process deleted: DoesNotExist
 
 
 def _active_session() -> sa.orm.Session:

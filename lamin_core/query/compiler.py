@@ -56,7 +56,7 @@ def resolve_q(
     for child in q.children:
         if isinstance(child, Q):
             node.children.append(resolve_q(model, child, feature_for=feature_for))
-        elif isinstance(child, tuple):
+        elif isinstance(child, tuple) and len(child) == 2 and isinstance(child[0], str):
             key, value = child
             node.children.append(resolve_leaf(model, key, value, feature_for=feature_for))
         elif isinstance(child, ColumnElement):

@@ -33,6 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from lamin_core.errors import ValidationError
 from lamin_core.query.lookups import LOOKUPS, Lookup, check_regex, is_many
 from lamin_core.query.sql import JsonArrayAgg, JsonScalar
+from lamin_core.values import as_python, check_text, comparable_number
 
 if TYPE_CHECKING:
     from lamin_core.query.fields import Leaf
@@ -210,6 +211,16 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _feature_item(item: Any, key: str) -> Any:
+    """Return one value compared with a feature, checked: valid text, finite numbers."""
+    item = as_python(item)
+    if isinstance(item, str):
+        return check_text(item, key)
+    if isinstance(item, (int, float)) and not isinstance(item, bool):
+        return comparable_number(item, key)  # compared as JSON numbers: doubles
+    return item
+
+
 def validate_feature_value(
     feature: FeatureRef, label_field: str | None, lookup: type[Lookup], value: Any, key: str
 ) -> tuple[Any, type[Lookup]]:
@@ -228,6 +239,8 @@ def validate_feature_value(
         raise ValidationError(f"{key}={value!r}: the lookup {name!r} expects a list of values.")
     if name == "range" and len(values) != 2:
         raise ValidationError(f"{key}={value!r}: the lookup 'range' expects (low, high).")
+    values = [_feature_item(item, key) for item in values]
+    value = values if name in ("in", "range") else values[0]
     for item in values:
         if isinstance(item, Record):
             if not feature.registries:

@@ -9,7 +9,6 @@ unchanged), every value against the column's type. Mistakes become `FieldError` 
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import RelationshipProperty
 
 from lamin_core.errors import FieldError, ValidationError, closest_match
+from lamin_core.query.coercion import (
+    coerce,
+    expected_type,
+    fit_integer,
+    python_type,
+    transform_range,
+)
 from lamin_core.query.lookups import (
     LOOKUPS,
     TRANSFORMS,
@@ -27,6 +33,7 @@ from lamin_core.query.lookups import (
     is_many,
 )
 from lamin_core.query.q import LOOKUP_SEP
+from lamin_core.values import as_python, check_text, integer_range
 
 if TYPE_CHECKING:
     from lamin_core.query.features import FeatureRef
@@ -155,7 +162,7 @@ def resolve_leaf(
     column_attr = mapper.column_attrs[column]
     sql_type = column_attr.columns[0].type
     transform = None
-    if rest and rest[0] in TRANSFORMS and _python_type(sql_type) is dt.datetime:
+    if rest and rest[0] in TRANSFORMS and python_type(sql_type) is dt.datetime:
         transform = rest.pop(0)
     if len(rest) > 1:
         raise _unknown_lookup_error(mapper, column, LOOKUP_SEP.join(rest))
@@ -163,9 +170,13 @@ def resolve_leaf(
     where = f"{mapper.class_.__name__}.{column}" if not terminal_relation else hops[-1].key
     if terminal_relation:
         value, lookup = _relation_value(hops[-1], lookup, value, where)
+        bounds = integer_range(sql_type)
     else:
-        expected = _expected_type(sql_type, transform)
+        expected = expected_type(sql_type, transform)
         value, lookup = _validated(value, lookup, expected, where, key)
+        bounds = integer_range(sql_type) if transform is None else transform_range(transform)
+    if bounds is not None:
+        value, lookup = fit_integer(value, lookup, bounds)
     return Leaf(key, tuple(hops), column, transform, lookup, value)
 
 
@@ -182,77 +193,6 @@ def _unknown_lookup_error(mapper: sa.orm.Mapper[Any], column: str, name: str) ->
     return FieldError(
         f"Unknown lookup {name!r} on {mapper.class_.__name__}.{column}.{hint} "
         f"Lookups: {', '.join(LOOKUPS)}; on datetimes also {', '.join(TRANSFORMS)}."
-    )
-
-
-def _python_type(sql_type: Any) -> type | None:
-    if isinstance(sql_type, sa.JSON):
-        return dict
-    if isinstance(sql_type, sa.TypeDecorator):
-        sql_type = sql_type.impl_instance
-    try:
-        return sql_type.python_type  # type: ignore[no-any-return,unused-ignore]
-    except NotImplementedError:
-        return None
-
-
-def _expected_type(sql_type: Any, transform: str | None) -> type | None:
-    if transform == "date":
-        return dt.date
-    if transform is not None:
-        return int
-    return _python_type(sql_type)
-
-
-_TYPE_NAMES = {
-    int: "a number",
-    float: "a number",
-    decimal.Decimal: "a number",
-    str: "a string",
-    bool: "True or False",
-    dt.datetime: "a datetime or an ISO 8601 string",
-    dt.date: "a date or an ISO 8601 string",
-}
-
-
-def _coerce(value: Any, expected: type | None, where: str, key: str) -> Any:
-    """Return `value` converted to the field's type, or raise a ValidationError."""
-    if value is None or expected is None or expected is dict:
-        return value
-    if expected is bool:
-        if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
-            return bool(value)
-    elif expected in (int, float, decimal.Decimal):
-        if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
-            return value
-    elif expected is str:
-        if isinstance(value, str):
-            return value
-    elif expected is dt.datetime:
-        if isinstance(value, dt.datetime):
-            return value
-        if isinstance(value, dt.date):
-            return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
-        if isinstance(value, str):
-            try:
-                return dt.datetime.fromisoformat(value)
-            except ValueError:
-                pass
-    elif expected is dt.date:
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
-                pass
-    else:
-        return value
-    raise ValidationError(
-        f"{key}={value!r}: {where} expects {_TYPE_NAMES.get(expected, expected.__name__)}, "
-        f"got {type(value).__name__}."
     )
 
 
@@ -281,7 +221,7 @@ def _validated(
             )
         if shape == "text":
             check_regex(value, key)
-        return value, lookup
+        return check_text(value, key), lookup
     if shape == "many":
         if isinstance(value, QuerySet):
             return value._id_subquery(), lookup
@@ -290,26 +230,27 @@ def _validated(
                 f"{key}={value!r}: the lookup 'in' expects a list, tuple or set of values "
                 f"(or a QuerySet), got {type(value).__name__}."
             )
-        return [_coerce(item, expected, where, key) for item in value], lookup
+        return [coerce(item, expected, where, key) for item in value], lookup
     if shape == "pair":
         if not is_many(value) or len(list(value)) != 2:
             raise ValidationError(
                 f"{key}={value!r}: the lookup 'range' expects two values (low, high)."
             )
         low, high = list(value)
-        return (_coerce(low, expected, where, key), _coerce(high, expected, where, key)), lookup
+        return (coerce(low, expected, where, key), coerce(high, expected, where, key)), lookup
     if value is None and lookup.lookup_name != "exact":
         raise ValidationError(
             f"{key}=None: the lookup {lookup.lookup_name!r} cannot compare with None; "
             f"use {key.rsplit(LOOKUP_SEP, 1)[0]}__isnull=True."
         )
-    return _coerce(value, expected, where, key), lookup
+    return coerce(value, expected, where, key), lookup
 
 
 def record_id(value: Any, target: type, where: str) -> int:
     """Return the id of a record (or an integer id) used as a value for a relation."""
     from lamin_core.models.base import Record
 
+    value = as_python(value)
     if isinstance(value, Record):
         if not isinstance(value, target):
             raise ValidationError(
@@ -382,7 +323,43 @@ def _resolve_feature_leaf(
         )
     lookup = LOOKUPS[rest[0]] if rest else LOOKUPS["exact"]
     value, lookup = validate_feature_value(feature, label_field, lookup, value, key)
+    if feature.registries and lookup.lookup_name != "isnull":
+        value, lookup = _label_value(feature, label_field, lookup, value, key)
     return Leaf(key, (), label_field, None, lookup, value, feature)
+
+
+def _label_value(
+    feature: FeatureRef, label_field: str | None, lookup: type[Lookup], value: Any, key: str
+) -> tuple[Any, type[Lookup]]:
+    """Check a value compared with the labels of a categorical feature, by the label field's type.
+
+    ``study="IFNG"`` compares ULabel names; ``study=5`` is refused (a name is text), while
+    ``study__id=5`` compares ids.
+    """
+    from lamin_core.models.base import Record
+
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if any(isinstance(item, Record) for item in items):
+        return value, lookup
+    for link in feature.registries:
+        field = label_field or link.label_field
+        mapper = _mapper(link.registry)
+        if field not in mapper.column_attrs:
+            continue  # compiling says which fields the registry has
+        sql_type = mapper.column_attrs[field].columns[0].type
+        where = f"{link.registry.__name__}.{field}"
+        try:
+            value, lookup = _validated(value, lookup, python_type(sql_type), where, key)
+        except ValidationError as error:
+            raise ValidationError(
+                f"{error} The feature {feature.name!r} has dtype {feature.dtype!r}: compare it "
+                f"with {where} values or {link.registry.__name__} records, or name another "
+                f"field, e.g. {feature.name}__id=..."
+            ) from None
+        bounds = integer_range(sql_type)
+        if bounds is not None:
+            value, lookup = fit_integer(value, lookup, bounds)
+    return value, lookup
 
 
 def resolve_path(model: Any, path: str) -> tuple[tuple[RelationshipProperty[Any], ...], str]:

@@ -18,17 +18,24 @@ Examples:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from lamin_core.errors import FieldError, ValidationError, did_you_mean
-from lamin_core.query.sql import LIKE_ESCAPE, DialectSwitch, RegexMatch, escape_like
+from lamin_core.errors import FieldError, did_you_mean
+from lamin_core.query.regex import check_regex
+from lamin_core.query.sql import (
+    LIKE_ESCAPE,
+    MANY_VALUES,
+    DialectSwitch,
+    InValues,
+    RegexMatch,
+    escape_like,
+)
 
-__all__ = ["LOOKUPS", "TRANSFORMS", "Lookup", "get_lookup", "register_lookup"]
+__all__ = ["LOOKUPS", "TRANSFORMS", "Lookup", "check_regex", "get_lookup", "register_lookup"]
 
 LOOKUPS: dict[str, type[Lookup]] = {}
 # transforms apply to a datetime column before a lookup: created_at__year__gte=2024
@@ -209,7 +216,7 @@ class In(Lookup):
         values = list(value)
         has_none = None in values
         values = [v for v in values if v is not None]
-        condition = lhs.in_(values)
+        condition = InValues(lhs, values) if len(values) > MANY_VALUES else lhs.in_(values)
         return sa.or_(condition, lhs.is_(None)) if has_none else condition
 
 
@@ -288,16 +295,6 @@ class IRegex(Regex):
     @classmethod
     def as_sql(cls, lhs: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
         return RegexMatch(lhs, value, case_insensitive=True)
-
-
-def check_regex(pattern: str, where: str) -> None:
-    """Raise a ValidationError when `pattern` is not a valid regular expression."""
-    try:
-        re.compile(pattern)
-    except re.error as error:
-        raise ValidationError(
-            f"Invalid regular expression {pattern!r} for {where}: {error}."
-        ) from None
 
 
 def is_many(value: Any) -> bool:

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from lamin_core.errors import DoesNotExist, MultipleResultsFound, ValidationError
+from lamin_core.errors import DoesNotExist, IntegrityError, MultipleResultsFound, ValidationError
 from lamin_core.query.collector import collector_paused
 from lamin_core.query.compiler import compile_node, related_column, resolve_q
 from lamin_core.query.features import FeatureRef, feature_refs, has_features
 from lamin_core.query.fields import resolve_path
 from lamin_core.query.q import LOOKUP_SEP, Q
+from lamin_core.values import is_valid_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,8 +99,11 @@ class QuerySet(Generic[R]):
             for child in node.children:
                 if isinstance(child, Q):
                     stack.append(child)
-                elif isinstance(child, tuple) and child[0].split(LOOKUP_SEP)[0] not in known:
-                    unknown.add(child[0].split(LOOKUP_SEP)[0])
+                elif isinstance(child, tuple) and isinstance(child[0], str):
+                    name = child[0].split(LOOKUP_SEP)[0]
+                    # a name no Feature can have is an unknown field: no query for it
+                    if name not in known and is_valid_text(name):
+                        unknown.add(name)
         if not unknown:
             return None
         refs: dict[str, FeatureRef] = feature_refs(self.session, self.model, sorted(unknown))
@@ -224,7 +228,7 @@ class QuerySet(Generic[R]):
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sa.orm.Session]:
-        """Run a read: roll back on a database error, end the read transaction after it.
+        """Run a read: roll back on an error, end the read transaction after it.
 
         The cycle collector waits meanwhile: loading 10,000 records took ~40% longer with the
         full collections that the new, surviving objects set off (see `collector`).
@@ -233,7 +237,9 @@ class QuerySet(Generic[R]):
         with collector_paused():
             try:
                 yield session
-            except sa.exc.DBAPIError:
+            except Exception:
+                # a failed statement aborts a PostgreSQL transaction: roll back, or every later
+                # read of this session fails too
                 session.rollback()
                 raise
             self._end_read()
@@ -443,6 +449,9 @@ class QuerySet(Generic[R]):
 
         Registries with their own `delete` (Artifact: also removes stored files) delete record by
         record; the others in one statement.
+
+        Raises:
+            IntegrityError: other records still point to a matching record; nothing is deleted.
         """
         from lamin_core.models.base import Record
 
@@ -459,6 +468,12 @@ class QuerySet(Generic[R]):
                 execution_options={"synchronize_session": "fetch"},
             )
             session.commit()
+        except sa.exc.IntegrityError as error:
+            session.rollback()
+            raise IntegrityError(
+                f"Cannot delete the {self.model.__name__} records of this query: other records "
+                f"still point to them ({error.orig}). Nothing was deleted; delete those first."
+            ) from error
         except BaseException:
             session.rollback()
             raise

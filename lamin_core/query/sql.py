@@ -8,19 +8,23 @@ dialect at execution time. That keeps the compiler pure and testable without a d
 
 from __future__ import annotations
 
-import functools
-import re
+import json
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from lamin_core.query.regex import postgres_pattern, regex_search
+
 __all__ = [
+    "MANY_VALUES",
     "DatePart",
     "DialectSwitch",
+    "InValues",
     "JsonArrayAgg",
     "JsonScalar",
     "RegexMatch",
@@ -62,31 +66,98 @@ def _compile_switch(element: DialectSwitch, compiler: Any, **kw: Any) -> str:
 
 
 class RegexMatch(ColumnElement[bool]):
-    """`column` matches the regular expression `pattern` (POSIX on PostgreSQL, Python on SQLite)."""
+    """`column` matches the regular expression `pattern` (RE2 syntax, see `regex`).
+
+    PostgreSQL runs the pattern rewritten for its engine (`postgres_pattern`), SQLite through
+    RE2 in the ``regexp``/``lamin_iregexp`` functions; both match alike.
+    """
 
     inherit_cache = True
     type = sa.Boolean()
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
         ("pattern", InternalTraversal.dp_clauseelement),
+        ("postgres", InternalTraversal.dp_clauseelement),
         ("case_insensitive", InternalTraversal.dp_boolean),
     ]
 
     def __init__(self, column: ColumnElement[Any], pattern: str, case_insensitive: bool) -> None:
         self.column = column
         self.pattern = sa.bindparam(None, pattern, type_=sa.String())
+        self.postgres = sa.bindparam(None, postgres_pattern(pattern), type_=sa.String())
         self.case_insensitive = case_insensitive
 
 
 @compiles(RegexMatch)
 def _compile_regex(element: RegexMatch, compiler: Any, **kw: Any) -> str:
     column = compiler.process(element.column, **kw)
-    pattern = compiler.process(element.pattern, **kw)
     if compiler.dialect.name == "sqlite":
+        pattern = compiler.process(element.pattern, **kw)
         function = "lamin_iregexp" if element.case_insensitive else "regexp"
         return f"{function}({pattern}, {column})"
+    pattern = compiler.process(element.postgres, **kw)
     operator = "~*" if element.case_insensitive else "~"
     return f"({column} {operator} {pattern})"
+
+
+# More values than this are bound as ONE parameter: drivers cap the parameters of a statement
+# (65,535 in PostgreSQL's protocol; 32,766 or 250,000 in SQLite, depending on the build).
+MANY_VALUES = 1000
+
+
+class _ValueArray(sa.TypeDecorator[list[Any]]):
+    """A list of values bound as one parameter: an array on PostgreSQL, JSON text on SQLite.
+
+    Each value goes through the item type's own bind processing first (timestamps become the
+    text SQLite stores), so the list compares as the values would one by one.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, item_type: Any) -> None:
+        super().__init__()
+        self.item_type = sa.types.to_instance(item_type)
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.ARRAY(self.item_type))
+        return dialect.type_descriptor(sa.String())
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return list(value)  # the ARRAY type processes the items
+        processor = self.item_type._cached_bind_processor(dialect)
+        items = [processor(item) for item in value] if processor else list(value)
+        return json.dumps(items)
+
+
+class InValues(ColumnElement[bool]):
+    """`column` is one of many `values`, bound as one parameter (see `MANY_VALUES`).
+
+    ``column = ANY(:values)`` on PostgreSQL, ``column IN (SELECT value FROM json_each(:values))``
+    on SQLite: any number of values in a statement of fixed size.
+    """
+
+    inherit_cache = True
+    type = sa.Boolean()
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("values", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], values: list[Any]) -> None:
+        self.column = column
+        self.values = sa.bindparam(None, values, type_=_ValueArray(column.type))
+
+
+@compiles(InValues)
+def _compile_in_values(element: InValues, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    values = compiler.process(element.values, **kw)
+    if compiler.dialect.name == "sqlite":
+        return f"{column} IN (SELECT value FROM json_each({values}))"
+    return f"{column} = ANY({values})"
 
 
 DATE_PARTS = ("year", "month", "day")
@@ -194,21 +265,12 @@ def _compile_json_agg(element: JsonArrayAgg, compiler: Any, **kw: Any) -> str:
     return f"json_agg({column})"
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled_regex(pattern: str, flags: int) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
-
-
 def _regexp(pattern: str | None, value: Any) -> bool | None:
-    if pattern is None or value is None:
-        return None
-    return _compiled_regex(pattern, 0).search(str(value)) is not None
+    return regex_search(pattern, value, case_insensitive=False)
 
 
 def _iregexp(pattern: str | None, value: Any) -> bool | None:
-    if pattern is None or value is None:
-        return None
-    return _compiled_regex(pattern, re.IGNORECASE).search(str(value)) is not None
+    return regex_search(pattern, value, case_insensitive=True)
 
 
 def register_sqlite_functions(dbapi_connection: Any, _record: Any = None) -> None:
@@ -220,9 +282,9 @@ def register_sqlite_functions(dbapi_connection: Any, _record: Any = None) -> Non
 def install_sqlite_functions(engine: Engine) -> None:
     """Give every connection of a SQLite `engine` the functions the query compiler uses.
 
-    SQLite has a ``REGEXP`` operator but no implementation; this registers one (Python `re`,
-    deterministic, with compiled patterns cached) on each new connection. A no-op for other
-    databases and for an engine that already has it.
+    SQLite has a ``REGEXP`` operator but no implementation; this registers one (RE2: linear
+    time, so no pattern can hang the database; deterministic, with compiled patterns cached) on
+    each new connection. A no-op for other databases and for an engine that already has it.
     """
     if engine.dialect.name != "sqlite":
         return

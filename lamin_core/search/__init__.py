@@ -28,6 +28,7 @@ from lamin_core.search.index import (
 )
 from lamin_core.search.ranking import is_literal, normalize, rank
 from lamin_core.search.retrieval import candidates, fuzzy_candidates
+from lamin_core.values import check_text
 
 __all__ = [
     "MAX_QUERY_LENGTH",
@@ -95,6 +96,7 @@ def _check_query(model: Any, string: Any) -> str:
             f"{model.__name__}.search() got a string of {len(string)} characters; the limit is "
             f"{MAX_QUERY_LENGTH}. Search for a shorter part, or use filter(...__contains=...)."
         )
+    check_text(string, f"{model.__name__}.search()")
     query = normalize(string)
     if not query:
         raise ValidationError(
@@ -135,7 +137,8 @@ def search(model: Any, string: str, *, field: Any = None, limit: int | None = 20
         A `SearchResult`: iterate it, call `.first()`, `.list()`, `.df()` (with ``score``).
 
     Raises:
-        ValidationError: an empty, None or too long search string.
+        ValidationError: an empty, None or too long search string, or one with a NUL character
+            or a lone surrogate.
         FieldError: an unknown `field`.
     """
     query = _check_query(model, string)
@@ -161,8 +164,8 @@ def search(model: Any, string: str, *, field: Any = None, limit: int | None = 20
             ]
             ranked += rank(query, more, primary=primary, synonym_fields=synonym_fields)
             ranked.sort(key=lambda item: (-item[1], item[0]))
-    except sa.exc.DBAPIError:
-        session.rollback()
+    except Exception:
+        session.rollback()  # a failed statement aborts a PostgreSQL transaction
         raise
     end_read(session)
     if limit is not None:

@@ -28,6 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from lamin_core.errors import LaminError
+
 __all__ = [
     "create_search_index",
     "drop_search_index",
@@ -197,9 +199,9 @@ def ensure_trigram_extension(connection: Connection) -> str | None:
     try:
         with connection.begin_nested():
             connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public"))
-    except sa.exc.DBAPIError as error:
+    except (sa.exc.DBAPIError, LaminError) as error:
         # no permission, or another session created it at the same moment
-        logger.info("pg_trgm is not available (%s); search falls back to LIKE", error.orig)
+        logger.info("pg_trgm is not available (%s); search falls back to LIKE", error)
     return _find_trigram_schema(connection)
 
 

@@ -108,7 +108,7 @@ class World:
 
 
 def local_outside(tmp_path: Path, catalog: Path | None) -> Callable[[], dict[str, Any]]:
-    """Watch the test folder but the catalog, its database, the user's cache and staging, sources."""
+    """Watch the test folder but the catalog, its database, user cache and staging, sources."""
     skip = {
         tmp_path / p for p in ("sources", "db", "tmp", "lamin-home/cache", "lamin-home/_staging")
     }
