@@ -34,6 +34,7 @@ SUFFIX_RULE = (
 _SUFFIX = re.compile(r"(?:\.[A-Za-z0-9_]{1,16}){1,3}")
 _STORED_STEM = re.compile(r"[A-Za-z0-9]+")
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _DRIVE = re.compile(r"[A-Za-z]:")
 # characters that mean something to some storage once Unicode-normalised (NFKC), such as the
@@ -138,6 +139,8 @@ def path_problem(relative: object) -> str | None:
         return "it is empty"
     if _CONTROL_CHARACTER.search(relative):
         return "it contains a control character such as NUL or a newline"
+    if _SURROGATE.search(relative):
+        return "it contains a lone surrogate, which no file name can hold"
     if "\\" in relative:
         return "it contains '\\' (separate folders with '/')"
     if "://" in relative or "::" in relative:
