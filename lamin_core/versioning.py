@@ -114,6 +114,36 @@ def assign_next_version(session: Session, record: IsVersioned, prior: IsVersione
     record.is_latest = True
 
 
+def remove_version(session: Session, record: IsVersioned) -> bool:
+    """Delete `record`'s row, handing `is_latest` to the newest remaining version of its family.
+
+    Takes the family's lock first, so that a concurrent save of the family numbers after the
+    deleted uid and a concurrent delete cannot leave the family without a latest version. The
+    caller commits (or rolls back).
+
+    Returns:
+        False if another process already deleted the row (nothing was done), else True.
+    """
+    model = type(record)
+    hold_locks(session, [family_lock_name(model, record.stem_uid)])
+    is_latest = session.scalar(sa.select(model.is_latest).where(model.id == record.id))  # type: ignore[attr-defined]
+    if is_latest is None:
+        return False
+    previous = None
+    if is_latest:
+        previous = session.scalars(
+            sa.select(model)
+            .where(model.uid.startswith(record.stem_uid), model.id != record.id)  # type: ignore[attr-defined]
+            .order_by(model.uid.desc())
+            .limit(1)
+        ).first()
+    session.delete(record)
+    session.flush()  # the row goes first: one latest version per key at every statement
+    if previous is not None:
+        previous.is_latest = True
+    return True
+
+
 def is_reused_uid(error: SAIntegrityError) -> bool:
     """Whether a failed insert was refused because its uid belonged to a deleted record."""
     return UID_REUSED in str(error.orig)

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from lamin_core.artifacts.access import managed_path
 from lamin_core.errors import IntegrityError, StorageError
 from lamin_core.instance import Instance, staging_root
-from lamin_core.locks import REPAIR_LOCK, hold_locks
+from lamin_core.locks import REPAIR_LOCK
 from lamin_core.models.artifact import LATEST_KEY_INDEX
 from lamin_core.models.base import Record
 from lamin_core.storage.hashing import hash_folder
@@ -46,10 +46,10 @@ from lamin_core.storage.inflight import partial_name
 from lamin_core.storage.paths import storage_type
 from lamin_core.versioning import (
     assign_next_version,
-    family_lock_name,
     is_reused_uid,
     latest_with_key,
     lock_key,
+    remove_version,
     reused_uid_error,
 )
 
@@ -357,7 +357,6 @@ def delete_artifact(artifact: Artifact, *, storage: bool | None) -> None:
     after the commit. A crash in between leaves a file without a row for `fsck --repair`.
     """
     from lamin_core.artifacts.access import artifact_location
-    from lamin_core.models.artifact import Artifact
 
     instance = artifact._instance()
     artifact._check_write(instance, "DELETE")  # before the row or the file goes
@@ -365,24 +364,10 @@ def delete_artifact(artifact: Artifact, *, storage: bool | None) -> None:
     delete_content = artifact.key_is_virtual if storage is None else storage
     fs, location = artifact_location(artifact)
     try:
-        hold_locks(session, [family_lock_name(Artifact, artifact.stem_uid)])
-        is_latest = session.scalar(sa.select(Artifact.is_latest).where(Artifact.id == artifact.id))
-        if is_latest is None:
+        if not remove_version(session, artifact):
             session.commit()
             logger.warning("%r was already deleted (by another process)", artifact)
             return
-        previous = None
-        if is_latest:
-            previous = session.scalars(
-                sa.select(Artifact)
-                .where(Artifact.uid.startswith(artifact.stem_uid), Artifact.id != artifact.id)
-                .order_by(Artifact.uid.desc())
-                .limit(1)
-            ).first()
-        session.delete(artifact)
-        session.flush()  # the row goes first: one latest version per key at every statement
-        if previous is not None:
-            previous.is_latest = True
         fault_point("delete:before-commit")
         session.commit()
     except SAIntegrityError as error:

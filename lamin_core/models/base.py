@@ -8,7 +8,7 @@ returns the record so calls chain, `delete()` removes it, and class methods (`fi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
@@ -310,11 +310,15 @@ class Record(Base):
             IntegrityError: other records still point to it.
             NoWriteAccess: the database role may not delete it.
         """
+        self._delete_with(lambda session, record: session.delete(record))
+
+    def _delete_with(self, remove: Callable[[sa.orm.Session, Any], object]) -> None:
+        """Run `remove(session, self)` and commit, translating a refused delete."""
         instance = self._instance()
         self._check_write(instance, "DELETE")
         session = instance.session
         try:
-            session.delete(self)
+            remove(session, self)
             session.commit()
         except SAIntegrityError as error:
             session.rollback()

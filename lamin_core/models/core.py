@@ -110,6 +110,17 @@ class IsVersioned(Record):
         """All versions of this record, oldest first."""
         return type(self).filter(uid__startswith=self.stem_uid).order_by("uid")
 
+    def delete(self) -> None:
+        """Delete this version; if it was the latest, the newest remaining version becomes it.
+
+        Raises:
+            IntegrityError: other records still point to it.
+            NoWriteAccess: the database role may not delete it.
+        """
+        from lamin_core.versioning import remove_version
+
+        self._delete_with(remove_version)
+
 
 class Transform(IsVersioned):
     """A piece of code that produces data: a notebook, script, pipeline or Dagster op.

@@ -177,6 +177,38 @@ def test_deleted_latest_collection_uid_is_not_reused(instance: ln.Instance):
     assert decode_version(third.uid[-4:]) == 2
 
 
+def family_of_three(registry: str) -> list[ln.Record]:
+    """Save three versions of one record of `registry`, oldest first."""
+    versions: list[ln.Record] = []
+    for number in range(3):
+        if registry == "Artifact":
+            record = ln.Artifact.from_df(pd.DataFrame({"v": [number]}), key="family.parquet")
+        elif registry == "Collection":
+            member = ln.Artifact.from_df(pd.DataFrame({"m": [number]}), key=f"m{number}.parquet")
+            record = ln.Collection([member.save()], key="family", revises=(versions or [None])[-1])
+        else:
+            stem = versions[0].uid[:12] if versions else ln.Transform._new_uid()[:12]
+            record = ln.Transform(key="family.py", type="script", uid=stem + encode_version(number))
+            if versions:
+                versions[-1].is_latest = False
+                versions[-1].save()
+        versions.append(record.save())
+    return versions
+
+
+@pytest.mark.parametrize("registry", ["Artifact", "Collection", "Transform"])
+def test_deleting_the_latest_version_hands_is_latest_to_the_newest_remaining(
+    instance: ln.Instance, registry: str
+):
+    model = getattr(ln, registry)
+    first, second, third = family_of_three(registry)
+    second.delete()  # not the latest: the latest stays
+    third.delete()
+    rows = fresh_rows(instance, sa.select(model).where(model.uid.startswith(first.stem_uid)))
+    assert [(row.uid, row.is_latest) for row in rows] == [(first.uid, True)]
+    assert model.filter(uid__startswith=first.stem_uid, is_latest=True).one().uid == first.uid
+
+
 def deleted_uid(instance: ln.Instance, registry: str) -> tuple[str, dict]:
     """Save and delete a record of `registry`; return its uid and what recreates it."""
     if registry == "Artifact":
