@@ -126,14 +126,14 @@ def remove_version(session: Session, record: IsVersioned) -> bool:
     """
     model = type(record)
     hold_locks(session, [family_lock_name(model, record.stem_uid)])
-    is_latest = session.scalar(sa.select(model.is_latest).where(model.id == record.id))  # type: ignore[attr-defined]
+    is_latest = session.scalar(sa.select(model.is_latest).where(model.id == record.id))
     if is_latest is None:
         return False
     previous = None
     if is_latest:
         previous = session.scalars(
             sa.select(model)
-            .where(model.uid.startswith(record.stem_uid), model.id != record.id)  # type: ignore[attr-defined]
+            .where(model.uid.startswith(record.stem_uid), model.id != record.id)
             .order_by(model.uid.desc())
             .limit(1)
         ).first()
