@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lamin_core.errors import InstanceError, LaminError
-from lamin_core.instance import Instance
+from lamin_core.instance import Instance, _resolve
 from lamin_core.settings import strip_password
 
 PROG = "lamin"  # the name commands are given by in messages; `lamin-core` is the same program
@@ -84,26 +84,34 @@ _PYTHON_CALL = re.compile(r"(?:Call )?ln\.(init|connect)\(([^()]*)\)")
 _PLACEHOLDERS = {"storage": "DIR", "db": "URL"}
 
 
-def _command_for(match: re.Match[str]) -> str:
-    command, arguments = match.group(1), match.group(2)
-    words = [PROG, command]
-    for argument in filter(None, (part.strip() for part in arguments.split(","))):
-        name, has_name, value = argument.partition("=")
-        if not has_name:  # the positional argument of ln.connect
-            name, value = "db", argument
-        quoted = value.startswith(("'", '"'))
-        value = value.strip("'\"")
-        if value == "..." or not quoted:
-            value = _PLACEHOLDERS.get(name, name.upper())
-        words += [f"--{name}", value]
-    text = " ".join(words)
-    return f"run `{text}`" if match.group(0).startswith("Call ") else f"`{text}`"
+def cli_message(message: str, known: dict[str, str | None] | None = None) -> str:
+    """Return `message` with Python calls (``ln.init(storage=...)``) spelled as commands.
 
+    Args:
+        message: The message of a `LaminError`.
+        known: Option values the user gave (``{"storage": "./data"}``); they replace the
+            placeholders of the Python spelling.
+    """
+    given = {name: value for name, value in (known or {}).items() if value}
 
-def cli_message(message: str) -> str:
-    """Return `message` with Python calls (``ln.init(storage=...)``) spelled as commands."""
-    message = _PYTHON_CALL.sub(_command_for, message)
-    return message.replace("Pass storage=", "Pass --storage ").replace(
+    def command_for(match: re.Match[str]) -> str:
+        command, arguments = match.group(1), match.group(2)
+        words = [PROG, command]
+        for argument in filter(None, (part.strip() for part in arguments.split(","))):
+            name, has_name, value = argument.partition("=")
+            if not has_name:  # the positional argument of ln.connect
+                name, value = "db", argument
+            quoted = value.startswith(("'", '"'))
+            value = value.strip("'\"")
+            if value == "..." or not quoted:
+                value = given.get(name) or _PLACEHOLDERS.get(name, name.upper())
+            words += [f"--{name}", value]
+        text = " ".join(words)
+        return f"run `{text}`" if match.group(0).startswith("Call ") else f"`{text}`"
+
+    message = _PYTHON_CALL.sub(command_for, message)
+    message = re.sub(r"Pass storage='([^']*)'", r"Pass --storage \1", message)
+    return message.replace(
         "set LAMIN_CORE_STORAGE", "set the environment variable LAMIN_CORE_STORAGE"
     )
 
@@ -172,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     except LaminError as error:
-        print(f"error: {cli_message(str(error))}", file=sys.stderr)
+        known = {"storage": getattr(args, "storage", None), "db": getattr(args, "db", None)}
+        print(f"error: {cli_message(str(error), known)}", file=sys.stderr)
         return 2
 
 
@@ -199,6 +208,11 @@ def _run(args: argparse.Namespace) -> int:
             args.db = args.instance
         else:
             args.storage = args.instance
+    if args.command != "init" and not any(_resolve(database_url(args.db), args.storage, None)[:2]):
+        raise InstanceError(
+            f"No catalog given and no default one. Run `{PROG} init --storage DIR` to create one, "
+            f"`{PROG} connect DIR` to open one, or pass --storage DIR."
+        )
     instance = _open(args, create=args.command == "init")
     if args.command == "fsck":
         from lamin_core.storage.fsck import fsck
@@ -301,7 +315,7 @@ def _add_grant_parser(sub: Any) -> None:
 
 def _grant(args: argparse.Namespace) -> int:
     from lamin_core.access import grant
-    from lamin_core.instance import _resolve, create_engine
+    from lamin_core.instance import create_engine
     from lamin_core.models import Base
 
     level = "read-only" if args.read_only else "write" if args.write else None
@@ -329,7 +343,7 @@ def _grant(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from lamin_core.instance import _default_db_url, _resolve, create_engine
+    from lamin_core.instance import _default_db_url, create_engine
     from lamin_core.migrations import current_revision, ensure_schema, head_revision, stamp
     from lamin_core.storage.paths import normalize_root
 

@@ -160,9 +160,9 @@ def layers(graph: LineageGraph) -> list[list[str]]:
 
     rows: list[list[str]] = []
     for node in graph.nodes:
-        row = level(node)
-        rows += [[] for _ in range(row + 1 - len(rows))]
-        rows[row].append(node)
+        index = level(node)
+        rows += [[] for _ in range(index + 1 - len(rows))]
+        rows[index].append(node)
     downstream: dict[str, list[str]] = {node: [] for node in graph.nodes}
     for a, b in graph.edges:
         downstream[a].append(b)
@@ -171,9 +171,11 @@ def layers(graph: LineageGraph) -> list[list[str]]:
             for row in ordered:
                 position = {n: i for r in rows for i, n in enumerate(r)}
                 row.sort(
-                    key=lambda n: sum(position[m] for m in neighbours[n]) / len(neighbours[n])
-                    if neighbours[n]
-                    else position[n]
+                    key=lambda n: (
+                        sum(position[m] for m in neighbours[n]) / len(neighbours[n])
+                        if neighbours[n]
+                        else position[n]
+                    )
                 )
     return rows
 
@@ -196,7 +198,7 @@ def render_svg(graph: LineageGraph) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_width:.0f}" '
         f'height="{total_height:.0f}" viewBox="0 0 {total_width:.0f} {total_height:.0f}" '
         'font-family="Helvetica, Arial, sans-serif" font-size="12">',
-        "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" "
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" '
         'markerWidth="8" markerHeight="8" orient="auto-start-reverse">'
         '<path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
     ]
@@ -300,8 +302,8 @@ def view_lineage(artifact: Artifact, path: str | Path | None = None) -> Path | N
         if display is not None:
             from IPython.display import SVG
 
-            with tempfile.TemporaryDirectory() as folder:
-                drawing = Path(folder) / "lineage.svg"
+            with tempfile.TemporaryDirectory() as scratch:
+                drawing = Path(scratch) / "lineage.svg"
                 _render(graph, drawing)
                 display(SVG(drawing.read_text()))
             return None

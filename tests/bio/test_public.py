@@ -23,7 +23,6 @@ from lamin_core.errors import DoesNotExist, StorageError, ValidationError
 from tests.conftest import shared_data
 
 
-
 @pytest.fixture(autouse=True)
 def no_added_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sources added by one test must not leak into the next one."""
@@ -237,7 +236,9 @@ def test_missing_file_is_a_storage_error(tmp_path: Path) -> None:
 def test_add_gene_table_for_another_species_from_a_path() -> None:
     with pytest.raises(ValidationError, match="No Gene source for organism='rat'"):
         PublicGenes("rat")
-    add_source(shared_data("genes/genes_rattus_norvegicus.csv.gz"), "Gene", "ensembl", "r114", "rat")
+    add_source(
+        shared_data("genes/genes_rattus_norvegicus.csv.gz"), "Gene", "ensembl", "r114", "rat"
+    )
     rat = PublicGenes("rat")
     assert rat.source.version == "r114"
     assert rat.validate(["Cd8a", "CD8A"]).tolist() == [True, False]
