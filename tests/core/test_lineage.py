@@ -1,4 +1,4 @@
-"""`artifact.view_lineage()` draws the graph: with graphviz's dot or without, in scripts, notebooks."""
+"""`artifact.view_lineage()` draws the graph, with or without graphviz, in scripts and notebooks."""
 
 from __future__ import annotations
 
