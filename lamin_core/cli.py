@@ -199,15 +199,15 @@ def _run(args: argparse.Namespace) -> int:
         if note:
             print(note)
     if args.command == "connect" and args.instance is not None:
-        if args.db is not None or args.storage is not None:
+        # `lamin connect DIR` or `lamin connect postgresql://...` (LaminDB's spelling)
+        is_url = "://" in args.instance or args.instance.startswith("env:")
+        slot = "db" if is_url else "storage"
+        if getattr(args, slot) is not None:
             raise InstanceError(
-                f"Name the catalog once: `{PROG} connect {args.instance}`, or "
-                f"`{PROG} connect --storage DIR [--db URL]`, not both."
+                f"Name the catalog once: `{PROG} connect {args.instance}` or "
+                f"`{PROG} connect --{slot} {getattr(args, slot)}`, not both."
             )
-        if "://" in args.instance or args.instance.startswith("env:"):
-            args.db = args.instance
-        else:
-            args.storage = args.instance
+        setattr(args, slot, args.instance)
     if args.command != "init" and not any(_resolve(database_url(args.db), args.storage, None)[:2]):
         raise InstanceError(
             f"No catalog given and no default one. Run `{PROG} init --storage DIR` to create one, "
