@@ -8,6 +8,7 @@ In a notebook the picture is shown inline; in a script it is saved to a file who
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 import tempfile
@@ -24,8 +25,10 @@ if TYPE_CHECKING:
 __all__ = [
     "LineageGraph",
     "describe_lineage",
+    "layout",
     "lineage_edges",
     "lineage_graph",
+    "node_width",
     "render_svg",
     "to_dot",
     "view_lineage",
@@ -180,20 +183,73 @@ def layers(graph: LineageGraph) -> list[list[str]]:
     return rows
 
 
+def node_width(label: str) -> float:
+    """Return the width of a node's box: its label's estimated width plus padding."""
+    return max(90.0, CHAR_WIDTH * len(label) + 24)
+
+
+def _place(row: list[str], desired: dict[str, float], width: dict[str, float]) -> None:
+    """Move the nodes of `row` as close to `desired` as their order and gaps allow."""
+
+    def gap(a: str, b: str) -> float:
+        return (width[a] + width[b]) / 2 + NODE_GAP
+
+    left = [desired[row[0]]]  # pushed right where needed
+    for a, b in itertools.pairwise(row):
+        left.append(max(desired[b], left[-1] + gap(a, b)))
+    right = [desired[row[-1]]]  # pushed left where needed
+    for b, a in itertools.pairwise(row[::-1]):  # a left of b
+        right.append(min(desired[a], right[-1] - gap(a, b)))
+    for node, x_left, x_right in zip(row, left, right[::-1]):
+        desired[node] = (x_left + x_right) / 2  # the mean of two valid placements is valid
+
+
+def layout(graph: LineageGraph) -> tuple[dict[str, tuple[float, float]], float, float]:
+    """Return node centres, width and height of the drawing (rows top to bottom).
+
+    Each row is packed first; then each node moves below the mean position of its inputs, and
+    each input that nothing feeds above the mean of its consumers, so edges run as straight as
+    they can.
+    """
+    rows = layers(graph)
+    width = {n: node_width(graph.nodes[n][0]) for n in graph.nodes}
+    x: dict[str, float] = {}
+    for row in rows:
+        position = 0.0
+        for node in row:
+            x[node] = position + width[node] / 2
+            position += width[node] + NODE_GAP
+    upstream: dict[str, list[str]] = {node: [] for node in graph.nodes}
+    downstream: dict[str, list[str]] = {node: [] for node in graph.nodes}
+    for a, b in graph.edges:
+        upstream[b].append(a)
+        downstream[a].append(b)
+    # downwards every node follows its inputs; upwards only the inputs nothing feeds follow
+    for neighbours, ordered in ((upstream, rows[1:]), (downstream, rows[-2::-1])):
+        for row in ordered:
+            for node in row:
+                follows = neighbours is upstream or not upstream[node]
+                if neighbours[node] and follows:
+                    x[node] = sum(x[m] for m in neighbours[node]) / len(neighbours[node])
+            _place(row, x, width)
+    left = min((x[n] - width[n] / 2 for n in graph.nodes), default=0.0)
+    right = max((x[n] + width[n] / 2 for n in graph.nodes), default=0.0)
+    centre = {
+        node: (
+            MARGIN + x[node] - left,
+            MARGIN + index * (NODE_HEIGHT + LAYER_GAP) + NODE_HEIGHT / 2,
+        )
+        for index, row in enumerate(rows)
+        for node in row
+    }
+    height = len(rows) * NODE_HEIGHT + (len(rows) - 1) * LAYER_GAP + 2 * MARGIN
+    return centre, right - left + 2 * MARGIN, height
+
+
 def render_svg(graph: LineageGraph) -> str:
     """Return the graph drawn as a standalone SVG document, without graphviz."""
-    rows = layers(graph)
-    width = {n: max(90.0, CHAR_WIDTH * len(graph.nodes[n][0]) + 24) for n in graph.nodes}
-    row_widths = [sum(width[n] for n in row) + NODE_GAP * (len(row) - 1) for row in rows]
-    total_width = max(row_widths, default=0.0) + 2 * MARGIN
-    total_height = len(rows) * NODE_HEIGHT + (len(rows) - 1) * LAYER_GAP + 2 * MARGIN
-    centre: dict[str, tuple[float, float]] = {}
-    for index, row in enumerate(rows):
-        x = (total_width - row_widths[index]) / 2
-        y = MARGIN + index * (NODE_HEIGHT + LAYER_GAP) + NODE_HEIGHT / 2
-        for node in row:
-            centre[node] = (x + width[node] / 2, y)
-            x += width[node] + NODE_GAP
+    centre, total_width, total_height = layout(graph)
+    width = {n: node_width(graph.nodes[n][0]) for n in graph.nodes}
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_width:.0f}" '
         f'height="{total_height:.0f}" viewBox="0 0 {total_width:.0f} {total_height:.0f}" '

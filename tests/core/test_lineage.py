@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pytest
 
 import lamin_core as ln
 from lamin_core.errors import ValidationError
+from lamin_core.lineage import NODE_GAP, LineageGraph, layout, node_width
 from tests.conftest import unavailable
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -197,3 +200,23 @@ def test_view_lineage_in_a_notebook_shows_the_drawing_inline(
     assert "drawn to" not in capsys.readouterr().out
     saved = derived.view_lineage(tmp_path / "saved.svg")  # path= still saves in a notebook
     assert saved is not None and saved.exists() and len(notebook) == 1
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_layout_never_overlaps_nodes_and_edges_point_down(seed: int):
+    rng = random.Random(seed)
+    graph = LineageGraph()
+    names = [f"node {i} " + "x" * rng.randrange(30) for i in range(rng.randrange(2, 14))]
+    for name in names:
+        graph.nodes[name] = (name, rng.choice(["artifact", "run"]), name)
+    for i, downstream in enumerate(names[1:], start=1):  # edges only forwards: a DAG
+        for upstream in rng.sample(names[:i], k=min(i, rng.randrange(1, 3))):
+            graph.edges.append((upstream, downstream))
+    centre, width, height = layout(graph)
+    boxes = sorted(
+        (y, x - node_width(n) / 2, x + node_width(n) / 2) for n, (x, y) in centre.items()
+    )
+    for (y1, _, right), (y2, left, _) in itertools.pairwise(boxes):
+        assert y1 != y2 or right + NODE_GAP <= left + 1e-6, "two nodes of one row overlap"
+    assert all(centre[a][1] < centre[b][1] for a, b in graph.edges)
+    assert all(0 < x < width and 0 < y < height for x, y in centre.values())
