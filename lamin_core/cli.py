@@ -166,6 +166,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     sub.add_parser(
         "disconnect",
+        aliases=["close"],  # LaminDB's older name
         help="forget the default catalog (the catalog itself is left as it is)",
         description="forget the default catalog (the catalog itself is left as it is)",
     )
@@ -183,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         known = {"storage": getattr(args, "storage", None), "db": getattr(args, "db", None)}
         print(f"error: {cli_message(str(error), known)}", file=sys.stderr)
         return 2
+    except OSError as error:  # a folder the system refuses: say which, without a traceback
+        print(f"error: {error}. Check the path and its permissions.", file=sys.stderr)
+        return 2
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -192,7 +196,7 @@ def _run(args: argparse.Namespace) -> int:
         return _grant(args)
     if args.command == "settings":
         return _print_settings()
-    if args.command == "disconnect":
+    if args.command in ("disconnect", "close"):
         return _disconnect()
     if args.command == "init":
         note = check_modules(args.modules)

@@ -108,6 +108,7 @@ CLI_ERRORS = [
     (["init", "--modules", "wetlab"], "Unknown module 'wetlab'", "pass --modules bionty"),
     (["grant", "bob", "--read-only"], "works on PostgreSQL catalogs", "--db postgresql://"),
     (["migrate"], "Name the catalog", "migrate --db URL"),
+    (["init", "--storage", "/proc/no/catalog"], "/proc/no", "error: "),  # the system refuses
 ]
 
 
@@ -130,5 +131,6 @@ def test_lamin_and_lamin_core_are_the_same_program(tmp_path: Path):
     by_lamin_core = run("info", cwd=tmp_path, program="lamin-core")
     assert by_lamin.returncode == by_lamin_core.returncode == 0
     assert by_lamin.stdout == by_lamin_core.stdout
+    assert run("close", cwd=tmp_path).stdout.startswith("forgot the default catalog")  # LaminDB
     usage = run("nonsense", cwd=tmp_path)
     assert usage.returncode == 2 and usage.stderr.startswith("usage: lamin ")
