@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import lamin_core as ln
     from example_pipelines import materialize_demo
+    from lamin_core.lineage import describe_lineage
     from lamin_core.storage.fsck import fsck
 
     console.print(f"[bold]Materializing the example pipelines into {storage}[/bold]")
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     run_columns = ["transform__key", "status", "reference_type", "reference", "initiated_by_run_id"]
     show(f"ln.Run.df(include={run_columns})", ln.Run.df(include=run_columns)[run_columns])
-    show(f"lineage of {derived.key}", derived.view_lineage())
+    show(f"lineage of {derived.key}", describe_lineage(derived))
+    derived.view_lineage()  # draws it and prints where
     show("failed blocking checks (failing_validation job)", "\n".join(result.failed_checks))
     show("lamin-core fsck", str(fsck(instance)))
     console.print(

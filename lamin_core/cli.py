@@ -1,14 +1,22 @@
-"""The `lamin-core` command line: create, inspect, migrate and check catalogs, grant access."""
+"""The `lamin` command line (also installed as `lamin-core`): create, open, inspect, migrate and
+check catalogs, grant access. It accepts LaminDB's usual spellings (`lamin init --storage DIR
+--modules bionty`, `lamin connect DIR`, `lamin settings`, `lamin --version`)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from lamin_core.errors import InstanceError, LaminError
-from lamin_core.instance import Instance
+from lamin_core.instance import Instance, _resolve
+from lamin_core.settings import strip_password
+
+PROG = "lamin"  # the name commands are given by in messages; `lamin-core` is the same program
 
 DB_HELP = (
     "database URL (default: LAMIN_CORE_DB, else SQLite under the storage); env:VAR reads it from "
@@ -44,19 +52,105 @@ def _open(args: argparse.Namespace, *, create: bool = False) -> Instance:
     return ln.connect(db, storage=args.storage)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
-    parser = argparse.ArgumentParser(prog="lamin-core", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+# LaminDB's `lamin init --modules` adds schema modules. The bio registries (`lamin_core.bio`, which
+# replaces `bionty`) are part of every catalog here, so `bionty` is accepted and changes nothing.
+BUILT_IN_MODULES = ("bionty",)
+
+
+def check_modules(value: str | None) -> str | None:
+    """Return a note about ``--modules`` (None without it) or raise for a module we lack.
+
+    Raises:
+        InstanceError: a module other than ``bionty`` is named.
+    """
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in BUILT_IN_MODULES]
+    if unknown:
+        raise InstanceError(
+            f"Unknown module {unknown[0]!r} in --modules {value!r}: lamin-core has one module, "
+            "'bionty' (the bio registries of lamin_core.bio), and it is built into every "
+            "catalog. Drop --modules, or pass --modules bionty."
+        )
+    return (
+        "note: --modules bionty: the bio registries (CellType, Gene, ...) are part of every "
+        "lamin-core catalog; use them with `import lamin_core.bio as bt`."
+    )
+
+
+# Messages of the Python API name Python calls; on the command line they name commands.
+_PYTHON_CALL = re.compile(r"(?:Call )?ln\.(init|connect)\(([^()]*)\)")
+_PLACEHOLDERS = {"storage": "DIR", "db": "URL"}
+
+
+def cli_message(message: str, known: dict[str, str | None] | None = None) -> str:
+    """Return `message` with Python calls (``ln.init(storage=...)``) spelled as commands.
+
+    Args:
+        message: The message of a `LaminError`.
+        known: Option values the user gave (``{"storage": "./data"}``); they replace the
+            placeholders of the Python spelling.
+    """
+    given = {name: value for name, value in (known or {}).items() if value}
+
+    def command_for(match: re.Match[str]) -> str:
+        command, arguments = match.group(1), match.group(2)
+        words = [PROG, command]
+        for argument in filter(None, (part.strip() for part in arguments.split(","))):
+            name, has_name, value = argument.partition("=")
+            if not has_name:  # the positional argument of ln.connect
+                name, value = "db", argument
+            quoted = value.startswith(("'", '"'))
+            value = value.strip("'\"")
+            if value == "..." or not quoted:
+                value = given.get(name) or _PLACEHOLDERS.get(name, name.upper())
+            words += [f"--{name}", value]
+        text = " ".join(words)
+        return f"run `{text}`" if match.group(0).startswith("Call ") else f"`{text}`"
+
+    message = _PYTHON_CALL.sub(command_for, message)
+    message = re.sub(r"Pass storage='([^']*)'", r"Pass --storage \1", message)
+    return message.replace(
+        "set LAMIN_CORE_STORAGE", "set the environment variable LAMIN_CORE_STORAGE"
+    )
+
+
+def _version() -> str:
+    try:
+        return f"lamin-core {metadata.version('lamin-core')}"
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "lamin-core (not installed)"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """Return the argument parser of the command line (``lamin`` and ``lamin-core``)."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, text in [
-        ("init", "create a catalog (or reopen it)"),
+        ("init", "create a catalog (or reopen it) and make it the default one"),
+        ("connect", "open an existing catalog and make it the default one"),
         ("info", "show the catalog's database, storage and record counts"),
         ("fsck", "check every row's content and find leftovers of saves; --repair removes them"),
         ("migrate", "upgrade the catalog's schema to this version of lamin-core"),
     ]:
         command = sub.add_parser(name, help=text, description=text)
+        if name == "connect":
+            command.add_argument(
+                "instance",
+                nargs="?",
+                help="the catalog: its storage folder, or a database URL (as --db)",
+            )
         command.add_argument("--storage", help="storage root (default: LAMIN_CORE_STORAGE)")
         command.add_argument("--db", help=DB_HELP)
+        if name == "init":
+            command.add_argument(
+                "--modules",
+                metavar="NAMES",
+                help="accepted for LaminDB compatibility: 'bionty' (the bio registries) is "
+                "built into every catalog; other modules do not exist here",
+            )
         if name == "fsck":
             _add_fsck_arguments(command)
         if name == "migrate":
@@ -65,30 +159,108 @@ def main(argv: list[str] | None = None) -> int:
                 action="store_true",
                 help="mark existing, checked tables as current without changing them",
             )
+    sub.add_parser(
+        "settings",
+        help="show the default catalog, the user and where the settings live",
+        description="show the default catalog, the user and where the settings live",
+    )
+    sub.add_parser(
+        "disconnect",
+        aliases=["close"],  # LaminDB's older name
+        help="forget the default catalog (the catalog itself is left as it is)",
+        description="forget the default catalog (the catalog itself is left as it is)",
+    )
     _add_grant_parser(sub)
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "migrate":
-            return _migrate(args)
-        if args.command == "grant":
-            return _grant(args)
-        instance = _open(args, create=args.command == "init")
-        if args.command == "fsck":
-            from lamin_core.storage.fsck import fsck
+    return parser
 
-            report = fsck(
-                instance, repair=args.repair, older_than=args.older_than, verify=args.verify
-            )
-            print(report)
-            return 0 if report.is_clean else 1
-        if args.command == "info":
-            _print_info(instance)
-        else:
-            print(f"catalog ready: {instance.db_url} with storage {instance.storage_root}")
-        return 0
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    invoked = Path(sys.argv[0]).name if argv is None else PROG
+    args = build_parser(invoked if invoked in ("lamin", "lamin-core") else PROG).parse_args(argv)
+    try:
+        return _run(args)
     except LaminError as error:
-        print(f"error: {error}", file=sys.stderr)
+        known = {"storage": getattr(args, "storage", None), "db": getattr(args, "db", None)}
+        print(f"error: {cli_message(str(error), known)}", file=sys.stderr)
         return 2
+    except OSError as error:  # a folder the system refuses: say which, without a traceback
+        print(f"error: {error}. Check the path and its permissions.", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "migrate":
+        return _migrate(args)
+    if args.command == "grant":
+        return _grant(args)
+    if args.command == "settings":
+        return _print_settings()
+    if args.command in ("disconnect", "close"):
+        return _disconnect()
+    if args.command == "init":
+        note = check_modules(args.modules)
+        if note:
+            print(note)
+    if args.command == "connect" and args.instance is not None:
+        # `lamin connect DIR` or `lamin connect postgresql://...` (LaminDB's spelling)
+        is_url = "://" in args.instance or args.instance.startswith("env:")
+        slot = "db" if is_url else "storage"
+        if getattr(args, slot) is not None:
+            raise InstanceError(
+                f"Name the catalog once: `{PROG} connect {args.instance}` or "
+                f"`{PROG} connect --{slot} {getattr(args, slot)}`, not both."
+            )
+        setattr(args, slot, args.instance)
+    if args.command != "init" and not any(_resolve(database_url(args.db), args.storage, None)[:2]):
+        raise InstanceError(
+            f"No catalog given and no default one. Run `{PROG} init --storage DIR` to create one, "
+            f"`{PROG} connect DIR` to open one, or pass --storage DIR."
+        )
+    instance = _open(args, create=args.command == "init")
+    if args.command == "fsck":
+        from lamin_core.storage.fsck import fsck
+
+        report = fsck(instance, repair=args.repair, older_than=args.older_than, verify=args.verify)
+        print(report)
+        return 0 if report.is_clean else 1
+    if args.command == "info":
+        _print_info(instance)
+    elif args.command == "connect":
+        print(f"connected to {instance.db_url} with storage {instance.storage_root}")
+    else:
+        print(f"catalog ready: {instance.db_url} with storage {instance.storage_root}")
+    return 0
+
+
+def _print_settings() -> int:
+    from lamin_core.settings import SETTINGS_FILE, read_settings, settings_dir
+
+    values = read_settings()
+    print(f"settings file: {settings_dir() / SETTINGS_FILE}")
+    for name in ("storage", "db", "user"):
+        variable = f"LAMIN_CORE_{name.upper()}"
+        value, source = os.environ.get(variable), f" (from {variable})"
+        if not value:
+            value, source = values.get(name), ""
+        if name == "db" and value:
+            value = strip_password(value)
+        print(f"{name + ':':9}{value or '-'}{source}")
+    if not values.get("storage") and not values.get("db"):
+        print(f"no default catalog: run `{PROG} init --storage DIR` or `{PROG} connect DIR`")
+    return 0
+
+
+def _disconnect() -> int:
+    from lamin_core.settings import read_settings, write_settings
+
+    values = read_settings()
+    if not values.get("storage") and not values.get("db"):
+        print("no default catalog to forget")
+        return 0
+    write_settings({"user": values["user"]} if values.get("user") else {})
+    print(f"forgot the default catalog {values.get('storage') or values.get('db')}")
+    return 0
 
 
 def _add_fsck_arguments(command: argparse.ArgumentParser) -> None:
@@ -147,7 +319,7 @@ def _add_grant_parser(sub: Any) -> None:
 
 def _grant(args: argparse.Namespace) -> int:
     from lamin_core.access import grant
-    from lamin_core.instance import _resolve, create_engine
+    from lamin_core.instance import create_engine
     from lamin_core.models import Base
 
     level = "read-only" if args.read_only else "write" if args.write else None
@@ -175,7 +347,7 @@ def _grant(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from lamin_core.instance import _default_db_url, _resolve, create_engine
+    from lamin_core.instance import _default_db_url, create_engine
     from lamin_core.migrations import current_revision, ensure_schema, head_revision, stamp
     from lamin_core.storage.paths import normalize_root
 

@@ -40,6 +40,25 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+# The upstream ontology and gene snapshots live beside the repository (../shared/data), not in it;
+# LAMIN_TEST_SHARED_DATA points the tests elsewhere (or at a missing folder, to check the skips).
+SHARED_DATA = Path(
+    os.environ.get("LAMIN_TEST_SHARED_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+
+
+def shared_data(relative: str = "") -> Path:
+    """Return a path in the shared data folder; skip the test (fail in CI) when it is missing."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        unavailable(
+            f"shared test data {path} is missing: put the shared data folder (ontologies, genes) "
+            "beside the repository as ../shared/data, or set LAMIN_TEST_SHARED_DATA to it"
+        )
+    return path
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Clear LAMIN_* variables, point settings to a temp folder, forget active instances."""

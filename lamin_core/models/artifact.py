@@ -325,11 +325,32 @@ class Artifact(IsVersioned):
 
         return open_artifact(self, mode)
 
-    def view_lineage(self) -> str:
-        """Return the chain of runs and transforms that produced this artifact, as text."""
-        from lamin_core.lineage import describe_lineage
+    def view_lineage(self, path: str | Path | None = None) -> Path | None:
+        """Draw the runs, transforms and input artifacts that led to this artifact.
 
-        return describe_lineage(self)
+        With graphviz's ``dot`` on PATH it draws the graph; without it, an SVG is drawn in
+        Python. A notebook shows the drawing inline; a script saves it to a temporary file and
+        prints where.
+
+        Args:
+            path: Save the drawing here; the suffix picks the format (.svg or .dot; with
+                graphviz also .png and .pdf).
+
+        Returns:
+            The path of the file written, or None when the drawing was shown inline.
+
+        Raises:
+            ValidationError: the suffix names no format, or one that needs graphviz, which is
+                not installed.
+            StorageError: the file cannot be written.
+
+        Examples:
+            >>> artifact.view_lineage("lineage.svg")
+            PosixPath('lineage.svg')
+        """
+        from lamin_core.lineage import view_lineage
+
+        return view_lineage(self, path)
 
 
 collection_artifact = sa.Table(

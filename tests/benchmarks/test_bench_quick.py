@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import data, plans
-from tests.conftest import IN_CI, unavailable
+from tests.conftest import IN_CI, shared_data, unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks"
@@ -52,11 +52,16 @@ def _lamindb_venv() -> None:
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
     """Run `python -m benchmarks.run --quick` once; return its output folder and process."""
-    if not data.DATA_DIR.exists():
-        unavailable(f"the shared data folder {data.DATA_DIR} is missing (ontologies, genes)")
+    if "LAMIN_BENCH_DATA" in os.environ:
+        if not data.DATA_DIR.exists():
+            unavailable(f"LAMIN_BENCH_DATA names {data.DATA_DIR}, which is missing")
+        data_dir = data.DATA_DIR
+    else:
+        data_dir = shared_data()
     _lamindb_venv()
     out = tmp_path_factory.mktemp("bench-out")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAMIN_CORE")}
+    env["LAMIN_BENCH_DATA"] = str(data_dir)
     work = tmp_path_factory.mktemp("bench-work")
     command = ["-m", "benchmarks.run", "--quick", "--out", str(out), "--workdir", str(work)]
     proc = subprocess.run(

@@ -20,8 +20,7 @@ from lamin_core.bio.public import (
     resolve_organism,
 )
 from lamin_core.errors import DoesNotExist, StorageError, ValidationError
-
-UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared beside the repo
+from tests.conftest import shared_data
 
 
 @pytest.fixture(autouse=True)
@@ -237,7 +236,9 @@ def test_missing_file_is_a_storage_error(tmp_path: Path) -> None:
 def test_add_gene_table_for_another_species_from_a_path() -> None:
     with pytest.raises(ValidationError, match="No Gene source for organism='rat'"):
         PublicGenes("rat")
-    add_source(UPSTREAM / "genes/genes_rattus_norvegicus.csv.gz", "Gene", "ensembl", "r114", "rat")
+    add_source(
+        shared_data("genes/genes_rattus_norvegicus.csv.gz"), "Gene", "ensembl", "r114", "rat"
+    )
     rat = PublicGenes("rat")
     assert rat.source.version == "r114"
     assert rat.validate(["Cd8a", "CD8A"]).tolist() == [True, False]
@@ -246,7 +247,7 @@ def test_add_gene_table_for_another_species_from_a_path() -> None:
 
 def test_added_ontology_takes_precedence_over_the_shipped_one() -> None:
     shipped = get_source("CellType")
-    upstream = UPSTREAM / f"ontologies/CL-ontology-{shipped.version}.json.zst"
+    upstream = shared_data(f"ontologies/CL-ontology-{shipped.version}.json.zst")
     added = add_source(upstream, "CellType", "cl", "upstream-copy")
     assert get_source("CellType") == added
     assert list_sources().version.iloc[0] == "upstream-copy"

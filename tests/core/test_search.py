@@ -15,15 +15,14 @@ import lamin_core as ln
 from lamin_core.ids import base62
 from lamin_core.search.ranking import normalize, rank
 from lamin_core.search.retrieval import fts_phrase, query_chunks
+from tests.conftest import shared_data
 
-ONTOLOGIES = Path(__file__).parents[3] / "shared" / "data" / "ontologies"
-CL_FILE = ONTOLOGIES / "CL-ontology-v2026-03-26.json.zst"
-NCBITAXON_FILE = ONTOLOGIES / "NCBITaxon-ontology-v2026-05-13.json.zst"
+CL_FILE = "ontologies/CL-ontology-v2026-03-26.json.zst"
+NCBITAXON_FILE = "ontologies/NCBITaxon-ontology-v2026-05-13.json.zst"
 
 
-def read_ontology(path: Path) -> dict[str, dict[str, Any]]:
-    if not path.exists():
-        pytest.skip(f"ontology snapshot {path} is not there")
+def read_ontology(relative: str) -> dict[str, dict[str, Any]]:
+    path = shared_data(relative)
     with path.open("rb") as handle:
         return json.loads(zstandard.ZstdDecompressor().stream_reader(handle).read())
 
@@ -31,10 +30,9 @@ def read_ontology(path: Path) -> dict[str, dict[str, Any]]:
 _LABEL = re.compile(r'"label": ?"((?:[^"\\]|\\.)*)"')
 
 
-def read_labels(path: Path) -> list[str]:
+def read_labels(relative: str) -> list[str]:
     """Return every label of a large ontology snapshot (a regex is 3x faster than json.loads)."""
-    if not path.exists():
-        pytest.skip(f"ontology snapshot {path} is not there")
+    path = shared_data(relative)
     with path.open("rb") as handle:
         text = zstandard.ZstdDecompressor().stream_reader(handle).read().decode()
     return [json.loads(f'"{m}"') if "\\" in m else m for m in _LABEL.findall(text)]
