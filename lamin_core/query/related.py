@@ -17,8 +17,9 @@ configuration events, so relations defined later (the bio registries') get it to
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty, object_session
@@ -120,9 +121,9 @@ class RelatedManager:
 
     # --- the list it replaces --------------------------------------------------------------------
 
-    def _items(self) -> list[Any]:
+    def _items(self) -> builtins.list[Any]:
         """The relation as SQLAlchemy loads it: the records in memory, loaded on first use."""
-        return InstrumentedAttribute.__get__(self._attribute, self._owner, type(self._owner))  # type: ignore[no-any-return]
+        return InstrumentedAttribute.__get__(self._attribute, self._owner, type(self._owner))
 
     def __iter__(self) -> Iterator[Any]:
         return iter(list(self._items()))
@@ -180,8 +181,8 @@ class RelatedManager:
         relation = self._relation
         assert relation.secondary is not None
         ((_owner_column, local),) = relation.synchronize_pairs
-        ((target_column, remote),) = relation.secondary_synchronize_pairs
-        return relation.secondary, local, remote, target_column  # type: ignore[return-value]
+        ((target_column, remote),) = relation.secondary_synchronize_pairs or ()
+        return cast(sa.Table, relation.secondary), local, remote, target_column  # type: ignore[return-value]
 
     def _condition(self) -> sa.ColumnElement[bool]:
         value = self._owner_value()
@@ -215,7 +216,7 @@ class RelatedManager:
 
     to_dataframe = df
 
-    def list(self, field: str | None = None) -> list[Any]:
+    def list(self, field: str | None = None) -> builtins.list[Any]:
         """Return the related records, or the values of one `field` (``list("name")``)."""
         return self.all().list(field)
 
@@ -260,7 +261,7 @@ class RelatedManager:
 
     # --- writes --------------------------------------------------------------------------------
 
-    def _targets(self, records: tuple[Any, ...], action: str) -> list[Any]:
+    def _targets(self, records: tuple[Any, ...], action: str) -> builtins.list[Any]:
         """Return the records to write, checked: of the related registry and saved."""
         items = _flatten(records)
         for item in items:
@@ -281,7 +282,9 @@ class RelatedManager:
         """Run `write(session)` in one transaction, then refresh what it changed in memory."""
         instance = self._owner._instance()
         relation = self._relation
-        table = relation.secondary if relation.secondary is not None else relation.target
+        table = cast(
+            sa.Table, relation.secondary if relation.secondary is not None else relation.target
+        )
         verb = "INSERT" if action == "add" and relation.secondary is not None else "UPDATE"
         if action in ("remove", "clear", "set") and relation.secondary is not None:
             verb = "DELETE"
@@ -331,7 +334,7 @@ class RelatedManager:
                 return {column.key: -1 if last is None else last}
         return {}
 
-    def _link(self, session: sa.orm.Session, value: Any, ids: list[int]) -> None:
+    def _link(self, session: sa.orm.Session, value: Any, ids: builtins.list[int]) -> None:
         table, local, remote, _target = self._link_columns()
         existing = set(
             session.scalars(sa.select(remote).where(local == value, remote.in_(ids))) if ids else []
@@ -347,7 +350,7 @@ class RelatedManager:
             rows.append(row)
         session.execute(table.insert(), rows)
 
-    def _unlink(self, session: sa.orm.Session, value: Any, ids: list[int] | None) -> None:
+    def _unlink(self, session: sa.orm.Session, value: Any, ids: builtins.list[int] | None) -> None:
         """Remove links to `ids` (None: all of them)."""
         if self._relation.secondary is not None:
             table, local, remote, _target = self._link_columns()
@@ -364,17 +367,17 @@ class RelatedManager:
                 f"{foreign_key.name!r}; nothing was changed. Delete the {other} records or "
                 f"add them to another {type(self._owner).__name__} instead."
             )
-        statement = (
+        detach = (
             sa.update(foreign_key.table).where(foreign_key == value).values({foreign_key.key: None})
         )
         if ids is not None:
-            statement = statement.where(self._target_id_column().in_(ids))
-        session.execute(statement)
+            detach = detach.where(self._target_id_column().in_(ids))
+        session.execute(detach)
 
     def _target_id_column(self) -> sa.Column[Any]:
-        return self.model.__table__.c.id  # type: ignore[attr-defined,no-any-return]
+        return self.model.__table__.c.id  # type: ignore[attr-defined]
 
-    def _attach(self, session: sa.orm.Session, value: Any, ids: list[int]) -> None:
+    def _attach(self, session: sa.orm.Session, value: Any, ids: builtins.list[int]) -> None:
         if not ids:
             return
         if self._relation.secondary is not None:
