@@ -209,3 +209,26 @@ def test_collection_artifacts_add_keeps_member_order(instance: ln.Instance):
         artifacts[2].id,
         artifacts[1].id,
     ]
+
+
+def test_ulabel_type_and_parents_as_in_lamindb(instance: ln.Instance):
+    # LaminDB 1.x: organise labels by type (a tree) and by parents (a DAG)
+    split_type = ln.ULabel(name="Split", is_type=True).save()
+    train = ln.ULabel(name="train", type=split_type).save()
+    test = ln.ULabel(name="test", type=split_type).save()
+    assert sorted(split_type.ulabels.list("name")) == ["test", "train"]
+    assert ln.ULabel.filter(type=split_type).count() == 2
+    assert ln.ULabel.filter(type__name="Split").df().shape[0] == 2
+    assert ln.ULabel.get(name="train").type == split_type
+
+    partition = ln.ULabel(name="partition").save()
+    train.parents.add(partition)
+    test.parents.add(partition)
+    assert sorted(partition.children.list("name")) == ["test", "train"]
+    assert ln.ULabel.filter(parents=partition).count() == 2
+
+    with pytest.raises(ValidationError, match="'partition' is not a type.*is_type=True"):
+        ln.ULabel(name="validation", type=partition)
+    with pytest.raises(ln.errors.IntegrityError, match="Cannot delete ULabel.*'Split'"):
+        split_type.delete()  # a type with labels is protected, as in LaminDB
+    assert ln.ULabel.get(name="train").type_id == split_type.id
