@@ -227,8 +227,8 @@ def test_ulabel_type_and_parents_as_in_lamindb(instance: ln.Instance):
     assert sorted(partition.children.list("name")) == ["test", "train"]
     assert ln.ULabel.filter(parents=partition).count() == 2
 
-    with pytest.raises(ValidationError, match="'partition' is not a type.*is_type=True"):
+    with pytest.raises(ValidationError, match=r"'partition' is not a type.*is_type=True"):
         ln.ULabel(name="validation", type=partition)
-    with pytest.raises(ln.errors.IntegrityError, match="Cannot delete ULabel.*'Split'"):
+    with pytest.raises(ln.errors.IntegrityError, match=r"Cannot delete ULabel.*'Split'"):
         split_type.delete()  # a type with labels is protected, as in LaminDB
     assert ln.ULabel.get(name="train").type_id == split_type.id
