@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lamin_core.errors import ValidationError
 from lamin_core.models.base import Record, created_at_column, created_by_column
+from lamin_core.storage.hashing import set_hash
 
 if TYPE_CHECKING:
     from lamin_core.models.artifact import Artifact
@@ -169,6 +170,25 @@ class FeatureSet(Record):
     artifacts: Mapped[list[Artifact]] = relationship(
         secondary="artifact_featureset", back_populates="feature_sets", viewonly=True
     )
+
+    def _after_links_changed(self, session: sa.orm.Session) -> None:
+        """Recount the members after ``feature_set.features.add(...)`` and the like.
+
+        A set identified by its members (`hash` set, as the curators make them) gets the hash
+        of its new members.
+        """
+        uids: list[str] = []
+        for relation in sa.inspect(type(self)).relationships:
+            if relation.viewonly or relation.secondary is None:
+                continue  # features and genes: the members
+            ((_own, local),) = relation.synchronize_pairs
+            ((member_id, remote),) = relation.secondary_synchronize_pairs or ()
+            member_uid = relation.mapper.local_table.c.uid
+            ids = sa.select(remote).where(local == self.id)
+            uids += session.scalars(sa.select(member_uid).where(member_id.in_(ids))).all()
+        self.n = len(uids)
+        if self.hash is not None:
+            self.hash = set_hash(uids)
 
 
 class FeatureValue(Record):

@@ -278,8 +278,13 @@ class RelatedManager:
                 )
         return list({id(item): item for item in items}.values())
 
-    def _write(self, action: str, write: Any) -> None:
-        """Run `write(session)` in one transaction, then refresh what it changed in memory."""
+    def _write(self, action: str, write: Any, ids: builtins.list[int]) -> None:
+        """Run `write(session)` in one transaction, then refresh what it changed in memory.
+
+        Records whose registry derives fields from its links (a collection's hash, a feature
+        set's n and hash) define ``_after_links_changed(session)``; it runs for the owner and
+        the touched records before the commit, so the derived fields change with the links.
+        """
         instance = self._owner._instance()
         relation = self._relation
         table = cast(
@@ -292,16 +297,31 @@ class RelatedManager:
         instance.check_write(lambda: f"{action} records of {self._name} on {self._owner!r}", writes)
         session = instance.session
         try:
+            touched = set(ids)
+            if hasattr(self.model, "_after_links_changed"):
+                touched |= set(  # the records clear() and set() unlink
+                    session.scalars(sa.select(self._target_id_column()).where(self._condition()))
+                )
+            else:
+                touched = set()
             write(session)
-            hook = getattr(self._owner, "_after_related_write", None)
-            if hook is not None:
-                hook(relation.key, session)
+            self._after_links_changed(session, touched)
             session.commit()
         except BaseException:
             session.rollback()
             raise
         finally:
             self._expire(session)
+
+    def _after_links_changed(self, session: sa.orm.Session, touched: set[int]) -> None:
+        records = [self._owner] if hasattr(self._owner, "_after_links_changed") else []
+        if touched:
+            statement: sa.Select[Any] = sa.select(self.model).where(
+                self._target_id_column().in_(touched)
+            )
+            records += session.scalars(statement).all()
+        for record in records:
+            record._after_links_changed(session)
 
     def _expire(self, session: sa.orm.Session) -> None:
         """Forget the in-memory sides of the relation, so the next read sees the database."""
@@ -399,7 +419,7 @@ class RelatedManager:
         """
         value = self._owner_value()
         ids = [item.id for item in self._targets(records, "add")]
-        self._write("add", lambda session: self._attach(session, value, ids))
+        self._write("add", lambda session: self._attach(session, value, ids), ids)
 
     def remove(self, *records: Any) -> None:
         """Unrelate records and write it at once (the records themselves stay).
@@ -410,7 +430,7 @@ class RelatedManager:
         """
         value = self._owner_value()
         ids = [item.id for item in self._targets(records, "remove")]
-        self._write("remove", lambda session: self._unlink(session, value, ids))
+        self._write("remove", lambda session: self._unlink(session, value, ids), ids)
 
     def set(self, records: Iterable[Any]) -> None:
         """Make exactly `records` related, in one transaction."""
@@ -426,9 +446,9 @@ class RelatedManager:
                 self._unlink(session, value, stale)
             self._attach(session, value, [id_ for id_ in ids if id_ not in current])
 
-        self._write("set", write)
+        self._write("set", write, ids)
 
     def clear(self) -> None:
         """Unrelate every record, at once."""
         value = self._owner_value()
-        self._write("clear", lambda session: self._unlink(session, value, None))
+        self._write("clear", lambda session: self._unlink(session, value, None), [])

@@ -232,3 +232,24 @@ def test_ulabel_type_and_parents_as_in_lamindb(instance: ln.Instance):
     with pytest.raises(ln.errors.IntegrityError, match=r"Cannot delete ULabel.*'Split'"):
         split_type.delete()  # a type with labels is protected, as in LaminDB
     assert ln.ULabel.get(name="train").type_id == split_type.id
+
+
+def test_member_writes_keep_derived_fields_true(instance: ln.Instance):
+    from lamin_core.artifacts.saving import collection_hash
+    from lamin_core.storage.hashing import set_hash
+
+    first, second = _artifact().save(), _artifact().save()
+    collection = ln.Collection(first, key="grows").save()
+    second.collections.add(collection)  # from the other side: the collection changes too
+    assert collection.hash == collection_hash([first, second])
+    # the same members saved as a new collection: the existing one, as before the change
+    assert ln.Collection([first, second], key="grows").save().id == collection.id
+
+    features = [ln.Feature(name=f"g{i}", dtype="int").save() for i in range(3)]
+    feature_set = ln.FeatureSet(name="s", hash=set_hash([features[0].uid]), n=1)
+    feature_set.features = [features[0]]
+    feature_set.save()
+    feature_set.features.add(*features[1:])
+    assert (feature_set.n, feature_set.hash) == (3, set_hash([f.uid for f in features]))
+    feature_set.features.clear()
+    assert ln.FeatureSet.get(feature_set.id).n == 0
