@@ -120,6 +120,13 @@ def test_relation_manager_reads_and_writes(instance: ln.Instance, case: Any):
     assert manager.all().df().shape[0] == len(before) + 2
     assert manager.filter(id=second.id).one_or_none() == second
 
+    searchable = [f for f in target._search_fields if isinstance(getattr(first, f, None), str)]
+    if searchable:  # search ranks within the relation only
+        field = searchable[0]
+        outsider = make(target)
+        assert first in manager.search(getattr(first, field), field=field).list()
+        assert outsider not in manager.search(getattr(outsider, field), field=field).list()
+
     manager.add(first)  # adding a related record again changes nothing
     assert manager.count() == len(before) + 2
 
