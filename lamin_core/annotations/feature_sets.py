@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from lamin_core.storage.hashing import hash_bytes
+from lamin_core.storage.hashing import set_hash
 
 if TYPE_CHECKING:
     from lamin_core.models import Feature, FeatureSet
@@ -25,11 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["features_set", "genes_set", "link_feature_set", "set_hash"]
 
 CHUNK = 10_000
-
-
-def set_hash(uids: Sequence[str]) -> str:
-    """Return the hash of a set of member uids (order-independent)."""
-    return hash_bytes(",".join(sorted(uids)).encode())
 
 
 def features_set(session: Session, features: Sequence[Feature]) -> FeatureSet:

@@ -14,7 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lamin_core.errors import ValidationError
 from lamin_core.models.base import Record, created_at_column, created_by_column
+from lamin_core.storage.hashing import set_hash
 
 if TYPE_CHECKING:
     from lamin_core.models.artifact import Artifact
@@ -36,9 +38,16 @@ ulabel_parent = sa.Table(
 class ULabel(Record):
     """A universal label: a free-form category such as a study, a treatment or a project.
 
+    As in LaminDB 1.x, labels are grouped by `type` (a label with ``is_type=True``; its
+    ``ulabels`` are the labels of that type) and, for a DAG such as an ontology, by `parents`
+    and `children`.
+
     Examples:
         >>> ln.ULabel.from_values(["DMSO", "IFNG"], create=True).save()
         >>> ln.ULabel.get(name="IFNG")
+        >>> split = ln.ULabel(name="Split", is_type=True).save()
+        >>> train = ln.ULabel(name="train", type=split).save()
+        >>> train.parents.add(ln.ULabel(name="partition").save())
     """
 
     __tablename__ = "ulabel"
@@ -47,6 +56,9 @@ class ULabel(Record):
 
     name: Mapped[str] = mapped_column(String(255), index=True)
     is_type: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the label's type (LaminDB's ForeignKey("self", PROTECT)): a type with labels cannot be
+    # deleted, so the ORM leaves the labels alone and the database refuses the delete
+    type_id: Mapped[int | None] = mapped_column(ForeignKey("ulabel.id"), index=True)
     description: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(255))
     reference_type: Mapped[str | None] = mapped_column(String(64))
@@ -69,6 +81,28 @@ class ULabel(Record):
     artifacts: Mapped[list[Artifact]] = relationship(
         secondary="artifact_ulabel", back_populates="ulabels", viewonly=True
     )
+    type: Mapped[ULabel | None] = relationship(
+        remote_side="ULabel.id", foreign_keys=[type_id], back_populates="ulabels"
+    )
+    ulabels: Mapped[list[ULabel]] = relationship(
+        back_populates="type", foreign_keys=[type_id], passive_deletes="all"
+    )
+
+    @sa.orm.validates("type")
+    def _validate_type(self, name: str, value: Any) -> Any:
+        if value is None:
+            return value
+        if not isinstance(value, ULabel):
+            raise ValidationError(
+                f"The type of a ULabel is a ULabel with is_type=True, got "
+                f"{type(value).__name__} {value!r}."
+            )
+        if not value.is_type:
+            raise ValidationError(
+                f"ULabel {value.name!r} is not a type; a label's type must have is_type=True. "
+                f"Make one with ln.ULabel(name={value.name!r}, is_type=True).save()."
+            )
+        return value
 
 
 featureset_feature = sa.Table(
@@ -136,6 +170,25 @@ class FeatureSet(Record):
     artifacts: Mapped[list[Artifact]] = relationship(
         secondary="artifact_featureset", back_populates="feature_sets", viewonly=True
     )
+
+    def _after_links_changed(self, session: sa.orm.Session) -> None:
+        """Recount the members after ``feature_set.features.add(...)`` and the like.
+
+        A set identified by its members (`hash` set, as the curators make them) gets the hash
+        of its new members.
+        """
+        uids: list[str] = []
+        for relation in sa.inspect(type(self)).relationships:
+            if relation.viewonly or relation.secondary is None:
+                continue  # features and genes: the members
+            ((_own, local),) = relation.synchronize_pairs
+            ((member_id, remote),) = relation.secondary_synchronize_pairs or ()
+            member_uid = relation.mapper.local_table.c.uid
+            ids = sa.select(remote).where(local == self.id)
+            uids += session.scalars(sa.select(member_uid).where(member_id.in_(ids))).all()
+        self.n = len(uids)
+        if self.hash is not None:
+            self.hash = set_hash(uids)
 
 
 class FeatureValue(Record):

@@ -414,6 +414,18 @@ class Collection(IsVersioned):
         self._members = members
         self._revises = revises
 
+    def _after_links_changed(self, session: sa.orm.Session) -> None:
+        """Rehash the members after ``collection.artifacts.add(...)`` and the like."""
+        from lamin_core.artifacts.saving import collection_hash  # as __init__ does
+
+        members = session.scalars(
+            sa.select(Artifact)
+            .join(collection_artifact, collection_artifact.c.artifact_id == Artifact.id)
+            .where(collection_artifact.c.collection_id == self.id)
+            .order_by(collection_artifact.c.position)
+        ).all()
+        self.hash = collection_hash(list(members))
+
     def save(self) -> Collection:
         """Write the collection and its ordered members; return it (or the identical existing)."""
         from lamin_core.artifacts.saving import save_collection

@@ -317,13 +317,14 @@ class Record(Base):
         instance = self._instance()
         self._check_write(instance, "DELETE")
         session = instance.session
+        described = repr(self)  # a rollback expires the fields the message shows
         try:
             remove(session, self)
             session.commit()
         except SAIntegrityError as error:
             session.rollback()
             raise IntegrityError(
-                f"Cannot delete {self!r}: other records still point to it ({error.orig})."
+                f"Cannot delete {described}: other records still point to it ({error.orig})."
             ) from error
         except BaseException:
             session.rollback()

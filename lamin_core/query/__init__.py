@@ -15,7 +15,10 @@ from lamin_core.query.features import FeatureRef, feature_condition, feature_ref
 from lamin_core.query.lookups import LOOKUPS, Lookup, register_lookup
 from lamin_core.query.q import Q
 from lamin_core.query.queryset import QuerySet
+from lamin_core.query.related import RelatedManager, install_related_managers
 from lamin_core.query.sql import install_sqlite_functions
+
+install_related_managers()  # artifact.ulabels.filter(...), label.parents.add(...)
 
 __all__ = [
     "LOOKUPS",
@@ -23,9 +26,11 @@ __all__ = [
     "Lookup",
     "Q",
     "QuerySet",
+    "RelatedManager",
     "compile_filter",
     "feature_condition",
     "feature_refs",
+    "install_related_managers",
     "install_sqlite_functions",
     "register_lookup",
 ]

@@ -36,6 +36,11 @@ def hash_bytes(data: bytes | memoryview) -> str:
     return b64(hashlib.md5(data, usedforsecurity=False).digest())
 
 
+def set_hash(uids: Iterable[str]) -> str:
+    """Return the hash of a set of member uids (order-independent): a feature set's identity."""
+    return hash_bytes(",".join(sorted(uids)).encode())
+
+
 def hash_stream(stream: IO[bytes]) -> str:
     """Return the hash of everything left in a binary stream, read in one pass."""
     return hash_stream_and_size(stream)[0]

@@ -1,0 +1,69 @@
+"""ulabel.type_id: a label's type, as in LaminDB 1.x (``ULabel(name="train", type=split)``)
+
+A nullable foreign key from ``ulabel`` to itself, with an index (``split.ulabels`` lists the
+labels of a type). SQLite accepts ``ADD COLUMN ... REFERENCES`` for a column without default.
+Dropping it there needs the table recreated with foreign keys off (as revision 0007 does), then
+the search index's triggers and indexes the copy did not carry over restored.
+
+Revision ID: 0008
+Revises: 0007
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+INDEX = "ix_ulabel_type_id"
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        op.execute("ALTER TABLE ulabel ADD COLUMN type_id INTEGER REFERENCES ulabel (id)")
+    else:
+        op.add_column(
+            "ulabel", sa.Column("type_id", sa.Integer(), sa.ForeignKey("ulabel.id"), nullable=True)
+        )
+    op.create_index(INDEX, "ulabel", ["type_id"])
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    op.drop_index(INDEX, table_name="ulabel")
+    if bind.dialect.name != "sqlite":
+        op.drop_column("ulabel", "type_id")
+        return
+    raw = bind.connection.dbapi_connection
+    assert raw is not None
+    rows = bind.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'ulabel' "
+        "AND type IN ('index', 'trigger') AND sql IS NOT NULL"
+    ).all()
+    raw.commit()  # the revisions before, with alembic_version saying so
+    raw.execute("PRAGMA foreign_keys=OFF")  # recreating ulabel must not cascade to its links
+    try:
+        raw.execute("BEGIN")
+        try:
+            with op.batch_alter_table("ulabel", recreate="always") as batch:
+                batch.drop_column("type_id")
+            kept = {
+                name
+                for (name,) in bind.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE tbl_name = 'ulabel'"
+                )
+            }
+            for name, sql in rows:
+                if name not in kept and "type_id" not in sql:
+                    op.execute(sql)
+        except BaseException:
+            raw.rollback()
+            raise
+        raw.commit()
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
