@@ -37,8 +37,12 @@ def ensure_catalog(storage: str, db: str | None = None) -> None:
 
 
 DAGSTER_HOME_DIR = ".dagster"
-# the demo's instance: local SQLite storage, no telemetry or first-run prompts in the UI
+# the demo's instance: local SQLite storage, no telemetry or first-run prompts in the UI, and
+# runs launched from the UI start at once, also under a bare dagster-webserver (no daemon)
 DAGSTER_YAML = """\
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: DefaultRunCoordinator
 telemetry:
   enabled: false
 nux:
