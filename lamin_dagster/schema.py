@@ -27,6 +27,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
+from lamin_core.curators.report import with_suggestions
 from lamin_core.errors import closest_match
 from lamin_dagster.errors import CurationError, SchemaError
 
@@ -264,11 +265,7 @@ class ValidationReport:
         """Return the failing values of a column, each with its close matches when there are."""
         values = self.non_validated.get(column, [])
         close = self.suggestions.get(column, {})
-        shown = []
-        for value in values[:MAX_VALUES_SHOWN]:
-            matches = close.get(str(value))
-            hint = f" (did you mean {' or '.join(map(repr, matches[:2]))}?)" if matches else ""
-            shown.append(f"{str(value)!r}{hint}")
+        shown = [with_suggestions(str(v), close.get(str(v))) for v in values[:MAX_VALUES_SHOWN]]
         more = (
             f" and {len(values) - MAX_VALUES_SHOWN} more" if len(values) > MAX_VALUES_SHOWN else ""
         )
