@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo-catalog
 
-.PHONY: install demo test lint format bench bench-quick clean
+.PHONY: install demo dagster-ui test lint format bench bench-quick clean
 
 # constraints.txt pins the versions CI was green with: installs are reproducible and pip does not
 # spend minutes backtracking through boto3/botocore releases (s3fs and moto both pin them).
@@ -19,9 +19,18 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+DAGSTER_UI_PORT ?= 3000
+
 demo: install
 	rm -rf $(DEMO_DIR)
 	$(PY) -m example_pipelines.demo --storage $(DEMO_DIR)
+
+# The Dagster UI on the demo's catalog and on the Dagster home the demo recorded its runs in
+# ($(DEMO_DIR)/.dagster): its materializations and checks show. Run `make demo` first.
+dagster-ui: install
+	DAGSTER_HOME="$$($(PY) -c 'import sys; from example_pipelines.catalog import dagster_home; print(dagster_home(sys.argv[1]))' $(DEMO_DIR))" \
+	LAMIN_DAGSTER_STORAGE="$(abspath $(DEMO_DIR))" \
+	$(VENV)/bin/dagster dev -w workspace.yaml -p $(DAGSTER_UI_PORT)
 
 test: install
 	$(PY) -m pytest -n 2 --dist loadfile

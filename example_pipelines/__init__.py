@@ -4,8 +4,15 @@
 `materialize_demo` runs both jobs once into a fresh catalog without a Dagster server.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+# Dagster's console log levels in quiet mode: warnings of the seed job are shown; the failing
+# job's expected errors (a step failure and a run failure, each with a stack trace) are not: the
+# demo reports the failed check itself, and every event is in the Dagster home regardless.
+QUIET_LOG_LEVEL = "WARNING"
+EXPECTED_FAILURE_LOG_LEVEL = "CRITICAL"
 
 
 @dataclass
@@ -16,10 +23,23 @@ class DemoResult:
     failing_run_id: str
     artifact_keys: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
+    check_descriptions: dict[str, str] = field(default_factory=dict)
+
+
+def console_log_config(level: str | None) -> dict[str, Any]:
+    """Return the run config that sets the level of Dagster's console logger (None: default)."""
+    if level is None:
+        return {}
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
 def materialize_demo(
-    storage: str, db: str | None = None, *, dagster_instance: Any = None
+    storage: str,
+    db: str | None = None,
+    *,
+    dagster_instance: Any = None,
+    quiet: bool = False,
+    before_failing_job: Callable[[], None] | None = None,
 ) -> DemoResult:
     """Materialize the seed-guide pipeline, then the failing-validation job, into a catalog.
 
@@ -28,6 +48,10 @@ def materialize_demo(
         db: The database URL (default: SQLite under `storage`).
         dagster_instance: Where Dagster records the runs; default: the instance of
             ``DAGSTER_HOME`` when set (so ``dagster dev`` shows the runs), else an in-memory one.
+        quiet: Show only Dagster's warnings and errors for the seed job and none of the
+            failing job's expected errors (its failed check is in the result), instead of
+            Dagster's DEBUG log.
+        before_failing_job: Called before the job that is meant to fail starts.
 
     Returns:
         The run ids, the keys of the artifacts in the catalog and the failed checks.
@@ -48,9 +72,16 @@ def materialize_demo(
             if os.environ.get("DAGSTER_HOME")
             else dg.DagsterInstance.ephemeral()
         )
-    seed = defs.resolve_job_def("seed_guide").execute_in_process(instance=dagster_instance)
+    seed = defs.resolve_job_def("seed_guide").execute_in_process(
+        instance=dagster_instance,
+        run_config=console_log_config(QUIET_LOG_LEVEL if quiet else None),
+    )
+    if before_failing_job is not None:
+        before_failing_job()
     failing = defs.resolve_job_def("failing_validation").execute_in_process(
-        instance=dagster_instance, raise_on_error=False
+        instance=dagster_instance,
+        raise_on_error=False,
+        run_config=console_log_config(EXPECTED_FAILURE_LOG_LEVEL if quiet else None),
     )
     lamin = defs.resources["lamin"]
     instance = lamin.get_instance()
@@ -63,10 +94,17 @@ def materialize_demo(
             .order_by(ln.Artifact.id)
         )
     )
-    failed = [
-        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+    descriptions = {
+        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}": evaluation.description
+        or ""
         for evaluation in failing.get_asset_check_evaluations()
         if not evaluation.passed
-    ]
+    }
     lamin.close()
-    return DemoResult(seed.run_id, failing.run_id, [str(k) for k in keys], failed)
+    return DemoResult(
+        seed.run_id,
+        failing.run_id,
+        [str(k) for k in keys],
+        list(descriptions),
+        descriptions,
+    )

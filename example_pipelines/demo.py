@@ -1,13 +1,15 @@
 """`make demo`: build a fresh catalog with the example Dagster pipeline, then query it.
 
 1. Dagster materializes the seed guide's pipeline (raw image, fastq and iris -> two curated AnnData
-   datasets -> a per-cell-type summary) and the failing-validation job into the catalog.
+   datasets -> a per-cell-type summary) and the failing-validation job into the catalog. The runs,
+   materializations and checks are recorded in the catalog's Dagster home (<storage>/.dagster),
+   which `make dagster-ui` shows. Dagster's log is quiet (warnings only) unless --verbose.
 2. A tracked script step (as in a notebook) loads the summary, derives a table and saves it, so
    lineage runs from Dagster assets into ordinary code.
 3. The catalog is queried as LaminDB's guide does: tables, includes, features, filters, search,
    transforms, runs and lineage.
 
-Usage: python -m example_pipelines.demo --storage demo-catalog
+Usage: python -m example_pipelines.demo --storage demo-catalog [--verbose]
 """
 
 import argparse
@@ -50,17 +52,43 @@ def main(argv: list[str] | None = None) -> int:
     """Run the demo; return the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--storage", default="demo-catalog", help="catalog folder (recreated)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show Dagster's DEBUG log and stack traces"
+    )
     args = parser.parse_args(argv)
     storage = Path(args.storage).resolve()
     shutil.rmtree(storage, ignore_errors=True)
 
+    import dagster as dg
+
     import lamin_core as ln
     from example_pipelines import materialize_demo
+    from example_pipelines.catalog import dagster_home
     from lamin_core.lineage import describe_lineage
     from lamin_core.storage.fsck import fsck
 
+    home = dagster_home(storage)
+    ui = ui_command(storage)
     console.print(f"[bold]Materializing the example pipelines into {storage}[/bold]")
-    result = materialize_demo(str(storage))
+    console.print(f"Dagster records the runs in {home}", highlight=False)
+
+    def announce_failing_job() -> None:
+        console.print(
+            "\n[bold]Next: the job 'failing_validation' is meant to fail.[/bold] Its dataset has "
+            "misspelled cell types, so the blocking check lamin_validation of "
+            "example_datasets/dataset_with_typos fails, nothing is saved and typo_summary is "
+            "skipped. Look at the failed check below ('failed blocking checks') and in the "
+            f"Dagster UI ({ui}: Assets > example_datasets/dataset_with_typos > Checks).\n",
+            highlight=False,
+        )
+
+    with dg.DagsterInstance.from_config(str(home)) as dagster_instance:
+        result = materialize_demo(
+            str(storage),
+            dagster_instance=dagster_instance,
+            quiet=not args.verbose,
+            before_failing_job=announce_failing_job,
+        )
     instance = ln.init(storage=storage)
     summary_key = next(key for key in result.artifact_keys if "cell_type_summary" in key)
     derived = derive_from_summary(summary_key)
@@ -95,13 +123,27 @@ def main(argv: list[str] | None = None) -> int:
     show(f"ln.Run.df(include={run_columns})", ln.Run.df(include=run_columns)[run_columns])
     show(f"lineage of {derived.key}", describe_lineage(derived))
     derived.view_lineage()  # draws it and prints where
-    show("failed blocking checks (failing_validation job)", "\n".join(result.failed_checks))
+    show(
+        "failed blocking checks (failing_validation job, meant to fail)",
+        "\n".join(f"{name}: {text}" for name, text in result.check_descriptions.items()),
+    )
     show("lamin-core fsck", str(fsck(instance)))
     console.print(
-        f"\nCatalog in {storage}. Browse it in Dagster: "
-        f"LAMIN_DAGSTER_STORAGE={storage} .venv/bin/dagster dev -w workspace.yaml"
+        f"\nCatalog in {storage}, its Dagster runs in {home}.\nBrowse both in the Dagster UI: {ui}",
+        highlight=False,
+        soft_wrap=True,
     )
     return 0
+
+
+def ui_command(storage: Path) -> str:
+    """Return the command that opens the Dagster UI on the demo's catalog and Dagster home."""
+    if storage == (Path.cwd() / "demo-catalog").resolve():
+        return "make dagster-ui"
+    return (
+        f"DAGSTER_HOME={storage / '.dagster'} LAMIN_DAGSTER_STORAGE={storage} "
+        ".venv/bin/dagster dev -w workspace.yaml"
+    )
 
 
 def _public_cell_type_search(text: str) -> pd.DataFrame:

@@ -355,8 +355,6 @@ def _open(
             "'s3://bucket/prefix', or set LAMIN_CORE_STORAGE."
         )
     root = normalize_root(storage_value)
-    if is_local(root) and create:
-        Path(root, CATALOG_DIR).mkdir(parents=True, exist_ok=True)
     # a URL from the settings file has no password: the environment may hold it (else libpq
     # looks in ~/.pgpass)
     db_url = resolve_password(db) if db else _default_db_url(root)
@@ -390,6 +388,9 @@ def _open(
     except InstanceError:
         engine.dispose()
         raise
+    if is_local(root) and create:
+        # only once the database answered: an unreachable one leaves no folder behind
+        Path(root, CATALOG_DIR).mkdir(parents=True, exist_ok=True)
     handle = user or _system_user()
     instance = Instance(
         engine=engine,

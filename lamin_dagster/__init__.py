@@ -47,7 +47,12 @@ from lamin_dagster.sensors import lamin_run_sensors
 
 
 def lamin_resources(
-    storage: Any, db: Any = None, *, user: Any = None, io_manager_key: str = "io_manager"
+    storage: Any,
+    db: Any = None,
+    *,
+    user: Any = None,
+    create: bool = True,
+    io_manager_key: str = "io_manager",
 ) -> dict[str, Any]:
     """Return the resources for one catalog: a LaminIOManager and a LaminResource (``lamin``).
 
@@ -55,11 +60,13 @@ def lamin_resources(
         storage: The catalog's storage root (a string or ``dg.EnvVar``).
         db: The database URL (default: SQLite under `storage`).
         user: The user handle recorded as creator.
+        create: Create the catalog on first use when it does not exist; False makes a
+            missing catalog an error.
         io_manager_key: The key to bind the IO manager to.
     """
     return {
-        io_manager_key: LaminIOManager(storage=storage, db=db, user=user),
-        "lamin": LaminResource(storage=storage, db=db, user=user),
+        io_manager_key: LaminIOManager(storage=storage, db=db, user=user, create=create),
+        "lamin": LaminResource(storage=storage, db=db, user=user, create=create),
     }
 
 

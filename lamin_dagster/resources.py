@@ -1,12 +1,14 @@
 """`LaminResource`: a catalog for ops and assets, opened once per run and never made global.
 
-The resource and `LaminIOManager` share their configuration (`storage`, `db`, `user`) and the
-code that opens the catalog, so both always point at the same one. The catalog is opened with
-``ln.connect(..., activate=False)`` when the run's resources are set up (a missing catalog or an
-unreachable database fails there, with lamin_core's message in the step log) and closed when
-they are torn down. Catalog calls made on a step's behalf run inside ``instance.activate()``,
-which sets the active catalog for this context only: code elsewhere in the process that uses
-another catalog is not affected.
+The resource and `LaminIOManager` share their configuration (`storage`, `db`, `user`,
+`create`) and the code that opens the catalog, so both always point at the same one. The catalog
+is opened with ``ln.init(..., activate=False)`` when the run's resources are set up: a missing
+catalog is created, as a Dagster user expects of a resource configured with a path (dagster-duckdb
+creates its database file); with ``create=False`` it is opened with ``ln.connect`` and a missing
+catalog fails there, with lamin_core's message in the step log. An unreachable database fails
+there too. The catalog is closed when the resources are torn down. Catalog calls made on a
+step's behalf run inside ``instance.activate()``, which sets the active catalog for this context
+only: code elsewhere in the process that uses another catalog is not affected.
 
 At set-up they also close the catalog Runs of Dagster runs that have finished since (a step
 killed with its process cannot close its own Run; see `lamin_dagster.run_status`).
@@ -50,6 +52,14 @@ class CatalogResource(dg.ConfigurableResource):
             "saved by the last ln.init/ln.connect, else the system user."
         ),
     )
+    create: bool = Field(
+        default=True,
+        description=(
+            "Create the catalog on first use when there is none at storage/db (as ln.init "
+            "does; safe when several step processes start at once). False: a missing catalog "
+            "is an error, for teams whose catalogs are created by an administrator."
+        ),
+    )
 
     _instance: ln.Instance | None = PrivateAttr(default=None)
     # (step reference, attempt) -> Run id, so that loads and saves of a step do not query again
@@ -73,13 +83,32 @@ class CatalogResource(dg.ConfigurableResource):
     def get_instance(self) -> ln.Instance:
         """Return the open catalog, connecting on first use.
 
+        With `create` (the default) a missing catalog is created first, as `ln.init` does:
+        idempotent, and safe when several step processes race, because the schema is created
+        under a lock held across processes and the storage and user rows are registered with
+        create-if-absent semantics.
+
         Raises:
-            InstanceError: there is no catalog at `storage`/`db`, or its database is unreachable.
+            InstanceError: `create` is False and there is no catalog at `storage`/`db`, or its
+                database is unreachable.
         """
         if self._instance is None:
-            self._instance = ln.connect(
-                self.db, storage=self.storage, user=self.user, activate=False
-            )
+            if self.create:
+                self._instance = ln.init(
+                    storage=self.storage, db=self.db, user=self.user, activate=False
+                )
+            else:
+                try:
+                    self._instance = ln.connect(
+                        self.db, storage=self.storage, user=self.user, activate=False
+                    )
+                except ln.InstanceError as error:
+                    if "No catalog" not in str(error) and "holds no catalog" not in str(error):
+                        raise
+                    raise ln.InstanceError(
+                        f"{error} Or let {type(self).__name__} create it on first use: "
+                        "create=True (the default)."
+                    ) from error
         return self._instance
 
     @property

@@ -7,7 +7,14 @@ asset runs, and turns a curator's verdict into a `ValidationReport` that both th
 (an error) and the decorator (an asset check result) present::
 
     {"categoricals": {"cell_medium": "ULabel.name", "cell_type_by_model": "bionty.CellType.name"},
-     "var_index": "bionty.Gene.symbol", "organism": "human", "required_features": ["temperature"]}
+     "var_index": "bionty.Gene.symbol", "organism": "human", "required_features": ["temperature"],
+     "add_new_from": ["columns", "cell_medium"]}
+
+``add_new_from`` says what may be created on first sight, as ``curator.add_new_from(key)`` does
+in a notebook: the values of the listed keys (``"columns"`` for features, a categorical column,
+``"var_index"``, or ``"all"``) that are not in their registry yet are registered, then the data
+is validated again. It applies only when every failing key is listed, so a dataset that fails
+for another reason (a typo in a closed vocabulary) leaves the catalog unchanged.
 """
 
 from __future__ import annotations
@@ -20,10 +27,19 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
+from lamin_core.curators.report import with_suggestions
 from lamin_core.errors import closest_match
 from lamin_dagster.errors import CurationError, SchemaError
 
-SCHEMA_FIELDS = ("categoricals", "columns", "organism", "required_features", "var_index")
+SCHEMA_FIELDS = (
+    "add_new_from",
+    "categoricals",
+    "columns",
+    "organism",
+    "required_features",
+    "var_index",
+)
+ALL_KEYS = "all"
 BIO_PREFIXES = ("bionty", "bt")
 MAX_VALUES_SHOWN = 20
 
@@ -98,6 +114,8 @@ class LaminSchema:
         required_features: Columns that must be present.
         columns: The registry field that column names are validated against (DataFrames);
             default ``"Feature.name"``.
+        add_new_from: Keys whose new values are registered on first sight (``"columns"``, a
+            categorical column, ``"var_index"``), or ``("all",)``.
 
     Examples:
         >>> LaminSchema.parse({"categoricals": {"cell_medium": "ULabel.name"}}).categoricals
@@ -109,6 +127,7 @@ class LaminSchema:
     organism: str | None = None
     required_features: tuple[str, ...] = ()
     columns: str = "Feature.name"
+    add_new_from: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, raw: Any, *, label: str = "the asset") -> LaminSchema:
@@ -150,7 +169,9 @@ class LaminSchema:
                 raise SchemaError(
                     f"lamin/schema {key!r} of {label} must be a string, got {value!r}."
                 )
+        add_new = _parse_add_new_from(raw.get("add_new_from"), categoricals, raw, label)
         return cls(
+            add_new_from=add_new,
             categoricals=dict(categoricals),
             var_index=raw.get("var_index"),
             organism=raw.get("organism"),
@@ -169,7 +190,15 @@ class LaminSchema:
             data["required_features"] = list(self.required_features)
         if self.columns != "Feature.name":
             data["columns"] = self.columns
+        if self.add_new_from:
+            data["add_new_from"] = (
+                ALL_KEYS if self.add_new_from == (ALL_KEYS,) else list(self.add_new_from)
+            )
         return data
+
+    def may_add_new(self, key: str) -> bool:
+        """Whether new values of `key` are registered on first sight."""
+        return ALL_KEYS in self.add_new_from or key in self.add_new_from
 
     def categorical_fields(self) -> dict[str, Any]:
         """Return the categoricals with registry fields resolved (``ln.ULabel.name``, ...)."""
@@ -184,6 +213,30 @@ class LaminSchema:
         return resolve_field(self.columns)
 
 
+def _parse_add_new_from(
+    value: Any, categoricals: Mapping[str, str], raw: Mapping[str, Any], label: str
+) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if value == ALL_KEYS:
+        return (ALL_KEYS,)
+    keys = ["columns", *categoricals]
+    if raw.get("var_index") is not None:
+        keys.append("var_index")
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise SchemaError(
+            f"lamin/schema 'add_new_from' of {label} must be a list of keys or 'all', got "
+            f"{value!r}. Keys: {', '.join(keys)}."
+        )
+    for key in value:
+        if key not in keys:
+            raise SchemaError(
+                f"Unknown key {key!r} in lamin/schema 'add_new_from' of {label}."
+                f"{did_you_mean(str(key), keys)} Keys: {', '.join(keys)}, or 'all'."
+            )
+    return tuple(str(key) for key in value)
+
+
 @dataclass
 class ValidationReport:
     """The verdict on one output: which columns fail and with which values.
@@ -194,6 +247,9 @@ class ValidationReport:
         missing: Columns named by the schema (categoricals, required features) that are absent.
         validated: The columns that passed, with the field they were validated against.
         curator: The curator that validated the data (saves the artifact when it passed).
+        references: Key -> the registry field string it is validated against.
+        suggestions: Key -> non-validated value -> close matches ("did you mean"), best first.
+        added: Key -> values registered on first sight (`add_new_from`).
     """
 
     passed: bool
@@ -202,6 +258,18 @@ class ValidationReport:
     validated: dict[str, str] = field(default_factory=dict)
     curator: Any = None
     references: dict[str, str] = field(default_factory=dict)
+    suggestions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    added: dict[str, list[str]] = field(default_factory=dict)
+
+    def shown_values(self, column: str) -> str:
+        """Return the failing values of a column, each with its close matches when there are."""
+        values = self.non_validated.get(column, [])
+        close = self.suggestions.get(column, {})
+        shown = [with_suggestions(str(v), close.get(str(v))) for v in values[:MAX_VALUES_SHOWN]]
+        more = (
+            f" and {len(values) - MAX_VALUES_SHOWN} more" if len(values) > MAX_VALUES_SHOWN else ""
+        )
+        return ", ".join(shown) + more
 
     def describe(self) -> str:
         """Return the failures as one sentence per problem."""
@@ -210,15 +278,11 @@ class ValidationReport:
             problems.append(
                 f"columns {', '.join(map(repr, self.missing))} named by the schema are missing"
             )
-        for column, values in self.non_validated.items():
-            shown = ", ".join(repr(str(v)) for v in values[:MAX_VALUES_SHOWN])
-            more = (
-                f" and {len(values) - MAX_VALUES_SHOWN} more"
-                if len(values) > MAX_VALUES_SHOWN
-                else ""
-            )
+        for column in self.non_validated:
             where = self.references.get(column, "its registry")
-            problems.append(f"column {column!r} has values not in {where}: {shown}{more}")
+            problems.append(
+                f"column {column!r} has values not in {where}: {self.shown_values(column)}"
+            )
         return "; ".join(problems) or "the curator rejected it (see the step log)"
 
     def error(self, label: str, columns: Sequence[str]) -> CurationError:
@@ -237,11 +301,19 @@ class ValidationReport:
         return CurationError(message, non_validated=self.non_validated, missing=self.missing)
 
     def check_metadata(self) -> dict[str, Any]:
-        """Return asset-check metadata: one entry per failing column with its bad values."""
+        """Return asset-check metadata: one entry per failing column with its bad values.
+
+        Each failing column's entry lists its values, each followed by the curator's close
+        matches (``'B cells' (did you mean 'B cell'?)``); ``suggestions`` has the same as JSON.
+        """
         metadata: dict[str, Any] = {
-            column: dg.MetadataValue.text(", ".join(str(v) for v in values[:MAX_VALUES_SHOWN]))
-            for column, values in self.non_validated.items()
+            column: dg.MetadataValue.text(self.shown_values(column))
+            for column in self.non_validated
         }
+        if self.suggestions:
+            metadata["suggestions"] = dg.MetadataValue.json(self.suggestions)
+        if self.added:
+            metadata["added_on_first_sight"] = dg.MetadataValue.json(self.added)
         if self.missing:
             metadata["missing_columns"] = dg.MetadataValue.text(", ".join(self.missing))
         if self.validated:
@@ -262,7 +334,19 @@ def validate(handler: Any, obj: Any, schema: LaminSchema) -> ValidationReport:
         return ValidationReport(passed=False, missing=missing)
     curator = handler.curator(obj, schema)
     passed = bool(curator.validate())
+    added: dict[str, list[str]] = {}
+    if not passed and schema.add_new_from:
+        failing = _plain_lists(curator.non_validated)
+        if all(schema.may_add_new(key) for key in failing):
+            # "columns" first: the features it creates give the other keys their dtype
+            for key in sorted(failing, key=lambda name: name != "columns"):
+                curator.add_new_from(key)
+            added = failing
+            # a fresh curator sees the catalog as the next run will (the new features' dtypes)
+            curator = handler.curator(obj, schema)
+            passed = bool(curator.validate())
     non_validated = {} if passed else _plain_lists(curator.non_validated)
+    suggestions = {} if passed else curator.suggestions
     references = {"columns": schema.columns, **schema.categoricals}
     if schema.var_index is not None:
         references["var_index"] = schema.var_index
@@ -273,6 +357,8 @@ def validate(handler: Any, obj: Any, schema: LaminSchema) -> ValidationReport:
         validated=validated,
         curator=curator,
         references=references,
+        suggestions={k: v for k, v in suggestions.items() if k in non_validated},
+        added=added,
     )
 
 

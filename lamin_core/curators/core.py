@@ -199,11 +199,15 @@ class BaseCurator:
         from lamin_core.bio.saving import save_records
 
         records, bulk, added = [], [], []
+        taken: set[tuple[Any, str, Any]] = set()  # two keys on one registry share their values
         for report in reports.values():
-            values = report.match.from_public
+            key = report.key
+            values = [
+                v for v in report.match.from_public if (key.registry, key.field, v) not in taken
+            ]
+            taken.update((key.registry, key.field, v) for v in values)
             if not values:
                 continue
-            key = report.key
             found = public_rows(key.registry, key.field, values, organism=self._organism)
             if hasattr(key.registry, "parents"):
                 records += found.records()
@@ -226,6 +230,25 @@ class BaseCurator:
         """Key -> values that do not validate (empty when the dataset validates)."""
         reports = self._reports or self._match_all()
         return {name: r.non_validated for name, r in reports.items() if not r.is_validated}
+
+    @property
+    def suggestions(self) -> dict[str, dict[str, list[str]]]:
+        """Key -> non-validated value -> close matches (typos), best first; as the log shows.
+
+        Synonyms are not listed here: `standardize` fixes them. Keys and values without a close
+        match are left out.
+        """
+        reports = self._reports or self._match_all()
+        found: dict[str, dict[str, list[str]]] = {}
+        for name, report in reports.items():
+            close = {
+                str(value): [str(match) for match in matches]
+                for value, matches in report.match.suggestions.items()
+                if matches and value not in report.match.synonyms
+            }
+            if close:
+                found[name] = close
+        return found
 
     # --- fixing ------------------------------------------------------------------------------
 

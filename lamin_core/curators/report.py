@@ -14,7 +14,7 @@ from typing import Any
 from lamin_core.curators.keys import CuratedKey, Distinct
 from lamin_core.curators.matching import MatchResult
 
-__all__ = ["KeyReport", "error_text", "log_report", "logger", "quoted"]
+__all__ = ["KeyReport", "error_text", "log_report", "logger", "quoted", "with_suggestions"]
 
 logger = logging.getLogger("lamin_core.curators")
 SHOW = 20
@@ -24,6 +24,15 @@ def quoted(values: list[Any], limit: int = SHOW) -> str:
     """Return ``'a', 'b', ... (N in total)``."""
     shown = ", ".join(repr(v) for v in values[:limit])
     return shown + (f", ... ({len(values)} in total)" if len(values) > limit else "")
+
+
+def with_suggestions(value: Any, close: list[str] | None) -> str:
+    """Return ``'B cels' (did you mean 'B cell'?)``: a value with its two closest matches, if any.
+
+    The log, the ValidationError and the Dagster asset check all show failing values this way.
+    """
+    hint = f" (did you mean {' or '.join(map(repr, close[:2]))}?)" if close else ""
+    return f"{value!r}{hint}"
 
 
 def _plural(count: int, word: str) -> str:
@@ -78,11 +87,9 @@ class KeyReport:
                 f'standardize with curator.standardize("{key.name}")'
             )
         if plain:
-            described = []
-            for value in plain[:SHOW]:
-                close = self.match.suggestions.get(value)
-                hint = f" (did you mean {' or '.join(map(repr, close[:2]))}?)" if close else ""
-                described.append(f"{value!r}{hint}")
+            described = [
+                with_suggestions(value, self.match.suggestions.get(value)) for value in plain[:SHOW]
+            ]
             more = f", ... ({len(plain)} in total)" if len(plain) > SHOW else ""
             lines.append(
                 f"{_plural(len(plain), 'value')} not in {key.label}: {', '.join(described)}{more}; "

@@ -149,3 +149,26 @@ def test_var_index_by_ensembl_id(features: ln.Instance):
     curator = ln.Curator.from_anndata(adata, var_index=bt.Gene.ensembl_gene_id, organism="human")
     assert curator.validate() is True
     assert bt.Gene.get(ensembl_gene_id="ENSG00000010610").symbol == "CD4"
+
+
+def test_two_columns_on_one_registry_add_each_public_record_once(features: ln.Instance):
+    ln.Feature(name="cell_type_by_expert", dtype="cat[bionty.CellType]").save()
+    adata = make_adata(["CD8A"])
+    adata.obs["cell_type_by_expert"] = adata.obs["cell_type"].copy()
+    curator = ln.Curator.from_anndata(
+        adata,
+        var_index=bt.Gene.symbol,
+        categoricals={"cell_type": bt.CellType.name, "cell_type_by_expert": bt.CellType.name},
+        organism="human",
+    )
+
+    assert curator.validate() is True
+    names = bt.CellType.filter().list("name")  # with their ancestors
+    assert {"B cell", "T cell"} <= set(names) and len(names) == len(set(names))
+
+
+def test_suggestions_name_the_close_matches_of_a_typo(features: ln.Instance):
+    curator = curator_for(make_adata(["CD8A"], ["B cell", "B cels", "T cell"]))
+
+    assert curator.validate() is False
+    assert curator.suggestions == {"cell_type": {"B cels": ["B cell"]}}

@@ -39,16 +39,17 @@ def _materialize(resources: dict[str, object], instance: dg.DagsterInstance):
     )
 
 
-def test_a_missing_catalog_fails_at_start_up_and_creates_nothing(
+def test_with_create_false_a_missing_catalog_fails_at_start_up_and_creates_nothing(
     tmp_path: Path, dagster_instance: dg.DagsterInstance
 ) -> None:
     storage = tmp_path / "no-catalog-here"
 
-    result = _materialize(lamin_resources(str(storage)), dagster_instance)
+    result = _materialize(lamin_resources(str(storage), create=False), dagster_instance)
 
     assert not result.success
     text = _failure_text(result, dagster_instance)
     assert "No catalog at" in text and "ln.init(storage=" in text
+    assert "create=True" in text  # the Dagster-side fix
     assert not (storage / ".lamindb" / "lamin.db").exists()
 
 

@@ -75,7 +75,7 @@ def test_an_invalid_output_fails_the_blocking_check_and_stops_downstream(
     assert not result.success
     evaluation = _check(result)
     assert not evaluation.passed and evaluation.blocking
-    assert sorted(evaluation.metadata["cell_medium"].value.split(", ")) == ["Tcell", "dmso"]
+    assert sorted(evaluation.metadata["cell_medium"].value.split(", ")) == ["'Tcell'", "'dmso'"]
     message = step_error(result, "samples")
     assert "asset 'samples' fails its lamin/schema" in message
     assert "column 'cell_medium' has values not in ULabel.name: " in message
@@ -85,6 +85,95 @@ def test_an_invalid_output_fails_the_blocking_check_and_stops_downstream(
     assert result.asset_materializations_for_node("medium_counts") == []
     assert "medium_counts" not in {run.name for run in media.runs()}
     assert {run.name: run.status for run in media.runs()}["samples"] == "errored"
+
+
+def test_a_failed_check_shows_the_curators_suggestions_next_to_the_failing_values(
+    media: Catalog, dagster_instance: dg.DagsterInstance
+) -> None:
+    with media.instance.activate():
+        ln.Feature(name="cell_type", dtype="cat[bionty.CellType]").save()
+
+    @lamin_asset(schema={"categoricals": {"cell_type": "bionty.CellType.name"}})
+    def cells() -> pd.DataFrame:
+        return pd.DataFrame({"cell_type": ["B cell", "B cels", "T cell"]})  # a seeded typo
+
+    result = dg.materialize(
+        [cells], resources=media.resources(), instance=dagster_instance, raise_on_error=False
+    )
+
+    evaluation = _check(result)
+    assert not evaluation.passed
+    assert evaluation.metadata["cell_type"].value == "'B cels' (did you mean 'B cell'?)"
+    assert evaluation.metadata["suggestions"].value == {"cell_type": {"B cels": ["B cell"]}}
+    assert "'B cels' (did you mean 'B cell'?)" in step_error(result)
+    assert media.artifacts() == []
+
+
+def _first_sight_asset(schema: dict[str, object], frame: pd.DataFrame) -> dg.AssetsDefinition:
+    @lamin_asset(schema=schema)
+    def samples() -> pd.DataFrame:
+        return frame
+
+    return samples
+
+
+def test_add_new_from_registers_the_listed_keys_on_first_sight(
+    sqlite_catalog: Catalog, dagster_instance: dg.DagsterInstance
+) -> None:
+    schema = {**SCHEMA, "add_new_from": ["columns", "cell_medium"]}
+    asset = _first_sight_asset(schema, _samples(["DMSO", "IFNG"]))
+
+    first = dg.materialize([asset], resources=sqlite_catalog.resources(), instance=dagster_instance)
+    second = dg.materialize(
+        [asset], resources=sqlite_catalog.resources(), instance=dagster_instance
+    )
+
+    assert _check(first).passed and _check(second).passed
+    assert _check(first).metadata["added_on_first_sight"].value == {
+        "columns": ["cell_medium", "sample_note"],
+        "cell_medium": ["DMSO", "IFNG"],
+    }
+    assert "added_on_first_sight" not in _check(second).metadata
+    with sqlite_catalog.instance.activate():
+        assert sorted(ln.ULabel.filter().list("name")) == ["DMSO", "IFNG"]
+        features = {f.name: f.dtype for f in ln.Feature.filter().all()}
+    assert features == {"cell_medium": "cat[ULabel]", "sample_note": "str"}
+    assert [a.version for a in sqlite_catalog.artifacts()] == ["1"]
+
+
+def test_add_new_from_adds_nothing_when_an_unlisted_key_fails(
+    sqlite_catalog: Catalog, dagster_instance: dg.DagsterInstance
+) -> None:
+    schema = {
+        "categoricals": {"cell_medium": "ULabel.name", "cell_type": "bionty.CellType.name"},
+        "add_new_from": ["columns", "cell_medium"],
+    }
+    frame = pd.DataFrame({"cell_medium": ["DMSO"], "cell_type": ["B cels"]})
+
+    result = dg.materialize(
+        [_first_sight_asset(schema, frame)],
+        resources=sqlite_catalog.resources(),
+        instance=dagster_instance,
+        raise_on_error=False,
+    )
+
+    assert not _check(result).passed
+    assert "'B cels' (did you mean 'B cell'?)" in _check(result).metadata["cell_type"].value
+    with sqlite_catalog.instance.activate():
+        assert ln.ULabel.filter().count() == 0 and ln.Feature.filter().count() == 0
+    assert sqlite_catalog.artifacts() == []
+
+
+@pytest.mark.parametrize(
+    ("add_new_from", "message"),
+    [
+        (["cell_medum"], r"Unknown key 'cell_medum' in lamin/schema 'add_new_from'.*'cell_medium'"),
+        ("cell_medium", r"'add_new_from' of asset 'x' must be a list of keys or 'all'"),
+    ],
+)
+def test_schema_parse_rejects_a_malformed_add_new_from(add_new_from: object, message: str) -> None:
+    with pytest.raises(SchemaError, match=message):
+        LaminSchema.parse({**SCHEMA, "add_new_from": add_new_from}, label="asset 'x'")
 
 
 def test_a_schema_naming_an_absent_column_fails_with_the_columns_there(
