@@ -202,6 +202,11 @@ class Instance:
         return f"Instance(db={self.db_url!r}, storage={self.storage_root!r})"
 
 
+def active_instance() -> Instance | None:
+    """Return the active instance, or None when none is open (never connects)."""
+    return _active.get() or _default
+
+
 def get_instance() -> Instance:
     """Return the active instance, connecting from environment or settings when none is.
 

@@ -42,6 +42,7 @@ class ULabel(Record):
     """
 
     __tablename__ = "ulabel"
+    _natural_keys = (("name",),)
     _uid_length = 8
     _search_fields = ("name", "description")
 
@@ -90,6 +91,7 @@ class Feature(Record):
     """
 
     __tablename__ = "feature"
+    _natural_keys = (("name",),)
     _uid_length = 12
     _search_fields = ("name", "description", "synonyms")
 
@@ -120,6 +122,7 @@ class FeatureSet(Record):
     _search_fields = ("name", "itype")
     # `registry` is reserved by SQLAlchemy's declarative base; queries accept it as an alias.
     _field_aliases = {"registry": "itype"}
+    _natural_keys = (("hash",),)
 
     name: Mapped[str | None] = mapped_column(String(255))
     n: Mapped[int] = mapped_column(Integer, default=0)
