@@ -39,7 +39,7 @@ VERBOSITY_LEVELS = {
 DEFAULT_VERBOSITY = "info"
 
 
-class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class ConsoleHandler(logging.StreamHandler):
     """Print records unless the application has handlers that already show them."""
 
     def emit(self, record: logging.LogRecord) -> None:

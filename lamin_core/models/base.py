@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import JSON, DateTime, ForeignKey, String, TypeDecorator
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
-from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -24,6 +23,7 @@ from sqlalchemy.orm import (
     object_session,
     relationship,
 )
+from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 
 from lamin_core.access import ALL_SPACE_ID, record_space_id
 from lamin_core.dberrors import report_deleted_rows
@@ -272,9 +272,9 @@ class Record(Base, metaclass=RecordMeta):
             check(existing, kwargs)
         log_reuse(existing, fields)
         for name, value in kwargs.items():
-            if name not in fields and name != "dtype" and value is not None:
-                if getattr(existing, name) != value:
-                    setattr(existing, name, value)
+            changed = value is not None and getattr(existing, name) != value
+            if changed and name not in fields and name != "dtype":
+                setattr(existing, name, value)
         return existing
 
     # --- identity ------------------------------------------------------------------------------
