@@ -425,12 +425,12 @@ def _register_storage_and_user(instance: Instance) -> None:
     try:
         user = session.scalar(sa.select(User).where(User.handle == instance.user_handle))
         if user is None and access.may("user", "INSERT"):
-            user = User(handle=instance.user_handle, name=instance.user_handle)
+            user = User._create(handle=instance.user_handle, name=instance.user_handle)
             session.add(user)
             session.flush()
         storage = session.scalar(sa.select(Storage).where(Storage.root == instance.storage_root))
         if storage is None and access.may("storage", "INSERT"):
-            storage = Storage(
+            storage = Storage._create(
                 root=instance.storage_root,
                 type=storage_type(instance.storage_root),
                 created_by_id=user.id if user is not None else None,

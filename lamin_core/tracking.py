@@ -95,7 +95,7 @@ def _get_or_create_transform(
         prior = latest_with_key(session, Transform, key)
         if isinstance(prior, Transform) and (source_hash is None or prior.hash == source_hash):
             return prior
-    transform = Transform(
+    transform = Transform._create(
         key=key, type=type, source_code=source_code, hash=source_hash, description=description
     )
     if uid is not None:

@@ -225,7 +225,8 @@ class Record(Base, metaclass=RecordMeta):
         """Return (natural key, saved record) for the first natural key given in `values`.
 
         Keys whose fields are not all given (or point to an unsaved record) are skipped; with
-        no active catalog nothing is looked up. Returns (None, None) when nothing matches.
+        no active catalog nothing is looked up. Returns (None, None) when nothing matches or
+        the match differs in another given key field.
         """
         if not cls._natural_keys or values.get("uid") is not None:
             return None, None
@@ -234,10 +235,16 @@ class Record(Base, metaclass=RecordMeta):
         instance = active_instance()
         if instance is None:
             return None, None
-        for fields in cls.given_natural_keys(values):
+        given = cls.given_natural_keys(values)
+        identity = {name for fields in given for name in fields}
+        for fields in given:
             query = sa.select(cls).where(*(getattr(cls, name) == values[name] for name in fields))
             existing = instance.session.scalars(query.order_by(cls.id).limit(1)).first()
-            if existing is not None:
+            # another identity field that differs (a new name for a saved ontology id) is a
+            # new record, which the unique constraint then refuses with the fix
+            if existing is not None and all(
+                getattr(existing, name) == values[name] for name in identity
+            ):
                 return fields, existing
         return None, None
 
