@@ -31,7 +31,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
-from lamin_core import dberrors
+from lamin_core import console, dberrors
 from lamin_core.access import (
     UNRESTRICTED,
     Access,
@@ -407,6 +407,8 @@ def _open(
     if activate:
         _set_default(instance)
         write_settings({"db": db, "storage": root, "user": user})  # without the password
+        # as LaminDB; a service opening catalogs without activating them stays quiet
+        console.logger.info(f"→ connected lamindb: {instance.user_handle}/{instance.name}")
     return instance
 
 

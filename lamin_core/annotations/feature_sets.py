@@ -40,7 +40,9 @@ def features_set(session: Session, features: Sequence[Feature]) -> FeatureSet:
     found = session.scalar(sa.select(FeatureSet).where(FeatureSet.hash == digest))
     if found is not None:
         return found
-    feature_set = FeatureSet._create(n=len(features), itype="Feature", hash=digest, features=list(features))
+    feature_set = FeatureSet._create(
+        n=len(features), itype="Feature", hash=digest, features=list(features)
+    )
     feature_set._fill_defaults(feature_set._instance())
     session.add(feature_set)
     session.flush()
