@@ -22,7 +22,7 @@ from lamin_core.errors import DoesNotExist, IntegrityError, MultipleResultsFound
 from lamin_core.query.collector import collector_paused
 from lamin_core.query.compiler import compile_node, related_column, resolve_q
 from lamin_core.query.features import FeatureRef, feature_refs, has_features
-from lamin_core.query.fields import resolve_path
+from lamin_core.query.fields import resolve_path, unknown_field_error
 from lamin_core.query.q import LOOKUP_SEP, Q
 from lamin_core.values import is_valid_text
 
@@ -107,6 +107,11 @@ class QuerySet(Generic[R]):
         if not unknown:
             return None
         refs: dict[str, FeatureRef] = feature_refs(self.session, self.model, sorted(unknown))
+        missing = sorted(unknown - refs.keys())
+        if missing:  # neither a field nor a feature: suggest the closest of both
+            features = list(feature_refs(self.session, self.model))
+            self._end_read()
+            raise unknown_field_error(self.model, missing[0], features=features)
         self._end_read()
         return refs.get
 
