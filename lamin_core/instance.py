@@ -40,7 +40,7 @@ from lamin_core.access import (
     install_write_guard,
     refresh_spaces,
 )
-from lamin_core.errors import InstanceError
+from lamin_core.errors import InstanceError, StorageError
 from lamin_core.settings import (
     private_dir,
     read_settings,
@@ -361,7 +361,7 @@ def _open(
         )
     root = normalize_root(storage_value)
     if is_local(root) and create:
-        Path(root, CATALOG_DIR).mkdir(parents=True, exist_ok=True)
+        _make_catalog_folder(root)
     # a URL from the settings file has no password: the environment may hold it (else libpq
     # looks in ~/.pgpass)
     db_url = resolve_password(db) if db else _default_db_url(root)
@@ -410,6 +410,30 @@ def _open(
         # as LaminDB; a service opening catalogs without activating them stays quiet
         console.logger.info(f"→ connected lamindb: {instance.user_handle}/{instance.name}")
     return instance
+
+
+def _make_catalog_folder(root: str) -> None:
+    """Create ``<root>/.lamindb`` for a new local catalog.
+
+    Raises:
+        StorageError: the root is a file, or the folder cannot be created there (a read-only
+            or virtual filesystem such as /proc, no permission); says what to pass instead.
+    """
+    try:
+        Path(root, CATALOG_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        blocker = next(
+            (p for p in (Path(root), *Path(root).parents) if p.exists() and not p.is_dir()), None
+        )
+        problem = (
+            f"{str(blocker)!r} is a file, not a folder"
+            if blocker is not None
+            else f"cannot create the folder {str(Path(root, CATALOG_DIR))!r} ({error.strerror})"
+        )
+        raise StorageError(
+            f"Cannot use {root!r} as the storage of a catalog: {problem}. Pass a folder you may "
+            "write to (it is created if missing), e.g. ln.init(storage='./my-catalog')."
+        ) from error
 
 
 def _system_user() -> str:
