@@ -56,10 +56,12 @@ def fts_phrase(text: str) -> str:
 def query_chunks(query: str) -> list[str]:
     """Return the overlapping pieces of a query used to find typo candidates.
 
-    4-grams for queries of 6+ characters (one typo leaves most of them intact and they are far
-    more selective than trigrams), trigrams for shorter ones.
+    4-grams for queries of 8+ characters (far more selective than trigrams), trigrams for
+    shorter ones: one typo breaks up to `size` overlapping chunks, so a query needs at least
+    twice the chunk size for one chunk to survive ("datset" keeps "dat" and "set" of
+    "dataset", but none of its 4-grams).
     """
-    size = 4 if len(query) >= 6 else 3
+    size = 4 if len(query) >= 8 else 3
     chunks = [query[i : i + size] for i in range(len(query) - size + 1)]
     return list(dict.fromkeys(chunk for chunk in chunks if chunk.strip()))
 
