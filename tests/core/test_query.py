@@ -277,7 +277,7 @@ def test_df_types(guide: Guide):
     # a nullable integer column shows NaN where the value is missing, as pandas reads it
     assert frame["n_observations"].dtype == float
     assert frame.loc[dataset1.id, "n_observations"] == 3
-    assert frame["n_observations"].isna().sum() == 2  # the image and the FASTQ file
+    assert frame["n_observations"].isna().sum() == 3
 
 
 def test_df_values_of_json_and_to_one_includes(guide: Guide):

@@ -52,7 +52,7 @@ def test_whole_registry_frames_are_the_same_read_as_columns(
         run.save()
     artifacts = both_ways(monkeypatch, lambda: ln.Artifact.df(limit=None))
     assert len(artifacts) == 5 and artifacts["description"].isna().any()
-    assert artifacts["n_observations"].isna().sum() == 2 and artifacts["is_latest"].dtype == bool
+    assert artifacts["n_observations"].isna().sum() == 3 and artifacts["is_latest"].dtype == bool
     assert str(artifacts["created_at"].dtype) == "datetime64[ns, UTC]"
     included = both_ways(
         monkeypatch,
