@@ -34,7 +34,7 @@ def _key_values(record: Record) -> list[tuple[Any, ...]]:
     values = {name: getattr(record, name) for fields in registry._natural_keys for name in fields}
     return [
         (registry, fields, tuple(_comparable(values[name]) for name in fields))
-        for fields in registry.given_natural_keys(values)
+        for fields in registry._given_natural_keys(values)
     ]
 
 
@@ -70,7 +70,9 @@ def save(records: Iterable[Record]) -> list[Record]:
     seen: dict[tuple[Any, ...], Record] = {}
     to_write: list[Record] = []
     for record in records:
-        if sa.inspect(record).has_identity:
+        if sa.inspect(record).has_identity:  # saved: write its changes, and it is the one
+            for key in _key_values(record):
+                seen.setdefault(key, record)
             result.append(record)
             to_write.append(record)
             continue

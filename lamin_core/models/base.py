@@ -241,7 +241,7 @@ class Record(Base, metaclass=RecordMeta):
         instance = active_instance()
         if instance is None:
             return None, None
-        given = cls.given_natural_keys(values)
+        given = cls._given_natural_keys(values)
         identity = {name for fields in given for name in fields}
         for fields in given:
             query = sa.select(cls).where(*(getattr(cls, name) == values[name] for name in fields))
@@ -256,7 +256,7 @@ class Record(Base, metaclass=RecordMeta):
         return None, None
 
     @classmethod
-    def given_natural_keys(cls, values: dict[str, Any]) -> list[tuple[str, ...]]:
+    def _given_natural_keys(cls, values: dict[str, Any]) -> list[tuple[str, ...]]:
         """Return the natural keys whose fields `values` all give (related records saved)."""
         return [
             fields

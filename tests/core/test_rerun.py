@@ -83,7 +83,7 @@ def test_constructor_returns_existing_record_with_same_natural_key(
     assert again.id == first.id and again.uid == first.uid
     assert _count(registry) == before
     # the first key given is the one looked up (Organism: a name is required, so by name)
-    matched = registry.given_natural_keys(_kwargs(registry, fields, "first"))[0]
+    matched = registry._given_natural_keys(_kwargs(registry, fields, "first"))[0]
     shown = ", ".join(f"'{getattr(first, name)}'" for name in matched)
     assert (
         f"→ returning existing {registry.__name__} record with same {' and '.join(matched)}: "
