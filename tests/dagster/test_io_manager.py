@@ -423,6 +423,7 @@ def test_outputs_record_their_number_of_observations(
     def table():  # type: ignore[no-untyped-def]
         return make_output(tmp_path)
 
-    dg.materialize([table], resources=catalog.resources(), instance=dagster_instance)
+    result = dg.materialize([table], resources=catalog.resources(), instance=dagster_instance)
     (artifact,) = catalog.artifacts()
     assert artifact.n_observations == rows
+    assert _metadata(result, "table")["dagster/row_count"] == rows
