@@ -8,8 +8,9 @@ Examples:
 """
 
 from lamin_core import bio as _bio  # noqa: F401  (defines the biological registries' tables)
-from lamin_core import errors
+from lamin_core import errors, settings
 from lamin_core.annotations.hooks import install_hooks as _install_feature_hooks
+from lamin_core.bulk import save
 from lamin_core.console import install_console_handler as _install_console_handler
 from lamin_core.curators import Curator
 from lamin_core.errors import (
@@ -79,6 +80,8 @@ __all__ = [
     "finish",
     "get_instance",
     "init",
+    "save",
+    "settings",
     "track",
     "view",
 ]

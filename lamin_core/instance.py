@@ -20,6 +20,7 @@ import functools
 import getpass
 import hashlib
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
-from lamin_core import dberrors
+from lamin_core import console, dberrors
 from lamin_core.access import (
     UNRESTRICTED,
     Access,
@@ -40,7 +41,7 @@ from lamin_core.access import (
     install_write_guard,
     refresh_spaces,
 )
-from lamin_core.errors import InstanceError
+from lamin_core.errors import InstanceError, StorageError
 from lamin_core.settings import (
     private_dir,
     read_settings,
@@ -202,6 +203,11 @@ class Instance:
         return f"Instance(db={self.db_url!r}, storage={self.storage_root!r})"
 
 
+def active_instance() -> Instance | None:
+    """Return the active instance, or None when none is open (never connects)."""
+    return _active.get() or _default
+
+
 def get_instance() -> Instance:
     """Return the active instance, connecting from environment or settings when none is.
 
@@ -346,8 +352,6 @@ def _open(
     activate: bool,
     storage_options: dict[str, Any] | None,
 ) -> Instance:
-    from lamin_core.migrations import ensure_schema
-
     db, storage_value, user = _resolve(db, storage, user)
     if storage_value is None:
         raise InstanceError(
@@ -355,6 +359,40 @@ def _open(
             "'s3://bucket/prefix', or set LAMIN_CORE_STORAGE."
         )
     root = normalize_root(storage_value)
+    new_folder = _make_catalog_folder(root) if is_local(root) and create else None
+    try:
+        engine, access = _open_database(db, root, create=create, auto_migrate=auto_migrate)
+    except BaseException:
+        if new_folder is not None:  # an unreachable database leaves no folder behind
+            shutil.rmtree(new_folder, ignore_errors=True)
+        raise
+    handle = user or _system_user()
+    instance = Instance(
+        engine=engine,
+        storage_root=root,
+        user_handle=handle,
+        storage_options=storage_options or {},
+        access=access,
+    )
+    _register_storage_and_user(instance)
+    if activate:
+        _set_default(instance)
+        write_settings({"db": db, "storage": root, "user": user})  # without the password
+        # as LaminDB; a service opening catalogs without activating them stays quiet
+        console.logger.info(f"→ connected lamindb: {instance.user_handle}/{instance.name}")
+    return instance
+
+
+def _open_database(
+    db: str | None, root: str, *, create: bool, auto_migrate: bool
+) -> tuple[Engine, Access]:
+    """Connect to the catalog's database, creating or upgrading its schema as allowed.
+
+    Raises:
+        InstanceError: the database cannot be reached or the role may not use it.
+    """
+    from lamin_core.migrations import ensure_schema
+
     # a URL from the settings file has no password: the environment may hold it (else libpq
     # looks in ~/.pgpass)
     db_url = resolve_password(db) if db else _default_db_url(root)
@@ -388,22 +426,38 @@ def _open(
     except InstanceError:
         engine.dispose()
         raise
-    if is_local(root) and create:
-        # only once the database answered: an unreachable one leaves no folder behind
-        Path(root, CATALOG_DIR).mkdir(parents=True, exist_ok=True)
-    handle = user or _system_user()
-    instance = Instance(
-        engine=engine,
-        storage_root=root,
-        user_handle=handle,
-        storage_options=storage_options or {},
-        access=access,
-    )
-    _register_storage_and_user(instance)
-    if activate:
-        _set_default(instance)
-        write_settings({"db": db, "storage": root, "user": user})  # without the password
-    return instance
+    return engine, access
+
+
+def _make_catalog_folder(root: str) -> Path | None:
+    """Create ``<root>/.lamindb`` for a new local catalog.
+
+    Returns:
+        The outermost folder this call created (to remove if the database then fails), or
+        None when ``.lamindb`` was there already.
+
+    Raises:
+        StorageError: the root is a file, or the folder cannot be created there (a read-only
+            or virtual filesystem such as /proc, no permission); says what to pass instead.
+    """
+    folder = Path(root, CATALOG_DIR)
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        blocker = next(
+            (p for p in (Path(root), *Path(root).parents) if p.exists() and not p.is_dir()), None
+        )
+        problem = (
+            f"{str(blocker)!r} is a file, not a folder"
+            if blocker is not None
+            else f"cannot create the folder {str(Path(root, CATALOG_DIR))!r} ({error.strerror})"
+        )
+        raise StorageError(
+            f"Cannot use {root!r} as the storage of a catalog: {problem}. Pass a folder you may "
+            "write to (it is created if missing), e.g. ln.init(storage='./my-catalog')."
+        ) from error
+    return missing[-1] if missing else None
 
 
 def _system_user() -> str:
@@ -421,12 +475,12 @@ def _register_storage_and_user(instance: Instance) -> None:
     try:
         user = session.scalar(sa.select(User).where(User.handle == instance.user_handle))
         if user is None and access.may("user", "INSERT"):
-            user = User(handle=instance.user_handle, name=instance.user_handle)
+            user = User._create(handle=instance.user_handle, name=instance.user_handle)
             session.add(user)
             session.flush()
         storage = session.scalar(sa.select(Storage).where(Storage.root == instance.storage_root))
         if storage is None and access.may("storage", "INSERT"):
-            storage = Storage(
+            storage = Storage._create(
                 root=instance.storage_root,
                 type=storage_type(instance.storage_root),
                 created_by_id=user.id if user is not None else None,

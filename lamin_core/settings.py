@@ -4,6 +4,9 @@ A catalog's database URL may carry a password. It never reaches the disk: the se
 the URL without it, and at connect time the password comes from the URL passed in, from
 ``LAMIN_CORE_DB``, or from ``~/.pgpass`` (``PGPASSFILE``), which libpq reads as psql does.
 
+As a module attribute of the package, ``ln.settings`` also holds LaminDB's run-time settings:
+``ln.settings.verbosity = "warning"`` quiets the catalog's messages (`lamin_core.console`).
+
 The settings folder (``$LAMIN_CORE_HOME``, default ``~/.lamin_core``) is private to its user:
 mode 0700, files 0600, as OpenSSH and libpq want their files. A folder or file with looser modes
 is tightened (as ``chmod go-rwx`` would); a folder that belongs to another user is refused, since
@@ -18,12 +21,15 @@ import json
 import logging
 import os
 import stat
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from lamin_core import console
 from lamin_core.errors import InstanceError
 
 __all__ = [
@@ -33,8 +39,26 @@ __all__ = [
     "resolve_password",
     "settings_dir",
     "strip_password",
+    "verbosity",
     "write_settings",
 ]
+
+# ln.settings.verbosity: a property of this module (below), so that setting it takes effect
+verbosity: str
+
+
+class _SettingsModule(types.ModuleType):
+    @property
+    def verbosity(self) -> str:
+        """How much the catalog prints: error, warning, success, info (default), hint, debug."""
+        return console.get_verbosity()
+
+    @verbosity.setter
+    def verbosity(self, value: str | int) -> None:
+        console.set_verbosity(value)
+
+
+sys.modules[__name__].__class__ = _SettingsModule
 
 logger = logging.getLogger("lamin_core")
 

@@ -10,6 +10,7 @@ track their own.
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import inspect
 import os
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from lamin_core.console import logger
 from lamin_core.errors import ValidationError
 from lamin_core.instance import Instance, get_instance
 from lamin_core.models.base import utcnow
@@ -95,7 +97,7 @@ def _get_or_create_transform(
         prior = latest_with_key(session, Transform, key)
         if isinstance(prior, Transform) and (source_hash is None or prior.hash == source_hash):
             return prior
-    transform = Transform(
+    transform = Transform._create(
         key=key, type=type, source_code=source_code, hash=source_hash, description=description
     )
     if uid is not None:
@@ -155,6 +157,7 @@ def track(
             description=description,
         )
     run = Run(transform=record, params=params, started_at=utcnow(), created_by_id=instance.user_id)
+    is_new_transform = not sa.inspect(record).has_identity
     session.add_all([record, run])
     try:
         session.commit()
@@ -163,7 +166,30 @@ def track(
         raise
     _current.set((instance, run))
     _global_run = (instance, run)
+    logger.info(
+        f"→ {'created' if is_new_transform else 'loaded'} Transform('{record.uid}'), "
+        f"started Run('{run.uid}') at {_shown_time(run.started_at)}"
+    )
     return run
+
+
+def _shown_time(moment: dt.datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "?"
+
+
+def _shown_duration(seconds: float) -> str:
+    """Show a duration as LaminDB does: 3s, 2m 5s, 1h 2m, 3d 4h."""
+    total = round(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
 
 
 def finish(status: str = "completed") -> Run | None:
@@ -175,6 +201,11 @@ def finish(status: str = "completed") -> Run | None:
     run.finished_at = utcnow()
     run.status = status
     run.save()
+    elapsed = (run.finished_at - run.started_at).total_seconds() if run.started_at else 0.0
+    logger.info(
+        f"→ finished Run('{run.uid}') after {_shown_duration(elapsed)} at "
+        f"{_shown_time(run.finished_at)}"
+    )
     _current.set(None)
     if _global_run is not None and _global_run[1] is run:
         _global_run = None

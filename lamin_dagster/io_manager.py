@@ -184,9 +184,12 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
                 if created_here:  # leave the catalog as it was: no artifact without its values
                     artifact.delete()
                 raise
+            row_count = handler.row_count(obj)
+            if row_count is None:  # the catalog may know the rows (a parquet file's footer)
+                row_count = artifact.n_observations
             metadata = artifact_metadata(
                 artifact,
-                row_count=handler.row_count(obj),
+                row_count=row_count,
                 column_schema=handler.column_schema(obj),
                 is_partition=target.partition_key is not None,
                 features=prepared.features,

@@ -16,7 +16,13 @@ from lamin_core.query.queryset import end_read
 if TYPE_CHECKING:
     from lamin_core.models import Artifact
 
-__all__ = ["describe_features", "feature_set_lines", "labels_lines"]
+__all__ = [
+    "describe_features",
+    "describe_labels",
+    "feature_set_lines",
+    "labels_by_feature_lines",
+    "labels_lines",
+]
 
 SHOW = 10  # members and labels shown per line
 
@@ -86,6 +92,46 @@ def labels_lines(artifact: Artifact) -> list[str]:
         if names:
             lines.append(f"    {registry.__name__}: {_join(names)}")
     return lines
+
+
+def labels_by_feature_lines(artifact: Artifact) -> list[str]:
+    """Return lines listing the labels attached with a feature, by feature (link tables)."""
+    from lamin_core.annotations.labels import label_registries, link_table
+    from lamin_core.models import Feature
+
+    session = artifact._instance().session
+    by_feature: dict[tuple[int, str, str], list[Any]] = {}
+    for registry in label_registries():
+        table, artifact_col, label_col, feature_col = link_table(registry)
+        label = getattr(registry, registry._name_field)  # type: ignore[attr-defined]
+        rows = session.execute(
+            sa.select(Feature.id, Feature.name, Feature.dtype, label)
+            .join(table, label_col == registry.id)  # type: ignore[attr-defined]
+            .join(Feature, Feature.id == feature_col)
+            .where(artifact_col == artifact.id)
+            .order_by(table.c.id)
+        )
+        for feature_id, name, dtype, value in rows:
+            by_feature.setdefault((feature_id, name, dtype), []).append(value)
+    return [
+        f"    {name} ({dtype}): {_join(values)}"
+        for (_, name, dtype), values in sorted(by_feature.items())
+    ]
+
+
+def describe_labels(artifact: Artifact) -> str:
+    """Return the labels of an artifact as ``describe()`` shows them (``artifact.labels``)."""
+    if artifact.id is None:
+        return "no labels (the artifact is not saved)"
+    lines = []
+    by_feature = labels_by_feature_lines(artifact)
+    if by_feature:
+        lines += ["Labels by feature", *by_feature]
+    other = labels_lines(artifact)
+    if other:
+        lines += ["Labels", *other]
+    end_read(artifact._instance().session)
+    return "\n".join(lines) if lines else "no labels"
 
 
 def describe_features(artifact: Artifact) -> str:

@@ -35,7 +35,9 @@ def features_set(session: Session, features: Sequence[Feature]) -> FeatureSet:
     found = session.scalar(sa.select(FeatureSet).where(FeatureSet.hash == digest))
     if found is not None:
         return found
-    feature_set = FeatureSet(n=len(features), itype="Feature", hash=digest, features=list(features))
+    feature_set = FeatureSet._create(
+        n=len(features), itype="Feature", hash=digest, features=list(features)
+    )
     feature_set._fill_defaults(feature_set._instance())
     session.add(feature_set)
     session.flush()
@@ -56,7 +58,7 @@ def genes_set(session: Session, gene_ids: Sequence[int], *, dtype: str | None) -
     found = session.scalar(sa.select(FeatureSet).where(FeatureSet.hash == digest))
     if found is not None:
         return found
-    feature_set = FeatureSet(n=len(ids), itype="bionty.Gene", dtype=dtype, hash=digest)
+    feature_set = FeatureSet._create(n=len(ids), itype="bionty.Gene", dtype=dtype, hash=digest)
     feature_set._fill_defaults(feature_set._instance())
     session.add(feature_set)
     session.flush()

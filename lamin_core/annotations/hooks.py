@@ -1,5 +1,9 @@
 """Checks that run when a Feature is created: a valid dtype and a name queries can use.
 
+A Feature redeclared with the name of a saved one (a notebook re-run) is the saved one, unless
+the dtype differs: then the declaration contradicts the catalog, and the error says so. A Feature
+saved without a dtype is refused with the choices, before the database would.
+
 They are SQLAlchemy attribute events rather than code in the model, so the Feature registry
 stays a plain table definition while every way of setting ``name`` or ``dtype`` (constructor,
 assignment) is checked. A feature named like an Artifact field (``key``, ``size``) would be
@@ -14,7 +18,13 @@ import sqlalchemy as sa
 
 from lamin_core.errors import ValidationError
 
-__all__ = ["artifact_field_names", "check_feature_name", "install_hooks"]
+__all__ = [
+    "artifact_field_names",
+    "check_dtype_given",
+    "check_feature_name",
+    "check_redeclared_dtype",
+    "install_hooks",
+]
 
 
 def artifact_field_names() -> set[str]:
@@ -59,10 +69,50 @@ def _on_dtype(target: Any, value: Any, oldvalue: Any, initiator: Any) -> str:
     return parse_dtype(value).text
 
 
+def check_redeclared_dtype(existing: Any, kwargs: dict[str, Any]) -> None:
+    """Refuse ``Feature(name=..., dtype=...)`` whose dtype differs from the saved feature's.
+
+    Raises:
+        ValidationError: the dtypes differ; names both and what to do.
+    """
+    from lamin_core.annotations.dtypes import parse_dtype
+
+    dtype = kwargs.get("dtype")
+    if dtype is None:
+        return
+    declared = parse_dtype(dtype).text
+    if declared != existing.dtype:
+        raise ValidationError(
+            f"Feature {existing.name!r} exists with dtype {existing.dtype!r}, not {declared!r}. "
+            f"Declare it with dtype={existing.dtype!r} (or without dtype) to use it, or choose "
+            "another name for a feature of the new dtype."
+        )
+
+
+def check_dtype_given(mapper: Any, connection: Any, target: Any) -> None:
+    """Refuse to write a Feature without a dtype, with the choices.
+
+    Raises:
+        ValidationError: the feature has no dtype; nothing is written.
+    """
+    from lamin_core.annotations.dtypes import valid_dtypes_text
+
+    if target.dtype is None:
+        raise ValidationError(
+            f"Feature {target.name!r} has no dtype; dtype is required. Pass one of: "
+            f"{valid_dtypes_text()}, e.g. ln.Feature(name={target.name!r}, dtype='str')."
+        )
+
+
 def install_hooks() -> None:
     """Check Feature names and dtypes whenever they are set (idempotent)."""
     from lamin_core.models import Feature
+    from lamin_core.models.base import add_reuse_check
 
     for attribute, hook in ((Feature.name, _on_name), (Feature.dtype, _on_dtype)):
         if not sa.event.contains(attribute, "set", hook):
             sa.event.listen(attribute, "set", hook, retval=True)
+    for event in ("before_insert", "before_update"):
+        if not sa.event.contains(Feature, event, check_dtype_given):
+            sa.event.listen(Feature, event, check_dtype_given)
+    add_reuse_check(Feature, check_redeclared_dtype)

@@ -250,7 +250,6 @@ class LabelManager(ArtifactAnnotations):
         return registry.filter(registry.id.in_(ids))
 
     def __repr__(self) -> str:
-        from lamin_core.annotations.describe import labels_lines
+        from lamin_core.annotations.describe import describe_labels
 
-        lines = labels_lines(self._artifact)
-        return "\n".join(lines) if lines else "no labels"
+        return describe_labels(self._artifact)

@@ -219,7 +219,7 @@ def _storage_id(instance: Instance, staged: Staged) -> int:
     session = instance.session
     storage = session.scalar(sa.select(Storage).where(Storage.root == staged.in_place_root))
     if storage is None:
-        storage = Storage(
+        storage = Storage._create(
             root=staged.in_place_root,
             type=storage_type(staged.in_place_root),
             created_by_id=instance.user_id,

@@ -40,7 +40,7 @@ from lamin_core.storage.paths import (
     suffix_of,
     validate_key,
 )
-from lamin_core.storage.serializers import write_anndata, write_dataframe
+from lamin_core.storage.serializers import count_rows, write_anndata, write_dataframe
 
 
 @dataclass
@@ -120,7 +120,36 @@ def stage(data: Any, *, key: str | None, kind: str | None) -> Staged:
         staged = _stage_object(data, key)
     if kind is not None:
         staged.kind = kind
+    try:
+        check_key_suffix(key, staged.suffix, is_folder=staged.is_folder)
+    except ValidationError:
+        staged.discard()  # a serialised DataFrame of an artifact that is never made
+        raise
+    if staged.n_observations is None and not staged.is_folder:
+        staged.n_observations = count_rows(staged.source, staged.suffix, staged.fs)
     return staged
+
+
+def check_key_suffix(key: str | None, suffix: str, *, is_folder: bool) -> None:
+    """Refuse a key whose suffix contradicts the content's, as LaminDB does.
+
+    A key may leave out a compression suffix (``raw/x.fastq`` for a ``.fastq.gz`` file, as
+    LaminDB's guide does) or have no suffix at all.
+
+    Raises:
+        ValidationError: the key ends in another suffix than the file (``t.csv`` for a ``.txt``).
+    """
+    if key is None or is_folder or not suffix:
+        return
+    key_suffix = suffix_of(key).lower()
+    content = suffix.lower()
+    if not key_suffix or content == key_suffix or content.startswith(key_suffix + "."):
+        return
+    raise ValidationError(
+        f"The key {key!r} ends in {key_suffix!r}, but the content is a {suffix!r} file: a key's "
+        f"suffix must match its content. Use a key ending in {suffix!r}, e.g. "
+        f"{key[: len(key) - len(key_suffix)] + suffix!r}."
+    )
 
 
 def _stage_object(data: Any, key: str | None) -> Staged:
@@ -128,7 +157,7 @@ def _stage_object(data: Any, key: str | None) -> Staged:
 
     writer: Callable[[Any, Path], None]
     if isinstance(data, pd.DataFrame):
-        writer, suffix, otype, n_obs = write_dataframe, ".parquet", "DataFrame", None
+        writer, suffix, otype, n_obs = write_dataframe, ".parquet", "DataFrame", len(data)
     else:
         try:
             import anndata as ad

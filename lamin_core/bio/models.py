@@ -61,6 +61,7 @@ class Source(Record):
 
     __tablename__ = "source"
     __table_args__ = (sa.UniqueConstraint("entity", "organism", "name", "version"),)
+    _natural_keys = (("entity", "organism", "name", "version"),)
     _uid_length = 4
     _search_fields = ("name", "entity", "description")
 
@@ -240,6 +241,7 @@ class OntologyRecord(BioRecord):
     __abstract__ = True
     _uid_length = 8
     _search_fields = ("name", "synonyms", "ontology_id", "description")
+    _natural_keys = (("ontology_id",), ("name",))
 
     name: Mapped[str] = mapped_column(String(256), index=True, sort_order=1)
     ontology_id: Mapped[str | None] = mapped_column(String(32), unique=True, sort_order=2)
@@ -321,6 +323,7 @@ class Organism(BioRecord):
     _plural = "organisms"
     _uid_length = 8
     _search_fields = ("name", "synonyms", "scientific_name", "ontology_id")
+    _natural_keys = (("name",), ("ontology_id",))
 
     name: Mapped[str] = mapped_column(String(64), unique=True, sort_order=1)
     ontology_id: Mapped[str | None] = mapped_column(String(32), unique=True, sort_order=2)
@@ -344,6 +347,7 @@ class Gene(BioRecord):
     _has_organism = True
     _uid_length = 12
     _search_fields = ("symbol", "synonyms", "ensembl_gene_id", "description")
+    _natural_keys = (("ensembl_gene_id",), ("symbol", "organism"))
 
     symbol: Mapped[str | None] = mapped_column(String(64), index=True, sort_order=1)
     stable_id: Mapped[str | None] = mapped_column(String(64), index=True, sort_order=2)

@@ -128,7 +128,7 @@ def source_record(session: Session, public_source: PublicSource) -> Source:
     if found is None:
         found = _pending(session).get(key)
     if found is None:
-        found = Source(
+        found = Source._create(
             entity=entity,
             organism=public_source.organism,
             name=public_source.name,
@@ -159,7 +159,7 @@ def organism_record(session: Session, organism: Any) -> Organism:
     if found is None:
         public = public_table(Organism)
         row = public.df().reset_index().set_index("name").loc[name]
-        found = Organism(
+        found = Organism._create(
             name=name,
             ontology_id=row["ontology_id"],
             scientific_name=row.get("scientific_name"),
@@ -196,7 +196,7 @@ class PublicRows:
         """Return the rows as new unsaved records (linked to their Source and Organism)."""
         records = []
         for index, row in enumerate(self.rows):
-            record = self.registry(**row, source=self.source)
+            record = self.registry._create(**row, source=self.source)
             if self.organism is not None:
                 record.organism = self.organism
             if self.parents is not None:
@@ -327,7 +327,7 @@ def from_values(
             {"organism": organism_record(session, organism_name)} if registry._has_organism else {}
         )
         for value in missing:
-            by_value[value] = registry(**{name: value}, **extra)
+            by_value[value] = registry._create(**{name: value}, **extra)
         missing = []
     if missing:
         _log(

@@ -51,6 +51,7 @@ class ULabel(Record):
     """
 
     __tablename__ = "ulabel"
+    _natural_keys = (("name",),)
     _uid_length = 8
     _search_fields = ("name", "description")
 
@@ -124,6 +125,7 @@ class Feature(Record):
     """
 
     __tablename__ = "feature"
+    _natural_keys = (("name",),)
     _uid_length = 12
     _search_fields = ("name", "description", "synonyms")
 
@@ -154,6 +156,7 @@ class FeatureSet(Record):
     _search_fields = ("name", "itype")
     # `registry` is reserved by SQLAlchemy's declarative base; queries accept it as an alias.
     _field_aliases = {"registry": "itype"}
+    _natural_keys = (("hash",),)
 
     name: Mapped[str | None] = mapped_column(String(255))
     n: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,6 +8,7 @@ returns the record so calls chain, `delete()` removes it, and class methods (`fi
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import (
     object_session,
     relationship,
 )
+from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 
 from lamin_core.access import ALL_SPACE_ID, record_space_id
 from lamin_core.dberrors import report_deleted_rows
@@ -37,6 +39,30 @@ if TYPE_CHECKING:
     from lamin_core.query import QuerySet
 
 R = TypeVar("R", bound="Record")
+
+logger = logging.getLogger("lamin_core.models")
+
+# checks run before a constructor returns an existing record instead of a new one, by registry;
+# a higher layer adds them (a Feature redeclared with another dtype: lamin_core.annotations)
+ReuseCheck = Callable[["Record", dict[str, Any]], None]
+_reuse_checks: dict[type[Record], list[ReuseCheck]] = {}
+
+
+def add_reuse_check(registry: type[Record], check: ReuseCheck) -> None:
+    """Run `check(existing, kwargs)` before a `registry(...)` call returns an existing record.
+
+    The check raises (e.g. a ValidationError) when the constructor's arguments contradict the
+    existing record; the constructor then raises it and nothing is returned. Idempotent.
+    """
+    checks = _reuse_checks.setdefault(registry, [])
+    if check not in checks:
+        checks.append(check)
+
+
+def end_read(session: sa.orm.Session) -> None:
+    """End the implicit transaction of a read, unless the session holds unsaved user edits."""
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.commit()
 
 
 def utcnow() -> dt.datetime:
@@ -76,13 +102,46 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, dt.datetime: UTCDateTime}
 
 
+def log_reuse(existing: Record, fields: tuple[str, ...]) -> None:
+    """Say, as LaminDB does, that an existing record is returned instead of a new one."""
+    shown = ", ".join(_shown(getattr(existing, name)) for name in fields)
+    logger.info(
+        f"→ returning existing {type(existing).__name__} record with same "
+        f"{' and '.join(fields)}: {shown}"
+    )
+
+
+def _shown(value: Any) -> str:
+    """Show a key value as LaminDB's messages do: 'DMSO' for text, the record for others."""
+    return f"'{value}'" if isinstance(value, str) else repr(value)
+
+
 def _format_value(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S %Z")
     return repr(value)
 
 
-class Record(Base):
+class RecordMeta(DeclarativeAttributeIntercept):
+    """Let a registry's constructor return the existing record with the same natural key.
+
+    ``ln.ULabel(name="DMSO")`` run twice (a notebook re-run) must not make a second DMSO: as in
+    LaminDB, the second call returns the saved record and says so. A metaclass does this before
+    SQLAlchemy instruments a new object, so an existing record is never initialised twice.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        existing = cls._existing_record(kwargs) if not args else None  # type: ignore[attr-defined]
+        if existing is not None:
+            return existing
+        return super().__call__(*args, **kwargs)
+
+    def _create(cls, *args: Any, **kwargs: Any) -> Any:
+        """Construct a new record without looking for an existing one (the caller did)."""
+        return super().__call__(*args, **kwargs)
+
+
+class Record(Base, metaclass=RecordMeta):
     """Behaviour shared by all registries.
 
     Subclasses set `_uid_length` (the length of the random part of `uid`) and `_name_field` (the
@@ -103,6 +162,10 @@ class Record(Base):
     _field_aliases: ClassVar[dict[str, str]] = {}
     # what to do instead of changing an identity field of a saved record
     _immutable_fix: ClassVar[str] = "create a new record instead"
+
+    # the natural keys: field tuples that identify a record; a constructor given all fields of
+    # one of them (and no uid) returns the existing record with those values
+    _natural_keys: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     # False for the registries outside spaces: User, Space
     _has_space: ClassVar[bool] = True
@@ -160,6 +223,73 @@ class Record(Base):
     @classmethod
     def _new_uid(cls) -> str:
         return base62(cls._full_uid_length())
+
+    @classmethod
+    def _find_existing(
+        cls: type[R], values: dict[str, Any]
+    ) -> tuple[tuple[str, ...], R] | tuple[None, None]:
+        """Return (natural key, saved record) for the first natural key given in `values`.
+
+        Keys whose fields are not all given (or point to an unsaved record) are skipped; with
+        no active catalog nothing is looked up. Returns (None, None) when nothing matches or
+        the match differs in another given key field.
+        """
+        if not cls._natural_keys or values.get("uid") is not None:
+            return None, None
+        from lamin_core.instance import active_instance
+
+        instance = active_instance()
+        if instance is None:
+            return None, None
+        given = cls._given_natural_keys(values)
+        identity = {name for fields in given for name in fields}
+        for fields in given:
+            query = sa.select(cls).where(*(getattr(cls, name) == values[name] for name in fields))
+            existing = instance.session.scalars(query.order_by(cls.id).limit(1)).first()
+            end_read(instance.session)  # a constructor leaves no transaction open
+            # another identity field that differs (a new name for a saved ontology id) is a
+            # new record, which the unique constraint then refuses with the fix
+            if existing is not None and all(
+                getattr(existing, name) == values[name] for name in identity
+            ):
+                return fields, existing
+        return None, None
+
+    @classmethod
+    def _given_natural_keys(cls, values: dict[str, Any]) -> list[tuple[str, ...]]:
+        """Return the natural keys whose fields `values` all give (related records saved)."""
+        return [
+            fields
+            for fields in cls._natural_keys
+            if not any(
+                values.get(name) is None
+                or (isinstance(values[name], Record) and values[name].id is None)
+                for name in fields
+            )
+        ]
+
+    @classmethod
+    def _existing_record(cls: type[R], kwargs: dict[str, Any]) -> R | None:
+        """Return the saved record with the natural key given in `kwargs`, updated, or None.
+
+        As LaminDB: a uid given on purpose means a new record; otherwise the first natural key
+        whose fields are all given is looked up in the active catalog (none active: None).
+        The other given values are set on the record (saved by its next `save()`).
+
+        Raises:
+            ValidationError: a registry's reuse check refuses (see `add_reuse_check`).
+        """
+        fields, existing = cls._find_existing(kwargs)
+        if fields is None or existing is None:
+            return None
+        for check in _reuse_checks.get(cls, []):
+            check(existing, kwargs)
+        log_reuse(existing, fields)
+        for name, value in kwargs.items():
+            changed = value is not None and getattr(existing, name) != value
+            if changed and name not in fields and name != "dtype":
+                setattr(existing, name, value)
+        return existing
 
     # --- identity ------------------------------------------------------------------------------
 
@@ -439,7 +569,7 @@ class Record(Base):
             if value in existing:
                 records.append(existing[value])
             elif create:
-                records.append(cls(**{field_name: value}))
+                records.append(cls._create(**{field_name: value}))
         return records
 
 

@@ -40,6 +40,7 @@ class User(Record):
     _uid_length = 8
     _has_space = False  # users are catalog-wide: records of every space name their creator
     _name_field = "handle"
+    _natural_keys = (("handle",),)
     _search_fields = ("handle", "name")
 
     handle: Mapped[str] = mapped_column(String(255), unique=True)
@@ -57,6 +58,7 @@ class Storage(Record):
     __tablename__ = "storage"
     _uid_length = 12
     _name_field = "root"
+    _natural_keys = (("root",),)
     _search_fields = ("root", "description")
 
     root: Mapped[str] = mapped_column(String(1024), unique=True)
@@ -135,6 +137,7 @@ class Transform(IsVersioned):
     _search_fields = ("key", "description")
     # LaminDB's guide filters transforms by `name`, which is their description here
     _field_aliases = {"name": "description"}
+    _natural_keys = (("key", "version"),)
 
     key: Mapped[str | None] = mapped_column(String(1024), index=True)
     description: Mapped[str | None] = mapped_column(Text)

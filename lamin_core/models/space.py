@@ -45,6 +45,7 @@ class Space(Record):
     """
 
     __tablename__ = "space"
+    _natural_keys = (("name",),)
     _uid_length = 12
     _has_space = False
     _search_fields = ("name", "description")

@@ -9,7 +9,7 @@ unchanged), every value against the column's type. Mistakes become `FieldError` 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -100,14 +100,30 @@ def field_choices(model: Any) -> list[str]:
     return names
 
 
-def unknown_field_error(model: Any, name: str, *, extra: str = "") -> FieldError:
-    """Return the FieldError for an unknown field `name` on `model`, with the closest match."""
+def unknown_field_error(
+    model: Any, name: str, *, extra: str = "", features: Sequence[str] = ()
+) -> FieldError:
+    """Return the FieldError for an unknown field `name` on `model`, with the closest match.
+
+    Args:
+        model: The registry queried.
+        name: The unknown name.
+        extra: A sentence to append.
+        features: The names of the catalog's Features, for a registry queried by features
+            (``ln.Artifact.filter(temperatur__gt=21)`` suggests the feature 'temperature').
+    """
     choices = field_choices(model)
-    match = closest_match(name, choices)
-    hint = f" Did you mean {match!r}?" if match else ""
+    match = closest_match(name, [*choices, *features])
+    if match is None:
+        hint = ""
+    elif match in choices:
+        hint = f" Did you mean {match!r}?"
+    else:
+        hint = f" Did you mean the feature {match!r}?"
     registry = _mapper(model).class_.__name__
+    shown = f" Features: {', '.join(features)}." if features else ""
     return FieldError(
-        f"Unknown field {name!r} on {registry}.{hint} Fields: {', '.join(choices)}.{extra}"
+        f"Unknown field {name!r} on {registry}.{hint} Fields: {', '.join(choices)}.{shown}{extra}"
     )
 
 

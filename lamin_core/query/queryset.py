@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from lamin_core.errors import DoesNotExist, IntegrityError, MultipleResultsFound, ValidationError
+from lamin_core.models.base import end_read
 from lamin_core.query.collector import collector_paused
 from lamin_core.query.compiler import compile_node, related_column, resolve_q
 from lamin_core.query.features import FeatureRef, feature_refs, has_features
-from lamin_core.query.fields import resolve_path
+from lamin_core.query.fields import resolve_path, unknown_field_error
 from lamin_core.query.q import LOOKUP_SEP, Q
 from lamin_core.values import is_valid_text
 
@@ -37,12 +38,6 @@ R = TypeVar("R")
 REPR_LIMIT = 20
 # execution options of a statement whose rows df() reads from the cursor (see _execute_raw)
 _RAW_ROWS = {"_result_disable_adapt_to_context": True}
-
-
-def end_read(session: sa.orm.Session) -> None:
-    """End the implicit transaction of a read, unless the session holds unsaved user edits."""
-    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
-        session.commit()
 
 
 class QuerySet(Generic[R]):
@@ -107,6 +102,11 @@ class QuerySet(Generic[R]):
         if not unknown:
             return None
         refs: dict[str, FeatureRef] = feature_refs(self.session, self.model, sorted(unknown))
+        missing = sorted(unknown - refs.keys())
+        if missing:  # neither a field nor a feature: suggest the closest of both
+            features = list(feature_refs(self.session, self.model))
+            self._end_read()
+            raise unknown_field_error(self.model, missing[0], features=features)
         self._end_read()
         return refs.get
 

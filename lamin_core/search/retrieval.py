@@ -53,13 +53,21 @@ def fts_phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+# queries shorter than this look for typos by trigrams (see `query_chunks`) and, on PostgreSQL,
+# with a lower word-similarity threshold
+SHORT_QUERY = 8
+SHORT_QUERY_WORD_SIMILARITY = 0.4
+
+
 def query_chunks(query: str) -> list[str]:
     """Return the overlapping pieces of a query used to find typo candidates.
 
-    4-grams for queries of 6+ characters (one typo leaves most of them intact and they are far
-    more selective than trigrams), trigrams for shorter ones.
+    4-grams for queries of 8+ characters (far more selective than trigrams), trigrams for
+    shorter ones: one typo breaks up to `size` overlapping chunks, so a query needs at least
+    twice the chunk size for one chunk to survive ("datset" keeps "dat" and "set" of
+    "dataset", but none of its 4-grams).
     """
-    size = 4 if len(query) >= 6 else 3
+    size = 4 if len(query) >= SHORT_QUERY else 3
     chunks = [query[i : i + size] for i in range(len(query) - size + 1)]
     return list(dict.fromkeys(chunk for chunk in chunks if chunk.strip()))
 
@@ -238,6 +246,14 @@ def _postgres_fuzzy(session: Any, table: sa.Table, query: str, fields: Sequence[
                     returned: Sequence[str], schema: str) -> list[Candidate]:  # fmt: skip
     found: list[Candidate] = []
     s = quote(schema)
+    if len(query) < SHORT_QUERY:
+        # one typo in a short word leaves few of its trigrams ("datset" in "example_datasets"
+        # has a word similarity of 0.44, under pg_trgm's 0.6): lower the threshold of `<%`
+        # for this transaction; ranking then drops the noise (rapidfuzz cutoff)
+        session.execute(
+            sa.text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
+            {"t": str(SHORT_QUERY_WORD_SIMILARITY)},
+        )
     for field in fields:
         value = f"lower(t.{quote(field)})"
         statement = sa.text(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import numbers
 import re
@@ -24,6 +25,8 @@ from typing import IO, Any
 import numpy as np
 
 from lamin_core.errors import StorageError, ValidationError
+
+logger = logging.getLogger("lamin_core.storage")
 
 Loader = Callable[[Path], Any]
 
@@ -49,6 +52,33 @@ def _load_parquet(path: Path) -> Any:
     df = pd.read_parquet(path)
     extra = (pq.read_schema(path).metadata or {}).get(LABELS_KEY)
     return restore_labels(df, json.loads(extra)) if extra else df
+
+
+def count_rows(path: str, suffix: str, fs: Any = None) -> int | None:
+    """Return the rows of a parquet file from its footer, without reading the data.
+
+    Args:
+        path: The file's local path, or its path on `fs`.
+        suffix: The file's suffix; other formats than parquet give None.
+        fs: The fsspec filesystem of a remote file.
+
+    Returns:
+        The number of rows, or None when the format has no row count in its metadata or the
+        file is not readable as one (the artifact is still registered, without a count).
+    """
+    if suffix.lower() != ".parquet":
+        return None
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if fs is None:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        with fs.open(path, "rb") as file:
+            return int(pq.ParquetFile(file).metadata.num_rows)
+    except (OSError, pa.ArrowException) as error:
+        logger.warning(f"! cannot read the row count of {path!r} ({error}); n_observations unset")
+        return None
 
 
 @register_loader(".csv", ".csv.gz")

@@ -51,7 +51,8 @@ def test_seed_artifacts_have_the_fields_the_guide_shows(instance: ln.Instance, t
     expected = [
         (".jpg", None, None, None),
         (".fastq.gz", None, None, None),
-        (".parquet", "dataset", "DataFrame", None),
+        # the guide's table (an older LaminDB) shows None; LaminDB now fills the rows (issue 12)
+        (".parquet", "dataset", "DataFrame", 150),
         (".h5ad", "dataset", "AnnData", 3),
         (".h5ad", "dataset", "AnnData", 3),
     ]

@@ -136,8 +136,9 @@ def test_malformed_database_url_is_named(tmp_path: Path):
 
 def test_duplicate_unique_name_raises_integrity_error(instance: ln.Instance):
     ln.Feature(name="temperature", dtype="float").save()
+    # a uid given on purpose asks for a new record (no reuse of the existing one by name)
     with pytest.raises(ln.IntegrityError, match="Feature"):
-        ln.Feature(name="temperature", dtype="int").save()
+        ln.Feature(name="temperature", dtype="float", uid="abcdefABCDEF").save()
     session = instance.session
     assert session.scalar(sa.select(sa.func.count()).select_from(ln.Feature)) == 1
 

@@ -8,15 +8,21 @@ Here each dataset shows the values it was annotated with.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
 import lamin_core as ln
 import lamin_core.bio as bt
 from lamin_core import datasets
-from lamin_core.curators.examples import seed_guide_setup
+from lamin_core.curators.examples import GUIDE_FEATURES, seed_guide_setup
 
 STUDY_NOTE = "We had a great time performing this study and the results look compelling."
 GUIDE_MESSAGES = [
@@ -217,3 +223,43 @@ def test_seed_guide_setup_function_is_idempotent(sqlite_instance: ln.Instance):
         ln.ULabel.filter().count(),
     ) == counts
     assert ln.Artifact.filter(temperature__gt=21.7).one().id == first[1].id
+
+
+def _guide_as_notebook() -> str:
+    """The guide's cells as a top-level script (a notebook exported to .py), then a check."""
+    body = inspect.getsource(run_guide_setup).split('"""', 2)[2]
+    cells = [line for line in textwrap.dedent(body).splitlines() if not line.startswith("return")]
+    return "\n".join(
+        [
+            "import lamin_core as ln",
+            "import lamin_core.bio as bt",
+            "from lamin_core import datasets",
+            'ln.init(storage="./test-registries")',
+            *cells,
+            'print("DMSO:", ln.ULabel.get(name="DMSO").uid)',
+            "ln.finish()",
+        ]
+    )
+
+
+def test_guide_as_notebook_runs_twice_in_the_same_folder(tmp_path: Path):
+    script = tmp_path / "guide.py"
+    script.write_text(_guide_as_notebook())
+    env = {**os.environ, "LAMIN_CORE_HOME": str(tmp_path / "home")}
+    runs = [
+        subprocess.run(
+            [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    first, second = (run.stderr for run in runs)
+    assert "→ connected lamindb: " in first
+    assert "→ created Transform('pd7UR7Z8hoTq0000'), started Run('" in first
+    assert "returning existing" not in first
+    assert "→ loaded Transform('pd7UR7Z8hoTq0000'), started Run('" in second
+    for name in GUIDE_FEATURES:
+        assert f"→ returning existing Feature record with same name: '{name}'" in second
+    assert "→ finished Run('" in second
+    assert runs[0].stdout == runs[1].stdout  # the same DMSO, not a second one

@@ -399,3 +399,31 @@ def test_every_export_is_ours_and_documented() -> None:
         "lamin_resources",
         "lamin_run_sensors",
     } <= set(lamin_dagster.__all__)  # the names the README's Dagster section uses
+
+
+def _parquet_file(tmp_path: Path, rows: int) -> Path:
+    path = tmp_path / "table.parquet"
+    pd.DataFrame({"x": range(rows)}).to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make_output", "rows"),
+    [
+        (lambda tmp_path: pd.DataFrame({"x": range(3)}), 3),
+        (lambda tmp_path: ad.AnnData(np.zeros((4, 2), dtype="float32")), 4),
+        (lambda tmp_path: _parquet_file(tmp_path, 5), 5),
+    ],
+    ids=["DataFrame", "AnnData", "parquet-path"],
+)
+def test_outputs_record_their_number_of_observations(
+    catalog: Catalog, dagster_instance: dg.DagsterInstance, tmp_path: Path, make_output, rows
+) -> None:
+    @dg.asset(name="table")
+    def table():  # type: ignore[no-untyped-def]
+        return make_output(tmp_path)
+
+    result = dg.materialize([table], resources=catalog.resources(), instance=dagster_instance)
+    (artifact,) = catalog.artifacts()
+    assert artifact.n_observations == rows
+    assert _metadata(result, "table")["dagster/row_count"] == rows

@@ -1,0 +1,112 @@
+"""Save many records at once, reusing those the catalog already has (``ln.save``).
+
+A notebook re-run builds its records again; saving them must neither fail on a unique name nor
+make a second "DMSO". As LaminDB's ``ln.save``, a record whose natural key (see
+``Record._natural_keys``) is already in the catalog, or earlier in the same list, is not written
+again: the existing one is used and the log says so. Everything new is written in one
+transaction per kind of record (plain registries together, bio records with their ancestors;
+artifacts and collections each with their files).
+
+Examples:
+    >>> labels = [ln.ULabel(name=name) for name in ["DMSO", "IFNG"]]
+    >>> ln.save(labels)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from lamin_core.bio.models import BioRecord
+from lamin_core.bio.saving import save_records
+from lamin_core.errors import ValidationError
+from lamin_core.models import Artifact, Collection, Record, RecordList
+from lamin_core.models.base import log_reuse
+
+__all__ = ["save"]
+
+
+def _key_values(record: Record) -> list[tuple[Any, ...]]:
+    """Return the identities of `record` by each natural key it has: (registry, key, values)."""
+    registry = type(record)
+    values = {name: getattr(record, name) for fields in registry._natural_keys for name in fields}
+    return [
+        (registry, fields, tuple(_comparable(values[name]) for name in fields))
+        for fields in registry._given_natural_keys(values)
+    ]
+
+
+def _comparable(value: Any) -> Any:
+    return ("record", type(value).__name__, value.id) if isinstance(value, Record) else value
+
+
+def save(records: Iterable[Record]) -> list[Record]:
+    """Save records in bulk; records whose natural key exists are reused, not duplicated.
+
+    Args:
+        records: Records of any registries, new or saved (changes to saved ones are written).
+
+    Returns:
+        The records as saved, in order: a record that duplicated an existing one (in the
+        catalog or earlier in `records`) is replaced by that one.
+
+    Raises:
+        ValidationError: an element is not a record; nothing is saved.
+        IntegrityError: a record breaks another constraint; nothing of its kind is saved.
+
+    Examples:
+        >>> ln.save([ln.ULabel(name="DMSO"), ln.ULabel(name="IFNG")])
+    """
+    records = list(records)
+    for position, record in enumerate(records):
+        if not isinstance(record, Record):
+            raise ValidationError(
+                f"ln.save() takes records, got {record!r} at position {position}. Pass a list "
+                "of records, e.g. ln.save([ln.ULabel(name='DMSO')])."
+            )
+    result: list[Record] = []
+    seen: dict[tuple[Any, ...], Record] = {}
+    to_write: list[Record] = []
+    for record in records:
+        if sa.inspect(record).has_identity:  # saved: write its changes, and it is the one
+            for key in _key_values(record):
+                seen.setdefault(key, record)
+            result.append(record)
+            to_write.append(record)
+            continue
+        keys = _key_values(record)
+        duplicate = next((seen[key] for key in keys if key in seen), None)
+        if duplicate is not None:
+            log_reuse(duplicate, next(fields for _, fields, _ in keys))
+        else:
+            given = {name: getattr(record, name) for _, fields, _ in keys for name in fields}
+            fields, existing = type(record)._find_existing(given)
+            if existing is not None and fields is not None:
+                log_reuse(existing, fields)
+                duplicate = existing
+        if duplicate is not None:
+            result.append(duplicate)
+            continue
+        for key in keys:
+            seen[key] = record
+        result.append(record)
+        to_write.append(record)
+    _write(to_write)
+    return result
+
+
+def _write(records: list[Record]) -> None:
+    """Write records: plain ones in one transaction, bio ones with ancestors, artifacts alone."""
+    plain = RecordList[Record]()
+    bio: list[Record] = []
+    for record in records:
+        if isinstance(record, Artifact | Collection):
+            record.save()
+        elif isinstance(record, BioRecord):
+            bio.append(record)
+        else:
+            plain.append(record)
+    plain.save()
+    save_records(bio)
