@@ -257,16 +257,27 @@ class Record(Base, metaclass=RecordMeta):
 
     @classmethod
     def _given_natural_keys(cls, values: dict[str, Any]) -> list[tuple[str, ...]]:
-        """Return the natural keys whose fields `values` all give (related records saved)."""
+        """Return the natural keys whose fields `values` all give, with values that can match.
+
+        A value of the wrong type (``ULabel(name=5)``) or an unsaved related record matches
+        nothing: the constructor then reports the value as it would without a lookup.
+        """
         return [
             fields
             for fields in cls._natural_keys
-            if not any(
-                values.get(name) is None
-                or (isinstance(values[name], Record) and values[name].id is None)
-                for name in fields
-            )
+            if all(cls._can_match(name, values.get(name)) for name in fields)
         ]
+
+    @classmethod
+    def _can_match(cls, name: str, value: Any) -> bool:
+        if value is None:
+            return False
+        if isinstance(value, Record):
+            return value.id is not None
+        column = cls.__table__.columns.get(name)
+        if column is not None and isinstance(column.type, String):
+            return isinstance(value, str)
+        return True
 
     @classmethod
     def _existing_record(cls: type[R], kwargs: dict[str, Any]) -> R | None:
