@@ -5,6 +5,8 @@ process (`dg.build_reconstructable_job`). Four independent assets run at the sam
 stores its output and saves one more artifact through `LaminResource`; a fifth loads all four.
 """
 
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 
@@ -56,3 +58,25 @@ def concurrent_job() -> dg.JobDefinition:
         },
     )
     return defs.resolve_job_def("concurrent_writers")
+
+
+def run_concurrent_job(config: dict, dagster_dir: Path) -> str:
+    """Run `concurrent_job` on the multiprocess executor with `config` for both resources.
+
+    Returns the Dagster run id; fails with the failure messages when the run did not succeed.
+    """
+    dagster_dir.mkdir()
+    with dg.instance_for_test(temp_dir=str(dagster_dir)) as instance:
+        result = dg.execute_job(
+            dg.build_reconstructable_job(
+                "concurrent_pipeline",
+                concurrent_job.__name__,
+                reconstructor_working_directory=str(Path(__file__).parent),
+            ),
+            instance=instance,
+            run_config={
+                "resources": {"io_manager": {"config": config}, "lamin": {"config": config}}
+            },
+        )
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        return result.run_id

@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from concurrent_pipeline import N_WRITERS, concurrent_job
+from concurrent_pipeline import N_WRITERS, run_concurrent_job
 
 import lamin_core as ln
 from lamin_dagster import LaminResource, lamin_resources
@@ -86,21 +86,7 @@ def test_processes_racing_to_create_the_catalog_all_get_one_catalog(
 def test_step_processes_create_a_missing_catalog_once(tmp_path: Path, db_url: str | None) -> None:
     storage = str(tmp_path / "new-catalog")
     config = {"storage": storage, "db": db_url}
-    (tmp_path / "dagster").mkdir()
-
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
-        result = dg.execute_job(
-            dg.build_reconstructable_job(
-                "concurrent_pipeline",
-                concurrent_job.__name__,
-                reconstructor_working_directory=str(Path(__file__).parent),
-            ),
-            instance=instance,
-            run_config={
-                "resources": {"io_manager": {"config": config}, "lamin": {"config": config}}
-            },
-        )
-        assert result.success, [e.message for e in result.all_events if e.is_failure]
+    run_concurrent_job(config, tmp_path / "dagster")
 
     catalog = ln.connect(db_url, storage=storage, activate=False)
     with catalog.activate():

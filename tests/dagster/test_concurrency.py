@@ -2,31 +2,15 @@
 
 from pathlib import Path
 
-import dagster as dg
 import pytest
-from concurrent_pipeline import N_WRITERS, concurrent_job
+from concurrent_pipeline import N_WRITERS, run_concurrent_job
 from dagster_helpers import Catalog
 
 
 @pytest.mark.slow
 def test_concurrent_steps_lose_nothing(catalog: Catalog, tmp_path: Path) -> None:
     config = {"storage": catalog.storage, "db": catalog.db}
-    (tmp_path / "dagster").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
-        result = dg.execute_job(
-            dg.build_reconstructable_job(
-                "concurrent_pipeline",
-                concurrent_job.__name__,
-                reconstructor_working_directory=str(Path(__file__).parent),
-            ),
-            instance=instance,
-            run_config={
-                "resources": {"io_manager": {"config": config}, "lamin": {"config": config}}
-            },
-        )
-
-        assert result.success, [e.message for e in result.all_events if e.is_failure]
-        run_id = result.run_id
+    run_id = run_concurrent_job(config, tmp_path / "dagster")
 
     writers = [f"writer_{i}.parquet" for i in range(N_WRITERS)]
     logs = [f"logs/writer_{i}.parquet" for i in range(N_WRITERS)]
