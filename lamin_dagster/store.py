@@ -136,6 +136,13 @@ def store_output(
 ) -> StoredOutput:
     """Validate and save one output (what `handle_output` does, without Dagster's context).
 
+    Args:
+        catalog: The resource whose catalog stores the output (the `LaminIOManager`).
+        handlers: The type handlers to pick from (`LaminIOManager.handlers`).
+        target: Where the output goes: key, label, partition, lamin metadata.
+        obj: The output.
+        step: The step whose catalog Run the artifact is linked to (None: no run).
+
     Raises:
         NoHandlerError: no handler stores the object's type.
         SchemaError: the output's lamin metadata is malformed.
