@@ -63,7 +63,7 @@ def materialize_demo(
 
     import lamin_core as ln
     from example_pipelines.build import build_definitions
-    from lamin_dagster import record_run_end
+    from lamin_dagster.run_status import record_run_end
 
     defs = build_definitions(storage, db)
     if dagster_instance is None:

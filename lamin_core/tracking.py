@@ -76,38 +76,98 @@ def _caller_source() -> tuple[str, str, str]:
     )
 
 
-def _get_or_create_transform(
-    session: sa.orm.Session,
-    *,
-    uid: str | None,
+def get_or_create_transform(
     key: str,
+    *,
     type: str,
-    source_code: str | None,
-    description: str | None,
+    version: str | None = None,
+    source_code: str | None = None,
+    description: str | None = None,
+    reference: str | None = None,
+    reference_type: str | None = None,
+    uid: str | None = None,
+    instance: Instance | None = None,
 ) -> Transform:
+    """Return the Transform of some code, creating it as the next version of its key if needed.
+
+    The one rule for `ln.track()` and the Dagster integration alike:
+
+    - `uid` given: the transform whose uid starts with it; else a new one with that uid
+      (a 12-character uid gets the version suffix ``0000``).
+    - otherwise the existing transform of `key` and `type` is reused: with `version`, the newest
+      of that version; without, the latest. It is reused unless `source_code` is given and its
+      hash differs from the stored one.
+    - a new transform becomes the next version of the latest transform with `key` (whatever its
+      type), numbered after every version the family ever had; `version` (a code version) is
+      kept as its label, else it is labelled by the number. The first of a key is version "1"
+      unless `version` says otherwise.
+
+    A new transform is added to the instance's session, not committed: the caller commits it
+    with the run it starts (in the same transaction, so that concurrent callers that serialise
+    on a lock see each other's transforms).
+
+    Args:
+        key: The transform's key (a file name, a Dagster asset key, ``<job>/<op>``).
+        type: The transform's type (``script``, ``notebook``, ``pipeline``, ``dagster_asset``,
+            ``dagster_op``, ...).
+        version: The code version to find or create; None: the latest, or the next number.
+        source_code: The source; its hash decides whether the latest transform still applies.
+        description: The description of a new transform.
+        reference: A reference of a new transform (a URL, an external id).
+        reference_type: What `reference` refers to (``dagster``).
+        uid: A uid (12 or 16 characters) to find or create, as in ``ln.track("pd7UR7Z8hoTq")``.
+        instance: The catalog; default: the active one.
+
+    Returns:
+        The existing transform, or a new, unsaved one in the session (no identity yet).
+
+    Raises:
+        IntegrityError: `uid` belonged to a deleted transform (uids are never reused).
+
+    Examples:
+        >>> transform = get_or_create_transform("daily_job", type="pipeline", version="2")
+        >>> run = ln.Run(transform=transform).save()
+    """
     from lamin_core.models import Transform
     from lamin_core.versioning import assign_next_version, ensure_uid_unused, latest_with_key
 
+    instance = instance or get_instance()
+    session = instance.session
     source_hash = hash_bytes(source_code.encode()) if source_code is not None else None
+    prior: Transform | None = None
     if uid is not None:
         transform = session.scalar(sa.select(Transform).where(Transform.uid.startswith(uid)))
         if transform is not None:
             return transform
     else:
-        prior = latest_with_key(session, Transform, key)
-        if isinstance(prior, Transform) and (source_hash is None or prior.hash == source_hash):
-            return prior
+        statement = sa.select(Transform).where(Transform.key == key, Transform.type == type)
+        if version is not None:
+            statement = statement.where(Transform.version == version)
+        else:
+            statement = statement.where(Transform.is_latest.is_(True))
+        existing = session.scalars(statement.order_by(Transform.id.desc()).limit(1)).first()
+        if existing is not None and (source_hash is None or existing.hash == source_hash):
+            return existing
+        prior = latest_with_key(session, Transform, key)  # type: ignore[assignment]
     transform = Transform._create(
-        key=key, type=type, source_code=source_code, hash=source_hash, description=description
+        key=key,
+        type=type,
+        version=version,
+        source_code=source_code,
+        hash=source_hash,
+        description=description,
+        reference=reference,
+        reference_type=reference_type,
+        created_by_id=instance.user_id,
     )
     if uid is not None:
         transform.uid = uid if len(uid) == 16 else uid[:12] + "0000"
         ensure_uid_unused(session, Transform, transform.uid)
-        transform.version = "1"
     elif prior is not None:
         assign_next_version(session, transform, prior)
-    else:
+    if transform.version is None:
         transform.version = "1"
+    session.add(transform)
     return transform
 
 
@@ -148,16 +208,16 @@ def track(
             caller_key, kind, source = key, "script", None
         else:
             caller_key, kind, source = _caller_source()
-        record = _get_or_create_transform(
-            session,
-            uid=transform,
-            key=caller_key,
+        record = get_or_create_transform(
+            caller_key,
             type=kind,
             source_code=source,
             description=description,
+            uid=transform,
+            instance=instance,
         )
-    run = Run(transform=record, params=params, started_at=utcnow(), created_by_id=instance.user_id)
     is_new_transform = not sa.inspect(record).has_identity
+    run = Run(transform=record, params=params, started_at=utcnow(), created_by_id=instance.user_id)
     session.add_all([record, run])
     try:
         session.commit()

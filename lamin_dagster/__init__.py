@@ -22,26 +22,9 @@ from lamin_dagster.external import (
     lamin_external_asset_sensor,
     lamin_external_assets,
 )
-from lamin_dagster.handlers import (
-    AnnDataHandler,
-    DataFrameHandler,
-    PathHandler,
-    TableHandler,
-    TypeHandler,
-)
+from lamin_dagster.handlers import TableHandler, TypeHandler
 from lamin_dagster.io_manager import LaminIOManager
-from lamin_dagster.mapping import (
-    RunSpec,
-    StepInfo,
-    TransformSpec,
-    catalog_status,
-    job_run_spec,
-    step_outcomes,
-    step_run_spec,
-    step_transform_spec,
-)
 from lamin_dagster.resources import LaminResource
-from lamin_dagster.run_status import close_finished_runs, record_run_end
 from lamin_dagster.schema import LaminSchema
 from lamin_dagster.sensors import lamin_run_sensors
 
@@ -70,35 +53,24 @@ def lamin_resources(
     }
 
 
+# What users write; the rest (built-in handlers, the run mapping, run closing) is importable
+# from its module: `lamin_dagster.handlers`, `lamin_dagster.mapping`, `lamin_dagster.run_status`.
 __all__ = [
     "VALIDATION_CHECK_NAME",
-    "AnnDataHandler",
     "CurationError",
-    "DataFrameHandler",
     "LaminIOManager",
     "LaminResource",
     "LaminSchema",
     "NoHandlerError",
-    "PathHandler",
-    "RunSpec",
     "SchemaError",
-    "StepInfo",
     "TableHandler",
-    "TransformSpec",
     "TypeHandler",
     "UpstreamArtifactError",
     "asset_key_for",
-    "catalog_status",
-    "close_finished_runs",
-    "job_run_spec",
     "lamin_asset",
     "lamin_external_asset_sensor",
     "lamin_external_assets",
     "lamin_hooks",
     "lamin_resources",
     "lamin_run_sensors",
-    "record_run_end",
-    "step_outcomes",
-    "step_run_spec",
-    "step_transform_spec",
 ]

@@ -75,7 +75,7 @@ def check_features_exist(features: Mapping[str, Any], *, label: str) -> None:
 def annotate(artifact: ln.Artifact, features: Mapping[str, Any], labels: Sequence[str]) -> None:
     """Add feature values and labels to a saved artifact (inside an active catalog)."""
     if features:
-        artifact.features.add_values(dict(features))  # type: ignore[attr-defined]
+        artifact.features.add_values(dict(features))
     if labels:
         records = ln.ULabel.from_values(labels, create=True).save()
-        artifact.labels.add(records)  # type: ignore[attr-defined]
+        artifact.labels.add(records)

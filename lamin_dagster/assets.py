@@ -1,13 +1,13 @@
 """`lamin_asset`: an asset whose validation shows as a blocking check and whose hash is its version.
 
 An IO manager cannot emit asset check results, and it runs after Dagster has fixed the output's
-data version. So this decorator stores the output from inside the asset's body, with the same
-code as `LaminIOManager`: it validates against the schema and reports a blocking
-`AssetCheckResult` (per-column failures in its metadata), raises before anything is saved when
-validation fails (so downstream assets do not run), and otherwise saves the artifact and yields
-``Output(value, data_version=DataVersion(artifact.hash))``: re-running with identical output
-gives the same data version, so downstream assets do not become stale. The IO manager then only
-notes the artifact. Success and failure hooks close the step's catalog Run.
+data version. So this decorator stores the output from inside the asset's body, through the
+same output store as `LaminIOManager` (`lamin_dagster.store`): it validates against the schema
+and reports a blocking `AssetCheckResult` (per-column failures in its metadata), raises before
+anything is saved when validation fails (so downstream assets do not run), and otherwise saves
+the artifact and yields ``Output(value, data_version=DataVersion(artifact.hash))``: re-running
+with identical output gives the same data version, so downstream assets do not become stale.
+The IO manager then only notes the artifact. Success and failure hooks close the step's catalog Run.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from lamin_dagster.mapping import COMPLETED, ERRORED, step_reference
 from lamin_dagster.resources import CatalogResource
 from lamin_dagster.runs import finish_step_run
 from lamin_dagster.schema import LaminSchema
+from lamin_dagster.store import prepare_output, save_output, validate_output
 
 VALIDATION_CHECK_NAME = "lamin_validation"
 
@@ -191,8 +192,8 @@ def lamin_asset(
                 "value to store (DataFrame, AnnData, path) or dg.Output(value, metadata=...)."
             )
         target = asset_output_target(context, extra)
-        prepared = io_manager.prepare(target, value)
-        io_manager.validate_output(prepared, value, step)
+        prepared = prepare_output(io_manager.handlers, target, value)
+        validate_output(io_manager, prepared, value, step)
         report = prepared.report
         if report is not None:
             yield dg.AssetCheckResult(
@@ -207,7 +208,7 @@ def lamin_asset(
                 raise dg.Failure(
                     description=str(error), metadata=report.check_metadata(), allow_retries=False
                 ) from error
-        stored = io_manager.save_output(prepared, value, step)
+        stored = save_output(io_manager, prepared, value, step)
         with warnings.catch_warnings():  # data_version is beta in Dagster 1.13, and it is the point
             warnings.simplefilter("ignore", dg.BetaWarning)
             output = dg.Output(

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import lamin_core as ln
-from lamin_core.versioning import assign_next_version, latest_with_key
+from lamin_core.tracking import get_or_create_transform
 from lamin_dagster.mapping import (
     ERRORED,
     FINAL_STEP_STATUSES,
@@ -48,35 +48,16 @@ def _lock_catalog(session: Session, instance: ln.Instance) -> None:
     )
 
 
-def _get_or_create_transform(
-    session: Session, instance: ln.Instance, spec: TransformSpec
-) -> ln.Transform:
-    statement = sa.select(ln.Transform).where(
-        ln.Transform.key == spec.key, ln.Transform.type == spec.type
-    )
-    if spec.version is not None:
-        statement = statement.where(ln.Transform.version == spec.version)
-    else:
-        statement = statement.where(ln.Transform.is_latest.is_(True))
-    existing = session.scalars(statement.order_by(ln.Transform.id.desc()).limit(1)).first()
-    if existing is not None:
-        return existing
-    transform = ln.Transform(
-        key=spec.key,
+def _transform(instance: ln.Instance, spec: TransformSpec) -> ln.Transform:
+    """Return the Transform of a spec, by lamin_core's rule (the same as ``ln.track()``'s)."""
+    return get_or_create_transform(
+        spec.key,
         type=spec.type,
         version=spec.version,
         description=spec.description,
         reference_type=RUN_REFERENCE_TYPE,
-        created_by_id=instance.user_id,
+        instance=instance,
     )
-    prior = latest_with_key(session, ln.Transform, spec.key)
-    if prior is not None:
-        assign_next_version(session, transform, prior)
-    elif transform.version is None:
-        transform.version = "1"
-    session.add(transform)
-    session.flush()
-    return transform
 
 
 def _find_run(session: Session, reference: str, reference_type: str) -> ln.Run | None:
@@ -102,7 +83,7 @@ def _create_run(
     session: Session, instance: ln.Instance, spec: RunSpec, parent: ln.Run | None = None
 ) -> ln.Run:
     run = ln.Run(
-        transform=_get_or_create_transform(session, instance, spec.transform),
+        transform=_transform(instance, spec.transform),
         name=spec.name,
         reference=spec.reference,
         reference_type=spec.reference_type,

@@ -6,16 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lamin_dagster import (
+from lamin_dagster.mapping import (
     StepInfo,
     TransformSpec,
+    attempt_of,
     catalog_status,
     job_run_spec,
     step_outcomes,
+    step_reference,
     step_run_spec,
     step_transform_spec,
 )
-from lamin_dagster.mapping import attempt_of, step_reference
 
 RUN_ID = "6c1b9f3e-0d5a-4e4b-9a53-0c3f8b7a1d22"
 

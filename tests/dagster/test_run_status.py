@@ -19,14 +19,9 @@ import sqlalchemy as sa
 from crash_pipeline import MAX_RETRIES, crash_job
 from dagster_helpers import Catalog
 
-from lamin_dagster import (
-    LaminIOManager,
-    LaminResource,
-    close_finished_runs,
-    job_run_spec,
-    step_run_spec,
-)
-from lamin_dagster.mapping import StepInfo
+from lamin_dagster import LaminIOManager, LaminResource
+from lamin_dagster.mapping import StepInfo, job_run_spec, step_run_spec
+from lamin_dagster.run_status import close_finished_runs
 from lamin_dagster.runs import start_step_run
 
 

@@ -9,16 +9,10 @@ import pytest
 from dagster_helpers import Catalog
 
 import lamin_core as ln
-from lamin_dagster import (
-    LaminResource,
-    StepInfo,
-    job_run_spec,
-    lamin_asset,
-    lamin_run_sensors,
-    record_run_end,
-    step_run_spec,
-)
-from lamin_dagster.mapping import StepOutcome
+from lamin_core.tracking import get_or_create_transform
+from lamin_dagster import LaminResource, lamin_asset, lamin_run_sensors
+from lamin_dagster.mapping import StepInfo, StepOutcome, job_run_spec, step_run_spec
+from lamin_dagster.run_status import record_run_end
 from lamin_dagster.runs import finish_dagster_run, finish_step_run, start_step_run
 
 RUN_ID = "0f6d2c1a-7b7e-4a36-8d0e-0a4b1f7c9e11"
@@ -69,6 +63,26 @@ def test_each_attempt_of_a_step_gets_its_own_run(catalog: Catalog) -> None:
     assert [s.status for s in steps] == ["errored", "errored", "started"]
     assert steps[0].finished_at is not None and steps[1].finished_at is not None
     assert steps[2].finished_at is None
+
+
+def test_a_step_transform_is_the_one_lamin_core_gets_or_creates(catalog: Catalog) -> None:
+    """Steps find Transforms by lamin_core's rule, the one `ln.track()` follows too."""
+    instance = catalog.instance
+    expected = get_or_create_transform("table", type="dagster_asset", version="1")
+    instance.session.commit()
+
+    run = start_step_run(instance, job_run_spec(RUN_ID, "etl"), step_run_spec(_step("table")))
+    changed = StepInfo(RUN_ID, "etl", "other", "table", ("table",), "2", 1)
+    next_run = start_step_run(instance, job_run_spec(RUN_ID, "etl"), step_run_spec(changed))
+
+    assert run.transform_id == expected.id
+    assert next_run.transform.key == "table" and next_run.transform.version == "2"
+    assert next_run.transform.stem_uid == expected.stem_uid  # the next version of the asset
+    # ln.track() with the same key: a script is another type, so the key's next version
+    tracked = ln.track(key="table")
+    ln.finish()
+    assert tracked.transform.type == "script" and tracked.transform.version == "3"
+    assert tracked.transform.stem_uid == expected.stem_uid
 
 
 def test_finish_step_run_closes_the_latest_attempt(catalog: Catalog) -> None:
