@@ -195,7 +195,7 @@ class Instance:
         try:
             yield session
         except Exception as error:
-            if not joined and _is_database_error(error):
+            if not joined and self._is_database_error(error):
                 session.rollback()
             raise
         finally:
@@ -240,6 +240,18 @@ class Instance:
             raise
         finally:
             info[_WRITES] -= 1
+
+    def _is_database_error(self, error: BaseException) -> bool:
+        """Whether `error` came from the database, directly or as the cause of a LaminError."""
+        driver_error = getattr(self.engine.dialect.dbapi, "Error", sa.exc.SQLAlchemyError)
+        chain: list[BaseException] = []
+        seen: BaseException | None = error
+        while seen is not None and seen not in chain:
+            if isinstance(seen, (sa.exc.SQLAlchemyError, driver_error)):
+                return True
+            chain.append(seen)
+            seen = seen.__cause__ or seen.__context__
+        return False
 
     @property
     def db_url(self) -> str:
@@ -289,16 +301,6 @@ def _end_read(session: Session) -> None:
     """End the implicit transaction of a read, unless the session holds unsaved user edits."""
     if session.in_transaction() and not (session.new or session.dirty or session.deleted):
         session.commit()
-
-
-def _is_database_error(error: BaseException) -> bool:
-    """Whether `error` came from the database (directly or as the cause of a LaminError)."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, sa.exc.SQLAlchemyError):
-            return True
-        seen = seen.__cause__
-    return False
 
 
 def deactivate() -> None:
