@@ -222,7 +222,8 @@ class Instance:
 
         Examples:
             >>> with instance.writing(lock="my-pipeline:runs") as session:
-            ...     session.add(ln.ULabel(name="DMSO"))
+            ...     stale = sa.update(ln.Run).where(ln.Run.status == "started")
+            ...     session.execute(stale.values(status="aborted"))
         """
         session = self.session
         info = session.info
