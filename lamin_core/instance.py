@@ -10,6 +10,14 @@ Settings are resolved from arguments first, then the environment (``LAMIN_CORE_D
 `init()`/`connect()` (``$LAMIN_CORE_HOME/settings.json``, default ``~/.lamin_core``), which never
 holds a password (`lamin_core.settings`). What the database role may change is read once at
 connect (`lamin_core.access`), so that writes it may not make fail before anything is written.
+
+The instance owns the unit of work: `Instance.reading()` brackets reads (the implicit read
+transaction ends when the outermost block does, so PostgreSQL connections do not sit idle in a
+transaction and SQLite readers see other processes' writes), `Instance.writing()` brackets writes
+(committed on leaving, rolled back on an error, optionally under a named lock from
+`lamin_core.locks`). Blocks nest: an inner block joins the outermost one. Driver errors become
+LaminErrors in the engine's error hook (`lamin_core.dberrors`), whichever statement or commit
+raises them. `deactivate()` forgets the active instances (tests start from nothing).
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from lamin_core.access import (
     refresh_spaces,
 )
 from lamin_core.errors import InstanceError, StorageError
+from lamin_core.locks import hold_locks
 from lamin_core.settings import (
     private_dir,
     read_settings,
@@ -55,6 +64,9 @@ CATALOG_DIR = ".lamindb"
 SQLITE_NAME = "lamin.db"
 STAGING_DIR = "_staging"
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for "permission denied"
+# session.info keys: how many reading() / writing() blocks of the session are open
+_READS = "lamin_core.reads"
+_WRITES = "lamin_core.writes"
 
 _active: contextvars.ContextVar[Instance | None] = contextvars.ContextVar(
     "lamin_core_instance", default=None
@@ -159,6 +171,89 @@ class Instance:
             )
         return dberrors.recovered(self._sessions())
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """Read inside a ``with`` block; the read transaction ends when the block does.
+
+        Inside another `reading()` or `writing()` block of the same thread, the block joins the
+        outer one and ends nothing. The outermost block ends the implicit transaction of its
+        reads (a commit: no statement is sent), unless the session holds unsaved edits, which
+        are their owner's to save or drop. A database error rolls back the read (a failed
+        statement aborts a PostgreSQL transaction); other errors leave the session as it is.
+
+        Yields:
+            The calling thread's session.
+
+        Examples:
+            >>> with instance.reading() as session:
+            ...     n = session.scalar(sa.select(sa.func.count()).select_from(ln.ULabel))
+        """
+        session = self.session
+        info = session.info
+        joined = bool(info.get(_READS) or info.get(_WRITES))
+        info[_READS] = info.get(_READS, 0) + 1
+        try:
+            yield session
+        except Exception as error:
+            if not joined and self._is_database_error(error):
+                session.rollback()
+            raise
+        finally:
+            info[_READS] -= 1
+        if not joined:
+            _end_read(session)
+
+    @contextlib.contextmanager
+    def writing(self, *, lock: str | None = None) -> Iterator[Session]:
+        """Write inside a ``with`` block: committed on leaving it, rolled back on an error.
+
+        Inside another `writing()` block of the same thread, the block joins the outer one: the
+        outermost block commits or rolls back. Driver errors (a constraint, a lock timeout, no
+        privilege) arrive as LaminErrors (`lamin_core.dberrors`); after one, the catalog holds
+        nothing of the block.
+
+        Args:
+            lock: The name of a lock (`lamin_core.locks`) held from the start of the block until
+                the transaction ends, so that writers of the same name run one at a time: on
+                PostgreSQL an advisory transaction lock, on SQLite the database's write lock.
+
+        Yields:
+            The calling thread's session.
+
+        Examples:
+            >>> with instance.writing(lock="my-pipeline:runs") as session:
+            ...     stale = sa.update(ln.Run).where(ln.Run.status == "started")
+            ...     session.execute(stale.values(status="aborted"))
+        """
+        session = self.session
+        info = session.info
+        joined = bool(info.get(_WRITES))
+        info[_WRITES] = info.get(_WRITES, 0) + 1
+        try:
+            if lock is not None:
+                hold_locks(session, [lock])
+            yield session
+            if not joined:
+                session.commit()
+        except BaseException:
+            if not joined:
+                session.rollback()
+            raise
+        finally:
+            info[_WRITES] -= 1
+
+    def _is_database_error(self, error: BaseException) -> bool:
+        """Whether `error` came from the database, directly or as the cause of a LaminError."""
+        driver_error = getattr(self.engine.dialect.dbapi, "Error", sa.exc.SQLAlchemyError)
+        chain: list[BaseException] = []
+        seen: BaseException | None = error
+        while seen is not None and seen not in chain:
+            if isinstance(seen, (sa.exc.SQLAlchemyError, driver_error)):
+                return True
+            chain.append(seen)
+            seen = seen.__cause__ or seen.__context__
+        return False
+
     @property
     def db_url(self) -> str:
         """The database URL with the password hidden."""
@@ -201,6 +296,27 @@ class Instance:
 
     def __repr__(self) -> str:
         return f"Instance(db={self.db_url!r}, storage={self.storage_root!r})"
+
+
+def _end_read(session: Session) -> None:
+    """End the implicit transaction of a read, unless the session holds unsaved user edits."""
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.commit()
+
+
+def deactivate() -> None:
+    """Close the process-wide active instance and forget the active one of this context.
+
+    Afterwards `get_instance()` connects afresh from the environment or the settings file, as in
+    a new process. An instance activated only in a ``with instance.activate():`` block is left
+    open: it belongs to that block.
+    """
+    global _default
+    with _default_lock:
+        default, _default = _default, None
+    if default is not None:
+        default.close()
+    _active.set(None)
 
 
 def active_instance() -> Instance | None:

@@ -57,6 +57,16 @@ def reset_current_run(token: contextvars.Token[Any]) -> None:
     _current.reset(token)
 
 
+def forget_current_run() -> None:
+    """Forget the run `track()` made current, in this context and process-wide, without closing it.
+
+    The run stays as it is in the catalog (``started``); `lamin_core.testing.reset` uses this.
+    """
+    global _global_run
+    _global_run = None
+    _current.set(None)
+
+
 def _caller_source() -> tuple[str, str, str]:
     """Return (key, type, source code) of the script or notebook that called `track()`."""
     notebook = os.environ.get("JPY_SESSION_NAME")

@@ -3,8 +3,9 @@
 Several processes write the same records at once (the multiprocess executor starts steps
 together; hooks and sensors finish them), and neither `Run.reference` nor a transform's
 ``(key, version)`` is unique in the schema. So every get-or-create here runs in one transaction
-that first takes a write lock on the catalog's Storage row: on PostgreSQL a row lock, on SQLite
-the database write lock. Only these few statements are serialised; artifact saves are not.
+that first takes the catalog's lock `RUNS_LOCK` (``instance.writing(lock=RUNS_LOCK)``): on
+PostgreSQL an advisory transaction lock, on SQLite the database write lock. Only these few
+statements are serialised; artifact saves are not.
 Everything is idempotent: starting or finishing a step twice changes nothing the second time.
 
 Each attempt of a step has its own Run (all with the step's reference, told apart by
@@ -35,17 +36,12 @@ from lamin_dagster.mapping import (
     attempt_of,
 )
 
+# the lock that serialises get-or-create of runs and transforms, across processes
+RUNS_LOCK = "lamin_dagster:runs"
+
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _lock_catalog(session: Session, instance: ln.Instance) -> None:
-    """Take the write lock that serialises get-or-create of runs and transforms."""
-    storage = ln.Storage.__table__
-    session.execute(
-        sa.update(storage).where(storage.c.id == instance.storage_id).values(root=storage.c.root)
-    )
 
 
 def _transform(instance: ln.Instance, spec: TransformSpec) -> ln.Transform:
@@ -112,10 +108,8 @@ def start_step_run(instance: ln.Instance, job: RunSpec, step: RunSpec) -> ln.Run
     Returns:
         The attempt's Run, attached to the calling thread's session of `instance`.
     """
-    session = instance.session
     attempt = attempt_of(step.params)
-    try:
-        _lock_catalog(session, instance)
+    with instance.writing(lock=RUNS_LOCK) as session:
         parent = _find_run(session, job.reference, job.reference_type)
         if parent is None:
             parent = _create_run(session, instance, job)
@@ -126,10 +120,6 @@ def start_step_run(instance: ln.Instance, job: RunSpec, step: RunSpec) -> ln.Run
             for earlier in attempts:
                 if attempt_of(earlier.params) < attempt and earlier.status == STARTED:
                     earlier.status, earlier.finished_at = ERRORED, run.started_at
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return run
 
 
@@ -141,11 +131,9 @@ def finish_step_run(
     Returns:
         The updated Run, or None when the step never reached the catalog.
     """
-    session = instance.session
-    try:
+    with instance.writing() as session:
         attempts = _step_attempts(session, reference)
         if not attempts:
-            session.rollback()
             return None
         run = attempts[-1]
         run.status = status
@@ -154,10 +142,6 @@ def finish_step_run(
         if status == ERRORED and parent is not None and parent.finished_at is None:
             # the Dagster run will end as a failure; say so before the run-end sensor does
             parent.status = ERRORED
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return run
 
 
@@ -179,13 +163,11 @@ def finish_dagster_run(
     Returns:
         The run's Run, or None when no step of the run touched the catalog.
     """
-    session = instance.session
     finished_at = at or _utcnow()
     outcomes = outcomes or {}
-    try:
+    with instance.writing() as session:
         run = _find_run(session, run_id, RUN_REFERENCE_TYPE)
         if run is None:
-            session.rollback()
             return None
         run.status = status
         run.finished_at = finished_at
@@ -208,10 +190,6 @@ def finish_dagster_run(
                 latest.status, latest.finished_at = outcome.status, outcome.at
             else:
                 latest.status, latest.finished_at = status, finished_at
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return run
 
 

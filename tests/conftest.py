@@ -20,8 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 import lamin_core as ln
-import lamin_core.instance as instance_module
-import lamin_core.tracking as tracking_module
+import lamin_core.testing
 
 # Importing example_pipelines.definitions (as `dagster dev` does) opens its catalog; during test
 # collection that must be a private folder, not ./demo-catalog shared by the xdist workers.
@@ -67,13 +66,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
             monkeypatch.delenv(name)
     monkeypatch.setenv("LAMIN_CORE_HOME", str(tmp_path / "lamin-home"))
     yield
-    active = instance_module._default
-    if active is not None:
-        active.close()
-    instance_module._default = None
-    instance_module._active.set(None)
-    tracking_module._global_run = None
-    tracking_module._current.set(None)
+    lamin_core.testing.reset()
 
 
 _postgres_checked: str | None = None
@@ -109,9 +102,7 @@ def postgres_url() -> Iterator[str]:
     try:
         yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema},public"
     finally:
-        active = instance_module._default
-        if active is not None:
-            active.close()
+        lamin_core.testing.reset()  # close the catalog before its schema goes
         with admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from lamin_core.query.queryset import end_read
-
 if TYPE_CHECKING:
     from lamin_core.models import Artifact
 
@@ -124,13 +122,13 @@ def describe_labels(artifact: Artifact) -> str:
     if artifact.id is None:
         return "no labels (the artifact is not saved)"
     lines = []
-    by_feature = labels_by_feature_lines(artifact)
+    with artifact._instance().reading():
+        by_feature = labels_by_feature_lines(artifact)
+        other = labels_lines(artifact)
     if by_feature:
         lines += ["Labels by feature", *by_feature]
-    other = labels_lines(artifact)
     if other:
         lines += ["Labels", *other]
-    end_read(artifact._instance().session)
     return "\n".join(lines) if lines else "no labels"
 
 
@@ -140,9 +138,11 @@ def describe_features(artifact: Artifact) -> str:
 
     if artifact.id is None:
         return f"{artifact!r} (not saved: no annotations yet)"
-    session = artifact._instance().session
-    values = feature_values(session, artifact.id)
-    set_lines, members = feature_set_lines(artifact)
+    instance = artifact._instance()
+    with instance.reading():
+        values = feature_values(instance, artifact.id)
+        set_lines, members = feature_set_lines(artifact)
+        other = labels_lines(artifact)
     lines = [f"Artifact {artifact.key or artifact.uid!r}"]
     dataset = [(n, d, v) for n, (d, v) in values.items() if n not in members]
     measured = [(n, d, v) for n, (d, v) in values.items() if n in members]
@@ -155,11 +155,9 @@ def describe_features(artifact: Artifact) -> str:
     if measured:
         lines.append("  Labels by feature")
         lines += [f"    {name} ({dtype}): {_join(vals)}" for name, dtype, vals in measured]
-    other = labels_lines(artifact)
     if other:
         lines.append("  Labels")
         lines += other
     if len(lines) == 1:
         lines.append("  no features or labels")
-    end_read(session)
     return "\n".join(lines)

@@ -32,10 +32,10 @@ from lamin_core.annotations.labels import (
     link_table,
 )
 from lamin_core.errors import FieldError, ValidationError, did_you_mean
-from lamin_core.query.queryset import end_read
 from lamin_core.values import check_text, is_valid_text, json_value
 
 if TYPE_CHECKING:
+    from lamin_core.instance import Instance
     from lamin_core.models import Feature
     from lamin_core.query import QuerySet
 
@@ -151,7 +151,8 @@ class FeatureManager(ArtifactAnnotations):
                 f"add_values() expects a mapping of feature name -> value, got "
                 f"{type(values).__name__}."
             )
-        session = self._session()
+        instance = self._artifact._instance()
+        session = instance.session
         names = [str(name) for name in values]
         valid = [name for name in names if is_valid_text(name)]  # others cannot be features
         features = {
@@ -186,7 +187,7 @@ class FeatureManager(ArtifactAnnotations):
             raise ValidationError(
                 f"Cannot annotate {self._artifact!r}; nothing was saved: " + "; ".join(problems)
             )
-        try:
+        with instance.writing():
             for feature, value in plain:
                 digest = value_hash(value)
                 record = session.scalar(
@@ -196,7 +197,7 @@ class FeatureManager(ArtifactAnnotations):
                 )
                 if record is None:
                     record = FeatureValue(feature_id=feature.id, value=value, hash=digest)
-                    record._fill_defaults(self._artifact._instance())
+                    record._fill_defaults(instance)
                     session.add(record)
                     session.flush()
                 link = artifact_featurevalue.c
@@ -212,17 +213,13 @@ class FeatureManager(ArtifactAnnotations):
                     )
             for feature, registry, id_ in labels:
                 insert_links(session, artifact_id, registry, [id_], feature.id)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
     def get_values(self) -> dict[str, Any]:
         """Return feature name -> value (a list when a feature has several values or labels)."""
         return {
             name: values[0] if len(values) == 1 else values
             for name, (_dtype, values) in feature_values(
-                self._session(), self._artifact_id()
+                self._artifact._instance(), self._artifact_id()
             ).items()
         }
 
@@ -238,11 +235,12 @@ class FeatureManager(ArtifactAnnotations):
 
         artifact_id = self._artifact_id()
         self._check_write("remove feature values from", ["artifact_featurevalue"], "DELETE")
-        session = self._session()
+        instance = self._artifact._instance()
+        session = instance.session
         features = [
             get_feature(session, f) for f in (feature if isinstance(feature, list) else [feature])
         ]
-        try:
+        with instance.writing():
             for record in features:
                 dtype = parse_dtype(record.dtype)
                 if not dtype.is_categorical:
@@ -272,10 +270,6 @@ class FeatureManager(ArtifactAnnotations):
                         )
                         condition.append(label_col.in_(ids))
                     session.execute(sa.delete(table).where(*condition))
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
     def describe(self) -> None:
         """Print the artifact's feature values, feature sets and labels by feature."""
@@ -287,11 +281,16 @@ class FeatureManager(ArtifactAnnotations):
         return describe_features(self._artifact)
 
 
-def feature_values(session: Session, artifact_id: int) -> dict[str, tuple[str, list[Any]]]:
+def feature_values(instance: Instance, artifact_id: int) -> dict[str, tuple[str, list[Any]]]:
     """Return feature name -> (dtype, values) for an artifact: stored values and labels.
 
     Costs one query for values plus one per label registry.
     """
+    with instance.reading() as session:
+        return _feature_values(session, artifact_id)
+
+
+def _feature_values(session: Session, artifact_id: int) -> dict[str, tuple[str, list[Any]]]:
     from lamin_core.models import Feature, FeatureValue
     from lamin_core.models.artifact import artifact_featurevalue
 
@@ -319,7 +318,6 @@ def feature_values(session: Session, artifact_id: int) -> dict[str, tuple[str, l
         ).all()
         for feature_id, name, dtype, value in rows:
             found.setdefault(feature_id, (name, dtype, []))[2].append(value)
-    end_read(session)
     return {name: (dtype, values) for _id, (name, dtype, values) in sorted(found.items())}
 
 
@@ -342,14 +340,14 @@ class ArtifactFeatures:
         from lamin_core.instance import get_instance
         from lamin_core.models import Feature
 
-        session = get_instance().session
+        instance = get_instance()
         names = {key.split("__")[0] for key in lookups}
         valid = [name for name in names if is_valid_text(name)]  # others cannot be features
-        known = set(session.scalars(sa.select(Feature.name).where(Feature.name.in_(valid))))
+        with instance.reading() as session:
+            known = set(session.scalars(sa.select(Feature.name).where(Feature.name.in_(valid))))
         unknown = sorted(names - known)
-        end_read(session)
         if unknown:
-            every = list(session.scalars(sa.select(Feature.name).order_by(Feature.name)))
+            every = list(instance.session.scalars(sa.select(Feature.name).order_by(Feature.name)))
             raise FieldError(
                 f"Unknown feature {unknown[0]!r}.{did_you_mean(unknown[0], every)} Features: "
                 f"{', '.join(every) or 'none'}."

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lamin_core.errors import DoesNotExist, ValidationError, did_you_mean
-from lamin_core.query.queryset import end_read
 
 if TYPE_CHECKING:
     from lamin_core.models import Artifact, Feature
@@ -144,9 +143,6 @@ class ArtifactAnnotations:
     def __init__(self, artifact: Artifact) -> None:
         self._artifact = artifact
 
-    def _session(self) -> Session:
-        return self._artifact._instance().session
-
     def _check_write(self, what: str, tables: list[str], action: str = "INSERT") -> None:
         """Refuse, before anything is written, annotations the database role may not write."""
         self._artifact._instance().check_write(
@@ -187,7 +183,8 @@ class LabelManager(ArtifactAnnotations):
 
         artifact_id = self._artifact_id()
         items = _as_records(records)
-        session = self._session()
+        instance = self._artifact._instance()
+        session = instance.session
         feature_record = get_feature(session, feature) if feature is not None else None
         by_registry: dict[type, list[int]] = {}
         for item in items:
@@ -203,15 +200,11 @@ class LabelManager(ArtifactAnnotations):
                 )
         tables = [link_table(registry)[0].name for registry in by_registry]  # clear errors first
         self._check_write("add labels to", tables)
-        try:
+        with instance.writing():
             for registry, ids in by_registry.items():
                 insert_links(
                     session, artifact_id, registry, ids, getattr(feature_record, "id", None)
                 )
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
     def get(self, feature: str | Feature | None = None, *, registry: Any = None) -> QuerySet[Any]:
         """Return the labels of a feature (or all labels of a registry) as a QuerySet.
@@ -227,7 +220,8 @@ class LabelManager(ArtifactAnnotations):
         artifact_id = self._artifact_id()
         feature_record = None
         if feature is not None:
-            feature_record = get_feature(self._session(), feature)
+            with self._artifact._instance().reading() as session:
+                feature_record = get_feature(session, feature)
             dtype = parse_dtype(feature_record.dtype)
             choices = [r for r, _ in dtype.registries]
             if not choices:
@@ -246,7 +240,6 @@ class LabelManager(ArtifactAnnotations):
         ids = sa.select(label_col).where(artifact_col == artifact_id)
         if feature_record is not None:
             ids = ids.where(feature_col == feature_record.id)
-        end_read(self._session())
         return registry.filter(registry.id.in_(ids))
 
     def __repr__(self) -> str:

@@ -35,8 +35,8 @@ from lamin_core.curators.matching import (
     values_in_registry,
 )
 from lamin_core.errors import ValidationError
+from lamin_core.instance import get_instance
 from lamin_core.models.base import RecordList
-from lamin_core.query.queryset import end_read
 
 if TYPE_CHECKING:
     from lamin_core.bio.models import BioRecord, Organism, Source
@@ -74,12 +74,6 @@ class BioSettings:
 
 
 settings = BioSettings()
-
-
-def _session() -> Session:
-    from lamin_core.instance import get_instance
-
-    return get_instance().session
 
 
 def _public_source(registry: type[BioRecord], organism: str | None, source: Any) -> PublicSource:
@@ -219,7 +213,7 @@ def public_rows(
     Each value gives one row (the first public row with that value), in the order of `values`;
     values the public source does not have are skipped.
     """
-    session = session or _session()
+    session = session or get_instance().session
     organism_name = _organism_name(registry, organism)
     public = public_table(registry, organism=organism_name, source=source)
     df = public._table.df.reset_index()
@@ -277,67 +271,71 @@ def from_values(
 ) -> BioRecordList:
     """Return records for values: existing, from the public source (also via synonyms), or new."""
     registry, name = resolve_field(field_ref, registry)
-    session = _session()
-    organism_name = _organism_name(registry, organism)
-    uniques = list(dict.fromkeys(v for v in values if v is not None and not _is_nan(v)))
-    conditions = organism_condition(session, registry, organism_name)
-    public_fields = _public_fields(registry, organism_name, source)
+    with get_instance().reading() as session:
+        organism_name = _organism_name(registry, organism)
+        uniques = list(dict.fromkeys(v for v in values if v is not None and not _is_nan(v)))
+        conditions = organism_condition(session, registry, organism_name)
+        public_fields = _public_fields(registry, organism_name, source)
 
-    def existing_or_public(wanted: list[Any]) -> dict[Any, Any]:
-        found: dict[Any, Any] = {}
-        column = getattr(registry, name)
-        for start in range(0, len(wanted) if conditions is not None else 0, CHUNK):
-            chunk = wanted[start : start + CHUNK]
-            statement = sa.select(registry).where(column.in_(chunk), *(conditions or []))
-            for record in session.scalars(statement.order_by(registry.id)):
-                found.setdefault(getattr(record, name), record)
-        missing = [v for v in wanted if v not in found]
-        if missing and name in public_fields:
-            created = records_from_public(
-                registry, name, missing, organism=organism_name, source=source, session=session
+        def existing_or_public(wanted: list[Any]) -> dict[Any, Any]:
+            found: dict[Any, Any] = {}
+            column = getattr(registry, name)
+            for start in range(0, len(wanted) if conditions is not None else 0, CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                statement = sa.select(registry).where(column.in_(chunk), *(conditions or []))
+                for record in session.scalars(statement.order_by(registry.id)):
+                    found.setdefault(getattr(record, name), record)
+            missing = [v for v in wanted if v not in found]
+            if missing and name in public_fields:
+                created = records_from_public(
+                    registry, name, missing, organism=organism_name, source=source, session=session
+                )
+                found.update({getattr(r, name): r for r in created})
+            return found
+
+        by_value = existing_or_public(uniques)
+        new = [r for r in by_value.values() if r.id is None]
+        if new:
+            _log(
+                mute,
+                f"created {_n(len(new), registry)} from public with {registry.__name__}."
+                f"{name}: {_quoted([getattr(r, name) for r in new])}",
             )
-            found.update({getattr(r, name): r for r in created})
-        return found
-
-    by_value = existing_or_public(uniques)
-    new = [r for r in by_value.values() if r.id is None]
-    if new:
-        _log(
-            mute,
-            f"created {_n(len(new), registry)} from public with {registry.__name__}."
-            f"{name}: {_quoted([getattr(r, name) for r in new])}",
-        )
-    missing = [v for v in uniques if v not in by_value]
-    if missing and name == registry._name_field and name in public_fields:
-        mapper = public_table(registry, organism=organism_name, source=source).standardize(
-            missing, field=name, return_mapper=True
-        )
-        canonical = list(dict.fromkeys(mapper.values()))  # type: ignore[union-attr]
-        known = {v: by_value[v] for v in canonical if v in by_value}
-        known.update(existing_or_public([v for v in canonical if v not in known]))
-        for synonym, target in mapper.items():  # type: ignore[union-attr]
-            if target in known:
-                by_value[synonym] = known[target]
-        matched = [v for v in missing if v in by_value]
-        if matched:
-            _log(mute, f"found {_n(len(matched), registry)} matching synonyms: {_quoted(matched)}")
-        missing = [v for v in missing if v not in by_value]
-    if missing and create:
-        extra = (
-            {"organism": organism_record(session, organism_name)} if registry._has_organism else {}
-        )
-        for value in missing:
-            by_value[value] = registry._create(**{name: value}, **extra)
-        missing = []
-    if missing:
-        _log(
-            mute,
-            f"did not create {registry.__name__} records for {_quoted(missing)}: in "
-            "neither the registry nor the public source; pass create=True to make plain "
-            "records",
-            True,
-        )
-    end_read(session)
+        missing = [v for v in uniques if v not in by_value]
+        if missing and name == registry._name_field and name in public_fields:
+            mapper = public_table(registry, organism=organism_name, source=source).standardize(
+                missing, field=name, return_mapper=True
+            )
+            canonical = list(dict.fromkeys(mapper.values()))  # type: ignore[union-attr]
+            known = {v: by_value[v] for v in canonical if v in by_value}
+            known.update(existing_or_public([v for v in canonical if v not in known]))
+            for synonym, target in mapper.items():  # type: ignore[union-attr]
+                if target in known:
+                    by_value[synonym] = known[target]
+            matched = [v for v in missing if v in by_value]
+            if matched:
+                _log(
+                    mute,
+                    f"found {_n(len(matched), registry)} matching synonyms: {_quoted(matched)}",
+                )
+            missing = [v for v in missing if v not in by_value]
+        if missing and create:
+            extra = (
+                {"organism": organism_record(session, organism_name)}
+                if registry._has_organism
+                else {}
+            )
+            for value in missing:
+                by_value[value] = registry._create(**{name: value}, **extra)
+            missing = []
+        if missing:
+            _log(
+                mute,
+                f"did not create {registry.__name__} records for {_quoted(missing)}: in "
+                "neither the registry nor the public source; pass create=True to make plain "
+                "records",
+                True,
+            )
     return BioRecordList(dict.fromkeys(by_value[v] for v in uniques if v in by_value))
 
 
@@ -400,8 +398,8 @@ def inspect(
     """Split distinct values into those in the registry and the rest, with synonym fixes."""
     registry, name = resolve_field(field_ref, registry)
     organism_name = _organism_name(registry, organism)
-    result = match_values(_session(), registry, name, list(values), organism=organism_name)
-    end_read(_session())
+    with get_instance().reading() as session:
+        result = match_values(session, registry, name, list(values), organism=organism_name)
     non_validated = result.from_public + result.non_validated
     if result.from_public:
         _log(
@@ -421,10 +419,9 @@ def validate(
     registry, name = resolve_field(field_ref, registry)
     series = pd.Series(list(values), dtype=object)
     uniques = pd.Index(series.dropna().unique(), dtype=object)
-    session = _session()
-    conditions = organism_condition(session, registry, _organism_name(registry, organism))
-    valid = uniques[values_in_registry(session, registry, name, uniques, conditions)]
-    end_read(session)
+    with get_instance().reading() as session:
+        conditions = organism_condition(session, registry, _organism_name(registry, organism))
+        valid = uniques[values_in_registry(session, registry, name, uniques, conditions)]
     return np.asarray(series.isin(valid))
 
 
@@ -441,12 +438,11 @@ def standardize(
     registry, name = resolve_field(field_ref, registry)
     organism_name = _organism_name(registry, organism)
     series = pd.Series(list(values), dtype=object)
-    session = _session()
-    conditions = organism_condition(session, registry, organism_name)
-    uniques = pd.Index(series.dropna().unique(), dtype=object)
-    rest = uniques[~values_in_registry(session, registry, name, uniques, conditions)]
-    known = registry_mapper(session, registry, name, conditions, rest)
-    end_read(session)
+    with get_instance().reading() as session:
+        conditions = organism_condition(session, registry, organism_name)
+        uniques = pd.Index(series.dropna().unique(), dtype=object)
+        rest = uniques[~values_in_registry(session, registry, name, uniques, conditions)]
+        known = registry_mapper(session, registry, name, conditions, rest)
     mapper = {v: known[str(v).strip().lower()] for v in rest if str(v).strip().lower() in known}
     mapper = {k: v for k, v in mapper.items() if k != v}
     left = [v for v in rest if v not in mapper]

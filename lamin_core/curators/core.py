@@ -26,7 +26,7 @@ from lamin_core.curators.keys import CuratedKey, column_key, columns_key
 from lamin_core.curators.matching import match_values, resolve_field
 from lamin_core.curators.report import KeyReport, error_text, log_report, logger, quoted
 from lamin_core.errors import ValidationError, did_you_mean
-from lamin_core.query.queryset import end_read
+from lamin_core.instance import get_instance
 from lamin_core.storage.serializers import check_column_names
 
 if TYPE_CHECKING:
@@ -36,12 +36,6 @@ __all__ = ["BaseCurator", "CurateLookup"]
 
 _KINDS = {"int": "iu", "float": "iuf", "num": "iuf", "bool": "b", "str": "OSU", "date": "MOSU"}
 _KINDS["datetime"] = _KINDS["date"]
-
-
-def _session() -> Any:
-    from lamin_core.instance import get_instance
-
-    return get_instance().session
 
 
 def _column_dtype_problem(series: pd.Series, dtype: DType) -> str | None:
@@ -80,9 +74,9 @@ class BaseCurator:
         if registry is Feature and field == "name":
             import sqlalchemy as sa
 
-            rows = _session().scalars(sa.select(Feature).where(Feature.name.in_(names)))
-            self._features = {f.name: f for f in rows}
-            end_read(_session())
+            with get_instance().reading() as session:
+                rows = session.scalars(sa.select(Feature).where(Feature.name.in_(names)))
+                self._features = {f.name: f for f in rows}
         categoricals = dict(categoricals or {})
         for column, feature in self._features.items():  # categorical features need no listing
             dtype = parse_dtype(feature.dtype)
@@ -127,7 +121,7 @@ class BaseCurator:
         report = KeyReport(key, found)
         if found.problem is None:
             report.match = match_values(
-                _session(),
+                get_instance().session,
                 key.registry,
                 key.field,
                 found.values,
@@ -162,8 +156,8 @@ class BaseCurator:
         return problems
 
     def _match_all(self) -> dict[str, KeyReport]:
-        self._reports = {name: self._report(key) for name, key in self._keys.items()}
-        end_read(_session())  # no idle transaction left open on PostgreSQL
+        with get_instance().reading():  # no idle transaction left open on PostgreSQL
+            self._reports = {name: self._report(key) for name, key in self._keys.items()}
         return self._reports
 
     def validate(self) -> bool:
@@ -315,7 +309,7 @@ class BaseCurator:
         from lamin_core.models import Feature
 
         names = [str(c) for c in self._frame.columns]
-        rows = _session().scalars(sa.select(Feature).where(Feature.name.in_(names)))
+        rows = get_instance().session.scalars(sa.select(Feature).where(Feature.name.in_(names)))
         self._features = {f.name: f for f in rows}
         for name, key in self._keys.items():
             if name in self._features:
@@ -329,7 +323,7 @@ class BaseCurator:
         if getattr(key.registry, "_has_organism", False):
             from lamin_core.bio.registry import organism_record
 
-            extra.setdefault("organism", organism_record(_session(), self._organism))
+            extra.setdefault("organism", organism_record(get_instance().session, self._organism))
         return key.registry(**{key.field: value, **extra})
 
     def _infer_dtype(self, column: str) -> str:

@@ -59,12 +59,6 @@ def add_reuse_check(registry: type[Record], check: ReuseCheck) -> None:
         checks.append(check)
 
 
-def end_read(session: sa.orm.Session) -> None:
-    """End the implicit transaction of a read, unless the session holds unsaved user edits."""
-    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
-        session.commit()
-
-
 def utcnow() -> dt.datetime:
     """Return the current time, timezone-aware in UTC."""
     return dt.datetime.now(dt.timezone.utc)
@@ -245,8 +239,8 @@ class Record(Base, metaclass=RecordMeta):
         identity = {name for fields in given for name in fields}
         for fields in given:
             query = sa.select(cls).where(*(getattr(cls, name) == values[name] for name in fields))
-            existing = instance.session.scalars(query.order_by(cls.id).limit(1)).first()
-            end_read(instance.session)  # a constructor leaves no transaction open
+            with instance.reading() as session:  # a constructor leaves no transaction open
+                existing = session.scalars(query.order_by(cls.id).limit(1)).first()
             # another identity field that differs (a new name for a saved ontology id) is a
             # new record, which the unique constraint then refuses with the fix
             if existing is not None and all(

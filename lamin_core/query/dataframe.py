@@ -312,8 +312,8 @@ def build_df(
         if not has_features(model):
             raise ValidationError(f"{model.__name__} records have no features; drop features=.")
         wanted = None if features is True else list(features)
-        refs = feature_refs(queryset.session, model, wanted)
-        queryset._end_read()
+        with queryset._catalog().reading() as session:
+            refs = feature_refs(session, model, wanted)
         if wanted is not None:
             missing = [name for name in wanted if name not in refs]
             if missing:

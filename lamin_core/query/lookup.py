@@ -11,11 +11,14 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from lamin_core.errors import FieldError, closest_match
+
+if TYPE_CHECKING:
+    from lamin_core.instance import Instance
 
 __all__ = ["Lookup", "lookup", "to_attribute_name"]
 
@@ -55,11 +58,11 @@ class Lookup:
         >>> ulabels.dict()["ifng"]
     """
 
-    def __init__(self, model: type, field: str, rows: list[Any], session: Any) -> None:
+    def __init__(self, model: type, field: str, rows: list[Any], instance: Instance) -> None:
         self._model = model
         self._field = field
         self._rows = rows
-        self._session = session
+        self._instance = instance
         self._names: dict[str, list[int]] | None = None
 
     @property
@@ -72,14 +75,12 @@ class Lookup:
         return self._names
 
     def _load(self, ids: list[int]) -> Any:
-        from lamin_core.query.queryset import end_read
-
-        records = [self._session.get(self._model, id_) for id_ in ids]
-        end_read(self._session)
+        with self._instance.reading() as session:
+            records = [session.get(self._model, id_) for id_ in ids]
         return records[0] if len(records) == 1 else records
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("_model", "_field", "_rows", "_session", "_names") or name.startswith("__"):
+        if name in ("_model", "_field", "_rows", "_instance", "_names") or name.startswith("__"):
             raise AttributeError(name)  # not set yet (copy, pickle): never recurse
         if name.startswith("_"):
             if name in self._ids:
@@ -116,22 +117,20 @@ class Lookup:
 
     def dict(self) -> dict[str, Any]:
         """Return ``{attribute name: record (or list of records)}``; loads every record."""
-        from lamin_core.query.queryset import end_read
-
         ids = [id_ for group in self._ids.values() for id_ in group]
         model: Any = self._model
-        records = {
-            record.id: record
-            for chunk in range(0, len(ids), 10_000)
-            for record in self._session.scalars(
-                sa.select(model).where(model.id.in_(ids[chunk : chunk + 10_000]))
-            )
-        }
+        with self._instance.reading() as session:
+            records = {
+                record.id: record
+                for chunk in range(0, len(ids), 10_000)
+                for record in session.scalars(
+                    sa.select(model).where(model.id.in_(ids[chunk : chunk + 10_000]))
+                )
+            }
         result = {}
         for name, group in self._ids.items():
             found = [records[id_] for id_ in group if id_ in records]
             result[name] = found[0] if len(found) == 1 else found
-        end_read(self._session)
         return result
 
     def __repr__(self) -> str:
@@ -157,4 +156,4 @@ def lookup(model: Any, field: Any = None) -> Lookup:
         .where(getattr(model, name).is_not(None))
         .order_by(model.id)
     )
-    return Lookup(model, name, rows, queryset.session)
+    return Lookup(model, name, rows, queryset._catalog())

@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from lamin_core.errors import DoesNotExist, IntegrityError, MultipleResultsFound, ValidationError
-from lamin_core.models.base import end_read
 from lamin_core.query.collector import collector_paused
 from lamin_core.query.compiler import compile_node, related_column, resolve_q
 from lamin_core.query.features import FeatureRef, feature_refs, has_features
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 
     from lamin_core.instance import Instance
 
-__all__ = ["QuerySet", "end_read"]
+__all__ = ["QuerySet"]
 
 R = TypeVar("R")
 REPR_LIMIT = 20
@@ -71,14 +70,18 @@ class QuerySet(Generic[R]):
         clone._cache = None
         return clone
 
-    @property
-    def session(self) -> sa.orm.Session:
-        """The session records are read into: the catalog's session of this thread."""
+    def _catalog(self) -> Instance:
+        """The catalog queried: the one given, else the active one (looked up once)."""
         if self._instance is None:
             from lamin_core.instance import get_instance
 
             self._instance = get_instance()
-        return self._instance.session
+        return self._instance
+
+    @property
+    def session(self) -> sa.orm.Session:
+        """The session records are read into: the catalog's session of this thread."""
+        return self._catalog().session
 
     def _feature_lookup(self, q: Q) -> Any:
         """Return a name -> FeatureRef function for names in `q` that are not fields."""
@@ -101,13 +104,13 @@ class QuerySet(Generic[R]):
                         unknown.add(name)
         if not unknown:
             return None
-        refs: dict[str, FeatureRef] = feature_refs(self.session, self.model, sorted(unknown))
-        missing = sorted(unknown - refs.keys())
-        if missing:  # neither a field nor a feature: suggest the closest of both
-            features = list(feature_refs(self.session, self.model))
-            self._end_read()
+        with self._catalog().reading() as session:
+            refs: dict[str, FeatureRef] = feature_refs(session, self.model, sorted(unknown))
+            missing = sorted(unknown - refs.keys())
+            # neither a field nor a feature: the error suggests the closest of both
+            features = list(feature_refs(session, self.model)) if missing else []
+        if missing:
             raise unknown_field_error(self.model, missing[0], features=features)
-        self._end_read()
         return refs.get
 
     def _condition(self, queries: tuple[Any, ...], lookups: dict[str, Any]) -> ColumnElement[bool]:
@@ -223,26 +226,15 @@ class QuerySet(Generic[R]):
 
     # --- evaluation ----------------------------------------------------------------------------
 
-    def _end_read(self) -> None:
-        end_read(self.session)
-
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sa.orm.Session]:
-        """Run a read: roll back on an error, end the read transaction after it.
+        """Run a read in the catalog's `reading()` block (ended after it, rolled back on error).
 
         The cycle collector waits meanwhile: loading 10,000 records took ~40% longer with the
         full collections that the new, surviving objects set off (see `collector`).
         """
-        session = self.session
-        with collector_paused():
-            try:
-                yield session
-            except Exception:
-                # a failed statement aborts a PostgreSQL transaction: roll back, or every later
-                # read of this session fails too
-                session.rollback()
-                raise
-            self._end_read()
+        with collector_paused(), self._catalog().reading() as session:
+            yield session
 
     def _execute(self, statement: Any) -> Any:
         with self._reading() as session:

@@ -19,7 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from lamin_core.errors import FieldError, ValidationError, did_you_mean
-from lamin_core.query.queryset import QuerySet, end_read
+from lamin_core.query.queryset import QuerySet
 from lamin_core.search.index import (
     create_search_index,
     install_listeners,
@@ -149,8 +149,8 @@ def search(model: Any, string: str, *, field: Any = None, limit: int | None = 20
     primary = fields[0] if field is not None or name_field not in fields else name_field
     synonym_fields = [f for f in fields if f in SYNONYM_FIELDS]
     queryset: QuerySet[Any] = QuerySet(model)
-    session = queryset.session
-    try:
+    # a failed statement rolls the read back: it aborts a PostgreSQL transaction
+    with queryset._catalog().reading() as session:
         found = candidates(session, model, query, fields, fields)
         ranked = rank(query, found, primary=primary, synonym_fields=synonym_fields)
         literal = sum(1 for _id, score in ranked if is_literal(score))
@@ -164,10 +164,6 @@ def search(model: Any, string: str, *, field: Any = None, limit: int | None = 20
             ]
             ranked += rank(query, more, primary=primary, synonym_fields=synonym_fields)
             ranked.sort(key=lambda item: (-item[1], item[0]))
-    except Exception:
-        session.rollback()  # a failed statement aborts a PostgreSQL transaction
-        raise
-    end_read(session)
     if limit is not None:
         ranked = ranked[:limit]
     return SearchResult(model, ranked, instance=queryset._instance)
