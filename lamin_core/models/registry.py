@@ -58,6 +58,7 @@ __all__ = [
     "registry_named",
     "search_fields",
     "searchable_registries",
+    "spellings",
     "split_list",
     "to_many_relations",
 ]
@@ -249,6 +250,18 @@ class RegistryRef(NamedTuple):
     field: str
 
 
+def spellings(registry: Any) -> list[str]:
+    """Return every accepted spelling of a registry, canonical first (see `ACCEPTED_FORMS`).
+
+    Examples:
+        >>> spellings(CellType)
+        ['bionty.CellType', 'bt.CellType', 'lamin_core.bio.CellType', 'CellType']
+    """
+    namespace = namespace_of(registry)
+    forms = [namespace.canonical, *namespace.prefixes, ""]
+    return [f"{prefix}{registry.__name__}" for prefix in dict.fromkeys(forms)]
+
+
 def reference_text(registry: Any, field: str | None = None) -> str:
     """Return the canonical spelling: ``"ULabel"``, ``"bionty.CellType.ontology_id"``.
 
@@ -319,11 +332,14 @@ def parse_reference(text: Any, *, labels_only: bool = False) -> RegistryRef:
         raise _error(text, reason, hint, tail, name=name)
     home = namespace_of(registry)
     if namespace is not None and namespace is not home:
-        spellings = " or ".join(repr(p + name) for p in ("", *home.prefixes))
         reason = f"{name} is a {home.name} registry, not a {namespace.name} one"
-        raise _error(text, reason, f" Write {spellings}.", name=name)
-    field = parts[1] if len(parts) == 2 else registry._name_field
+        shown = " or ".join(map(repr, spellings(registry)))
+        raise _error(text, reason, f" Write {shown}.", name=name)
     fields = field_names(registry)
+    if len(parts) == 1 and registry._name_field not in fields:
+        reason = f"{name} has no name field to default to"
+        raise _error(text, reason, f" Name a field, e.g. {text.strip()}.uid.", name=name)
+    field = parts[1] if len(parts) == 2 else registry._name_field
     if field not in fields:
         reason = f"{name} has no field {field!r}"
         hint = did_you_mean(field, fields)
