@@ -75,7 +75,6 @@ def feature_set_lines(artifact: Artifact) -> tuple[list[str], set[str]]:
 
 def labels_lines(artifact: Artifact) -> list[str]:
     """Return lines listing the labels attached without a feature, by registry."""
-
     session = artifact._instance().session
     lines = []
     for registry in label_registries():
