@@ -9,6 +9,7 @@ catches all of them and nothing else::
     ├── DoesNotExist           a query that must match one record matched none
     ├── MultipleResultsFound   a query that must match one record matched several
     ├── ValidationError        a value, key or dataset that breaks a rule of the catalog
+    │   └── RegistryReferenceError   text naming no registry field ("bionty.CellTyp.name")
     ├── IntegrityError         a write that would break a constraint (duplicate name, dangling link)
     ├── NoWriteAccess          a write the database role may not make (read-only role, other space)
     └── StorageError           a path, URL or file that storage cannot read or write
@@ -29,6 +30,7 @@ __all__ = [
     "LaminError",
     "MultipleResultsFound",
     "NoWriteAccess",
+    "RegistryReferenceError",
     "StorageError",
     "ValidationError",
     "closest_match",
@@ -58,6 +60,38 @@ class MultipleResultsFound(LaminError, LookupError):
 
 class ValidationError(LaminError, ValueError):
     """A value, key or dataset breaks a rule of the catalog."""
+
+
+class RegistryReferenceError(ValidationError):
+    """Text such as ``"bionty.CellType.name"`` or ``"cat[ULabel]"`` names no registry field.
+
+    Besides the message, it says what went wrong so that callers with their own wording (a
+    feature dtype, a Dagster schema) can phrase it in their terms.
+
+    Attributes:
+        reference: The text as given.
+        reason: What is wrong, e.g. ``"unknown registry 'CellTyp'"``.
+        hint: A sentence with the closest match (``" Did you mean 'CellType'?"``), or ``""``.
+        registry: The registry when it was found and its field was not; else None.
+        name: The unknown registry or field name.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reference: str,
+        reason: str,
+        hint: str = "",
+        registry: type | None = None,
+        name: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.reference = reference
+        self.reason = reason
+        self.hint = hint
+        self.registry = registry
+        self.name = name
 
 
 class IntegrityError(LaminError):

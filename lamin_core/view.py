@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
+from lamin_core.models.registry import registries
+
 if TYPE_CHECKING:
     from lamin_core.models.base import Record
 
@@ -25,9 +27,7 @@ __all__ = ["all_registries", "describe", "describe_text", "view"]
 
 def all_registries() -> list[type[Record]]:
     """Return every registry class (with a table), sorted by module group and name."""
-    from lamin_core.query.fields import iter_registries
-
-    found = {f"{cls.__module__}.{cls.__name__}": cls for cls in iter_registries()}
+    found = {f"{cls.__module__}.{cls.__name__}": cls for cls in registries()}
     return sorted(
         found.values(),
         key=lambda cls: (_module_group(cls) != "core", _module_group(cls), cls.__name__),

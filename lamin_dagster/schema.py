@@ -1,8 +1,9 @@
 """`lamin/schema`: the JSON validation contract an asset declares in its metadata.
 
 Dagster metadata must be JSON, so the schema names registry fields as strings
-(``"ULabel.name"``, ``"bionty.CellType.name"``). This module parses that JSON (failing at
-definition time on unknown keys), resolves the strings to lamin_core registry fields when the
+(``"ULabel.name"``, ``"bionty.CellType.name"``: lamin_core's registry references, read by its one
+parser, so every spelling a curator takes works here too). This module parses that JSON (failing
+at definition time on unknown keys), resolves the strings to lamin_core registry fields when the
 asset runs, and turns a curator's verdict into a `ValidationReport` that both the IO manager
 (an error) and the decorator (an asset check result) present::
 
@@ -19,16 +20,22 @@ for another reason (a typo in a closed vocabulary) leaves the catalog unchanged.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
-import sqlalchemy as sa
 
 from lamin_core.curators.report import with_suggestions
-from lamin_core.errors import closest_match
+from lamin_core.errors import RegistryReferenceError, closest_match
+from lamin_core.models.registry import (
+    ACCEPTED_FORMS,
+    field_names,
+    namespace_of,
+    parse_reference,
+    reference_text,
+    registries,
+)
 from lamin_dagster.errors import CurationError, SchemaError
 
 SCHEMA_FIELDS = (
@@ -40,7 +47,6 @@ SCHEMA_FIELDS = (
     "var_index",
 )
 ALL_KEYS = "all"
-BIO_PREFIXES = ("bionty", "bt")
 MAX_VALUES_SHOWN = 20
 
 
@@ -50,57 +56,34 @@ def did_you_mean(name: str, choices: Any) -> str:
     return f" Did you mean {match!r}?" if match else ""
 
 
-def _registries(module: Any) -> dict[str, type]:
-    names = getattr(module, "__all__", dir(module))
-    found = {}
-    for name in names:
-        candidate = getattr(module, name, None)
-        if isinstance(candidate, type) and hasattr(candidate, "__table__"):
-            found[name] = candidate
-    return found
-
-
 def resolve_field(reference: str) -> Any:
     """Return the registry field a schema string names: ``"bionty.CellType.name"`` -> column.
+
+    The string is a registry reference as everywhere in lamin_core (``"ULabel"``,
+    ``"ln.ULabel.name"``, ``"bt.CellType.ontology_id"``; without a field, the name field).
 
     Raises:
         SchemaError: the string is malformed, or the registry or field does not exist.
     """
-    parts = reference.split(".") if isinstance(reference, str) else []
-    if parts and parts[0] in BIO_PREFIXES:
-        module_name, parts = "lamin_core.bio", parts[1:]
-        shown_prefix = "bionty."
-    else:
-        module_name, shown_prefix = "lamin_core", ""
-    if len(parts) != 2 or not all(parts):
-        raise SchemaError(
-            f"Invalid registry field {reference!r} in lamin/schema: write 'Registry.field' "
-            "(e.g. 'ULabel.name') or 'bionty.Registry.field' (e.g. 'bionty.CellType.name')."
-        )
-    registry_name, field_name = parts
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise SchemaError(
-            f"lamin/schema field {reference!r} needs {module_name}, which cannot be imported: "
-            f"{error}."
-        ) from error
-    registries = _registries(module)
-    registry = registries.get(registry_name)
-    if registry is None:
-        raise SchemaError(
-            f"Unknown registry {shown_prefix}{registry_name!r} in lamin/schema field "
-            f"{reference!r}.{did_you_mean(registry_name, registries)} "
-            f"Registries: {', '.join(shown_prefix + name for name in sorted(registries))}."
-        )
-    columns = sorted(attribute.key for attribute in sa.inspect(registry).column_attrs)
-    if field_name not in columns:
-        raise SchemaError(
-            f"Unknown field {field_name!r} of {shown_prefix}{registry_name} in lamin/schema "
-            f"field {reference!r}.{did_you_mean(field_name, columns)} Fields: "
-            f"{', '.join(columns)}."
-        )
+        registry, field_name = parse_reference(reference)
+    except RegistryReferenceError as error:
+        raise SchemaError(_reference_problem(reference, error)) from error
     return getattr(registry, field_name)
+
+
+def _reference_problem(reference: Any, error: RegistryReferenceError) -> str:
+    if error.registry is not None:
+        detail = f"Unknown field {error.name!r} of {error.registry.__name__} in {reference!r}"
+        choices = f" Fields: {', '.join(sorted(field_names(error.registry)))}."
+    else:
+        detail = f"{error.reason[:1].upper()}{error.reason[1:]} in {reference!r}"
+        shown = ", ".join(reference_text(registry) for registry in registries())
+        choices = f" Registries: {shown}."
+    return (
+        f"Invalid registry field {reference!r} in lamin/schema. {detail}.{error.hint}{choices} "
+        f"Write 'Registry.field' or 'Registry' (its name field): {ACCEPTED_FORMS}."
+    )
 
 
 @dataclass(frozen=True)
@@ -364,9 +347,8 @@ def validate(handler: Any, obj: Any, schema: LaminSchema) -> ValidationReport:
 
 def register_hint(reference: str, values: Sequence[str]) -> str:
     """Return the code that registers `values` in the registry a schema string names."""
-    parts = reference.split(".")
-    module = "bt" if parts[0] in BIO_PREFIXES else "ln"
-    registry, field_name = parts[-2], parts[-1]
+    registry_class, field_name = parse_reference(reference)
+    module, registry = namespace_of(registry_class).alias, registry_class.__name__
     shown = [str(v) for v in values[:MAX_VALUES_SHOWN]]
     if (registry, field_name) == ("Feature", "name"):  # features need a dtype
         return "; ".join(f"ln.Feature(name={v!r}, dtype=...).save()" for v in shown)

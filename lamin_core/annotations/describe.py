@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from lamin_core.models.registry import label_link, label_registries
+
 if TYPE_CHECKING:
     from lamin_core.models import Artifact
 
@@ -72,17 +74,15 @@ def feature_set_lines(artifact: Artifact) -> tuple[list[str], set[str]]:
 
 def labels_lines(artifact: Artifact) -> list[str]:
     """Return lines listing the labels attached without a feature, by registry."""
-    from lamin_core.annotations.labels import label_registries, link_table
-
     session = artifact._instance().session
     lines = []
     for registry in label_registries():
-        table, artifact_col, label_col, feature_col = link_table(registry)
-        label = getattr(registry, registry._name_field)  # type: ignore[attr-defined]
+        table, artifact_col, label_col, feature_col = label_link(registry)
+        label = getattr(registry, registry._name_field)
         names = list(
             session.scalars(
                 sa.select(label)
-                .join(table, label_col == registry.id)  # type: ignore[attr-defined]
+                .join(table, label_col == registry.id)
                 .where(artifact_col == artifact.id, feature_col.is_(None))
                 .order_by(table.c.id)
             )
@@ -94,17 +94,16 @@ def labels_lines(artifact: Artifact) -> list[str]:
 
 def labels_by_feature_lines(artifact: Artifact) -> list[str]:
     """Return lines listing the labels attached with a feature, by feature (link tables)."""
-    from lamin_core.annotations.labels import label_registries, link_table
     from lamin_core.models import Feature
 
     session = artifact._instance().session
     by_feature: dict[tuple[int, str, str], list[Any]] = {}
     for registry in label_registries():
-        table, artifact_col, label_col, feature_col = link_table(registry)
-        label = getattr(registry, registry._name_field)  # type: ignore[attr-defined]
+        table, artifact_col, label_col, feature_col = label_link(registry)
+        label = getattr(registry, registry._name_field)
         rows = session.execute(
             sa.select(Feature.id, Feature.name, Feature.dtype, label)
-            .join(table, label_col == registry.id)  # type: ignore[attr-defined]
+            .join(table, label_col == registry.id)
             .join(Feature, Feature.id == feature_col)
             .where(artifact_col == artifact.id)
             .order_by(table.c.id)

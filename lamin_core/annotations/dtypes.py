@@ -17,38 +17,29 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
 
-from lamin_core.errors import ValidationError, did_you_mean
+from lamin_core.errors import RegistryReferenceError, ValidationError, did_you_mean
+from lamin_core.models.registry import (
+    label_registries,
+    parse_categorical,
+    reference_text,
+    split_list,
+)
 from lamin_core.values import json_value
 
 __all__ = ["SIMPLE_DTYPES", "DType", "parse_dtype", "valid_dtypes_text"]
 
 SIMPLE_DTYPES = ("str", "int", "float", "num", "bool", "date", "datetime", "dict")
-_CAT = re.compile(r"^cat(?:\[(?P<inner>.*)\])?$")
-_LIST = re.compile(r"^list\[(?P<inner>.*)\]$")
-_PREFIXES = ("bionty.", "bt.", "lamin_core.bio.", "ln.", "lamin_core.")
 
 
 def valid_dtypes_text() -> str:
     """Return the list of valid dtypes for error messages."""
-    from lamin_core.bio.models import BIO_REGISTRIES
-
-    bio = ", ".join(f"cat[bionty.{r.__name__}]" for r in BIO_REGISTRIES)
-    return f"{', '.join(SIMPLE_DTYPES)}, cat[ULabel], {bio}, cat[A|B], list[<dtype>]"
-
-
-def _categorical_registries() -> dict[str, type]:
-    """Return the registries a categorical dtype may name: ULabel and the bio registries."""
-    from lamin_core.bio.models import BIO_REGISTRIES
-    from lamin_core.models import ULabel
-
-    registries: list[type] = [ULabel, *BIO_REGISTRIES]
-    return {r.__name__: r for r in registries}
+    labels = ", ".join(f"cat[{reference_text(r)}]" for r in label_registries())
+    return f"{', '.join(SIMPLE_DTYPES)}, {labels}, cat[A|B], list[<dtype>]"
 
 
 @dataclass(frozen=True)
@@ -182,34 +173,6 @@ def _invalid(text: str, reason: str = "", hint: str | None = None) -> Validation
     )
 
 
-def _parse_registry(text: str, part: str) -> tuple[type, str]:
-    name = part.strip()
-    for prefix in _PREFIXES:
-        if name.startswith(prefix):
-            name = name[len(prefix) :]
-            break
-    registry_name, _, field = name.partition(".")
-    registries = _categorical_registries()
-    registry = registries.get(registry_name)
-    if registry is None:
-        hint = did_you_mean(registry_name, registries)
-        raise _invalid(text, f": unknown registry {registry_name!r}", hint)
-    field = field or registry._name_field  # type: ignore[attr-defined]
-    fields = registry._field_names()  # type: ignore[attr-defined]
-    if field not in fields:
-        hint = did_you_mean(field, fields)
-        raise _invalid(text, f": {registry.__name__} has no field {field!r}", hint)
-    return registry, field
-
-
-def _canonical(registry: type, field: str) -> str:
-    from lamin_core.bio.models import BioRecord
-
-    prefix = "bionty." if issubclass(registry, BioRecord) else ""
-    default = field == registry._name_field  # type: ignore[attr-defined]
-    return f"{prefix}{registry.__name__}" + ("" if default else f".{field}")
-
-
 def parse_dtype(text: Any) -> DType:
     """Parse a feature dtype string.
 
@@ -226,23 +189,17 @@ def parse_dtype(text: Any) -> DType:
             f"A feature dtype must be a string such as 'float' or 'cat[ULabel]', got "
             f"{type(text).__name__} {text!r}. Valid dtypes: {valid_dtypes_text()}."
         )
-    stripped = text.strip().replace(" ", "")
-    is_list = False
-    list_match = _LIST.match(stripped)
-    if list_match:
-        is_list, stripped = True, list_match.group("inner")
-        if _LIST.match(stripped):
-            raise _invalid(text, ": nested lists are not supported")
+    is_list, stripped = split_list(text.strip().replace(" ", ""))
+    if is_list and split_list(stripped)[0]:
+        raise _invalid(text, ": nested lists are not supported")
     if stripped in SIMPLE_DTYPES:
         canonical = f"list[{stripped}]" if is_list else stripped
         return DType(canonical, stripped, is_list)
-    cat_match = _CAT.match(stripped)
-    if cat_match is None:
+    try:
+        registries = parse_categorical(stripped)  # the one parser of cat[...]
+    except RegistryReferenceError as error:
+        raise _invalid(text, f": {error.reason}", error.hint) from error
+    if registries is None:
         raise _invalid(text)
-    inner = cat_match.group("inner")
-    parts = ("ULabel" if inner is None else inner).split("|")
-    if any(not part for part in parts):
-        raise _invalid(text, ": empty registry name")
-    registries = tuple(_parse_registry(text, part) for part in parts)
-    canonical = f"cat[{'|'.join(_canonical(r, f) for r, f in registries)}]"
+    canonical = f"cat[{'|'.join(reference_text(r, f) for r, f in registries)}]"
     return DType(f"list[{canonical}]" if is_list else canonical, "cat", is_list, registries)

@@ -24,14 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lamin_core.annotations.dtypes import DType, parse_dtype
-from lamin_core.annotations.labels import (
-    ArtifactAnnotations,
-    get_feature,
-    insert_links,
-    label_registries,
-    link_table,
-)
+from lamin_core.annotations.labels import ArtifactAnnotations, get_feature, insert_links
 from lamin_core.errors import FieldError, ValidationError, did_you_mean
+from lamin_core.models.registry import label_link, label_registries
 from lamin_core.values import check_text, is_valid_text, json_value
 
 if TYPE_CHECKING:
@@ -258,7 +253,7 @@ class FeatureManager(ArtifactAnnotations):
                     )
                     continue
                 for registry, field in dtype.registries:
-                    table, artifact_col, label_col, feature_col = link_table(registry)
+                    table, artifact_col, label_col, feature_col = label_link(registry)
                     condition = [artifact_col == artifact_id, feature_col == record.id]
                     if value is not None:
                         target = value.id if isinstance(value, Record) else None
@@ -306,13 +301,13 @@ def _feature_values(session: Session, artifact_id: int) -> dict[str, tuple[str, 
     for feature_id, name, dtype, value in rows:
         found.setdefault(feature_id, (name, dtype, []))[2].append(value)
     for registry in label_registries():
-        table, artifact_col, label_col, feature_col = link_table(registry)
-        label = getattr(registry, registry._name_field)  # type: ignore[attr-defined]
+        table, artifact_col, label_col, feature_col = label_link(registry)
+        label = getattr(registry, registry._name_field)
         rows = session.execute(
             sa.select(Feature.id, Feature.name, Feature.dtype, label)
             .select_from(table)
             .join(Feature, Feature.id == feature_col)
-            .join(registry, registry.id == label_col)  # type: ignore[attr-defined]
+            .join(registry, registry.id == label_col)
             .where(artifact_col == artifact_id)
             .order_by(Feature.id, table.c.id)
         ).all()

@@ -1,7 +1,7 @@
 """Labels on artifacts: ``artifact.labels.add(records, feature=...)`` and ``.get(feature)``.
 
 A label is a record of ULabel or of a bio registry linked to an artifact through the link table
-``artifact_<table>`` (found in ``Base.metadata`` by its foreign keys, as the query layer does),
+``artifact_<table>`` (found by the registry map, `lamin_core.models.registry`),
 optionally qualified by the feature it is a value of (``feature_id``): "DMSO is a value of
 cell_medium". One function writes links for features, curators and this accessor, so they agree
 on de-duplication (a link is written once per artifact, label and feature).
@@ -15,48 +15,21 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lamin_core.errors import DoesNotExist, ValidationError, did_you_mean
+from lamin_core.models.registry import label_link
 
 if TYPE_CHECKING:
     from lamin_core.models import Artifact, Feature
     from lamin_core.query import QuerySet
 
-__all__ = ["LabelManager", "get_feature", "insert_links", "label_registries", "link_table"]
+__all__ = ["LabelManager", "get_feature", "insert_links"]
 
 CHUNK = 10_000
-
-
-def label_registries() -> list[type]:
-    """Return the registries whose records can label artifacts: ULabel and the bio registries."""
-    from lamin_core.bio.models import BIO_REGISTRIES
-    from lamin_core.models import ULabel
-
-    return [ULabel, *BIO_REGISTRIES]
-
-
-def link_table(registry: type) -> tuple[sa.Table, sa.Column[Any], sa.Column[Any], sa.Column[Any]]:
-    """Return (table, artifact column, label column, feature column) linking `registry`.
-
-    Raises:
-        ValidationError: artifacts cannot be labeled with records of this registry.
-    """
-    from lamin_core.models import Artifact
-    from lamin_core.query.features import find_link_table
-
-    table: Any = registry.__table__  # type: ignore[attr-defined]
-    found = find_link_table(cast(sa.Table, Artifact.__table__), table)
-    if found is None:
-        names = ", ".join(r.__name__ for r in label_registries())
-        raise ValidationError(
-            f"Artifacts cannot be labeled with {registry.__name__} records; label registries: "
-            f"{names}."
-        )
-    return found
 
 
 def get_feature(session: Session, feature: Any) -> Feature:
@@ -97,7 +70,7 @@ def insert_links(
 
     Runs inside the caller's transaction: the caller commits or rolls back.
     """
-    table, artifact_col, label_col, feature_col = link_table(registry)
+    table, artifact_col, label_col, feature_col = label_link(registry)
     wanted = list(dict.fromkeys(label_ids))
     if not wanted:
         return 0
@@ -198,7 +171,7 @@ class LabelManager(ArtifactAnnotations):
                     f"Feature {feature_record.name!r} has dtype {feature_record.dtype!r}; it "
                     f"cannot hold {', '.join(wrong)} records."
                 )
-        tables = [link_table(registry)[0].name for registry in by_registry]  # clear errors first
+        tables = [label_link(registry).table.name for registry in by_registry]  # clear errors first
         self._check_write("add labels to", tables)
         with instance.writing():
             for registry, ids in by_registry.items():
@@ -236,7 +209,7 @@ class LabelManager(ArtifactAnnotations):
                     f"holds no {registry.__name__} records."
                 )
         registry = registry or ULabel
-        _table, artifact_col, label_col, feature_col = link_table(registry)
+        _table, artifact_col, label_col, feature_col = label_link(registry)
         ids = sa.select(label_col).where(artifact_col == artifact_id)
         if feature_record is not None:
             ids = ids.where(feature_col == feature_record.id)

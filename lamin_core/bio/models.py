@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lamin_core.models.annotation import FeatureSet, run_column
 from lamin_core.models.artifact import Artifact, _link_table
 from lamin_core.models.base import Record, RecordList, created_at_column, created_by_column
+from lamin_core.models.registry import BIO, register
 
 if TYPE_CHECKING:
     import numpy as np
@@ -416,4 +417,6 @@ featureset_gene = sa.Table(
     sa.Column("gene_id", ForeignKey("gene.id", ondelete="CASCADE"), primary_key=True),
 )
 FeatureSet.genes = relationship(Gene, secondary=featureset_gene)
+register(Source, namespace=BIO)
+register(*BIO_REGISTRIES, namespace=BIO, is_label=True)
 Gene.feature_sets = relationship(FeatureSet, secondary=featureset_gene, viewonly=True)

@@ -24,7 +24,8 @@ import sqlalchemy as sa
 from rapidfuzz import fuzz, process
 from sqlalchemy.orm import Session
 
-from lamin_core.errors import FieldError, ValidationError, did_you_mean
+from lamin_core.errors import FieldError, RegistryReferenceError, ValidationError, did_you_mean
+from lamin_core.models.registry import ACCEPTED_FORMS, parse_reference
 from lamin_core.query.sql import escape_like
 
 __all__ = [
@@ -49,15 +50,26 @@ MAP_FEW = 200  # up to this many values, synonyms are looked up for them, not fo
 def resolve_field(field_ref: Any, registry: Any = None) -> tuple[Any, str]:
     """Return (registry, field name) from ``bt.Gene.symbol``, or a name with `registry`.
 
+    Text without `registry` is a registry reference (``"bionty.CellType.name"``,
+    ``"ln.ULabel"``: see `lamin_core.models.registry.parse_reference`).
+
     Raises:
         ValidationError: `field_ref` is neither a registry column nor a field name.
         FieldError: the registry has no such field.
     """
     from lamin_core.models.base import Record
 
-    if isinstance(field_ref, str):
-        if registry is None:
-            registry, field_ref = _registry_from_text(field_ref)
+    if isinstance(field_ref, str) and registry is None:
+        try:
+            registry, name = parse_reference(field_ref)
+        except RegistryReferenceError as error:
+            if error.registry is None:
+                raise ValidationError(
+                    f"Cannot resolve the field {field_ref!r}: {error.reason}.{error.hint} Write "
+                    f"{ACCEPTED_FORMS}, or pass the column itself (ln.ULabel.name)."
+                ) from error
+            registry, name = error.registry, error.name  # an unknown field: reported below
+    elif isinstance(field_ref, str):
         name = field_ref
     elif hasattr(field_ref, "class_") and hasattr(field_ref, "key"):
         registry, name = field_ref.class_, field_ref.key
@@ -75,23 +87,6 @@ def resolve_field(field_ref: Any, registry: Any = None) -> tuple[Any, str]:
         raise FieldError(
             f"Unknown field {name!r} for {registry.__name__}.{did_you_mean(name, fields)} "
             f"Fields: {', '.join(sorted(fields))}."
-        )
-    return registry, name
-
-
-def _registry_from_text(text: str) -> tuple[Any, str]:
-    """Return (registry, field) from ``"ULabel.name"`` or ``"bionty.CellType.name"``."""
-    from lamin_core.query.features import registry_by_name
-
-    short = text
-    for prefix in ("bionty.", "bt.", "ln."):
-        short = short[len(prefix) :] if short.startswith(prefix) else short
-    registry_name, _, name = short.partition(".")
-    registry = registry_by_name(registry_name) if name else None
-    if registry is None:
-        raise ValidationError(
-            f"Cannot resolve the field {text!r}: write 'Registry.field' such as 'ULabel.name' or "
-            "'bionty.CellType.name', or pass the column itself (ln.ULabel.name)."
         )
     return registry, name
 

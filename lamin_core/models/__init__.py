@@ -4,8 +4,14 @@ from lamin_core.models.annotation import Feature, FeatureSet, FeatureValue, ULab
 from lamin_core.models.artifact import Artifact, Collection
 from lamin_core.models.base import Base, Record, RecordList
 from lamin_core.models.core import IsVersioned, Run, Storage, Transform, User
+from lamin_core.models.registry import register
 from lamin_core.models.space import Space
 from lamin_core.models.tombstone import tombstone
+
+# the registry map (lamin_core.models.registry): the core registries; lamin_core.bio adds its own
+register(User, Storage, Space, Transform, Run, Artifact, Collection)
+register(Feature, FeatureSet, FeatureValue)
+register(ULabel, is_label=True)
 
 __all__ = [
     "Artifact",

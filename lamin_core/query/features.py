@@ -3,8 +3,8 @@
 Dataset-level values live in ``FeatureValue.value`` (JSON), linked to artifacts through
 ``artifact_featurevalue``; categorical features (``cat[ULabel]``, ``cat[bionty.CellType]``) link
 labels through a link table with a ``feature_id`` column (``artifact_ulabel``,
-``artifact_celltype``, ...). Link tables are discovered from ``Base.metadata`` by their foreign
-keys, so registries added later (the bio ones) are queryable without changes here.
+``artifact_celltype``, ...), which the registry map (`lamin_core.models.registry`) finds and
+whose dtypes its parser reads, so registries added later (the bio ones) are queryable unchanged.
 
 For ``ln.Artifact.features.filter(...)``: load the features once, then compile any mix of field
 and feature lookups into one boolean expression (`compile_filter`), or one feature lookup
@@ -19,10 +19,8 @@ and feature lookups into one boolean expression (`compile_filter`), or one featu
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from lamin_core.errors import ValidationError
+from lamin_core.errors import RegistryReferenceError, ValidationError
+from lamin_core.models.registry import categorical_registries, feature_link
 from lamin_core.query.lookups import LOOKUPS, Lookup, check_regex, is_many
 from lamin_core.query.sql import JsonArrayAgg, JsonScalar
 from lamin_core.values import as_python, check_text, comparable_number
@@ -44,9 +43,7 @@ __all__ = [
     "feature_condition",
     "feature_refs",
     "feature_value_columns",
-    "find_link_table",
     "json_comparison",
-    "registry_by_name",
 ]
 
 
@@ -72,75 +69,20 @@ class FeatureRef:
     registries: tuple[CategoricalLink, ...] = ()
 
 
-def registry_by_name(name: str) -> type | None:
-    """Return the registry class called `name` (``"ULabel"``, ``"bionty.CellType"``)."""
-    from lamin_core.query.fields import iter_registries
-
-    short = name.split(".")[-1]
-    return next((cls for cls in iter_registries() if cls.__name__ == short), None)
-
-
-def find_link_table(
-    root: sa.Table, target: sa.Table
-) -> tuple[sa.Table, sa.Column[Any], sa.Column[Any], sa.Column[Any]] | None:
-    """Find the table linking `root` rows to `target` rows with a ``feature_id`` column.
-
-    Returns (table, root column, target column, feature column), preferring the table named
-    ``<root>_<target>``; None when there is none.
-    """
-    found = []
-    for table in root.metadata.tables.values():
-        if "feature_id" not in table.c:
-            continue
-        root_col = target_col = None
-        for column in table.c:
-            for fk in column.foreign_keys:
-                if fk.column.table is root and column.name != "feature_id":
-                    root_col = column
-                elif fk.column.table is target and column.name != "feature_id":
-                    target_col = column
-        if root_col is not None and target_col is not None and root_col is not target_col:
-            found.append((table, root_col, target_col, table.c.feature_id))
-    found.sort(key=lambda item: item[0].name != f"{root.name}_{target.name}")
-    return found[0] if found else None
-
-
-_CAT_RE = re.compile(r"cat\[(?P<inner>[^\]]*)\]")
-
-
-def categorical_registries(dtype: str) -> list[tuple[str, str | None]]:
-    """Return [(registry name, label field or None)] of a ``cat[...]`` dtype; [] otherwise."""
-    match = _CAT_RE.search(dtype)
-    if match is None:
-        return [("ULabel", None)] if dtype.strip() in ("cat", "list[cat]") else []
-    result = []
-    for part in match.group("inner").split("|"):
-        pieces = part.strip().split(".")
-        if pieces and pieces[0] in ("bionty", "bt", "lamin_core", "ln"):
-            pieces = pieces[1:]
-        if pieces and pieces[0]:
-            result.append((pieces[0], pieces[1] if len(pieces) > 1 else None))
-    return result
-
-
 def _links(root: type, dtype: str, feature_name: str) -> tuple[CategoricalLink, ...]:
+    try:
+        references = categorical_registries(dtype)
+    except RegistryReferenceError as error:
+        raise ValidationError(
+            f"Feature {feature_name!r} has dtype {dtype!r}, but {error.reason}; import the "
+            "module that defines its registry."
+        ) from error
     links = []
-    for registry_name, field in categorical_registries(dtype):
-        registry = registry_by_name(registry_name)
-        if registry is None and registry_name != "ULabel":
-            with contextlib.suppress(ImportError):
-                import lamin_core.bio  # noqa: F401  (defines the biological registries)
-            registry = registry_by_name(registry_name)
-        if registry is None:
-            raise ValidationError(
-                f"Feature {feature_name!r} has dtype {dtype!r}, but no registry "
-                f"{registry_name!r} is defined; import the module that defines it."
-            )
-        found = find_link_table(root.__table__, registry.__table__)  # type: ignore[attr-defined]
+    for registry, label_field in references:
+        found = feature_link(root, registry)
         if found is None:
             continue
         table, record_col, label_col, feature_col = found
-        label_field = str(field or getattr(registry, "_name_field", "name"))
         links.append(
             CategoricalLink(table, record_col, label_col, feature_col, registry, label_field)
         )

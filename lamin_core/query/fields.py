@@ -38,7 +38,7 @@ from lamin_core.values import as_python, check_text, integer_range
 if TYPE_CHECKING:
     from lamin_core.query.features import FeatureRef
 
-__all__ = ["Leaf", "field_choices", "iter_registries", "resolve_leaf", "unknown_field_error"]
+__all__ = ["Leaf", "field_choices", "resolve_leaf", "unknown_field_error"]
 
 
 @dataclass(frozen=True)
@@ -68,23 +68,6 @@ class Leaf:
             self.value,
             self.feature,
         )
-
-
-def iter_registries() -> list[Any]:
-    """Return every registry class with a table: all `Record` subclasses defined so far.
-
-    Registries defined later (the bio ones) are found as soon as their module is imported.
-    """
-    from lamin_core.models.base import Record
-
-    found = []
-    stack: list[Any] = list(Record.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        if "__table__" in cls.__dict__:
-            found.append(cls)
-    return found
 
 
 def _mapper(model: Any) -> sa.orm.Mapper[Any]:

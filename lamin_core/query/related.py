@@ -26,17 +26,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty, 
 from sqlalchemy.orm.interfaces import MANYTOMANY, ONETOMANY
 
 from lamin_core.errors import ValidationError
+from lamin_core.models.registry import to_many_relations
 from lamin_core.query.queryset import QuerySet
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["RelatedAttribute", "RelatedManager", "install_related_managers", "to_many_relations"]
-
-
-def to_many_relations(registry: Any) -> list[RelationshipProperty[Any]]:
-    """Return the to-many relations of a registry (the ones that get a `RelatedManager`)."""
-    return [rel for rel in sa.inspect(registry).relationships if rel.uselist]
 
 
 class RelatedAttribute(InstrumentedAttribute[Any]):

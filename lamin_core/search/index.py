@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from lamin_core.errors import LaminError
+from lamin_core.models.registry import search_fields, searchable_registries
 
 __all__ = [
     "create_search_index",
@@ -55,14 +56,6 @@ def quote(name: str) -> str:
 def fts_table_name(table: str) -> str:
     """Return the name of the FTS5 table of `table`."""
     return f"{table}_fts"
-
-
-def searchable_registries() -> list[Any]:
-    """Return every registry class with a table and non-empty `_search_fields`."""
-    from lamin_core.query.fields import iter_registries
-
-    found = {cls.__table__.name: cls for cls in iter_registries() if cls._search_fields}
-    return [found[name] for name in sorted(found)]
 
 
 def _registry_for(table: str) -> Any:
@@ -94,7 +87,7 @@ def _fields_of(
             raise ValueError(
                 f"No registry with search fields has the table {name!r}; pass fields=."
             )
-        fields = list(registry._search_fields)
+        fields = list(search_fields(registry))
     resolved = table if isinstance(table, sa.Table) else getattr(registry, "__table__", None)
     if resolved is not None:
         prefix = prefix_fields(resolved, fields)

@@ -1,6 +1,6 @@
 """Every to-many relation of every registry behaves like LaminDB's related manager.
 
-The cases are generated from the registry map (`iter_registries` and the mapper's relations), so
+The cases are generated from the registry map (`registries()` and `to_many_relations()`), so
 a relation added tomorrow is tested without touching this file; `RECORD_MAKERS` must know how to
 make a record of every registry that has one, which a test checks.
 """
@@ -18,8 +18,8 @@ import pytest
 import lamin_core as ln
 import lamin_core.bio as bt
 from lamin_core.errors import ValidationError
-from lamin_core.query.fields import iter_registries
-from lamin_core.query.related import RelatedManager, to_many_relations
+from lamin_core.models.registry import registries, to_many_relations
+from lamin_core.query.related import RelatedManager
 
 _counter = itertools.count()
 
@@ -55,7 +55,7 @@ RECORD_MAKERS: dict[Any, Callable[[], Any]] = {
 RELATIONS = sorted(
     (
         (registry, relation.key, relation.mapper.class_)
-        for registry in iter_registries()
+        for registry in registries()
         for relation in to_many_relations(registry)
     ),
     key=lambda case: (case[0].__name__, case[1]),

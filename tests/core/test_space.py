@@ -38,9 +38,9 @@ def test_space_all_cannot_be_deleted_and_used_spaces_are_kept(instance: ln.Insta
 
 
 def test_every_registry_has_a_space_but_users_and_spaces(instance: ln.Instance):
-    from lamin_core.query.fields import iter_registries
+    from lamin_core.models.registry import registries
 
-    for registry in iter_registries():
+    for registry in registries():
         has = "space_id" in registry.__table__.c
         assert has == (registry not in (ln.User, ln.Space)), registry.__name__
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 import lamin_core as ln
 import lamin_core.bio  # defines the biological registries: they are checked too
-from lamin_core.query.fields import iter_registries
+from lamin_core.models.registry import registries
 from lamin_core.values import integer_range, json_value
 from tests.snapshot import catalog_snapshot
 
@@ -19,7 +19,7 @@ from tests.snapshot import catalog_snapshot
 def columns() -> list[tuple[type, str, Any]]:
     """Return (registry, attribute, column) for every column of every registry."""
     found = []
-    for registry in sorted(iter_registries(), key=lambda r: r.__name__):
+    for registry in sorted(registries(), key=lambda r: r.__name__):
         for attribute in sa.inspect(registry).column_attrs:
             found.append((registry, attribute.key, attribute.columns[0]))
     return found
@@ -74,7 +74,7 @@ def test_assigning_a_wrong_value_to_any_column_is_a_validation_error(
 def test_every_registry_and_column_type_is_covered():
     kinds = {type(column.type).__name__ for _registry, _key, column in columns()}
     assert {"String", "Integer", "BigInteger", "Boolean", "JSON", "UTCDateTime"} <= kinds
-    assert len({registry for registry, _key, _value in CASES}) == len(iter_registries())
+    assert len({registry for registry, _key, _value in CASES}) == len(registries())
 
 
 @pytest.mark.parametrize(
