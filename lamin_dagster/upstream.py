@@ -117,15 +117,9 @@ def _asset_upstream(
         ).records
         if records:
             materialization = records[0].asset_materialization
-            metadata = materialization.metadata if materialization else {}
-            value = metadata.get(UID_KEY)
-            if value is not None:
-                return RecordedUpstream(
-                    uid=str(plain(value)),
-                    hash=text_or_none(metadata.get(HASH_KEY)),
-                    where=where,
-                    fix=fix,
-                )
+            recorded = _recorded(materialization.metadata if materialization else {}, where, fix)
+            if recorded is not None:
+                return recorded
             raise UpstreamArtifactError(
                 f"Cannot load {where}: its latest materialization (run "
                 f"{records[0].run_id or 'reported without a run'}) has no {UID_KEY!r}, so it "
@@ -188,15 +182,9 @@ def _op_output_upstream(
         data = event.event_specific_data
         if getattr(data, "output_name", None) != upstream.name:
             continue
-        metadata = getattr(data, "metadata", None) or {}
-        value = metadata.get(UID_KEY)
-        if value is not None:
-            return RecordedUpstream(
-                uid=str(plain(value)),
-                hash=text_or_none(metadata.get(HASH_KEY)),
-                where=where,
-                fix=fix,
-            )
+        recorded = _recorded(getattr(data, "metadata", None) or {}, where, fix)
+        if recorded is not None:
+            return recorded
     raise UpstreamArtifactError(
         f"Cannot load {label}: output {upstream.name!r} of step {upstream.step_key!r} in run "
         f"{upstream.run_id!r} was not stored by a LaminIOManager."
@@ -268,3 +256,13 @@ def recorded_artifact(instance: ln.Instance, upstream: RecordedUpstream) -> ln.A
             "assets load what it produces."
         )
     return artifact
+
+
+def _recorded(metadata: Mapping[str, Any], where: str, fix: str) -> RecordedUpstream | None:
+    """Return the artifact an output's metadata names, or None when it names none."""
+    value = metadata.get(UID_KEY)
+    if value is None:
+        return None
+    return RecordedUpstream(
+        uid=str(plain(value)), hash=text_or_none(metadata.get(HASH_KEY)), where=where, fix=fix
+    )
