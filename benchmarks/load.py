@@ -120,7 +120,7 @@ def deleter(storage: str, db: str | None, number: int, stop: str, workdir: str) 
 
 def repairer(storage: str, db: str | None, stop: str, workdir: str) -> None:
     """Run fsck --repair without a grace period until `stop` exists."""
-    from lamin_core.storage.fsck import fsck
+    from lamin_core.artifacts.fsck import fsck
 
     instance = _connect(storage, db)
     records: list[dict[str, Any]] = []
@@ -145,7 +145,7 @@ def _evaluate(storage: str, db: str | None, records: list[dict[str, Any]]) -> di
     import sqlalchemy as sa
 
     import lamin_core as ln
-    from lamin_core.storage.fsck import fsck
+    from lamin_core.artifacts.fsck import fsck
 
     instance = _connect(storage, db)
     session = instance.session

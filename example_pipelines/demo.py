@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     import lamin_core as ln
     from example_pipelines import materialize_demo
     from example_pipelines.catalog import dagster_home
+    from lamin_core.artifacts.fsck import fsck
     from lamin_core.lineage import describe_lineage
-    from lamin_core.storage.fsck import fsck
 
     home = dagster_home(storage)
     ui = ui_command(storage)

@@ -219,7 +219,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     instance = _open(args, create=args.command == "init")
     if args.command == "fsck":
-        from lamin_core.storage.fsck import fsck
+        from lamin_core.artifacts.fsck import fsck
 
         report = fsck(instance, repair=args.repair, older_than=args.older_than, verify=args.verify)
         print(report)
@@ -264,7 +264,7 @@ def _disconnect() -> int:
 
 
 def _add_fsck_arguments(command: argparse.ArgumentParser) -> None:
-    from lamin_core.storage.fsck import DEFAULT_GRACE_SECONDS, format_age, parse_duration
+    from lamin_core.artifacts.fsck import DEFAULT_GRACE_SECONDS, format_age, parse_duration
 
     def duration(text: str) -> float:
         try:

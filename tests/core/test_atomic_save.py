@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 import lamin_core as ln
+from lamin_core.artifacts.fsck import fsck
 from lamin_core.cli import main as cli
-from lamin_core.storage.fsck import fsck
 
 
 def artifact_count(instance: ln.Instance) -> int:

@@ -19,10 +19,10 @@ import pytest
 import sqlalchemy as sa
 
 import lamin_core as ln
+from lamin_core.artifacts.fsck import fsck
 from lamin_core.artifacts.saving import FAULT_POINTS
 from lamin_core.ids import decode_version
 from lamin_core.instance import CATALOG_DIR, SQLITE_NAME, create_engine, staging_root
-from lamin_core.storage.fsck import fsck
 
 KEY = "crash/table.parquet"
 

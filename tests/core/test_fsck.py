@@ -21,9 +21,9 @@ import pytest
 import sqlalchemy as sa
 
 import lamin_core as ln
+from lamin_core.artifacts.fsck import DEFAULT_GRACE_SECONDS, fsck, parse_duration
 from lamin_core.cli import main as cli
 from lamin_core.instance import staging_root
-from lamin_core.storage.fsck import DEFAULT_GRACE_SECONDS, fsck, parse_duration
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import lamin_core as ln
+from lamin_core.artifacts.fsck import fsck
 from lamin_core.artifacts.staging import staging_dir
-from lamin_core.storage.fsck import fsck
 
 FRAGMENTS = [
     "..",

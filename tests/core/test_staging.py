@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 import lamin_core as ln
-from lamin_core.storage.fsck import fsck
+from lamin_core.artifacts.fsck import fsck
 
 
 def md5_b64(content: bytes) -> str:

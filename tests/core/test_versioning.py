@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lamin_core as ln
+from lamin_core.artifacts.fsck import fsck
 from lamin_core.ids import decode_version, encode_version
 from lamin_core.instance import create_engine
 from lamin_core.migrations import upgrade
-from lamin_core.storage.fsck import fsck
 
 WRITERS = 16
 SAVES_PER_WRITER = 40

@@ -35,6 +35,7 @@ from lamin_core.artifacts.access import managed_path
 from lamin_core.errors import StorageError, ValidationError
 from lamin_core.instance import SQLITE_NAME, Instance, staging_root
 from lamin_core.locks import REPAIR_LOCK, hold_locks
+from lamin_core.models import Artifact, Storage
 from lamin_core.storage.hashing import HASH_TYPE_FILE, HASH_TYPE_FOLDER, hash_file, hash_folder
 from lamin_core.storage.inflight import is_partial, owner_is_alive
 from lamin_core.storage.paths import filesystem, is_local, join_within
@@ -221,8 +222,6 @@ def fsck(
 
 
 def _artifact_rows(instance: Instance) -> list[Any]:
-    from lamin_core.models import Artifact, Storage
-
     session = instance.session
     try:
         return list(
@@ -334,8 +333,6 @@ def _content_matches(fs: Any, location: str, row: Any, *, local: bool) -> bool:
 
 
 def _existing_uids(instance: Instance, uids: Iterable[str]) -> set[str]:
-    from lamin_core.models import Artifact
-
     wanted = list(uids)
     if not wanted:
         return set()
@@ -416,8 +413,6 @@ def _repair(instance: Instance, report: FsckReport, grace: float) -> None:
     orphans = [leftover for leftover in removable if leftover.kind == "orphan"]
     if not orphans:
         return
-    from lamin_core.models import Artifact
-
     session = instance.session
     try:
         # saves hold this lock shared from placing a file until their row commits
