@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from lamin_core.console import logger
 from lamin_core.errors import ValidationError
+from lamin_core.ids import encode_version
 from lamin_core.instance import Instance, get_instance
 from lamin_core.models.base import utcnow
 from lamin_core.storage.hashing import hash_bytes
@@ -171,7 +172,7 @@ def get_or_create_transform(
         created_by_id=instance.user_id,
     )
     if uid is not None:
-        transform.uid = uid if len(uid) == 16 else uid[:12] + "0000"
+        transform.uid = uid if len(uid) == 16 else uid[:12] + encode_version(0)
         ensure_uid_unused(session, Transform, transform.uid)
     elif prior is not None:
         assign_next_version(session, transform, prior)
