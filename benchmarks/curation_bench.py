@@ -48,8 +48,8 @@ def fill_registries(symbols: list[str], columns: dict[str, list[str]]) -> dict[s
     """Create the features, labels, cell types and genes the dataset validates against."""
     import lamin_core as ln
     import lamin_core.bio as bt
+    from lamin_core.bio.ancestors import save_records
     from lamin_core.bio.registry import organism_record, source_record
-    from lamin_core.bio.saving import save_records
 
     timings = {}
     start = time.perf_counter()

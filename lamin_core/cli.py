@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from lamin_core.errors import InstanceError, LaminError
-from lamin_core.instance import Instance, _resolve
-from lamin_core.settings import strip_password
+from lamin_core.instance import Instance, resolve_location
+from lamin_core.instance.settings import strip_password
 
 PROG = "lamin"  # the name commands are given by in messages; `lamin-core` is the same program
 
@@ -212,7 +212,9 @@ def _run(args: argparse.Namespace) -> int:
                 f"`{PROG} connect --{slot} {getattr(args, slot)}`, not both."
             )
         setattr(args, slot, args.instance)
-    if args.command != "init" and not any(_resolve(database_url(args.db), args.storage, None)[:2]):
+    if args.command != "init" and not any(
+        resolve_location(database_url(args.db), args.storage, None)[:2]
+    ):
         raise InstanceError(
             f"No catalog given and no default one. Run `{PROG} init --storage DIR` to create one, "
             f"`{PROG} connect DIR` to open one, or pass --storage DIR."
@@ -234,7 +236,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _print_settings() -> int:
-    from lamin_core.settings import SETTINGS_FILE, read_settings, settings_dir
+    from lamin_core.instance.settings import SETTINGS_FILE, read_settings, settings_dir
 
     values = read_settings()
     print(f"settings file: {settings_dir() / SETTINGS_FILE}")
@@ -252,7 +254,7 @@ def _print_settings() -> int:
 
 
 def _disconnect() -> int:
-    from lamin_core.settings import read_settings, write_settings
+    from lamin_core.instance.settings import read_settings, write_settings
 
     values = read_settings()
     if not values.get("storage") and not values.get("db"):
@@ -318,8 +320,8 @@ def _add_grant_parser(sub: Any) -> None:
 
 
 def _grant(args: argparse.Namespace) -> int:
-    from lamin_core.access import grant
     from lamin_core.instance import create_engine
+    from lamin_core.instance.access import grant
     from lamin_core.models import Base
 
     level = "read-only" if args.read_only else "write" if args.write else None
@@ -327,7 +329,7 @@ def _grant(args: argparse.Namespace) -> int:
         raise InstanceError(
             f"Say what to grant {args.role!r}: --read-only, --write, or --space NAME."
         )
-    db, _, _ = _resolve(database_url(args.db), None, None)
+    db, _, _ = resolve_location(database_url(args.db), None, None)
     if db is None:
         raise InstanceError(
             "lamin-core grant works on PostgreSQL catalogs: name one with "
@@ -347,14 +349,14 @@ def _grant(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from lamin_core.instance import _default_db_url, create_engine
+    from lamin_core.instance import create_engine, default_db_url
     from lamin_core.migrations import current_revision, ensure_schema, head_revision, stamp
     from lamin_core.storage.paths import normalize_root
 
-    db, storage, _ = _resolve(database_url(args.db), args.storage, None)
+    db, storage, _ = resolve_location(database_url(args.db), args.storage, None)
     if db is None and storage is None:
         raise InstanceError("Name the catalog: lamin-core migrate --db URL (or --storage PATH).")
-    engine = create_engine(db or _default_db_url(normalize_root(str(storage))), create=False)
+    engine = create_engine(db or default_db_url(normalize_root(str(storage))), create=False)
     try:
         if args.stamp:
             stamp(engine)

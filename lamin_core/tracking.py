@@ -140,7 +140,7 @@ def get_or_create_transform(
         >>> run = ln.Run(transform=transform).save()
     """
     from lamin_core.models import Transform
-    from lamin_core.versioning import assign_next_version, ensure_uid_unused, latest_with_key
+    from lamin_core.models.versioning import assign_next_version, ensure_uid_unused, latest_with_key
 
     instance = instance or get_instance()
     session = instance.session
@@ -229,12 +229,8 @@ def track(
         )
     is_new_transform = not sa.inspect(record).has_identity
     run = Run(transform=record, params=params, started_at=utcnow(), created_by_id=instance.user_id)
-    session.add_all([record, run])
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    with instance.writing():
+        session.add_all([record, run])
     _current.set((instance, run))
     _global_run = (instance, run)
     logger.info(
@@ -285,7 +281,7 @@ def finish(status: str = "completed") -> Run | None:
 
 def record_input_artifact(artifact: Artifact) -> None:
     """Link `artifact` as an input of the current run, unless that run produced it."""
-    from lamin_core.models.core import run_input_artifact
+    from lamin_core.models.provenance import run_input_artifact
 
     instance = artifact._instance()
     run = current_run(instance)
@@ -303,10 +299,12 @@ def record_input_artifact(artifact: Artifact) -> None:
     if exists:
         return
     try:
-        session.execute(run_input_artifact.insert().values(run_id=run.id, artifact_id=artifact.id))
-        session.commit()
+        with instance.writing():
+            session.execute(
+                run_input_artifact.insert().values(run_id=run.id, artifact_id=artifact.id)
+            )
     except sa.exc.IntegrityError:
-        session.rollback()  # recorded concurrently by another thread: the link exists
+        pass  # recorded concurrently by another thread: the link exists
     else:
         session.expire(run, ["input_artifacts"])
         session.expire(artifact, ["input_of_runs"])

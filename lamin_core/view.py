@@ -119,7 +119,7 @@ def _format_set(values: Any) -> str:
 def describe_text(record: Record) -> str:
     """Return the text `describe()` prints: fields, to-one relations, related records, features."""
     from lamin_core.query.dataframe import build_df
-    from lamin_core.query.features import has_features
+    from lamin_core.query.feature_filters import has_features
     from lamin_core.query.fields import resolve_path
     from lamin_core.query.queryset import QuerySet
 

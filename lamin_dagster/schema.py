@@ -26,8 +26,7 @@ from typing import Any
 
 import dagster as dg
 
-from lamin_core.curators.report import with_suggestions
-from lamin_core.errors import RegistryReferenceError, closest_match
+from lamin_core.errors import RegistryReferenceError, closest_match, with_suggestions
 from lamin_core.models.registry import (
     ACCEPTED_FORMS,
     field_names,

@@ -10,7 +10,7 @@ Examples:
 """
 
 from lamin_core.annotations.dtypes import DType, parse_dtype
-from lamin_core.annotations.features import ArtifactFeatures, FeatureManager
+from lamin_core.annotations.feature_values import ArtifactFeatures, FeatureManager
 from lamin_core.annotations.labels import LabelManager
 
 __all__ = ["ArtifactFeatures", "DType", "FeatureManager", "LabelManager", "parse_dtype"]

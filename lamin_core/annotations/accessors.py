@@ -1,30 +1,25 @@
-"""The ``features`` and ``labels`` attributes of Artifact, resolved on first use.
+"""What ``Artifact.features`` and ``artifact.labels`` return (bound to the model by the face).
 
-They are descriptors rather than properties so that ``ln.Artifact.features`` (on the class)
-can be a query accessor while ``artifact.features`` (on a record) manages that artifact's values,
-and so that the models module does not import the annotation code at import time.
+The model declares them as `lamin_core.binding.Accessor` attributes, so that the models do not
+import the annotation layer: ``ln.Artifact.features`` (on the class) is a query accessor while
+``artifact.features`` (on a record) manages that artifact's values.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FeaturesDescriptor", "LabelsDescriptor"]
+from lamin_core.annotations.feature_values import ArtifactFeatures, FeatureManager
+from lamin_core.annotations.labels import LabelManager
+
+__all__ = ["features", "labels"]
 
 
-class FeaturesDescriptor:
+def features(artifact: Any, registry: type) -> ArtifactFeatures | FeatureManager:
     """``Artifact.features``: the class-level query accessor, or an artifact's FeatureManager."""
-
-    def __get__(self, obj: Any, owner: type) -> Any:
-        from lamin_core.annotations.features import ArtifactFeatures, FeatureManager
-
-        return ArtifactFeatures(owner) if obj is None else FeatureManager(obj)
+    return ArtifactFeatures(registry) if artifact is None else FeatureManager(artifact)
 
 
-class LabelsDescriptor:
-    """``Artifact.labels``: an artifact's LabelManager (the descriptor itself on the class)."""
-
-    def __get__(self, obj: Any, owner: type) -> Any:
-        from lamin_core.annotations.labels import LabelManager
-
-        return self if obj is None else LabelManager(obj)
+def labels(artifact: Any, registry: type) -> LabelManager | None:
+    """``artifact.labels``: its LabelManager (None on the class: the accessor itself)."""
+    return None if artifact is None else LabelManager(artifact)

@@ -133,7 +133,7 @@ def describe_labels(artifact: Artifact) -> str:
 
 def describe_features(artifact: Artifact) -> str:
     """Return the description of an artifact's feature values, feature sets and labels."""
-    from lamin_core.annotations.features import feature_values
+    from lamin_core.annotations.feature_values import feature_values
 
     if artifact.id is None:
         return f"{artifact!r} (not saved: no annotations yet)"

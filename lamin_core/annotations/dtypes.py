@@ -23,13 +23,13 @@ from typing import Any, cast
 import numpy as np
 
 from lamin_core.errors import RegistryReferenceError, ValidationError, did_you_mean
+from lamin_core.errors.values import json_value
 from lamin_core.models.registry import (
     label_registries,
     parse_categorical,
     reference_text,
     split_list,
 )
-from lamin_core.values import json_value
 
 __all__ = ["SIMPLE_DTYPES", "DType", "parse_dtype", "valid_dtypes_text"]
 

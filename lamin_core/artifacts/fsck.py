@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from lamin_core.artifacts.access import managed_path
 from lamin_core.errors import StorageError, ValidationError
 from lamin_core.instance import SQLITE_NAME, Instance, staging_root
-from lamin_core.locks import REPAIR_LOCK, hold_locks
+from lamin_core.instance.locks import REPAIR_LOCK, hold_locks
 from lamin_core.models import Artifact, Storage
 from lamin_core.storage.hashing import HASH_TYPE_FILE, HASH_TYPE_FOLDER, hash_file, hash_folder
 from lamin_core.storage.inflight import is_partial, owner_is_alive

@@ -4,9 +4,10 @@ The order is what keeps the catalog consistent:
 
 1. Content is copied (or uploaded) next to its destination under a temporary name that names
    the owning process (`lamin_core.storage.inflight`), before any lock is taken.
-2. Under the key's lock (`lamin_core.versioning.lock_key`; on SQLite the write lock), the save
-   re-checks for identical content, takes the next version number, moves the content into place
-   (a rename: cheap, so other keys wait little) and inserts the row; the commit ends the lock.
+2. Under the key's lock (`lamin_core.models.versioning.lock_key`; on SQLite the write lock),
+   the save re-checks for identical content, takes the next version number, moves the content
+   into place (a rename: cheap, so other keys wait little) and inserts the row; the commit ends
+   the lock.
 3. A failure before the commit removes what was written; a crash leaves a temporary file (a
    leftover `lamin-core fsck --repair` removes) or a file at the chosen uid with no row. No live
    save can hold such a file (the lock), so the next save of the key replaces it: no gap.
@@ -38,13 +39,10 @@ from sqlalchemy.orm import Session
 from lamin_core.artifacts.access import managed_path
 from lamin_core.errors import IntegrityError, StorageError
 from lamin_core.instance import Instance, staging_root
-from lamin_core.locks import REPAIR_LOCK
+from lamin_core.instance.locks import REPAIR_LOCK
 from lamin_core.models.artifact import LATEST_KEY_INDEX
 from lamin_core.models.base import Record
-from lamin_core.storage.hashing import hash_folder
-from lamin_core.storage.inflight import partial_name
-from lamin_core.storage.paths import storage_type
-from lamin_core.versioning import (
+from lamin_core.models.versioning import (
     assign_next_version,
     is_reused_uid,
     latest_with_key,
@@ -52,6 +50,9 @@ from lamin_core.versioning import (
     remove_version,
     reused_uid_error,
 )
+from lamin_core.storage.hashing import hash_folder
+from lamin_core.storage.inflight import partial_name
+from lamin_core.storage.paths import storage_type
 
 if TYPE_CHECKING:
     from lamin_core.artifacts.staging import Staged

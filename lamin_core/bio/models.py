@@ -17,7 +17,7 @@ Examples:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import sqlalchemy as sa
@@ -230,10 +230,17 @@ class BioRecord(Record):
 
     def save(self: B) -> B:
         """Save the record and, for ontology terms from a public source, their ancestors."""
-        from lamin_core.bio.saving import save_records
+        from lamin_core.bio.ancestors import save_records
 
         save_records([self])
         return self
+
+    @classmethod
+    def _save_many(cls, records: Sequence[Record]) -> None:
+        """Save bio records with their ontology ancestors and parent links, in one transaction."""
+        from lamin_core.bio.ancestors import save_records
+
+        save_records(records)
 
 
 class OntologyRecord(BioRecord):

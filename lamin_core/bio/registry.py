@@ -23,10 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from lamin_core.bio.public import InspectResult, PublicGenes, PublicOntology
-from lamin_core.bio.sources import Source as PublicSource
-from lamin_core.bio.sources import get_source, resolve_organism
-from lamin_core.curators.matching import (
+from lamin_core.bio.matching import (
     CHUNK,
     match_values,
     organism_condition,
@@ -34,6 +31,9 @@ from lamin_core.curators.matching import (
     resolve_field,
     values_in_registry,
 )
+from lamin_core.bio.public import InspectResult, PublicGenes, PublicOntology
+from lamin_core.bio.sources import Source as PublicSource
+from lamin_core.bio.sources import get_source, resolve_organism
 from lamin_core.errors import ValidationError
 from lamin_core.instance import get_instance
 from lamin_core.models.base import RecordList
@@ -253,7 +253,7 @@ class BioRecordList(RecordList[Any]):
 
     def save(self) -> BioRecordList:
         """Save the records (and their ontology ancestors) and return the list."""
-        from lamin_core.bio.saving import save_records
+        from lamin_core.bio.ancestors import save_records
 
         save_records(list(self))
         return self

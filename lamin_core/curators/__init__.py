@@ -7,9 +7,9 @@ Examples:
     >>> curator.save_artifact(key="example_datasets/dataset1.h5ad")
 """
 
-from lamin_core.curators.builders import AnnDataCurator, Curator, DataFrameCurator
-from lamin_core.curators.core import BaseCurator, CurateLookup
-from lamin_core.curators.examples import seed_guide_setup
+from lamin_core.curators.base import BaseCurator, CurateLookup
+from lamin_core.curators.formats import AnnDataCurator, Curator, DataFrameCurator
+from lamin_core.curators.seed_guide import seed_guide_setup
 
 __all__ = [
     "AnnDataCurator",

@@ -11,10 +11,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from lamin_core.bio.matching import MatchResult
 from lamin_core.curators.keys import CuratedKey, Distinct
-from lamin_core.curators.matching import MatchResult
+from lamin_core.errors import with_suggestions
 
-__all__ = ["KeyReport", "error_text", "log_report", "logger", "quoted", "with_suggestions"]
+__all__ = ["KeyReport", "error_text", "log_report", "logger", "quoted"]
 
 logger = logging.getLogger("lamin_core.curators")
 SHOW = 20
@@ -24,15 +25,6 @@ def quoted(values: list[Any], limit: int = SHOW) -> str:
     """Return ``'a', 'b', ... (N in total)``."""
     shown = ", ".join(repr(v) for v in values[:limit])
     return shown + (f", ... ({len(values)} in total)" if len(values) > limit else "")
-
-
-def with_suggestions(value: Any, close: list[str] | None) -> str:
-    """Return ``'B cels' (did you mean 'B cell'?)``: a value with its two closest matches, if any.
-
-    The log, the ValidationError and the Dagster asset check all show failing values this way.
-    """
-    hint = f" (did you mean {' or '.join(map(repr, close[:2]))}?)" if close else ""
-    return f"{value!r}{hint}"
 
 
 def _plural(count: int, word: str) -> str:

@@ -3,7 +3,7 @@
 from lamin_core.models.annotation import Feature, FeatureSet, FeatureValue, ULabel
 from lamin_core.models.artifact import Artifact, Collection
 from lamin_core.models.base import Base, Record, RecordList
-from lamin_core.models.core import IsVersioned, Run, Storage, Transform, User
+from lamin_core.models.provenance import IsVersioned, Run, Storage, Transform, User
 from lamin_core.models.registry import register
 from lamin_core.models.space import Space
 from lamin_core.models.tombstone import tombstone

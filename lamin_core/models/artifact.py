@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -16,11 +17,18 @@ import sqlalchemy as sa
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lamin_core.annotations.accessors import FeaturesDescriptor, LabelsDescriptor
+from lamin_core.binding import Accessor, above
 from lamin_core.errors import ValidationError
 from lamin_core.models.annotation import FeatureSet, FeatureValue, ULabel, run_column
 from lamin_core.models.base import Record, created_at_column, created_by_column
-from lamin_core.models.core import IsVersioned, Run, Storage, Transform, User, run_input_artifact
+from lamin_core.models.provenance import (
+    IsVersioned,
+    Run,
+    Storage,
+    Transform,
+    User,
+    run_input_artifact,
+)
 from lamin_core.storage.paths import validate_key, validate_suffix
 
 if TYPE_CHECKING:
@@ -147,8 +155,8 @@ class Artifact(IsVersioned):
     )
     # artifact.features / artifact.labels manage annotations (lamin_core.annotations);
     # ln.Artifact.features.filter(...) queries by features
-    features = FeaturesDescriptor()
-    labels = LabelsDescriptor()
+    features = Accessor()  # lamin_core.annotations.accessors.features
+    labels = Accessor()  # lamin_core.annotations.accessors.labels
 
     def __init__(
         self,
@@ -162,15 +170,13 @@ class Artifact(IsVersioned):
         version: str | None = None,
         **kwargs: Any,
     ) -> None:
-        from lamin_core.artifacts.staging import stage
-
         for name in CONTENT_FIELDS:
             if name in kwargs:
                 raise ValidationError(
                     f"Cannot pass {name}={kwargs[name]!r} to Artifact: {name} is computed from "
                     "the content, so that it always describes the stored bytes. Omit it."
                 )
-        staged = stage(data, key=key, kind=kind)
+        staged = above.stage(data, key=key, kind=kind)
         fields = {
             "key": staged.key,
             "description": description,
@@ -279,9 +285,13 @@ class Artifact(IsVersioned):
         Raises:
             StorageError: the content cannot be written; nothing is recorded.
         """
-        from lamin_core.artifacts.saving import save_artifact
+        return above.save_artifact(self)
 
-        return save_artifact(self)
+    @classmethod
+    def _save_many(cls, records: Sequence[Record]) -> None:
+        """Save artifacts one by one: each writes its file before its row."""
+        for record in records:
+            record.save()
 
     def delete(self, *, storage: bool | None = None) -> None:
         """Delete the record and its stored content.
@@ -290,24 +300,18 @@ class Artifact(IsVersioned):
             storage: Delete the stored file too. Default: yes for content the catalog stored
                 itself, no for files registered in place (their key is not virtual).
         """
-        from lamin_core.artifacts.saving import delete_artifact
-
-        delete_artifact(self, storage=storage)
+        above.delete_artifact(self, storage=storage)
 
     # --- access ----------------------------------------------------------------------------------
 
     @property
     def path(self) -> UPath:
         """The location of the stored content."""
-        from lamin_core.artifacts.access import artifact_path
-
-        return artifact_path(self)
+        return above.artifact_path(self)
 
     def cache(self) -> Path:
         """Return a local path to the content, downloading it if the storage is remote."""
-        from lamin_core.artifacts.access import cache
-
-        return cache(self)
+        return above.cache(self)
 
     def load(self) -> Any:
         """Load the content into memory: DataFrame, AnnData, dict or str by suffix.
@@ -315,15 +319,11 @@ class Artifact(IsVersioned):
         Raises:
             ValidationError: no loader handles the suffix; use `cache()` or `open()`.
         """
-        from lamin_core.artifacts.access import load
-
-        return load(self)
+        return above.load(self)
 
     def open(self, mode: str = "rb") -> IO[Any]:
         """Open the stored content as a file object (read-only)."""
-        from lamin_core.artifacts.access import open_artifact
-
-        return open_artifact(self, mode)
+        return above.open_artifact(self, mode)
 
     def view_lineage(self, path: str | Path | None = None) -> Path | None:
         """Draw the runs, transforms and input artifacts that led to this artifact.
@@ -348,9 +348,7 @@ class Artifact(IsVersioned):
             >>> artifact.view_lineage("lineage.svg")
             PosixPath('lineage.svg')
         """
-        from lamin_core.lineage import view_lineage
-
-        return view_lineage(self, path)
+        return above.view_lineage(self, path)
 
 
 collection_artifact = sa.Table(
@@ -401,8 +399,6 @@ class Collection(IsVersioned):
         revises: Collection | None = None,
         **kwargs: Any,
     ) -> None:
-        from lamin_core.artifacts.saving import collection_hash
-
         members = [artifacts] if isinstance(artifacts, Artifact) else list(artifacts)
         unsaved = [a for a in members if not isinstance(a, Artifact) or a.id is None]
         if unsaved:
@@ -410,30 +406,32 @@ class Collection(IsVersioned):
                 f"Collection {key!r}: every member must be a saved Artifact; got {unsaved[0]!r}. "
                 "Save the artifacts first."
             )
-        super().__init__(key=key, description=description, hash=collection_hash(members), **kwargs)
+        super().__init__(
+            key=key, description=description, hash=above.collection_hash(members), **kwargs
+        )
         self._members = members
         self._revises = revises
 
     def _after_links_changed(self, session: sa.orm.Session) -> None:
         """Rehash the members after ``collection.artifacts.add(...)`` and the like."""
-        from lamin_core.artifacts.saving import collection_hash  # as __init__ does
-
         members = session.scalars(
             sa.select(Artifact)
             .join(collection_artifact, collection_artifact.c.artifact_id == Artifact.id)
             .where(collection_artifact.c.collection_id == self.id)
             .order_by(collection_artifact.c.position)
         ).all()
-        self.hash = collection_hash(list(members))
+        self.hash = above.collection_hash(list(members))
 
     def save(self) -> Collection:
         """Write the collection and its ordered members; return it (or the identical existing)."""
-        from lamin_core.artifacts.saving import save_collection
+        return above.save_collection(self)
 
-        return save_collection(self)
+    @classmethod
+    def _save_many(cls, records: Sequence[Record]) -> None:
+        """Save collections one by one: each with its ordered members."""
+        for record in records:
+            record.save()
 
     def load(self) -> Any:
         """Load and concatenate the members' DataFrames (or AnnData objects)."""
-        from lamin_core.artifacts.access import load_collection
-
-        return load_collection(self)
+        return above.load_collection(self)

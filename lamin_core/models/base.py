@@ -25,11 +25,12 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 
-from lamin_core.access import ALL_SPACE_ID, record_space_id
-from lamin_core.dberrors import report_deleted_rows
+from lamin_core.binding import above
 from lamin_core.errors import FieldError, IntegrityError, ValidationError, did_you_mean
+from lamin_core.errors.database import report_deleted_rows
+from lamin_core.errors.values import check_values_on_set
 from lamin_core.ids import base62
-from lamin_core.values import check_values_on_set
+from lamin_core.instance.access import ALL_SPACE_ID, record_space_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -379,13 +380,11 @@ class Record(Base, metaclass=RecordMeta):
 
     def _fill_defaults(self, instance: Instance) -> None:
         """Set created_by and run from the catalog and the tracking context when unset."""
-        from lamin_core.tracking import current_run
-
         columns = self._field_names()
         if "created_by_id" in columns and getattr(self, "created_by_id", None) is None:
             setattr(self, "created_by_id", instance.user_id)  # noqa: B010 - not every registry has it
         if "run_id" in columns and getattr(self, "run_id", None) is None:
-            run = current_run(instance)
+            run = above.current_run(instance)
             if run is not None and run is not self:
                 setattr(self, "run_id", run.id)  # noqa: B010
 
@@ -421,22 +420,27 @@ class Record(Base, metaclass=RecordMeta):
         instance = self._instance()
         self._check_write(instance)
         session = instance.session
-        self._fill_defaults(instance)
-        session.add(self)
         try:
-            session.commit()
+            with instance.writing():
+                self._fill_defaults(instance)
+                session.add(self)
+                session.flush()  # a broken constraint raises here, also inside an outer block
         except SAIntegrityError as error:
-            session.rollback()
             session.expunge(self) if self in session else None
             raise IntegrityError(
                 f"Cannot save {self!r}: it breaks a constraint of the {type(self).__name__} "
                 f"registry ({error.orig}). Use {type(self).__name__}.get(...) to fetch the "
                 "existing record instead."
             ) from error
-        except BaseException:
-            session.rollback()
-            raise
         return self
+
+    @classmethod
+    def _save_many(cls, records: Sequence[Record]) -> None:
+        """Save records of this kind of registry for ``ln.save``: in one transaction.
+
+        Registries whose records carry more (files, ancestors) override it.
+        """
+        RecordList(records).save()
 
     def delete(self) -> None:
         """Delete the record from the catalog.
@@ -448,22 +452,18 @@ class Record(Base, metaclass=RecordMeta):
         self._delete_with(lambda session, record: session.delete(record))
 
     def _delete_with(self, remove: Callable[[sa.orm.Session, Any], object]) -> None:
-        """Run `remove(session, self)` and commit, translating a refused delete."""
+        """Run `remove(session, self)` in a `writing()` block, translating a refused delete."""
         instance = self._instance()
         self._check_write(instance, "DELETE")
-        session = instance.session
         described = repr(self)  # a rollback expires the fields the message shows
         try:
-            remove(session, self)
-            session.commit()
+            with instance.writing() as session:
+                remove(session, self)
+                session.flush()
         except SAIntegrityError as error:
-            session.rollback()
             raise IntegrityError(
                 f"Cannot delete {described}: other records still point to it ({error.orig})."
             ) from error
-        except BaseException:
-            session.rollback()
-            raise
 
     # --- display -------------------------------------------------------------------------------
 
@@ -481,9 +481,7 @@ class Record(Base, metaclass=RecordMeta):
 
     def describe(self) -> None:
         """Print the record with its relations (storage, run, transform, labels, features)."""
-        from lamin_core.view import describe
-
-        describe(self)
+        above.describe(self)
 
     # --- queries (implemented in lamin_core.query and lamin_core.search) -------------------------
 
@@ -494,23 +492,17 @@ class Record(Base, metaclass=RecordMeta):
         Examples:
             >>> ln.Artifact.filter(suffix=".h5ad", size__gt=1e4).df()
         """
-        from lamin_core.query import QuerySet
-
-        return QuerySet(cls).filter(*queries, **lookups)
+        return above.queryset(cls).filter(*queries, **lookups)
 
     @classmethod
     def exclude(cls: type[R], *queries: Any, **lookups: Any) -> QuerySet[R]:
         """Return the records that do not match the lookups."""
-        from lamin_core.query import QuerySet
-
-        return QuerySet(cls).exclude(*queries, **lookups)
+        return above.queryset(cls).exclude(*queries, **lookups)
 
     @classmethod
     def all(cls: type[R]) -> QuerySet[R]:
         """Return a QuerySet over every record of the registry."""
-        from lamin_core.query import QuerySet
-
-        return QuerySet(cls)
+        return above.queryset(cls)
 
     @classmethod
     def get(cls: type[R], idlike: int | str | None = None, **lookups: Any) -> R:
@@ -520,9 +512,7 @@ class Record(Base, metaclass=RecordMeta):
             DoesNotExist: nothing matches.
             MultipleResultsFound: several records match.
         """
-        from lamin_core.query import QuerySet
-
-        return QuerySet(cls).get(idlike, **lookups)
+        return above.queryset(cls).get(idlike, **lookups)
 
     @classmethod
     def df(
@@ -532,25 +522,19 @@ class Record(Base, metaclass=RecordMeta):
         limit: int | None = 100,
     ) -> pd.DataFrame:
         """Return the latest records as a DataFrame indexed by `id` (alias `to_dataframe`)."""
-        from lamin_core.query.dataframe import registry_df
-
-        return registry_df(cls, include=include, features=features, limit=limit)
+        return above.registry_df(cls, include=include, features=features, limit=limit)
 
     to_dataframe = df
 
     @classmethod
     def search(cls: type[R], string: str, *, field: str | None = None, limit: int = 20) -> Any:
         """Search the registry with ranking: exact > synonym > word > prefix > substring > fuzzy."""
-        from lamin_core.search import search
-
-        return search(cls, string, field=field, limit=limit)
+        return above.search(cls, string, field=field, limit=limit)
 
     @classmethod
     def lookup(cls, field: str | None = None) -> Any:
         """Return an object whose attributes are the records, named after `field`."""
-        from lamin_core.query.lookup import lookup
-
-        return lookup(cls, field=field)
+        return above.lookup(cls, field=field)
 
     @classmethod
     def from_values(
@@ -614,21 +598,17 @@ class RecordList(list[R]):
         instance = self[0]._instance()
         for record in self:
             record._check_write(instance)
-        session = instance.session
-        for record in self:
-            record._fill_defaults(instance)
-        session.add_all(self)
         try:
-            session.commit()
+            with instance.writing() as session:
+                for record in self:
+                    record._fill_defaults(instance)
+                session.add_all(self)
+                session.flush()
         except SAIntegrityError as error:
-            session.rollback()
             raise IntegrityError(
                 f"Cannot save {len(self)} {type(self[0]).__name__} records: one breaks a "
                 f"constraint ({error.orig}); nothing was saved."
             ) from error
-        except BaseException:
-            session.rollback()
-            raise
         return self
 
 

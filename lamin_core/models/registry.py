@@ -24,6 +24,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -43,6 +44,7 @@ __all__ = [
     "LinkTable",
     "Namespace",
     "RegistryRef",
+    "ValueLink",
     "categorical_registries",
     "feature_link",
     "field_names",
@@ -61,6 +63,7 @@ __all__ = [
     "spellings",
     "split_list",
     "to_many_relations",
+    "value_link",
 ]
 
 
@@ -238,6 +241,40 @@ def label_link(registry: Any) -> LinkTable:
             f"{names}."
         )
     return found
+
+
+class ValueLink(NamedTuple):
+    """The table linking records of a registry to their dataset-level FeatureValue rows."""
+
+    table: sa.Table
+    record_column: sa.Column[Any]
+    value_column: sa.Column[Any]
+
+
+def value_link(root: Any) -> ValueLink | None:
+    """Return how `root` records link to FeatureValue rows (``artifact_featurevalue``), or None.
+
+    Found in the metadata by foreign keys, as `feature_link`; cached per number of tables, since
+    a registry defined later (the bio ones) adds tables.
+    """
+    return _value_link(root, len(root.__table__.metadata.tables))
+
+
+@functools.lru_cache(maxsize=256)
+def _value_link(root: Any, _table_count: int) -> ValueLink | None:
+    root_table = root.__table__
+    target = registry_named("FeatureValue").__table__
+    for table in root_table.metadata.tables.values():
+        root_col = value_col = None
+        for column in table.c:
+            for fk in column.foreign_keys:
+                if fk.column.table is root_table:
+                    root_col = column
+                elif fk.column.table is target:
+                    value_col = column
+        if root_col is not None and value_col is not None:
+            return ValueLink(table, root_col, value_col)
+    return None
 
 
 # --- registry references -------------------------------------------------------------------

@@ -22,10 +22,10 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lamin_core.access import ALL_SPACE_ID, ALL_SPACE_NAME, ALL_SPACE_UID, space_policy_ddl
 from lamin_core.errors import ValidationError
+from lamin_core.instance.access import ALL_SPACE_ID, ALL_SPACE_NAME, ALL_SPACE_UID, space_policy_ddl
 from lamin_core.models.base import Record, created_at_column, created_by_column
-from lamin_core.models.core import User
+from lamin_core.models.provenance import User
 
 __all__ = ["Space", "space_access"]
 

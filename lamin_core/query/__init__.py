@@ -11,14 +11,11 @@ Examples:
 """
 
 from lamin_core.query.compiler import compile_filter
-from lamin_core.query.features import FeatureRef, feature_condition, feature_refs
-from lamin_core.query.lookups import LOOKUPS, Lookup, register_lookup
+from lamin_core.query.feature_filters import FeatureRef, feature_condition, feature_refs
+from lamin_core.query.field_lookups import LOOKUPS, Lookup, register_lookup
 from lamin_core.query.q import Q
 from lamin_core.query.queryset import QuerySet
 from lamin_core.query.related import RelatedManager, install_related_managers
-from lamin_core.query.sql import install_sqlite_functions
-
-install_related_managers()  # artifact.ulabels.filter(...), label.parents.add(...)
 
 __all__ = [
     "LOOKUPS",
@@ -31,6 +28,5 @@ __all__ = [
     "feature_condition",
     "feature_refs",
     "install_related_managers",
-    "install_sqlite_functions",
     "register_lookup",
 ]

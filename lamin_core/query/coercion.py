@@ -17,8 +17,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from lamin_core.errors import ValidationError
-from lamin_core.query.lookups import LOOKUPS, Lookup
-from lamin_core.values import INT32_RANGE, as_python, check_finite, check_text, comparable_number
+from lamin_core.errors.values import (
+    INT32_RANGE,
+    as_python,
+    check_finite,
+    check_text,
+    comparable_number,
+)
+from lamin_core.query.field_lookups import LOOKUPS, Lookup
 
 __all__ = ["coerce", "expected_type", "fit_integer", "python_type", "transform_range"]
 

@@ -28,13 +28,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import NamedFromClause
 
 from lamin_core.errors import ValidationError
-from lamin_core.query.features import feature_condition, json_comparison
+from lamin_core.query.feature_filters import feature_condition, json_comparison
 from lamin_core.query.fields import Leaf, resolve_leaf
 from lamin_core.query.q import Q
 from lamin_core.query.sql import DatePart
 
 if TYPE_CHECKING:
-    from lamin_core.query.features import FeatureRef
+    from lamin_core.query.feature_filters import FeatureRef
 
 __all__ = ["Node", "compile_filter", "compile_node", "related_column", "resolve_q"]
 

@@ -33,7 +33,7 @@ from lamin_core.errors import ValidationError
 from lamin_core.query.collector import collector_paused
 from lamin_core.query.columnar import read_columns
 from lamin_core.query.compiler import related_column
-from lamin_core.query.features import feature_refs, feature_value_columns, has_features
+from lamin_core.query.feature_filters import feature_refs, feature_value_columns, has_features
 from lamin_core.query.fields import resolve_path
 from lamin_core.query.sql import JsonArrayAgg
 

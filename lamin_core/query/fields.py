@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import RelationshipProperty
 
 from lamin_core.errors import FieldError, ValidationError, closest_match
+from lamin_core.errors.values import as_python, check_text, integer_range
 from lamin_core.query.coercion import (
     coerce,
     expected_type,
@@ -24,7 +25,7 @@ from lamin_core.query.coercion import (
     python_type,
     transform_range,
 )
-from lamin_core.query.lookups import (
+from lamin_core.query.field_lookups import (
     LOOKUPS,
     TRANSFORMS,
     Lookup,
@@ -33,10 +34,9 @@ from lamin_core.query.lookups import (
     is_many,
 )
 from lamin_core.query.q import LOOKUP_SEP
-from lamin_core.values import as_python, check_text, integer_range
 
 if TYPE_CHECKING:
-    from lamin_core.query.features import FeatureRef
+    from lamin_core.query.feature_filters import FeatureRef
 
 __all__ = ["Leaf", "field_choices", "resolve_leaf", "unknown_field_error"]
 
@@ -307,7 +307,7 @@ def _relation_value(
 def _resolve_feature_leaf(
     model: Any, key: str, feature: FeatureRef, rest: list[str], value: Any
 ) -> Leaf:
-    from lamin_core.query.features import validate_feature_value
+    from lamin_core.query.feature_filters import validate_feature_value
 
     label_field = None
     if feature.registries and rest and rest[0] not in LOOKUPS:

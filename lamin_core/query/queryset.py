@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from lamin_core.errors import DoesNotExist, IntegrityError, MultipleResultsFound, ValidationError
+from lamin_core.errors.values import is_valid_text
 from lamin_core.query.collector import collector_paused
 from lamin_core.query.compiler import compile_node, related_column, resolve_q
-from lamin_core.query.features import FeatureRef, feature_refs, has_features
+from lamin_core.query.feature_filters import FeatureRef, feature_refs, has_features
 from lamin_core.query.fields import resolve_path, unknown_field_error
 from lamin_core.query.q import LOOKUP_SEP, Q
-from lamin_core.values import is_valid_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -452,23 +452,18 @@ class QuerySet(Generic[R]):
             for record in records:
                 record.delete()  # type: ignore[attr-defined]
             return len(records)
-        session = self.session
         ids = self._id_subquery()
         try:
-            result = session.execute(
-                sa.delete(self.model).where(self.model.id.in_(ids)),  # type: ignore[attr-defined]
-                execution_options={"synchronize_session": "fetch"},
-            )
-            session.commit()
+            with self._catalog().writing() as session:
+                result = session.execute(
+                    sa.delete(self.model).where(self.model.id.in_(ids)),  # type: ignore[attr-defined]
+                    execution_options={"synchronize_session": "fetch"},
+                )
         except sa.exc.IntegrityError as error:
-            session.rollback()
             raise IntegrityError(
                 f"Cannot delete the {self.model.__name__} records of this query: other records "
                 f"still point to them ({error.orig}). Nothing was deleted; delete those first."
             ) from error
-        except BaseException:
-            session.rollback()
-            raise
         return int(getattr(result, "rowcount", 0) or 0)
 
     # --- DataFrames ----------------------------------------------------------------------------

@@ -291,23 +291,21 @@ class RelatedManager:
             verb = "DELETE"
         writes = [(table.name, verb)] + ([(table.name, "INSERT")] if action == "set" else [])
         instance.check_write(lambda: f"{action} records of {self._name} on {self._owner!r}", writes)
-        session = instance.session
         try:
-            touched = set(ids)
-            if hasattr(self.model, "_after_links_changed"):
-                touched |= set(  # the records clear() and set() unlink
-                    session.scalars(sa.select(self._target_id_column()).where(self._condition()))
-                )
-            else:
-                touched = set()
-            write(session)
-            self._after_links_changed(session, touched)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            with instance.writing() as session:
+                touched = set(ids)
+                if hasattr(self.model, "_after_links_changed"):
+                    touched |= set(  # the records clear() and set() unlink
+                        session.scalars(
+                            sa.select(self._target_id_column()).where(self._condition())
+                        )
+                    )
+                else:
+                    touched = set()
+                write(session)
+                self._after_links_changed(session, touched)
         finally:
-            self._expire(session)
+            self._expire(instance.session)
 
     def _after_links_changed(self, session: sa.orm.Session, touched: set[int]) -> None:
         records = [self._owner] if hasattr(self._owner, "_after_links_changed") else []

@@ -13,12 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from lamin_core.query.regex import postgres_pattern, regex_search
+from lamin_core.instance.regex import postgres_pattern
 
 __all__ = [
     "MANY_VALUES",
@@ -29,7 +28,6 @@ __all__ = [
     "JsonScalar",
     "RegexMatch",
     "escape_like",
-    "install_sqlite_functions",
 ]
 
 LIKE_ESCAPE = "\\"
@@ -263,31 +261,3 @@ def _compile_json_agg(element: JsonArrayAgg, compiler: Any, **kw: Any) -> str:
             else f"json_group_array({column})"
         )
     return f"json_agg({column})"
-
-
-def _regexp(pattern: str | None, value: Any) -> bool | None:
-    return regex_search(pattern, value, case_insensitive=False)
-
-
-def _iregexp(pattern: str | None, value: Any) -> bool | None:
-    return regex_search(pattern, value, case_insensitive=True)
-
-
-def register_sqlite_functions(dbapi_connection: Any, _record: Any = None) -> None:
-    """Register ``regexp`` and ``lamin_iregexp`` on one sqlite3 connection."""
-    dbapi_connection.create_function("regexp", 2, _regexp, deterministic=True)
-    dbapi_connection.create_function("lamin_iregexp", 2, _iregexp, deterministic=True)
-
-
-def install_sqlite_functions(engine: Engine) -> None:
-    """Give every connection of a SQLite `engine` the functions the query compiler uses.
-
-    SQLite has a ``REGEXP`` operator but no implementation; this registers one (RE2: linear
-    time, so no pattern can hang the database; deterministic, with compiled patterns cached) on
-    each new connection. A no-op for other databases and for an engine that already has it.
-    """
-    if engine.dialect.name != "sqlite":
-        return
-    if sa.event.contains(engine, "connect", register_sqlite_functions):
-        return
-    sa.event.listen(engine, "connect", register_sqlite_functions)

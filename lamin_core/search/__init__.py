@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from lamin_core.errors import FieldError, ValidationError, did_you_mean
+from lamin_core.errors.values import check_text
 from lamin_core.query.queryset import QuerySet
 from lamin_core.search.index import (
     create_search_index,
@@ -28,7 +29,6 @@ from lamin_core.search.index import (
 )
 from lamin_core.search.ranking import is_literal, normalize, rank
 from lamin_core.search.retrieval import candidates, fuzzy_candidates
-from lamin_core.values import check_text
 
 __all__ = [
     "MAX_QUERY_LENGTH",

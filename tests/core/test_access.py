@@ -21,8 +21,8 @@ from psycopg import sql as psql
 
 import lamin_core as ln
 import lamin_core.bio as bt
-from lamin_core.access import grant_statements
 from lamin_core.cli import main as cli
+from lamin_core.instance.access import grant_statements
 from tests.conftest import POSTGRES_URL
 
 

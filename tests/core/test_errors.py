@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import lamin_core as ln
-from lamin_core.dberrors import translate
+from lamin_core.errors.database import translate
 from tests.snapshot import catalog_snapshot
 
 NON_FINITE = [

@@ -127,7 +127,7 @@ def test_artifact_search_is_typo_tolerant_over_keys_and_descriptions(
 
 
 def test_labels_repr_lists_what_describe_shows(instance: ln.Instance, capsys):
-    from lamin_core.curators.examples import seed_guide_setup
+    from lamin_core.curators.seed_guide import seed_guide_setup
 
     artifact, _ = seed_guide_setup()
     shown = repr(artifact.labels)

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 import lamin_core as ln
-from lamin_core.query.lookup import to_attribute_name
+from lamin_core.query.record_lookup import to_attribute_name
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lamin_core as ln
-from lamin_core.query.lookups import LOOKUPS, TRANSFORMS
+from lamin_core.query.field_lookups import LOOKUPS, TRANSFORMS
 from tests.snapshot import catalog_snapshot
 
 SETTINGS = settings(

@@ -13,7 +13,7 @@ from test_query_guide import Guide, build_guide_catalog
 
 import lamin_core as ln
 from lamin_core.models.annotation import ulabel_parent
-from lamin_core.models.core import run_input_artifact
+from lamin_core.models.provenance import run_input_artifact
 
 Q = ln.Q
 FASTQ_SIZE = 19  # bytes of the guide's fastq file

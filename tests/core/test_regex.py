@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import lamin_core as ln
-from lamin_core.query.regex import check_regex, postgres_pattern
+from lamin_core.instance.regex import check_regex, postgres_pattern
 
 NAMES = [
     "raw/sample_1.fastq.gz",

@@ -16,7 +16,7 @@ import pytest
 import lamin_core as ln
 import lamin_core.bio as bt
 from lamin_core.annotations.dtypes import parse_dtype
-from lamin_core.curators.matching import resolve_field
+from lamin_core.bio.matching import resolve_field
 from lamin_core.errors import RegistryReferenceError
 from lamin_core.models.base import Record
 from lamin_core.models.registry import (

@@ -27,7 +27,7 @@ from psycopg import sql as psql
 import lamin_core as ln
 from lamin_core.cli import main as cli
 from lamin_core.instance import cache_root, get_instance, staging_root
-from lamin_core.settings import settings_dir, strip_password
+from lamin_core.instance.settings import settings_dir, strip_password
 from tests.conftest import POSTGRES_URL
 
 # passwords a URL must carry through percent-encoding: every character class that breaks naive
@@ -236,7 +236,7 @@ def test_loose_settings_folder_and_file_are_tightened(
 
 
 def test_settings_folder_of_another_user_is_refused(tmp_path: Path, monkeypatch):
-    import lamin_core.settings as settings_module
+    import lamin_core.instance.settings as settings_module
 
     home = tmp_path / "shared-home"
     home.mkdir(mode=0o755)

@@ -22,7 +22,7 @@ import pytest
 import lamin_core as ln
 import lamin_core.bio as bt
 from lamin_core import datasets
-from lamin_core.curators.examples import GUIDE_FEATURES, seed_guide_setup
+from lamin_core.curators.seed_guide import GUIDE_FEATURES, seed_guide_setup
 
 STUDY_NOTE = "We had a great time performing this study and the results look compelling."
 GUIDE_MESSAGES = [

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 import lamin_core as ln
 import lamin_core.bio  # defines the biological registries: they are checked too
+from lamin_core.errors.values import integer_range, json_value
 from lamin_core.models.registry import registries
-from lamin_core.values import integer_range, json_value
 from tests.snapshot import catalog_snapshot
 
 

@@ -90,7 +90,7 @@ def private_lamin_core_imports(source: str) -> list[str]:
         ("from lamin_core import _version", True),
         ("from lamin_core._private import thing", True),
         ("import lamin_core.models._base", True),
-        ("def f():\n    from lamin_core.versioning import _lock\n", True),
+        ("def f():\n    from lamin_core.models.versioning import _lock\n", True),
     ],
 )
 def test_private_lamin_core_imports_finds_private_modules_and_names(

@@ -5,7 +5,7 @@
 - ``space_id`` (default 1, a foreign key to ``space``) on every registry table: every table with
   a ``uid`` column but ``user`` and ``space``, so registries added by the revisions before this
   one get it too. Existing records belong to "all".
-- PostgreSQL: row-level-security policies on those tables (see `lamin_core.access`).
+- PostgreSQL: row-level-security policies on those tables (see `lamin_core.instance.access`).
 
 SQLite refuses to add a column with a REFERENCES clause and a default while it enforces foreign
 keys, and switches enforcement only outside a transaction. There the revision commits the ones
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import lamin_core.models.base
-from lamin_core.access import (
+from lamin_core.instance.access import (
     ALL_SPACE_ID,
     ALL_SPACE_NAME,
     ALL_SPACE_UID,

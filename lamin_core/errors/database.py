@@ -1,11 +1,12 @@
 """Translate database driver errors into LaminErrors, in one place: the engine's error hook.
 
-Values are checked before SQL runs (`lamin_core.values`), so a driver error means something the
-checks did not foresee, or a condition of the database itself: a lock held past the timeout, a
-role without write access, a server that went away. Users see these as LaminErrors whatever
-statement hit them, with the driver's exception as ``__cause__``. The translation is installed on
-every engine (`install`) through SQLAlchemy's ``handle_error`` event, which sees every error of
-every statement, commit and connection attempt, and may replace it.
+Values are checked before SQL runs (`lamin_core.errors.values`), so a driver error means
+something the checks did not foresee, or a condition of the database itself: a lock held past
+the timeout, a role without write access, a server that went away. Users see these as
+LaminErrors whatever statement hit them, with the driver's exception as ``__cause__``. The
+translation is installed on every engine (`install`) through SQLAlchemy's ``handle_error``
+event, which sees every error of every statement, commit and connection attempt, and may
+replace it.
 
 A constraint violation becomes a `ConstraintViolation`: our ``IntegrityError`` and SQLAlchemy's
 at once, so the save code that catches SQLAlchemy's to detect a concurrent save (and retries)
@@ -37,7 +38,7 @@ from lamin_core.errors import (
     NoWriteAccess,
     ValidationError,
 )
-from lamin_core.values import json_value
+from lamin_core.errors.values import json_value
 
 __all__ = [
     "CatalogSession",

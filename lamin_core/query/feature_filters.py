@@ -20,7 +20,6 @@ and feature lookups into one boolean expression (`compile_filter`), or one featu
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,10 +28,10 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from lamin_core.errors import RegistryReferenceError, ValidationError
-from lamin_core.models.registry import categorical_registries, feature_link
-from lamin_core.query.lookups import LOOKUPS, Lookup, check_regex, is_many
+from lamin_core.errors.values import as_python, check_text, comparable_number
+from lamin_core.models.registry import categorical_registries, feature_link, value_link
+from lamin_core.query.field_lookups import LOOKUPS, Lookup, check_regex, is_many
 from lamin_core.query.sql import JsonArrayAgg, JsonScalar
-from lamin_core.values import as_python, check_text, comparable_number
 
 if TYPE_CHECKING:
     from lamin_core.query.fields import Leaf
@@ -87,33 +86,6 @@ def _links(root: type, dtype: str, feature_name: str) -> tuple[CategoricalLink, 
             CategoricalLink(table, record_col, label_col, feature_col, registry, label_field)
         )
     return tuple(links)
-
-
-def value_link(root: type) -> tuple[sa.Table, sa.Column[Any], sa.Column[Any]] | None:
-    """Return (link table, record column, featurevalue column) for `root`, or None."""
-    tables = root.__table__.metadata.tables  # type: ignore[attr-defined]
-    return _value_link(root, len(tables))  # a registry defined later adds tables
-
-
-@functools.lru_cache(maxsize=256)
-def _value_link(
-    root: type, _table_count: int
-) -> tuple[sa.Table, sa.Column[Any], sa.Column[Any]] | None:
-    from lamin_core.models import FeatureValue
-
-    target = FeatureValue.__table__
-    root_table = root.__table__  # type: ignore[attr-defined]
-    for table in root_table.metadata.tables.values():
-        root_col = value_col = None
-        for column in table.c:
-            for fk in column.foreign_keys:
-                if fk.column.table is root_table:
-                    root_col = column
-                elif fk.column.table is target:
-                    value_col = column
-        if root_col is not None and value_col is not None:
-            return table, root_col, value_col
-    return None
 
 
 def has_features(root: type) -> bool:

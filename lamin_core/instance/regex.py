@@ -27,7 +27,7 @@ from typing import Any
 import re2
 
 from lamin_core.errors import ValidationError
-from lamin_core.values import check_text
+from lamin_core.errors.values import check_text
 
 __all__ = ["check_regex", "compile_regex", "postgres_pattern", "regex_search"]
 

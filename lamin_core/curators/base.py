@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from lamin_core.annotations.dtypes import DType, parse_dtype
+from lamin_core.bio.matching import match_values, resolve_field
 from lamin_core.curators.keys import CuratedKey, column_key, columns_key
-from lamin_core.curators.matching import match_values, resolve_field
 from lamin_core.curators.report import KeyReport, error_text, log_report, logger, quoted
 from lamin_core.errors import ValidationError, did_you_mean
 from lamin_core.instance import get_instance
@@ -189,8 +189,8 @@ class BaseCurator:
         Registries without a hierarchy (genes) are inserted in bulk: a first dataset with 60,000
         genes must not build 60,000 ORM objects.
         """
+        from lamin_core.bio.ancestors import save_records
         from lamin_core.bio.registry import public_rows
-        from lamin_core.bio.saving import save_records
 
         records, bulk, added = [], [], []
         taken: set[tuple[Any, str, Any]] = set()  # two keys on one registry share their values
@@ -276,7 +276,7 @@ class BaseCurator:
             ValidationError: the key has structural problems (numbers, duplicates) that new
                 records cannot fix.
         """
-        from lamin_core.bio.saving import save_records
+        from lamin_core.bio.ancestors import save_records
 
         records, added = [], []
         for curated in self._keys_for(key):
@@ -373,7 +373,7 @@ class BaseCurator:
             ValidationError: the dataset does not validate; the message lists every failing key
                 with its values and fixes, and nothing is saved.
         """
-        from lamin_core.curators.saving import save_curated
+        from lamin_core.curators.annotate import save_curated
 
         if self._is_validated is not True and not self.validate():
             raise ValidationError(error_text(list(self._reports.values())))

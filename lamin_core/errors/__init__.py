@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "DoesNotExist",
@@ -35,6 +36,7 @@ __all__ = [
     "ValidationError",
     "closest_match",
     "did_you_mean",
+    "with_suggestions",
 ]
 
 
@@ -120,3 +122,12 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or an empty string."""
     match = closest_match(name, choices)
     return f" Did you mean {match!r}?" if match else ""
+
+
+def with_suggestions(value: Any, close: list[str] | None) -> str:
+    """Return ``'B cels' (did you mean 'B cell'?)``: a value with its two closest matches, if any.
+
+    The log, the ValidationError and the Dagster asset check all show failing values this way.
+    """
+    hint = f" (did you mean {' or '.join(map(repr, close[:2]))}?)" if close else ""
+    return f"{value!r}{hint}"

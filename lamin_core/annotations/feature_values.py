@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from lamin_core.annotations.dtypes import DType, parse_dtype
 from lamin_core.annotations.labels import ArtifactAnnotations, get_feature, insert_links
 from lamin_core.errors import FieldError, ValidationError, did_you_mean
+from lamin_core.errors.values import check_text, is_valid_text, json_value
 from lamin_core.models.registry import label_link, label_registries
-from lamin_core.values import check_text, is_valid_text, json_value
 
 if TYPE_CHECKING:
     from lamin_core.instance import Instance

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from lamin_core.annotations.dtypes import parse_dtype
 from lamin_core.annotations.feature_sets import features_set, genes_set, link_feature_set
 from lamin_core.annotations.labels import insert_links
-from lamin_core.curators.matching import organism_condition
+from lamin_core.bio.matching import organism_condition
 
 if TYPE_CHECKING:
-    from lamin_core.curators.core import BaseCurator
+    from lamin_core.curators.base import BaseCurator
     from lamin_core.models import Artifact
 
 __all__ = ["save_curated"]
@@ -82,14 +82,12 @@ def save_curated(curator: BaseCurator, artifact: Artifact) -> Artifact:
     """Save `artifact` and annotate it from `curator`; undo a new artifact if annotating fails."""
     saved = artifact.save()
     is_new = saved is artifact
-    session = saved._instance().session
     try:
-        annotate(curator, saved)
-        if saved.n_observations is None and artifact.n_observations is not None:
-            saved.n_observations = int(artifact.n_observations)
-        session.commit()
+        with saved._instance().writing():
+            annotate(curator, saved)
+            if saved.n_observations is None and artifact.n_observations is not None:
+                saved.n_observations = int(artifact.n_observations)
     except BaseException:
-        session.rollback()
         if is_new:
             saved.delete()
         raise

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from lamin_core.curators.core import BaseCurator
+from lamin_core.bio.matching import resolve_field
+from lamin_core.curators.base import BaseCurator
 from lamin_core.curators.keys import index_key
-from lamin_core.curators.matching import resolve_field
 from lamin_core.errors import ValidationError
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from lamin_core.errors import FieldError, did_you_mean
-from lamin_core.query.regex import check_regex
+from lamin_core.instance.regex import check_regex
 from lamin_core.query.sql import (
     LIKE_ESCAPE,
     MANY_VALUES,

@@ -21,8 +21,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from lamin_core.errors import IntegrityError
 from lamin_core.ids import decode_version, encode_version
-from lamin_core.locks import hold_locks
-from lamin_core.models.core import VERSION_SUFFIX_LENGTH, IsVersioned
+from lamin_core.instance.locks import hold_locks
+from lamin_core.models.provenance import VERSION_SUFFIX_LENGTH, IsVersioned
 from lamin_core.models.tombstone import UID_REUSED, tombstone
 
 
@@ -54,7 +54,7 @@ def lock_key(
         model: The versioned registry.
         key: The key; None locks nothing but the shared locks (and SQLite's write lock).
         storage_id: Keys are unique per storage for artifacts.
-        shared: Names of locks to hold shared as well (see `lamin_core.locks`).
+        shared: Names of locks to hold shared as well (see `lamin_core.instance.locks`).
     """
     exclusive = [key_lock_name(model, key, storage_id)] if key is not None else []
     hold_locks(session, exclusive, shared=shared)

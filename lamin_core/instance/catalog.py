@@ -8,23 +8,24 @@ and threads or Dagster steps that activate their own do not trample each other.
 Settings are resolved from arguments first, then the environment (``LAMIN_CORE_DB``,
 ``LAMIN_CORE_STORAGE``, ``LAMIN_CORE_USER``), then the settings file written by the last
 `init()`/`connect()` (``$LAMIN_CORE_HOME/settings.json``, default ``~/.lamin_core``), which never
-holds a password (`lamin_core.settings`). What the database role may change is read once at
-connect (`lamin_core.access`), so that writes it may not make fail before anything is written.
+holds a password (`lamin_core.instance.settings`). What the database role may change is read
+once at connect (`lamin_core.instance.access`), so that writes it may not make fail before
+anything is written.
 
 The instance owns the unit of work: `Instance.reading()` brackets reads (the implicit read
 transaction ends when the outermost block does, so PostgreSQL connections do not sit idle in a
 transaction and SQLite readers see other processes' writes), `Instance.writing()` brackets writes
 (committed on leaving, rolled back on an error, optionally under a named lock from
-`lamin_core.locks`). Blocks nest: an inner block joins the outermost one. Driver errors become
-LaminErrors in the engine's error hook (`lamin_core.dberrors`), whichever statement or commit
-raises them. `deactivate()` forgets the active instances (tests start from nothing).
+`lamin_core.instance.locks`). Blocks nest: an inner block joins the outermost one. Driver
+errors become LaminErrors in the engine's error hook (`lamin_core.errors.database`), whichever
+statement or commit raises them. `deactivate()` forgets the active instances (tests start from
+nothing).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import getpass
 import hashlib
 import os
@@ -36,12 +37,15 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
-from lamin_core import console, dberrors
-from lamin_core.access import (
+from lamin_core import console
+from lamin_core.binding import above
+from lamin_core.errors import InstanceError, StorageError
+from lamin_core.errors import database as dberrors
+from lamin_core.instance.access import (
     UNRESTRICTED,
     Access,
     check_write,
@@ -49,16 +53,16 @@ from lamin_core.access import (
     install_write_guard,
     refresh_spaces,
 )
-from lamin_core.errors import InstanceError, StorageError
-from lamin_core.locks import hold_locks
-from lamin_core.settings import (
+from lamin_core.instance.engine import create_engine
+from lamin_core.instance.locks import hold_locks
+from lamin_core.instance.settings import (
     private_dir,
     read_settings,
     resolve_password,
     settings_dir,
     write_settings,
 )
-from lamin_core.storage.paths import filesystem, is_local, normalize_root, storage_type
+from lamin_core.storage.paths import filesystem, is_local, normalize_root
 
 CATALOG_DIR = ".lamindb"
 SQLITE_NAME = "lamin.db"
@@ -209,13 +213,14 @@ class Instance:
 
         Inside another `writing()` block of the same thread, the block joins the outer one: the
         outermost block commits or rolls back. Driver errors (a constraint, a lock timeout, no
-        privilege) arrive as LaminErrors (`lamin_core.dberrors`); after one, the catalog holds
-        nothing of the block.
+        privilege) arrive as LaminErrors (`lamin_core.errors.database`); after one, the catalog
+        holds nothing of the block.
 
         Args:
-            lock: The name of a lock (`lamin_core.locks`) held from the start of the block until
-                the transaction ends, so that writers of the same name run one at a time: on
-                PostgreSQL an advisory transaction lock, on SQLite the database's write lock.
+            lock: The name of a lock (`lamin_core.instance.locks`) held from the start of the
+                block until the transaction ends, so that writers of the same name run one at a
+                time: on PostgreSQL an advisory transaction lock, on SQLite the database's write
+                lock.
 
         Yields:
             The calling thread's session.
@@ -333,7 +338,7 @@ def get_instance() -> Instance:
     instance = _active.get() or _default
     if instance is not None:
         return instance
-    db, storage, _ = _resolve(None, None, None)
+    db, storage, _ = resolve_location(None, None, None)
     if storage is None and db is None:
         raise InstanceError(
             "No active catalog. Call ln.init(storage='./my-catalog') to create one, or "
@@ -342,9 +347,10 @@ def get_instance() -> Instance:
     return connect(db, storage=storage)
 
 
-def _resolve(
+def resolve_location(
     db: str | None, storage: str | os.PathLike[str] | None, user: str | None
 ) -> tuple[str | None, str | None, str | None]:
+    """Return (database URL, storage, user): the arguments, else the environment, else settings."""
     env = os.environ
     settings: dict[str, Any] | None = None
 
@@ -364,98 +370,14 @@ def _resolve(
     return db_value, storage_value, user_value
 
 
-def _default_db_url(storage_root: str) -> str:
+def default_db_url(storage_root: str) -> str:
+    """Return the URL of the SQLite file inside a local storage root's ``.lamindb`` folder."""
     if not is_local(storage_root):
         raise InstanceError(
             f"The storage {storage_root!r} is remote, so the SQLite file cannot live in it. "
             "Pass a database URL: ln.connect('postgresql://...', storage=...)."
         )
     return f"sqlite:///{Path(storage_root) / CATALOG_DIR / SQLITE_NAME}"
-
-
-SQLITE_SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
-
-
-def sqlite_synchronous() -> str:
-    """Return the SQLite ``synchronous`` level: ``LAMIN_CORE_SQLITE_SYNCHRONOUS``, else NORMAL.
-
-    In WAL mode, NORMAL never corrupts the catalog, but a power loss (not a crash of the
-    process) may drop the last commits; FULL makes every commit durable at the cost of a disk
-    flush per commit (and saves then flush stored files too); EXTRA is FULL here (its extra
-    flush concerns rollback journals); OFF leaves flushing to the operating system (a power loss
-    may then corrupt the database).
-
-    Raises:
-        InstanceError: the variable names another level.
-    """
-    value = os.environ.get("LAMIN_CORE_SQLITE_SYNCHRONOUS", "").strip() or "NORMAL"
-    if value.upper() not in SQLITE_SYNCHRONOUS_LEVELS:
-        raise InstanceError(
-            f"Invalid LAMIN_CORE_SQLITE_SYNCHRONOUS {value!r}: use one of "
-            f"{', '.join(SQLITE_SYNCHRONOUS_LEVELS)} (default NORMAL; FULL for durable commits)."
-        )
-    return value.upper()
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: str = "NORMAL") -> None:
-    # WAL lets readers run while one process writes; the busy timeout makes concurrent writers
-    # (Dagster's multiprocess executor) wait for the lock instead of failing at once.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA synchronous={synchronous}")  # one of SQLITE_SYNCHRONOUS_LEVELS
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=60000")
-    cursor.close()
-
-
-def create_engine(db_url: str | URL, *, create: bool = True) -> Engine:
-    """Create an engine for a catalog database: SQLite tuned for concurrency, or PostgreSQL.
-
-    Raises:
-        InstanceError: the URL is malformed or names an unsupported database.
-    """
-    try:
-        url = make_url(db_url)
-    except ArgumentError as error:
-        raise InstanceError(
-            f"Invalid database URL {str(db_url)!r}: {error}. Use 'sqlite:///path/lamin.db' or "
-            "'postgresql://user@host:5432/dbname'."
-        ) from error
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        synchronous = sqlite_synchronous()
-        if url.database and url.database != ":memory:":
-            if not create and not Path(url.database).exists():
-                raise InstanceError(
-                    f"No catalog at {url.database!r}. Create one with ln.init(storage=...)."
-                )
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(
-            url, connect_args={"timeout": 60}, json_serializer=dberrors.json_dumps
-        )
-        dberrors.install(engine)
-        sa.event.listen(
-            engine, "connect", functools.partial(_sqlite_pragmas, synchronous=synchronous)
-        )
-        from lamin_core.query.sql import install_sqlite_functions
-
-        install_sqlite_functions(engine)  # REGEXP for the regex/iregex lookups
-        return engine
-    if backend == "postgresql":
-        if url.drivername in ("postgresql", "postgres"):
-            url = url.set(drivername="postgresql+psycopg")
-        try:
-            engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=dberrors.json_dumps)
-        except (NoSuchModuleError, ImportError) as error:
-            raise InstanceError(
-                "PostgreSQL needs the psycopg driver: pip install 'lamin-core[postgres]'."
-            ) from error
-        dberrors.install(engine)  # driver errors become LaminErrors
-        return engine
-    raise InstanceError(
-        f"Unsupported database {backend!r} in {url.render_as_string(hide_password=True)!r}: "
-        "lamin-core runs on SQLite and PostgreSQL."
-    )
 
 
 def _open(
@@ -468,7 +390,7 @@ def _open(
     activate: bool,
     storage_options: dict[str, Any] | None,
 ) -> Instance:
-    db, storage_value, user = _resolve(db, storage, user)
+    db, storage_value, user = resolve_location(db, storage, user)
     if storage_value is None:
         raise InstanceError(
             "No storage given. Pass storage='./my-catalog' (a local folder) or a URL such as "
@@ -490,7 +412,7 @@ def _open(
         storage_options=storage_options or {},
         access=access,
     )
-    _register_storage_and_user(instance)
+    above.register_storage_and_user(instance)
     if activate:
         _set_default(instance)
         write_settings({"db": db, "storage": root, "user": user})  # without the password
@@ -507,15 +429,13 @@ def _open_database(
     Raises:
         InstanceError: the database cannot be reached or the role may not use it.
     """
-    from lamin_core.migrations import ensure_schema
-
     # a URL from the settings file has no password: the environment may hold it (else libpq
     # looks in ~/.pgpass)
-    db_url = resolve_password(db) if db else _default_db_url(root)
+    db_url = resolve_password(db) if db else default_db_url(root)
     engine = create_engine(db_url, create=create)
     shown = engine.url.render_as_string(hide_password=True)
     try:
-        ensure_schema(engine, create=create, auto_migrate=auto_migrate)
+        above.ensure_schema(engine, create=create, auto_migrate=auto_migrate)
         with engine.connect() as connection:
             access = detect_access(connection)
     except ProgrammingError as error:
@@ -581,35 +501,6 @@ def _system_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def _register_storage_and_user(instance: Instance) -> None:
-    from lamin_core.models import Storage, User
-
-    session = instance.session
-    access = instance.access
-    try:
-        user = session.scalar(sa.select(User).where(User.handle == instance.user_handle))
-        if user is None and access.may("user", "INSERT"):
-            user = User._create(handle=instance.user_handle, name=instance.user_handle)
-            session.add(user)
-            session.flush()
-        storage = session.scalar(sa.select(Storage).where(Storage.root == instance.storage_root))
-        if storage is None and access.may("storage", "INSERT"):
-            storage = Storage._create(
-                root=instance.storage_root,
-                type=storage_type(instance.storage_root),
-                created_by_id=user.id if user is not None else None,
-            )
-            session.add(storage)
-        session.commit()
-    except sa.exc.IntegrityError:
-        # another process registered the same storage or user at the same moment: use theirs
-        session.rollback()
-        return _register_storage_and_user(instance)
-    # a role that may not register them reads without: its writes are refused anyway
-    instance.user_id = user.id if user is not None else 0
-    instance.storage_id = storage.id if storage is not None else 0
 
 
 def _set_default(instance: Instance) -> None:

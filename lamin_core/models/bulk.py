@@ -19,11 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lamin_core.bio.models import BioRecord
-from lamin_core.bio.saving import save_records
 from lamin_core.errors import ValidationError
-from lamin_core.models import Artifact, Collection, Record, RecordList
-from lamin_core.models.base import log_reuse
+from lamin_core.models.base import Record, log_reuse
 
 __all__ = ["save"]
 
@@ -98,15 +95,13 @@ def save(records: Iterable[Record]) -> list[Record]:
 
 
 def _write(records: list[Record]) -> None:
-    """Write records: plain ones in one transaction, bio ones with ancestors, artifacts alone."""
-    plain = RecordList[Record]()
-    bio: list[Record] = []
+    """Write records grouped by how their registry saves many (`Record._save_many`).
+
+    Plain records of every registry share one transaction; bio records are saved with their
+    ancestors, artifacts and collections one by one.
+    """
+    groups: dict[Any, list[Record]] = {}
     for record in records:
-        if isinstance(record, Artifact | Collection):
-            record.save()
-        elif isinstance(record, BioRecord):
-            bio.append(record)
-        else:
-            plain.append(record)
-    plain.save()
-    save_records(bio)
+        groups.setdefault(type(record)._save_many.__func__, []).append(record)  # type: ignore[attr-defined]
+    for group in groups.values():
+        type(group[0])._save_many(group)

@@ -72,7 +72,7 @@ def seed_guide_setup(*, with_files: bool = False) -> tuple[Artifact, Artifact]:
     """
     import lamin_core.bio as bt
     from lamin_core import datasets
-    from lamin_core.curators.builders import Curator
+    from lamin_core.curators.formats import Curator
     from lamin_core.models import Artifact, ULabel
 
     if with_files:

@@ -54,34 +54,30 @@ def save_records(records: Sequence[Record], bulk: Sequence[PublicRows] = ()) -> 
             f"save {bulk[0].registry.__name__} records",
             [(bulk[0].registry.__table__.name, "INSERT")],
         )
-    session = instance.session
     named = type(records[0]).__name__ if records else bulk[0].registry.__name__
     try:
-        session.add_all(records)
-        for public in bulk:
-            session.add(public.source)
-            if public.organism is not None:
-                session.add(public.organism)
-        for record in list(session.new):  # records plus their new Source/Organism rows
-            if hasattr(record, "_fill_defaults"):
-                record._fill_defaults(instance)
-        session.flush()
-        for public in bulk:
-            _insert_rows(session, instance, public)
-        if settings.auto_save_parents:
-            _save_ancestors(session, instance, records)
-        session.commit()
+        with instance.writing() as session:
+            session.add_all(records)
+            for public in bulk:
+                session.add(public.source)
+                if public.organism is not None:
+                    session.add(public.organism)
+            for record in list(session.new):  # records plus their new Source/Organism rows
+                if hasattr(record, "_fill_defaults"):
+                    record._fill_defaults(instance)
+            session.flush()
+            for public in bulk:
+                _insert_rows(session, instance, public)
+            if settings.auto_save_parents:
+                _save_ancestors(session, instance, records)
+            session.flush()
     except SAIntegrityError as error:
-        session.rollback()
         raise IntegrityError(
             f"Cannot save {named} records: one breaks a constraint ({error.orig}); nothing was "
             f"saved. Fetch existing records with {named}.from_values(...) instead of creating "
             "them."
         ) from error
-    except BaseException:
-        session.rollback()
-        raise
-    session.info.pop(PENDING, None)
+    instance.session.info.pop(PENDING, None)
 
 
 def _insert_rows(session: Session, instance: Any, public: PublicRows) -> None:

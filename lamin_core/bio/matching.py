@@ -24,7 +24,10 @@ import sqlalchemy as sa
 from rapidfuzz import fuzz, process
 from sqlalchemy.orm import Session
 
+from lamin_core.bio.models import Organism
+from lamin_core.bio.sources import resolve_organism
 from lamin_core.errors import FieldError, RegistryReferenceError, ValidationError, did_you_mean
+from lamin_core.models.base import Record
 from lamin_core.models.registry import ACCEPTED_FORMS, parse_reference
 from lamin_core.query.sql import escape_like
 
@@ -57,8 +60,6 @@ def resolve_field(field_ref: Any, registry: Any = None) -> tuple[Any, str]:
         ValidationError: `field_ref` is neither a registry column nor a field name.
         FieldError: the registry has no such field.
     """
-    from lamin_core.models.base import Record
-
     if isinstance(field_ref, str) and registry is None:
         try:
             registry, name = parse_reference(field_ref)
@@ -105,8 +106,6 @@ def organism_condition(
     """
     if not getattr(registry, "_has_organism", False):
         return []
-    from lamin_core.bio.models import Organism
-
     if organism is None:
         raise ValidationError(
             f"{registry.__name__} records belong to an organism: pass organism='human' (or "
@@ -116,8 +115,6 @@ def organism_condition(
     if isinstance(organism, Organism):
         organism_id = organism.id
     else:
-        from lamin_core.bio.sources import resolve_organism
-
         name = resolve_organism(organism)
         organism_id = session.scalar(sa.select(Organism.id).where(Organism.name == name))
     if organism_id is None:

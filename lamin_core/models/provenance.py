@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lamin_core.ids import base62, encode_version
 from lamin_core.models.base import (
     Record,
     UTCDateTime,
@@ -20,8 +21,10 @@ from lamin_core.models.base import (
     created_by_column,
     utcnow,
 )
+from lamin_core.storage.paths import storage_type
 
 if TYPE_CHECKING:
+    from lamin_core.instance import Instance
     from lamin_core.models.artifact import Artifact
     from lamin_core.query import QuerySet
 
@@ -94,8 +97,6 @@ class IsVersioned(Record):
 
     @classmethod
     def _new_uid(cls) -> str:
-        from lamin_core.ids import base62, encode_version
-
         return base62(cls._stem_length) + encode_version(0)
 
     version: Mapped[str | None] = mapped_column(String(64), sort_order=80)
@@ -119,7 +120,7 @@ class IsVersioned(Record):
             IntegrityError: other records still point to it.
             NoWriteAccess: the database role may not delete it.
         """
-        from lamin_core.versioning import remove_version
+        from lamin_core.models.versioning import remove_version  # versioning imports this module
 
         self._delete_with(remove_version)
 
@@ -217,3 +218,31 @@ class Run(Record):
         if transform is not None:
             kwargs["transform"] = transform
         super().__init__(**kwargs)
+
+
+def register_storage_and_user(instance: Instance) -> None:
+    """Register the instance's storage root and user (once) and remember their ids on it."""
+    access = instance.access
+    try:
+        with instance.writing() as session:
+            user = session.scalar(sa.select(User).where(User.handle == instance.user_handle))
+            if user is None and access.may("user", "INSERT"):
+                user = User._create(handle=instance.user_handle, name=instance.user_handle)
+                session.add(user)
+                session.flush()
+            storage = session.scalar(
+                sa.select(Storage).where(Storage.root == instance.storage_root)
+            )
+            if storage is None and access.may("storage", "INSERT"):
+                storage = Storage._create(
+                    root=instance.storage_root,
+                    type=storage_type(instance.storage_root),
+                    created_by_id=user.id if user is not None else None,
+                )
+                session.add(storage)
+    except sa.exc.IntegrityError:
+        # another process registered the same storage or user at the same moment: use theirs
+        return register_storage_and_user(instance)
+    # a role that may not register them reads without: its writes are refused anyway
+    instance.user_id = user.id if user is not None else 0
+    instance.storage_id = storage.id if storage is not None else 0
