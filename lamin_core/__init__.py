@@ -7,16 +7,15 @@ Examples:
     >>> ln.Artifact.filter(suffix=".parquet").df()
 """
 
+import importlib as _importlib
+from collections.abc import Callable as _Callable
+from typing import Any as _Any
+
 from lamin_core import binding as _binding
 from lamin_core import bio as _bio  # noqa: F401  (defines the biological registries' tables)
 from lamin_core import errors
-from lamin_core.annotations import accessors as _accessors
 from lamin_core.annotations.hooks import install_hooks as _install_feature_hooks
-from lamin_core.artifacts import access as _access
-from lamin_core.artifacts import saving as _saving
-from lamin_core.artifacts.staging import stage as _stage
 from lamin_core.console import install_console_handler as _install_console_handler
-from lamin_core.curators import Curator
 from lamin_core.errors import (
     DoesNotExist,
     FieldError,
@@ -29,8 +28,6 @@ from lamin_core.errors import (
     ValidationError,
 )
 from lamin_core.instance import Instance, connect, get_instance, init, settings
-from lamin_core.lineage import view_lineage as _view_lineage
-from lamin_core.migrations import ensure_schema as _ensure_schema
 from lamin_core.models import (
     Artifact,
     Collection,
@@ -47,47 +44,71 @@ from lamin_core.models import (
 from lamin_core.models.bulk import save
 from lamin_core.models.provenance import register_storage_and_user as _register_storage_and_user
 from lamin_core.query import Q, QuerySet
-from lamin_core.query.dataframe import registry_df as _registry_df
-from lamin_core.query.record_lookup import lookup as _lookup
 from lamin_core.query.related import install_related_managers as _install_related_managers
-from lamin_core.search import install_listeners as _install_search_index_listeners
-from lamin_core.search import search as _search
 from lamin_core.tracking import current_run as _current_run
 from lamin_core.tracking import finish, track
-from lamin_core.view import describe as _describe
-from lamin_core.view import view
 
 __version__ = "0.1.0"
+
+
+def _on_first_call(module: str, name: str) -> _Callable[..., _Any]:
+    """Return a callable that imports `module` when first called, then calls its `name`.
+
+    A cold start imports only what connecting and querying need: pandas, pyarrow, anndata and
+    alembic come with the first call that uses them (a DataFrame, a file, a search, a new schema).
+    """
+    target: list[_Callable[..., _Any]] = []
+
+    def call(*args: _Any, **kwargs: _Any) -> _Any:
+        if not target:
+            target.append(getattr(_importlib.import_module(module), name))
+        return target[0](*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"{module}.{name}, imported on first call."
+    return call
+
 
 # The face binds the higher layers' behaviour to the lower ones, once (lamin_core.binding;
 # ARCHITECTURE.md): the models' queries, saves and accessors, the instance's schema and first rows.
 _binding.install(
-    ensure_schema=_ensure_schema,
+    ensure_schema=_on_first_call("lamin_core.migrations", "ensure_schema"),
     register_storage_and_user=_register_storage_and_user,
     queryset=QuerySet,
-    registry_df=_registry_df,
-    lookup=_lookup,
-    search=_search,
-    describe=_describe,
+    registry_df=_on_first_call("lamin_core.query.dataframe", "registry_df"),
+    lookup=_on_first_call("lamin_core.query.record_lookup", "lookup"),
+    search=_on_first_call("lamin_core.search", "search"),
+    describe=_on_first_call("lamin_core.view", "describe"),
     current_run=_current_run,
-    features=_accessors.features,
-    labels=_accessors.labels,
-    stage=_stage,
-    save_artifact=_saving.save_artifact,
-    delete_artifact=_saving.delete_artifact,
-    collection_hash=_saving.collection_hash,
-    save_collection=_saving.save_collection,
-    artifact_path=_access.artifact_path,
-    cache=_access.cache,
-    load=_access.load,
-    open_artifact=_access.open_artifact,
-    load_collection=_access.load_collection,
-    view_lineage=_view_lineage,
+    features=_on_first_call("lamin_core.annotations.accessors", "features"),
+    labels=_on_first_call("lamin_core.annotations.accessors", "labels"),
+    stage=_on_first_call("lamin_core.artifacts.staging", "stage"),
+    save_artifact=_on_first_call("lamin_core.artifacts.saving", "save_artifact"),
+    delete_artifact=_on_first_call("lamin_core.artifacts.saving", "delete_artifact"),
+    collection_hash=_on_first_call("lamin_core.artifacts.saving", "collection_hash"),
+    save_collection=_on_first_call("lamin_core.artifacts.saving", "save_collection"),
+    artifact_path=_on_first_call("lamin_core.artifacts.access", "artifact_path"),
+    cache=_on_first_call("lamin_core.artifacts.access", "cache"),
+    load=_on_first_call("lamin_core.artifacts.access", "load"),
+    open_artifact=_on_first_call("lamin_core.artifacts.access", "open_artifact"),
+    load_collection=_on_first_call("lamin_core.artifacts.access", "load_collection"),
+    view_lineage=_on_first_call("lamin_core.lineage", "view_lineage"),
 )
 _install_related_managers()  # artifact.ulabels.filter(...), label.parents.add(...)
-_install_search_index_listeners()  # create_all also creates the search indexes
 _install_feature_hooks()  # Feature(name=..., dtype=...) checks both when set
 _install_console_handler()  # print catalog messages when the application configured no logging
+
+# names whose modules need pandas: imported when first used (PEP 562)
+_ON_FIRST_USE = {"Curator": "lamin_core.curators", "view": "lamin_core.view"}
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _ON_FIRST_USE:
+        value = getattr(_importlib.import_module(_ON_FIRST_USE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lamin_core' has no attribute {name!r}")
+
 
 __all__ = [
     "Artifact",

@@ -12,7 +12,6 @@ from typing import IO, TYPE_CHECKING, Any
 from lamin_core.errors import StorageError
 from lamin_core.instance import CATALOG_DIR, cache_root
 from lamin_core.storage.paths import filesystem, is_local, join_within, stored_name
-from lamin_core.storage.serializers import load_file
 
 if TYPE_CHECKING:
     from upath import UPath
@@ -118,6 +117,9 @@ def _download(fs: Any, path: str, local: Path, *, is_folder: bool) -> None:
 
 def load(artifact: Artifact) -> Any:
     """Load the content into memory by suffix (DataFrame, AnnData, dict, str)."""
+    # serializers need numpy: imported by the first load, not by fsck or the CLI
+    from lamin_core.storage.serializers import load_file
+
     return load_file(cache(artifact), artifact.suffix)
 
 

@@ -12,6 +12,9 @@ Examples:
     'B cell'
 """
 
+import importlib
+from typing import Any
+
 from lamin_core.bio.models import (
     BIO_REGISTRIES,
     BioRecord,
@@ -26,16 +29,6 @@ from lamin_core.bio.models import (
     Source,
     Tissue,
 )
-from lamin_core.bio.public import (
-    InspectResult,
-    PublicGenes,
-    PublicOntology,
-    add_source,
-    get_source,
-    list_sources,
-    resolve_organism,
-)
-from lamin_core.bio.registry import settings
 
 __all__ = [
     "BIO_REGISTRIES",
@@ -59,3 +52,24 @@ __all__ = [
     "resolve_organism",
     "settings",
 ]
+
+# the public sources need pandas: their names load on first use (PEP 562), so that importing the
+# registries (which every catalog does, for its tables) stays light
+_ON_FIRST_USE = {
+    "InspectResult": "lamin_core.bio.public",
+    "PublicGenes": "lamin_core.bio.public",
+    "PublicOntology": "lamin_core.bio.public",
+    "add_source": "lamin_core.bio.public",
+    "get_source": "lamin_core.bio.public",
+    "list_sources": "lamin_core.bio.public",
+    "resolve_organism": "lamin_core.bio.public",
+    "settings": "lamin_core.bio.registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ON_FIRST_USE:
+        value = getattr(importlib.import_module(_ON_FIRST_USE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lamin_core.bio' has no attribute {name!r}")

@@ -3,6 +3,11 @@
 A new database gets the current schema in one step (``create_all``, then stamped with the head
 revision); an older one is upgraded through the revisions in ``versions/``; one written by a
 newer lamin-core is refused with the fix.
+
+Opening a current catalog costs one query and no alembic import: the revision is read from
+``alembic_version`` with SQL and compared with the newest file in ``versions/`` (revision ids
+are the files' four-digit prefixes; a test checks alembic agrees). Alembic, the models' metadata
+and the search-index DDL are imported only when a schema is created or upgraded.
 """
 
 from __future__ import annotations
@@ -12,15 +17,19 @@ import fcntl
 import functools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from lamin_core.errors import InstanceError
+from lamin_core.models import Base
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# alembic is imported inside the functions that create or upgrade a schema: opening a current
+# catalog (every cold start) never needs it
 
 HERE = Path(__file__).parent
 # an arbitrary constant naming the PostgreSQL advisory lock that guards schema changes
@@ -29,6 +38,8 @@ SCHEMA_LOCK_KEY = 4_150_624_511
 
 def alembic_config(engine: Engine | None = None) -> Config:
     """Return the alembic configuration of lamin-core, bound to `engine` when given."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(HERE))
     config.attributes["engine"] = engine
@@ -36,28 +47,30 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 @functools.cache
+def known_revisions() -> frozenset[str]:
+    """Return every revision the installed code knows: the prefixes of ``versions/NNNN_*.py``."""
+    return frozenset(
+        path.name[:4] for path in (HERE / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    )
+
+
 def head_revision() -> str:
     """Return the newest revision the installed code knows."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
-
-
-@functools.cache
-def known_revisions() -> frozenset[str]:
-    """Return every revision the installed code knows."""
-    script = ScriptDirectory.from_config(alembic_config())
-    return frozenset(rev.revision for rev in script.walk_revisions())
+    return max(known_revisions())
 
 
 def current_revision(engine: Engine) -> str | None:
     """Return the revision of the catalog's schema, or None for a database without a catalog."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the catalog's schema to `revision`."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
@@ -108,8 +121,11 @@ def schema_lock(engine: Engine) -> Iterator[None]:
 def _bring_up_to_date(
     engine: Engine, revision: str | None, create: bool, auto_migrate: bool
 ) -> None:
-    from lamin_core.models import Base
+    from alembic import command
 
+    from lamin_core.search.index import install_listeners  # the search indexes of create_all
+
+    install_listeners()
     head = head_revision()
     url = engine.url.render_as_string(hide_password=True)
     if revision == head:
@@ -155,4 +171,6 @@ def _bring_up_to_date(
 
 def stamp(engine: Engine) -> None:
     """Record that the catalog's tables are at the newest revision, without changing them."""
+    from alembic import command
+
     command.stamp(alembic_config(engine), "head")

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 import lamin_core as ln
 import lamin_core.bio as bt
-from lamin_core.annotations import parse_dtype
+from lamin_core.annotations.dtypes import parse_dtype
 from lamin_core.models.artifact import artifact_featurevalue, artifact_ulabel
 
 

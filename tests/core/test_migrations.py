@@ -166,3 +166,14 @@ def test_concurrent_processes_create_one_catalog(tmp_path: Path):
     assert [p.wait(timeout=120) for p in processes] == [0, 0, 0, 0]
     instance = ln.connect(storage=tmp_path / "shared")
     assert current_revision(instance.engine) == head_revision()
+
+
+def test_the_revisions_read_from_file_names_are_alembics():
+    from alembic.script import ScriptDirectory
+
+    from lamin_core.migrations import alembic_config, head_revision, known_revisions
+
+    script = ScriptDirectory.from_config(alembic_config())
+
+    assert head_revision() == script.get_current_head()
+    assert known_revisions() == {revision.revision for revision in script.walk_revisions()}
