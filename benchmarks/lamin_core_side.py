@@ -338,7 +338,32 @@ def io_manager(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     return dagster_io.io_workload(manager, "LaminIOManager", size)
 
 
+def cold_start(instance_dir: Path, size: int, seed: int) -> harness.Workload:
+    """Open a catalog and count its artifacts, and `lamin-core info`, each as a new process."""
+    import sys
+
+    ln = open_instance(instance_dir)
+    ln.get_instance().close()
+    storage = str(instance_dir / "storage")
+    count = f"import lamin_core as ln; ln.connect({storage!r}); print(ln.Artifact.filter().count())"
+    commands = {
+        "count": [sys.executable, "-c", count],
+        "info": [str(Path(sys.executable).parent / "lamin-core"), "info", "--storage", storage],
+    }
+    return workloads.whole_processes(commands, instance_dir, measure="count")
+
+
+def dagster_import(instance_dir: Path, size: int, seed: int) -> harness.Workload:
+    """`import lamin_dagster` in a new process (what each multiprocess step pays)."""
+    import sys
+
+    commands = {"import": [sys.executable, "-c", "import lamin_dagster"]}
+    return workloads.whole_processes(commands, instance_dir, measure="import")
+
+
 WORKLOADS: dict[str, harness.WorkloadFactory] = {
+    "cold_start": cold_start,
+    "dagster_import": dagster_import,
     "register_df": register_df,
     "search": search,
     "search_taxon": search_taxon,

@@ -297,7 +297,25 @@ def validate(
     )
 
 
+def cold_start(instance_dir: Path, size: int, seed: int) -> harness.Workload:
+    """LaminDB's equivalent of lamin_core's cold start: count artifacts, and `lamin info`.
+
+    The child processes inherit LAMIN_SETTINGS_DIR and the working directory that
+    `open_instance` set, so they find the benchmark's instance as a user's shell would.
+    """
+    import sys
+
+    open_instance(instance_dir)
+    count = "import lamindb as ln; print(ln.Artifact.filter().count())"
+    commands = {
+        "count": [sys.executable, "-c", count],
+        "info": [str(Path(sys.executable).parent / "lamin"), "info"],
+    }
+    return workloads.whole_processes(commands, instance_dir, measure="count")
+
+
 WORKLOADS: dict[str, harness.WorkloadFactory] = {
+    "cold_start": cold_start,
     "register_df": register_df,
     "search": search,
     "search_taxon": search_taxon,

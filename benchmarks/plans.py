@@ -79,6 +79,20 @@ class Spec:
 
 
 SPECS: dict[str, Spec] = {
+    # issue 15: whole processes (connect + count; `lamin-core info` beside it), peak memory in
+    # the observed values (target <= 90 MB)
+    "cold_start": Spec(
+        "lamindb",
+        "LaminDB",
+        "process",
+        (Target("≤ 0.35 s and ≥ 3x faster than LaminDB", ours_max_s=0.35, min_speedup=3.0),),
+    ),
+    "dagster_import": Spec(
+        "reference",
+        "import dagster, pandas",
+        "process",
+        (Target("≤ 0.1 s over import dagster, pandas", max_extra_s=0.1),),
+    ),
     "register_df": Spec(
         "lamindb",
         "LaminDB",
@@ -195,6 +209,8 @@ class Case:
 
 # CI-friendly: every workload once, small, in under 3 minutes on 2 cores.
 QUICK = (
+    Case("cold_start", 1, 3),
+    Case("dagster_import", 1, 3),
     Case("register_df", 20, 3),
     Case("search", 1_000, 3),
     Case("search_taxon", 10_000, 3),
@@ -210,6 +226,8 @@ QUICK = (
 # half of it setting up the million-record catalogs (both sides at once). LaminDB takes minutes
 # per repeat at the largest sizes: capped there.
 FULL = (
+    Case("cold_start", 1, 7),
+    Case("dagster_import", 1, 7),
     Case("register_df", 200, 5),
     *(Case("search", n, 5) for n in (1_000, 10_000, 100_000)),
     Case("search", 1_000_000, 5, cap_repeat=2, cap_s=150),

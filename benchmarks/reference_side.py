@@ -54,7 +54,18 @@ def io_manager(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     return dagster_io.io_workload(manager, "UPathIOManager (parquet)", size)
 
 
+def dagster_import(instance_dir: Path, size: int, seed: int) -> harness.Workload:
+    """`import dagster, pandas` in a new process: the floor under `import lamin_dagster`."""
+    import sys
+
+    import workloads
+
+    commands = {"import": [sys.executable, "-c", "import dagster, pandas"]}
+    return workloads.whole_processes(commands, instance_dir, measure="import")
+
+
 WORKLOADS: dict[str, harness.WorkloadFactory] = {
+    "dagster_import": dagster_import,
     "hash_file": hash_file,
     "io_manager": io_manager,
 }

@@ -6,8 +6,11 @@ loop, its `check` and its `observed` values are written once here; each side pas
 its own API as small functions. Imports neither catalog.
 """
 
+import os
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import data
@@ -171,4 +174,60 @@ def lookup(make_lookup: Callable[[], Any], names: list[str], call: str) -> harne
         items=len(names),
         unit="record",
         notes={"call": f"{call}.{probe_key}"},
+    )
+
+
+def run_process(argv: list[str], cwd: Path) -> tuple[float, float]:
+    """Run `argv` as a new process; return its wall seconds and its own peak memory in MiB.
+
+    ``os.wait4`` gives the child's resource usage alone (``RUSAGE_CHILDREN`` would give the
+    largest child so far). Output goes to a temporary file, shown when the process fails.
+    """
+    import subprocess
+
+    with tempfile.TemporaryFile() as output:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            output.seek(0)
+            tail = output.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"{argv[:3]} exited with {process.returncode}:\n{tail}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def whole_processes(commands: dict[str, list[str]], cwd: Path, measure: str) -> harness.Workload:
+    """Time each command as a new process per repeat (cold start), with its peak memory.
+
+    Every command runs once per repeat; the repeat's time is the `measure` command's, the others
+    are reported beside it. Peak memory per command is the median over the timed repeats.
+    """
+    peaks: dict[str, list[float]] = {name: [] for name in commands}
+
+    def run(index: int) -> dict[str, float]:
+        timings: dict[str, float] = {}
+        for name, argv in commands.items():
+            timings[name], peak = run_process(argv, cwd)
+            timings[f"{name}_cpu"] = timings[name]  # a child's CPU is not this process's
+            if index > 0:
+                peaks[name].append(peak)
+        return timings
+
+    def observed() -> dict[str, Any]:
+        return {
+            f"{name}_peak_mb": round(sorted(values)[len(values) // 2], 1)
+            for name, values in peaks.items()
+            if values
+        }
+
+    return harness.Workload(
+        run=run,
+        check=lambda: {"commands": sorted(commands)},
+        items=None,
+        unit="process",
+        measure=measure,
+        observed=observed,
+        notes={name: " ".join(argv[1:]) for name, argv in commands.items()},
     )
