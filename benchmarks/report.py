@@ -93,7 +93,13 @@ def _cell(result: dict[str, Any]) -> str:
     extra = [f"n={len(result['times_s'])}"]
     if (s := spread(result)) is not None:
         extra.append(f"±{s:.0%}")
-    extra.append(f"{result['peak_mem_mb']:.0f} MB")
+    # a whole-process workload reports each child's peak memory (the side's own is irrelevant)
+    children = [
+        f"{name.removesuffix('_peak_mb')} peak {value:.0f} MB"
+        for name, value in (result.get("observed") or {}).items()
+        if name.endswith("_peak_mb")
+    ]
+    extra += children or [f"{result['peak_mem_mb']:.0f} MB"]
     return f"{text}; {', '.join(extra)}"
 
 
