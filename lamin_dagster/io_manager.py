@@ -8,7 +8,8 @@ the step's catalog Run and returns the catalog metadata reported to Dagster. On 
 `lamin_dagster.upstream` resolves the exact upstream artifact from the `lamin/uid` of the
 upstream materialization (also when that was made by an earlier run) and checks that it still
 holds the content Dagster recorded; the IO manager loads it, and so records it as an input of the
-consuming step's Run.
+consuming step's Run. An input pinned with ``dg.AssetIn(metadata={"lamin/version": "2"})`` (or
+``"lamin/uid"``) loads exactly that version instead.
 """
 
 import typing
@@ -27,8 +28,10 @@ from lamin_dagster.store import store_output
 from lamin_dagster.upstream import (
     OutputIdentity,
     input_label,
+    input_pin,
     output_identity,
     recorded_artifact,
+    resolve_pinned,
     resolve_upstreams,
     text_or_none,
 )
@@ -87,10 +90,15 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
 
         Raises:
             UpstreamArtifactError: the upstream output was never stored by a LaminIOManager, its
-                artifact was deleted, or its uid names other content than Dagster recorded.
+                artifact was deleted, its uid names other content than Dagster recorded, or
+                the pinned version does not exist.
         """
         label = input_label(context)
-        upstreams = resolve_upstreams(context, label, self._stored, self.get_instance)
+        pin = input_pin(context, label)
+        if pin is None:
+            upstreams = resolve_upstreams(context, label, self._stored, self.get_instance)
+        else:  # dg.AssetIn(metadata={"lamin/version": "2"}): exactly that version
+            upstreams = resolve_pinned(context, label, pin, self._stored, self.get_instance)
         requested = _requested_type(context, several=len(upstreams) > 1)
         with self.tracking(step_info(context), release=True):
             instance = self.get_instance()
