@@ -83,12 +83,22 @@ def materialize_demo(
         run_config=console_log_config(QUIET_LOG_LEVEL if quiet else None),
     )
     from example_pipelines.analysis import cell_type_shares
+    from example_pipelines.report import SHARES_SENSOR
 
     with defs.resources["lamin"].activate():
         cell_type_shares()
     for resource in (defs.resources["lamin"], defs.resources["io_manager"]):
         resource.close()
     defs = build_definitions(storage, db)  # now with the shares as an external asset
+    # what the shares' sensor reports under `dagster dev`: the notebook's version, as a runless
+    # materialization, so the report's input has a data version and the UI shows the version
+    sensor = defs.resolve_sensor_def(SHARES_SENSOR)
+    with dg.build_sensor_context(
+        instance=dagster_instance, resources={"lamin": defs.resources["lamin"]}
+    ) as context:
+        reported = sensor(context)
+    for event in getattr(reported, "asset_events", []):
+        dagster_instance.report_runless_asset_event(event)
     report = defs.resolve_job_def("cell_type_report").execute_in_process(
         instance=dagster_instance,
         run_config=console_log_config(QUIET_LOG_LEVEL if quiet else None),

@@ -18,6 +18,7 @@ from lamin_dagster import lamin_external_assets as external_specs
 
 GROUP = "analysis"
 SHARES_ASSET = asset_key_for(SHARES_KEY)
+SHARES_SENSOR = "cell_type_shares_sensor"
 
 
 def shares_specs(instance: ln.Instance) -> tuple[list[dg.AssetSpec], list[dg.SensorDefinition]]:
@@ -28,7 +29,7 @@ def shares_specs(instance: ln.Instance) -> tuple[list[dg.AssetSpec], list[dg.Sen
     with instance.activate():
         specs = external_specs(ln.Artifact.filter(key=SHARES_KEY, is_latest=True), group_name=GROUP)
     if specs:
-        return specs, [lamin_external_asset_sensor(specs, name="cell_type_shares_sensor")]
+        return specs, [lamin_external_asset_sensor(specs, name=SHARES_SENSOR)]
     placeholder = dg.AssetSpec(
         key=SHARES_ASSET,
         group_name=GROUP,
