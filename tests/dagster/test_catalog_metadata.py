@@ -8,7 +8,7 @@ import pytest
 from dagster_helpers import Catalog, step_error
 
 import lamin_core as ln
-from lamin_dagster import lamin_asset, lamin_external_assets
+from lamin_dagster import SchemaError, lamin_asset, lamin_external_assets
 from lamin_dagster.catalog_tags import kind_of_suffix, owner_of, tag_part
 
 SCHEMA = {"categoricals": {"species": "ULabel.name"}, "add_new_from": "all"}
@@ -213,3 +213,52 @@ def test_tag_parts_are_valid_dagster_tag_names() -> None:
 
     assert tag_part("B cell/T cell (CD8+)") == "B_cell_T_cell__CD8__"
     assert len(long) == 63 and long != tag_part("x" * 101)
+
+
+def test_column_lineage_may_be_declared_as_definition_metadata(
+    sqlite_catalog: Catalog, dagster_instance: dg.DagsterInstance
+) -> None:
+    lineage = dg.TableColumnLineage(
+        deps_by_column={
+            "species": [dg.TableColumnDep(asset_key=iris_table.key, column_name="species")]
+        }
+    )
+
+    @lamin_asset(
+        ins={"table": dg.AssetIn(key=["iris", "iris_table"])},
+        metadata={"dagster/column_lineage": lineage},
+    )
+    def species(table: pd.DataFrame) -> pd.DataFrame:
+        return table[["species"]].drop_duplicates()
+
+    result = dg.materialize(
+        [iris_table, species], resources=sqlite_catalog.resources(), instance=dagster_instance
+    )
+
+    (materialization,) = result.asset_materializations_for_node("species")
+    assert materialization.metadata["dagster/column_lineage"].value == lineage
+
+
+def test_malformed_column_lineage_is_refused_at_definition() -> None:
+    with pytest.raises(SchemaError, match=r"column 'n' has 'orders', which is not an \(upstream"):
+
+        @lamin_asset(column_lineage={"n": ["orders"]})
+        def totals() -> pd.DataFrame:
+            return pd.DataFrame({"n": [1]})
+
+
+def test_the_io_manager_reports_the_validated_values_of_plain_assets(
+    sqlite_catalog: Catalog, dagster_instance: dg.DagsterInstance
+) -> None:
+    @dg.asset(metadata={"lamin/schema": SCHEMA})
+    def samples() -> pd.DataFrame:
+        return pd.DataFrame({"species": ["setosa", "versicolor", "setosa"]})
+
+    result = dg.materialize(
+        [samples], resources=sqlite_catalog.resources(), instance=dagster_instance
+    )
+
+    (materialization,) = result.asset_materializations_for_node("samples")
+    assert materialization.metadata["lamin/categories"].value == {
+        "species": ["setosa", "versicolor"]
+    }
