@@ -143,10 +143,10 @@ def lamin_asset(
         labels: Label names to annotate the artifact with (`lamin/labels`).
         io_manager_key: The resource key of the LaminIOManager.
         check_name: The name of the validation check.
-        suffix: The suffix the artifact is stored with (``".jpg"``), for outputs whose type
-            does not say it (paths); DataFrames (``.parquet``) and AnnData (``.h5ad``) are
-            known from the return annotation. Gives the asset its kind (``kind:jpeg``); an
-            output stored with another suffix fails.
+        suffix: The suffix the artifact is stored with (``".jpg"``): gives the asset its
+            kind (``kind:jpeg``), and an output stored with another suffix fails before
+            anything is saved. Without it, a DataFrame (``.parquet``) or AnnData (``.h5ad``)
+            return annotation gives the kind of the built-in handlers.
         column_lineage: ``{column: [(upstream, upstream_column), ...]}`` (upstream: an input
             name or asset key) or a ``dg.TableColumnLineage``: reported as
             ``dagster/column_lineage`` with every materialization. Each upstream must be a
@@ -231,7 +231,8 @@ def lamin_asset(
             )
         target = asset_output_target(context, extra)
         prepared = prepare_output(io_manager.handlers, target, value)
-        _check_suffix(prepared.handler, value, declared_suffix, where)
+        # only a suffix given as suffix=: a handler of one's own may store DataFrames as csv
+        _check_suffix(prepared.handler, value, suffix, where)
         if lineage is not None:
             _check_lineage_columns(lineage, prepared.handler, value, where)
         validate_output(io_manager, prepared, value, step)

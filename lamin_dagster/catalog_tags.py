@@ -7,13 +7,14 @@ only a run knows (the categorical values an output was validated with) becomes m
 metadata (``lamin/categories``):
 
 - a label (ULabel, bio record) on the artifact: ``<registry>/<name>`` with an empty value, e.g.
-  ``ULabel/derived``, ``bionty.CellType/B_cell``: declared `lamin/labels` of a `lamin_asset`,
-  and every label linked to an external artifact (its validated categorical values included);
-- a categorical column of a `lamin/schema`: ``lamin.column/<column>`` = the registry field,
-  e.g. ``lamin.column/cell_type_by_model=bionty.CellType.name``.
+  ``ULabel/derived``, ``CellType/B_cell``: declared `lamin/labels` of a `lamin_asset`, and every
+  label linked to an external artifact (its validated categorical values included);
+- a categorical column of a `lamin/schema`: ``lamin_column/<column>`` = its registry, e.g.
+  ``lamin_column/cell_type_by_model=CellType``.
 
-Dagster allows ``[A-Za-z0-9_.-]`` in tag names and values, at most 63 characters each: other
-characters become ``_``, and a longer name keeps its start and a digest of the whole.
+Dagster allows ``[A-Za-z0-9_.-]`` in tag names and values, at most 63 characters each, but its
+selection syntax reads ``.`` and ``-`` only inside quotes; so tags keep ``[A-Za-z0-9_]`` (other
+characters become ``_``), and a longer name keeps its start and a digest of the whole.
 """
 
 from __future__ import annotations
@@ -26,22 +27,23 @@ from typing import Any
 import dagster as dg
 
 import lamin_core as ln
-from lamin_core.models.registry import label_registries, reference_text
+from lamin_core.errors import RegistryReferenceError
+from lamin_core.models.registry import label_registries, parse_reference
 from lamin_dagster.errors import SchemaError
 
-COLUMN_TAG_PREFIX = "lamin.column"
+COLUMN_TAG_PREFIX = "lamin_column"
 CATALOG_KIND = "lamin"
 TABLE_NAME_KEY = "dagster/table_name"
 COLUMN_LINEAGE_KEY = "dagster/column_lineage"
 MAX_TAG_PART = 63
 _COMPRESSION = {"gz", "bz2", "xz", "zst", "zip"}
-_INVALID_TAG_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+_INVALID_TAG_CHARS = re.compile(r"[^A-Za-z0-9_]")
 # the formats Dagster shows by another name than the suffix
 _KIND_OF_SUFFIX = {"jpg": "jpeg", "yml": "yaml", "tif": "tiff"}
 
 
 def tag_part(text: Any) -> str:
-    """Return `text` as a valid Dagster tag name or value (``[A-Za-z0-9_.-]``, <= 63 chars).
+    """Return `text` as a Dagster tag name or value selectable unquoted (``[A-Za-z0-9_]``, <= 63).
 
     Examples:
         >>> tag_part("Candidate marker study 1")
@@ -51,7 +53,7 @@ def tag_part(text: Any) -> str:
     if len(cleaned) <= MAX_TAG_PART:
         return cleaned
     digest = hashlib.sha1(str(text).encode()).hexdigest()[:8]
-    return f"{cleaned[: MAX_TAG_PART - 9]}-{digest}"
+    return f"{cleaned[: MAX_TAG_PART - 9]}_{digest}"
 
 
 def label_tags(labels: Iterable[str], registry: str = "ULabel") -> dict[str, str]:
@@ -60,11 +62,24 @@ def label_tags(labels: Iterable[str], registry: str = "ULabel") -> dict[str, str
 
 
 def column_tags(categoricals: Mapping[str, str]) -> dict[str, str]:
-    """Return the tags of a schema's categorical columns: ``lamin.column/<column>`` = field."""
+    """Return the tags of a schema's categorical columns: ``lamin_column/<column>`` = registry.
+
+    Examples:
+        >>> column_tags({"cell_type_by_model": "bionty.CellType.name"})
+        {'lamin_column/cell_type_by_model': 'CellType'}
+    """
     return {
-        f"{COLUMN_TAG_PREFIX}/{tag_part(column)}": tag_part(reference)
+        f"{COLUMN_TAG_PREFIX}/{tag_part(column)}": tag_part(_registry_name(reference))
         for column, reference in categoricals.items()
     }
+
+
+def _registry_name(reference: str) -> str:
+    try:
+        registry, _field = parse_reference(reference)
+    except RegistryReferenceError:  # the schema check reports it when the asset runs
+        return reference
+    return str(registry.__name__)
 
 
 def artifact_label_tags(artifact: ln.Artifact) -> dict[str, str]:
@@ -78,7 +93,7 @@ def artifact_label_tags(artifact: ln.Artifact) -> dict[str, str]:
             getattr(record, "name", None) or getattr(record, "symbol", None) or record.uid
             for record in artifact.labels.get(registry=registry)
         ]
-        tags.update(label_tags(sorted(map(str, names)), reference_text(registry)))
+        tags.update(label_tags(sorted(map(str, names)), registry.__name__))
     return tags
 
 

@@ -274,6 +274,8 @@ def _recorded(metadata: Mapping[str, Any], where: str, fix: str) -> RecordedUpst
 
 # --- version pins: dg.AssetIn(metadata={"lamin/version": "2"}) or {"lamin/uid": "..."} --------
 
+VERSION_CHARS = 4  # the version suffix of a 20-character artifact uid
+
 
 @dataclass(frozen=True)
 class Pin:
@@ -385,9 +387,6 @@ def _family(
     if rows:
         return rows[0].uid[:-VERSION_CHARS], str(rows[0].key)
     return None
-
-
-VERSION_CHARS = 4  # the version suffix of a 20-character artifact uid
 
 
 def _versions_text(instance: ln.Instance, stem: str) -> str:

@@ -8,6 +8,7 @@ import pytest
 from dagster_helpers import Catalog, step_error
 
 import lamin_core as ln
+import lamin_core.bio as bt
 from lamin_dagster import SchemaError, lamin_asset, lamin_external_assets
 from lamin_dagster.catalog_tags import kind_of_suffix, owner_of, tag_part
 
@@ -64,7 +65,7 @@ def test_lamin_asset_definitions_carry_tags_kinds_and_table_name() -> None:
     assert _tags(table) == {
         "ULabel/Candidate_marker_study_1": "",
         "ULabel/derived": "",
-        "lamin.column/species": "ULabel.name",
+        "lamin_column/species": "ULabel",
     }
     assert table.kinds == {"lamin", "parquet"}  # from the return annotation
     assert table.metadata["dagster/table_name"] == "iris.iris_table"
@@ -75,7 +76,8 @@ def test_open_source_tag_and_kind_selection_finds_catalog_assets() -> None:
     defs = dg.Definitions(assets=[iris_table, nuclei, species_counts])
 
     assert _selected(defs, "tag:ULabel/derived") == {"iris/iris_table"}
-    assert _selected(defs, "tag:lamin.column/species=ULabel.name") == {"iris/iris_table"}
+    assert _selected(defs, "tag:lamin_column/species=ULabel") == {"iris/iris_table"}
+    assert _selected(defs, "tag:ULabel/Candidate_marker_study_1") == {"iris/iris_table"}
     assert _selected(defs, "kind:jpeg") == {"images/nuclei"}
     assert _selected(defs, "kind:parquet") == {"iris/iris_table", "iris/species_counts"}
 
@@ -164,20 +166,24 @@ def test_external_assets_carry_labels_kind_owner_and_table_name(
     with catalog.instance.activate():
         team = ln.User(handle="team:single-cell", name="Single-cell team").save()
         study = ln.ULabel(name="Candidate marker study 2").save()
+        b_cell = bt.CellType(name="B cell").save()
+        ln.Feature(name="cell_type", dtype="cat[bionty.CellType]").save()
         artifact = ln.Artifact(counts, key="notebook/cell counts.csv.gz")
         artifact.created_by_id = team.id
         artifact.save()
         artifact.labels.add(study)
+        artifact.labels.add(b_cell, feature="cell_type")  # a validated categorical value
         (spec,) = lamin_external_assets([artifact])
 
     assert spec.key == dg.AssetKey(["notebook", "cell_counts"])
-    assert _tags(spec) == {"ULabel/Candidate_marker_study_2": ""}
+    assert _tags(spec) == {"ULabel/Candidate_marker_study_2": "", "CellType/B_cell": ""}
     assert spec.kinds == {"lamin", "csv"}
     assert spec.owners == ["team:single-cell"]
     assert spec.metadata["dagster/table_name"] == "notebook.cell_counts"
     defs = dg.Definitions(assets=[spec])
     assert _selected(defs, "tag:ULabel/Candidate_marker_study_2") == {"notebook/cell_counts"}
     assert _selected(defs, 'owner:"team:single-cell"') == {"notebook/cell_counts"}
+    assert _selected(defs, "tag:CellType/B_cell") == {"notebook/cell_counts"}
 
 
 @pytest.mark.parametrize(
@@ -212,6 +218,7 @@ def test_tag_parts_are_valid_dagster_tag_names() -> None:
     long = tag_part("x" * 100)
 
     assert tag_part("B cell/T cell (CD8+)") == "B_cell_T_cell__CD8__"
+    assert tag_part("IFN-gamma 1.5") == "IFN_gamma_1_5"  # selectable without quotes
     assert len(long) == 63 and long != tag_part("x" * 101)
 
 

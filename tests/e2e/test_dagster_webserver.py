@@ -359,7 +359,7 @@ def test_catalog_labels_and_schema_categories_are_tags_and_formats_are_kinds(
 
     dataset1 = nodes["example_datasets/dataset1"]
     assert set(dataset1["kinds"]) == {"lamin", "h5ad"}
-    assert _tags(dataset1)["lamin.column/cell_type_by_model"] == "bionty.CellType.name"
+    assert _tags(dataset1)["lamin_column/cell_type_by_model"] == "CellType"
     assert _tags(nodes["example_datasets/cell_type_summary"])["ULabel/derived"] == ""
     assert set(nodes["images/my_image"]["kinds"]) == {"lamin", "jpeg"}
     assert set(nodes["raw/my_fastq"]["kinds"]) == {"lamin", "fastq"}
