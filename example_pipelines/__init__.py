@@ -1,7 +1,8 @@
 """Example Dagster pipelines on a lamin_core catalog, and the function `make demo` runs.
 
 `definitions` is what ``dagster dev -w workspace.yaml`` loads (made by `build`);
-`materialize_demo` runs both jobs once into a fresh catalog without a Dagster server.
+`materialize_demo` runs the jobs once into a fresh catalog without a Dagster server, with the
+notebook step (`analysis`, a tracked script run) between the seed pipeline and the report.
 """
 
 from collections.abc import Callable
@@ -21,6 +22,7 @@ class DemoResult:
 
     seed_run_id: str
     failing_run_id: str
+    report_run_id: str
     artifact_keys: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     check_descriptions: dict[str, str] = field(default_factory=dict)
@@ -41,7 +43,11 @@ def materialize_demo(
     quiet: bool = False,
     before_failing_job: Callable[[], None] | None = None,
 ) -> DemoResult:
-    """Materialize the seed-guide pipeline, then the failing-validation job, into a catalog.
+    """Materialize the seed-guide pipeline, the notebook step, the report and the failing job.
+
+    The notebook step (`example_pipelines.analysis.cell_type_shares`) is a tracked script run
+    on the catalog; the definitions are built again after it, as reloading the code location
+    would, so its artifact is the external asset the report job loads.
 
     Args:
         storage: The catalog's storage root; the catalog is created if missing.
@@ -76,6 +82,27 @@ def materialize_demo(
         instance=dagster_instance,
         run_config=console_log_config(QUIET_LOG_LEVEL if quiet else None),
     )
+    from example_pipelines.analysis import cell_type_shares
+    from example_pipelines.report import SHARES_SENSOR
+
+    with defs.resources["lamin"].activate():
+        cell_type_shares()
+    for resource in (defs.resources["lamin"], defs.resources["io_manager"]):
+        resource.close()
+    defs = build_definitions(storage, db)  # now with the shares as an external asset
+    # what the shares' sensor reports under `dagster dev`: the notebook's version, as a runless
+    # materialization, so the report's input has a data version and the UI shows the version
+    sensor = defs.resolve_sensor_def(SHARES_SENSOR)
+    with dg.build_sensor_context(
+        instance=dagster_instance, resources={"lamin": defs.resources["lamin"]}
+    ) as context:
+        reported = sensor(context)
+    for event in getattr(reported, "asset_events", []):
+        dagster_instance.report_runless_asset_event(event)
+    report = defs.resolve_job_def("cell_type_report").execute_in_process(
+        instance=dagster_instance,
+        run_config=console_log_config(QUIET_LOG_LEVEL if quiet else None),
+    )
     if before_failing_job is not None:
         before_failing_job()
     failing = defs.resolve_job_def("failing_validation").execute_in_process(
@@ -85,7 +112,7 @@ def materialize_demo(
     )
     lamin = defs.resources["lamin"]
     instance = lamin.get_instance()
-    for result in (seed, failing):
+    for result in (seed, report, failing):
         record_run_end(instance, dagster_instance, result.run_id)
     keys = list(
         instance.session.scalars(
@@ -104,6 +131,7 @@ def materialize_demo(
     return DemoResult(
         seed.run_id,
         failing.run_id,
+        report.run_id,
         [str(k) for k in keys],
         list(descriptions),
         descriptions,

@@ -51,13 +51,13 @@ DATASET2_SCHEMA = {
 }
 
 
-@lamin_asset(key=["images", "my_image"], group_name="raw", code_version="1")
+@lamin_asset(key=["images", "my_image"], group_name="raw", code_version="1", suffix=".jpg")
 def my_image() -> Path:
     """A microscopy image of laminopathic nuclei."""
     return datasets.file_jpg_paradisi05()
 
 
-@lamin_asset(key=["raw", "my_fastq"], group_name="raw", code_version="1")
+@lamin_asset(key=["raw", "my_fastq"], group_name="raw", code_version="1", suffix=".fastq.gz")
 def my_fastq() -> Path:
     """A tiny gzipped FASTQ file."""
     return datasets.file_fastq()
@@ -106,6 +106,7 @@ def _with_features(adata: ad.AnnData) -> dg.Output:
     deps=[permissible_values],
     group_name="datasets",
     code_version="1",
+    suffix=".h5ad",
 )
 def dataset1() -> dg.Output:
     """The guide's first dataset: 3 cells x CD8A, CD4, CD14, annotated by an expert and a model."""
@@ -118,6 +119,7 @@ def dataset1() -> dg.Output:
     deps=[permissible_values],
     group_name="datasets",
     code_version="1",
+    suffix=".h5ad",
 )
 def dataset2() -> dg.Output:
     """The guide's second dataset: 3 cells x CD8A, CD4, CD38, annotated by a model."""

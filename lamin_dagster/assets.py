@@ -20,13 +20,25 @@ from typing import Any
 
 import dagster as dg
 
+from lamin_core.storage import suffix_of
+from lamin_dagster.catalog_tags import (
+    COLUMN_LINEAGE_KEY,
+    TABLE_NAME_KEY,
+    column_tags,
+    kinds_for,
+    label_tags,
+    table_name,
+)
+from lamin_dagster.catalog_tags import column_lineage as column_lineage_of
 from lamin_dagster.context import (
     FEATURES_KEY,
     LABELS_KEY,
     SCHEMA_KEY,
     asset_output_target,
+    plain,
     step_info,
 )
+from lamin_dagster.errors import SchemaError
 from lamin_dagster.io_manager import LaminIOManager
 from lamin_dagster.mapping import COMPLETED, ERRORED, step_reference
 from lamin_dagster.resources import CatalogResource
@@ -115,6 +127,8 @@ def lamin_asset(
     labels: Sequence[str] | None = None,
     io_manager_key: str = "io_manager",
     check_name: str = VALIDATION_CHECK_NAME,
+    suffix: str | None = None,
+    column_lineage: Any = None,
     **asset_kwargs: Any,
 ) -> Any:
     """Define an asset stored in the catalog, validated by a blocking check, versioned by hash.
@@ -129,6 +143,14 @@ def lamin_asset(
         labels: Label names to annotate the artifact with (`lamin/labels`).
         io_manager_key: The resource key of the LaminIOManager.
         check_name: The name of the validation check.
+        suffix: The suffix the artifact is stored with (``".jpg"``): gives the asset its
+            kind (``kind:jpeg``), and an output stored with another suffix fails before
+            anything is saved. Without it, a DataFrame (``.parquet``) or AnnData (``.h5ad``)
+            return annotation gives the kind of the built-in handlers.
+        column_lineage: ``{column: [(upstream, upstream_column), ...]}`` (upstream: an input
+            name or asset key) or a ``dg.TableColumnLineage``: reported as
+            ``dagster/column_lineage`` with every materialization. Each upstream must be a
+            dependency of the asset.
         **asset_kwargs: Passed to ``@dg.asset`` (``code_version``, ``partitions_def``, ...).
 
     Returns:
@@ -151,6 +173,8 @@ def lamin_asset(
             labels=labels,
             io_manager_key=io_manager_key,
             check_name=check_name,
+            suffix=suffix,
+            column_lineage=column_lineage,
             **asset_kwargs,
         )
     key = _asset_key(fn, asset_kwargs)
@@ -162,6 +186,21 @@ def lamin_asset(
         metadata[FEATURES_KEY] = dg.MetadataValue.json(dict(features))
     if labels:
         metadata[LABELS_KEY] = dg.MetadataValue.json(list(labels))
+    where = f"lamin_asset {key.to_user_string()!r}"
+    declared_suffix = _declared_suffix(fn, suffix, where)
+    metadata.setdefault(TABLE_NAME_KEY, table_name(key))
+    lineage_raw = column_lineage if column_lineage is not None else metadata.get(COLUMN_LINEAGE_KEY)
+    lineage = None
+    if lineage_raw is not None:
+        lineage = column_lineage_of(
+            plain(lineage_raw), label=where, resolve=_input_keys(fn, asset_kwargs)
+        )
+        metadata[COLUMN_LINEAGE_KEY] = lineage
+    # catalog metadata Dagster selects by: tags and kinds of the definition
+    tags = {**label_tags(labels or ()), **(dict(asset_kwargs.pop("tags", None) or {}))}
+    if parsed is not None:
+        tags = {**column_tags(parsed.categoricals), **tags}
+    kinds = set(asset_kwargs.pop("kinds", None) or set()) | kinds_for(declared_suffix)
     check_specs = list(asset_kwargs.pop("check_specs", None) or [])
     if parsed is not None:
         check_specs.append(
@@ -174,7 +213,6 @@ def lamin_asset(
         )
     hooks = set(asset_kwargs.pop("hooks", None) or set()) | lamin_hooks(io_manager_key)
     signature, takes_context = _signature_with_context(fn)
-    where = f"lamin_asset {key.to_user_string()!r}"
 
     @functools.wraps(fn)
     def body(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -193,6 +231,10 @@ def lamin_asset(
             )
         target = asset_output_target(context, extra)
         prepared = prepare_output(io_manager.handlers, target, value)
+        # only a suffix given as suffix=: a handler of one's own may store DataFrames as csv
+        _check_suffix(prepared.handler, value, suffix, where)
+        if lineage is not None:
+            _check_lineage_columns(lineage, prepared.handler, value, where)
         validate_output(io_manager, prepared, value, step)
         report = prepared.report
         if report is not None:
@@ -213,17 +255,100 @@ def lamin_asset(
             warnings.simplefilter("ignore", dg.BetaWarning)
             output = dg.Output(
                 value,
-                metadata={**extra, **stored.metadata},
+                metadata={
+                    **({COLUMN_LINEAGE_KEY: lineage} if lineage is not None else {}),
+                    **extra,
+                    **stored.metadata,
+                },
                 data_version=dg.DataVersion(str(stored.artifact.hash)),
             )
         yield output
 
     body.__signature__ = signature  # type: ignore[attr-defined]
-    return dg.asset(
+    assets_def = dg.asset(
         key=key,
         metadata=metadata,
         check_specs=check_specs,
         hooks=hooks,
         io_manager_key=io_manager_key,
+        tags=tags,
+        kinds=kinds,
         **{k: v for k, v in asset_kwargs.items() if k not in ("key", "key_prefix", "name")},
     )(body)
+    if lineage is not None:
+        _check_lineage_upstreams(lineage, assets_def, key, where)
+    return assets_def
+
+
+_SUFFIX_OF_TYPE = {"DataFrame": ".parquet", "AnnData": ".h5ad"}
+
+
+def _declared_suffix(fn: Callable[..., Any], suffix: str | None, where: str) -> str | None:
+    """Return the suffix declared by `suffix` or by the return annotation (None: unknown)."""
+    if suffix is not None:
+        if not suffix.startswith(".") or suffix_of(f"x{suffix}") != suffix:
+            raise dg.DagsterInvalidDefinitionError(
+                f"{where}: suffix {suffix!r} is not a file suffix. Give it with its dot, as "
+                "the catalog stores it: '.jpg', '.fastq.gz', '.csv'."
+            )
+        return suffix
+    returned = inspect.signature(fn).return_annotation
+    name = returned if isinstance(returned, str) else getattr(returned, "__name__", "")
+    return _SUFFIX_OF_TYPE.get(str(name).rsplit(".", 1)[-1])
+
+
+def _check_suffix(handler: Any, value: Any, declared: str | None, where: str) -> None:
+    """Fail before saving when the output would be stored with another suffix than declared."""
+    if declared is None:
+        return
+    stored = handler.suffix or suffix_of(str(value))
+    if stored != declared:
+        raise SchemaError(
+            f"{where} declares suffix {declared!r}, but its output ({type(value).__name__} "
+            f"{str(value)[:80]!r}) would be stored as {stored or 'a file without suffix'!r}. "
+            "Nothing was saved. Return an output of the declared format, or change suffix=."
+        )
+
+
+def _input_keys(fn: Callable[..., Any], asset_kwargs: Mapping[str, Any]) -> dict[str, dg.AssetKey]:
+    """Return the asset key each input name of the asset loads."""
+    keys = {
+        name: dg.AssetKey([name]) for name in inspect.signature(fn).parameters if name != "context"
+    }
+    for name, asset_in in (asset_kwargs.get("ins") or {}).items():
+        if getattr(asset_in, "key", None) is not None:
+            keys[name] = asset_in.key
+    return keys
+
+
+def _check_lineage_upstreams(
+    lineage: dg.TableColumnLineage, assets_def: dg.AssetsDefinition, key: dg.AssetKey, where: str
+) -> None:
+    upstreams = set(assets_def.asset_deps.get(key, set()))
+    for column, deps in lineage.deps_by_column.items():
+        for dep in deps:
+            if dep.asset_key != key and dep.asset_key not in upstreams:
+                known = ", ".join(sorted(k.to_user_string() for k in upstreams)) or "none"
+                raise dg.DagsterInvalidDefinitionError(
+                    f"{where}: column_lineage of column {column!r} names asset "
+                    f"{dep.asset_key.to_user_string()!r}, which is not one of its upstream "
+                    f"assets ({known}). Add it to ins= or deps=, or name one of those."
+                )
+
+
+def _check_lineage_columns(
+    lineage: dg.TableColumnLineage, handler: Any, value: Any, where: str
+) -> None:
+    try:
+        columns = set(handler.columns(value))
+    except (AttributeError, TypeError):
+        return
+    if not columns:
+        return
+    missing = sorted(set(lineage.deps_by_column) - columns)
+    if missing:
+        raise SchemaError(
+            f"{where}: column_lineage names columns the output does not have: "
+            f"{', '.join(map(repr, missing))}. Nothing was saved. Its columns: "
+            f"{', '.join(sorted(columns))}."
+        )

@@ -1,11 +1,16 @@
 """Artifacts registered outside Dagster (notebooks, scripts) as external assets in the graph.
 
 `lamin_external_assets` turns artifacts into `AssetSpec`s, so downstream assets can depend on
-them and load them with `LaminIOManager`. `lamin_external_asset_sensor` watches their version
-families: when a new version is saved (same key, new content), it reports a runless
-materialization carrying the new `lamin/uid` and the content hash as data version, so the
-Dagster UI shows the new version, downstream assets become stale, and `LaminIOManager` loads
-exactly that version.
+them and load them with `LaminIOManager`. Each spec carries what the catalog knows: its
+upstream assets from catalog lineage (the assets that made the inputs of the run that made the
+artifact, so a notebook step between two pipelines joins one graph), its labels and validated
+categorical values as tags, its format as kind, its creator as owner (an email or
+``team:...`` handle) and its key as ``dagster/table_name``.
+
+`lamin_external_asset_sensor` watches their version families: when a new version is saved
+(same key, new content), it reports a runless materialization carrying the new `lamin/uid`
+and the content hash as data version, so the Dagster UI shows the new version, downstream
+assets become stale, and `LaminIOManager` loads exactly that version.
 """
 
 from __future__ import annotations
@@ -20,6 +25,14 @@ import sqlalchemy as sa
 
 import lamin_core as ln
 from lamin_core.storage import suffix_of
+from lamin_dagster.catalog_tags import (
+    TABLE_NAME_KEY,
+    artifact_label_tags,
+    kinds_for,
+    owner_of,
+    table_name,
+)
+from lamin_dagster.mapping import ASSET_TRANSFORM_TYPE, OP_TRANSFORM_TYPE, STEP_REFERENCE_TYPE
 from lamin_dagster.metadata import KEY_KEY, STEM_UID_KEY, artifact_metadata
 from lamin_dagster.sensors import with_resource_parameter
 
@@ -71,21 +84,72 @@ def lamin_external_assets(
         key = asset_key_for(artifact.key)
         existing = specs.get(key)
         if existing is not None:
-            if existing.metadata[STEM_UID_KEY] == artifact.stem_uid:
-                continue  # another version of the same family
-            raise ln.ValidationError(
-                f"Artifacts {existing.metadata[KEY_KEY]!r} and {artifact.key!r} both map "
-                f"to the asset key {key.to_user_string()!r}. Select only one of them."
+            if existing.metadata[STEM_UID_KEY] != artifact.stem_uid:
+                raise ln.ValidationError(
+                    f"Artifacts {existing.metadata[KEY_KEY]!r} and {artifact.key!r} both map "
+                    f"to the asset key {key.to_user_string()!r}. Select only one of them."
+                )
+            # another version of the same family: its lineage and labels count too
+            known = {dep.asset_key for dep in existing.deps} | {key}
+            specs[key] = existing.merge_attributes(
+                deps=[k for k in upstream_asset_keys(artifact) if k not in known],
+                tags=artifact_label_tags(artifact),
             )
+            continue
+        owner = owner_of(artifact.created_by)
         specs[key] = dg.AssetSpec(
             key=key,
             description=artifact.description
             or f"Catalog artifact {artifact.key} (registered outside Dagster).",
             group_name=group_name,
-            kinds={"lamin"},
-            metadata={STEM_UID_KEY: artifact.stem_uid, KEY_KEY: artifact.key},
+            kinds=kinds_for(artifact.suffix or suffix_of(artifact.key)),
+            tags=artifact_label_tags(artifact),
+            owners=[owner] if owner else None,
+            deps=[k for k in upstream_asset_keys(artifact) if k != key],
+            metadata={
+                STEM_UID_KEY: artifact.stem_uid,
+                KEY_KEY: artifact.key,
+                TABLE_NAME_KEY: table_name(key),
+            },
         )
     return list(specs.values())
+
+
+def upstream_asset_keys(artifact: ln.Artifact) -> list[dg.AssetKey]:
+    """Return the assets that made the inputs of the run that made `artifact`, in input order.
+
+    An input saved by a Dagster asset step is that asset (the step's transform is the asset,
+    so a partition's artifact maps to its asset); an input saved outside Dagster is the external
+    asset of its key (`asset_key_for`). Inputs of Dagster ops (no asset) and without a key are
+    left out: no asset stands for them.
+    """
+    run = artifact.run
+    if run is None:
+        return []
+    keys: list[dg.AssetKey] = []
+    for upstream in sorted(run.input_artifacts, key=lambda a: a.id):
+        key = _producing_asset(upstream)
+        if key is not None and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _producing_asset(artifact: ln.Artifact) -> dg.AssetKey | None:
+    if not artifact.key:
+        return None
+    run = artifact.run
+    transform = run.transform if run is not None else None
+    if run is not None and run.reference_type == STEP_REFERENCE_TYPE and transform is not None:
+        if transform.type == OP_TRANSFORM_TYPE:
+            return None
+        stem = artifact.key[: len(artifact.key) - len(artifact.suffix or "")]
+        if (
+            transform.type == ASSET_TRANSFORM_TYPE
+            and transform.key
+            and (stem == transform.key or stem.startswith(f"{transform.key}/"))
+        ):  # a one-asset step: its transform key is the asset key (partitions below it)
+            return dg.AssetKey(transform.key.split("/"))
+    return asset_key_for(artifact.key)
 
 
 def latest_versions(instance: ln.Instance, stem_uids: Sequence[str]) -> dict[str, ln.Artifact]:

@@ -8,10 +8,16 @@ the step's catalog Run and returns the catalog metadata reported to Dagster. On 
 `lamin_dagster.upstream` resolves the exact upstream artifact from the `lamin/uid` of the
 upstream materialization (also when that was made by an earlier run) and checks that it still
 holds the content Dagster recorded; the IO manager loads it, and so records it as an input of the
-consuming step's Run.
+consuming step's Run. An input pinned with ``dg.AssetIn(metadata={"lamin/version": "2"})``
+(or ``"lamin/uid"``) loads exactly that version instead.
+
+The content hash is recorded as ``lamin/hash`` and becomes the materialization's data version
+(through the step's data version cache, `_report_data_version`), so identical output keeps
+downstream assets fresh, as with `lamin_asset`.
 """
 
 import typing
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,8 +33,10 @@ from lamin_dagster.store import store_output
 from lamin_dagster.upstream import (
     OutputIdentity,
     input_label,
+    input_pin,
     output_identity,
     recorded_artifact,
+    resolve_pinned,
     resolve_upstreams,
     text_or_none,
 )
@@ -79,6 +87,8 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
         stored = store_output(self, self.handlers, target, obj, step_info(context))
         self._stored[identity] = (stored.artifact.uid, stored.artifact.hash)
         context.add_output_metadata(stored.metadata)
+        if target.asset_key is not None and stored.artifact.hash is not None:
+            _report_data_version(context, str(stored.artifact.hash))
 
     # --- input ---------------------------------------------------------------------------------
 
@@ -87,10 +97,15 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
 
         Raises:
             UpstreamArtifactError: the upstream output was never stored by a LaminIOManager, its
-                artifact was deleted, or its uid names other content than Dagster recorded.
+                artifact was deleted, its uid names other content than Dagster recorded, or
+                the pinned version does not exist.
         """
         label = input_label(context)
-        upstreams = resolve_upstreams(context, label, self._stored, self.get_instance)
+        pin = input_pin(context, label)
+        if pin is None:
+            upstreams = resolve_upstreams(context, label, self._stored, self.get_instance)
+        else:  # dg.AssetIn(metadata={"lamin/version": "2"}): exactly that version
+            upstreams = resolve_pinned(context, label, pin, self._stored, self.get_instance)
         requested = _requested_type(context, several=len(upstreams) > 1)
         with self.tracking(step_info(context), release=True):
             instance = self.get_instance()
@@ -108,6 +123,27 @@ class LaminIOManager(dg.ConfigurableIOManager, CatalogResource):
         if len(values) == 1:
             return next(iter(values.values()))
         return values
+
+
+def _report_data_version(context: dg.OutputContext, content_hash: str) -> None:
+    """Make the content hash the data version of the asset materialization being written.
+
+    Dagster has no IO manager API for a data version: it fixes the version after
+    `handle_output` from the step's data version cache, which is what the public
+    ``context.set_data_version`` of an asset body writes to. An IO manager reaches that cache
+    only through `OutputContext.step_context`. A version the asset body set (or returned with
+    ``Output(data_version=...)``) wins; contexts built without a step get none.
+    """
+    try:
+        step_context = context.step_context
+    except dg.DagsterInvariantViolationError:
+        return
+    asset_key = context.asset_key
+    if step_context.has_data_version(asset_key):
+        return
+    with warnings.catch_warnings():  # DataVersion is beta in Dagster 1.13
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        step_context.set_data_version(asset_key, dg.DataVersion(content_hash))
 
 
 def _requested_type(context: dg.InputContext, *, several: bool) -> Any:

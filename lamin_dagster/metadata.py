@@ -3,7 +3,8 @@
 One function builds it for both the IO manager and the decorator, so an asset shows the same
 entries whichever path stored it: the artifact's uid, version, hash and location, Dagster's
 well-known ``dagster/row_count`` (``dagster/partition_row_count`` for partitions),
-``dagster/column_schema`` and ``dagster/uri``, and a markdown table of features and labels.
+``dagster/column_schema`` and ``dagster/uri``, a markdown table of features and labels, and
+the values of validated categorical columns (``lamin/categories``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ KEY_KEY = "lamin/key"
 PATH_KEY = "lamin/path"
 STEM_UID_KEY = "lamin/stem_uid"  # on external asset specs: the artifact's version family
 ANNOTATIONS_KEY = "lamin/annotations"
+CATEGORIES_KEY = "lamin/categories"  # validated categorical values, by column
 
 
 def _cell(value: Any) -> str:
@@ -65,6 +67,7 @@ def artifact_metadata(
     features: Mapping[str, Any] | None = None,
     labels: Sequence[str] | None = None,
     validated: Mapping[str, str] | None = None,
+    categories: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Return the output metadata that describes a stored artifact.
 
@@ -76,6 +79,7 @@ def artifact_metadata(
         features: Feature values annotated on the artifact.
         labels: Labels annotated on the artifact.
         validated: Columns validated by the asset's schema, with their registry fields.
+        categories: The values of each validated categorical column (``lamin/categories``).
     """
     uri, location = artifact_location(artifact)
     metadata: dict[str, Any] = {
@@ -91,5 +95,9 @@ def artifact_metadata(
         metadata[count_key] = dg.MetadataValue.int(row_count)
     if column_schema is not None:
         metadata["dagster/column_schema"] = column_schema
+    if categories:
+        metadata[CATEGORIES_KEY] = dg.MetadataValue.json(
+            {column: list(values) for column, values in categories.items()}
+        )
     metadata[ANNOTATIONS_KEY] = dg.MetadataValue.md(annotations_table(features, labels, validated))
     return metadata

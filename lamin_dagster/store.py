@@ -7,7 +7,8 @@ picks the type handler and reads `lamin/schema`, `lamin/features` and `lamin/lab
 `validate_output` curates against the schema (nothing is saved when that fails); `save_output`
 saves the artifact under ``<asset key>[/<partition>]<suffix>`` (same content: the existing
 artifact; new content: the next version), annotates it, links it to the step's catalog Run and
-returns the Dagster metadata that describes it.
+returns the Dagster metadata that describes it (with ``lamin/categories``: the values of each
+validated categorical column, which Dagster cannot make selectable tags of at run time).
 """
 
 import datetime as dt
@@ -21,8 +22,9 @@ from lamin_dagster.annotations import (
     parse_features,
     parse_labels,
 )
+from lamin_dagster.catalog_tags import categorical_values
 from lamin_dagster.context import FEATURES_KEY, LABELS_KEY, SCHEMA_KEY, OutputTarget
-from lamin_dagster.handlers import HandlerRegistry, TypeHandler
+from lamin_dagster.handlers import HandlerRegistry, TableHandler, TypeHandler
 from lamin_dagster.mapping import StepInfo
 from lamin_dagster.metadata import artifact_metadata
 from lamin_dagster.resources import CatalogResource
@@ -115,6 +117,9 @@ def save_output(
         row_count = handler.row_count(obj)
         if row_count is None:  # the catalog may know the rows (a parquet file's footer)
             row_count = artifact.n_observations
+        categories = None
+        if prepared.schema is not None and isinstance(handler, TableHandler):
+            categories = categorical_values(handler.table(obj), prepared.schema.categoricals)
         metadata = artifact_metadata(
             artifact,
             row_count=row_count,
@@ -123,6 +128,7 @@ def save_output(
             features=prepared.features,
             labels=prepared.labels,
             validated=report.validated if report is not None else None,
+            categories=categories,
         )
     return StoredOutput(artifact=artifact, metadata=metadata)
 

@@ -8,6 +8,10 @@ artifact family (`lamin/stem_uid` in their definition). An op input resolves to 
 output of its upstream step in the run's event log. Before an artifact is loaded its hash must
 equal the `lamin/hash` recorded with the uid (`recorded_artifact`), so that a deleted or
 re-used uid fails instead of feeding the wrong data downstream.
+
+An input may pin one version instead: ``dg.AssetIn(metadata={"lamin/version": "2"})`` or
+``{"lamin/uid": "<uid>"}`` loads exactly that version of the upstream's artifact family
+(`input_pin`, `resolve_pinned`); a version that does not exist fails with the versions that do.
 """
 
 from collections.abc import Callable, Mapping
@@ -19,10 +23,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 import lamin_core as ln
-from lamin_dagster.context import OutputTarget, plain
+from lamin_dagster.context import OutputTarget, plain, plain_mapping
 from lamin_dagster.errors import UpstreamArtifactError
 from lamin_dagster.mapping import asset_key_string
-from lamin_dagster.metadata import HASH_KEY, STEM_UID_KEY, UID_KEY
+from lamin_dagster.metadata import HASH_KEY, STEM_UID_KEY, UID_KEY, VERSION_KEY
 
 #: What identifies an output within a run: (run id, "asset", asset key, partition) or
 #: (run id, "op", step key, output name, mapping key).
@@ -265,4 +269,174 @@ def _recorded(metadata: Mapping[str, Any], where: str, fix: str) -> RecordedUpst
         return None
     return RecordedUpstream(
         uid=str(plain(value)), hash=text_or_none(metadata.get(HASH_KEY)), where=where, fix=fix
+    )
+
+
+# --- version pins: dg.AssetIn(metadata={"lamin/version": "2"}) or {"lamin/uid": "..."} --------
+
+VERSION_CHARS = 4  # the version suffix of a 20-character artifact uid
+
+
+@dataclass(frozen=True)
+class Pin:
+    """An input's pin to one version of its upstream artifact: by ``version`` or by ``uid``."""
+
+    field: str  # "version" or "uid"
+    value: str
+
+    @property
+    def text(self) -> str:
+        """How messages name the pin: ``lamin/version '2'``."""
+        return f"{VERSION_KEY if self.field == 'version' else UID_KEY} {self.value!r}"
+
+
+def input_pin(context: dg.InputContext, label: str) -> Pin | None:
+    """Return the pin in the input's metadata (`lamin/version` or `lamin/uid`), or None.
+
+    Raises:
+        UpstreamArtifactError: both are given, or a value is empty or not text/number.
+    """
+    try:
+        metadata = plain_mapping(context.definition_metadata)
+    except dg.DagsterInvariantViolationError:
+        return None
+    given = {
+        name: metadata[key]
+        for name, key in (("version", VERSION_KEY), ("uid", UID_KEY))
+        if metadata.get(key) is not None
+    }
+    if not given:
+        return None
+    if len(given) > 1:
+        raise UpstreamArtifactError(
+            f"Cannot load {label}: its metadata pins both {VERSION_KEY} "
+            f"{given['version']!r} and {UID_KEY} {given['uid']!r}. Pin one of them."
+        )
+    ((field, value),) = given.items()
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+        raise UpstreamArtifactError(
+            f"Cannot load {label}: {VERSION_KEY if field == 'version' else UID_KEY} must be a "
+            f'version or uid as text, e.g. dg.AssetIn(metadata={{"lamin/version": "2"}}); got '
+            f"{value!r}."
+        )
+    return Pin(field, str(value).strip())
+
+
+def resolve_pinned(
+    context: dg.InputContext,
+    label: str,
+    pin: Pin,
+    stored: StoredUids,
+    get_instance: Callable[[], ln.Instance],
+) -> dict[str | None, RecordedUpstream]:
+    """Return the pinned version of the upstream artifact for each partition of an input.
+
+    The version family is the one of the artifact the upstream recorded last (or, never
+    materialized, the external asset's stem uid or the artifacts under the asset's key).
+
+    Raises:
+        UpstreamArtifactError: the pinned version or uid does not exist in the family, with
+            the versions that do.
+    """
+    instance = get_instance()
+    if not context.has_asset_key:
+        if pin.field == "version":
+            raise UpstreamArtifactError(
+                f"Cannot load {label}: {pin.text} pins a version of an asset, but this input "
+                f"comes from an op output. Pin the artifact by {UID_KEY} instead."
+            )
+        return {None: _pinned(instance, None, pin, label, f"Pin another uid for {label}")}
+    partitions: list[str | None] = (
+        list(context.asset_partition_keys) if context.has_asset_partitions else [None]
+    )
+    pinned = {}
+    for partition in partitions:
+        where = label + (f" partition {partition!r}" if partition is not None else "")
+        family = _family(context, partition, label, stored, get_instance)
+        pinned[partition] = _pinned(instance, family, pin, where, "")
+    return pinned
+
+
+def _family(
+    context: dg.InputContext,
+    partition: str | None,
+    label: str,
+    stored: StoredUids,
+    get_instance: Callable[[], ln.Instance],
+) -> tuple[str, str] | None:
+    """Return (stem uid, key) of the upstream's artifact family, or None when none is known."""
+    instance = get_instance()
+    try:
+        latest: str | None = _asset_upstream(context, partition, label, stored, get_instance).uid
+    except UpstreamArtifactError:
+        latest = None
+    if latest is not None:
+        row = instance.session.execute(
+            sa.select(ln.Artifact.uid, ln.Artifact.key).where(ln.Artifact.uid == latest)
+        ).first()
+        if row is not None:
+            return row.uid[:-VERSION_CHARS], str(row.key)
+    base = asset_key_string(context.asset_key.path)
+    if partition is not None:
+        base = f"{base}/{partition}"
+    rows = instance.session.execute(
+        sa.select(ln.Artifact.uid, ln.Artifact.key)
+        .where(sa.or_(ln.Artifact.key == base, ln.Artifact.key.startswith(f"{base}.")))
+        .order_by(ln.Artifact.id.desc())
+    ).all()
+    if rows:
+        return rows[0].uid[:-VERSION_CHARS], str(rows[0].key)
+    return None
+
+
+def _versions_text(instance: ln.Instance, stem: str) -> str:
+    rows = instance.session.execute(
+        sa.select(ln.Artifact.version, ln.Artifact.uid)
+        .where(ln.Artifact.uid.startswith(stem))
+        .order_by(ln.Artifact.id)
+    ).all()
+    return ", ".join(f"{row.version} (uid {row.uid})" for row in rows) or "none"
+
+
+def _pinned(
+    instance: ln.Instance, family: tuple[str, str] | None, pin: Pin, where: str, fix: str
+) -> RecordedUpstream:
+    if family is None and pin.field == "version":
+        raise UpstreamArtifactError(
+            f"Cannot load {where}: {pin.text} pins a version, but the upstream asset was "
+            "never materialized and no artifact is stored under its key, so it has no versions. "
+            "Materialize it first, or pin an artifact by lamin/uid."
+        )
+    statement = sa.select(ln.Artifact)
+    if pin.field == "uid":
+        statement = statement.where(ln.Artifact.uid == pin.value)
+    else:
+        assert family is not None
+        statement = statement.where(
+            ln.Artifact.uid.startswith(family[0]), ln.Artifact.version == pin.value
+        )
+    artifact = instance.session.scalars(statement.order_by(ln.Artifact.id).limit(1)).first()
+    if artifact is not None and family is not None and artifact.stem_uid != family[0]:
+        raise UpstreamArtifactError(
+            f"Cannot load {where}: {pin.text} names artifact {artifact.key!r} (version "
+            f"{artifact.version}), which is not a version of the upstream's artifact "
+            f"{family[1]!r}. Its versions: {_versions_text(instance, family[0])}. Pin one of "
+            "those."
+        )
+    if artifact is None:
+        if family is None:
+            raise UpstreamArtifactError(
+                f"Cannot load {where}: {pin.text} names no artifact in the catalog "
+                f"{instance.db_url!r}. {fix or 'Pin the uid of an existing artifact'}."
+            )
+        raise UpstreamArtifactError(
+            f"Cannot load {where}: {pin.text} does not exist for artifact {family[1]!r}. Its "
+            f"versions: {_versions_text(instance, family[0])}. Pin one of those, or remove the "
+            "pin to load the latest materialization."
+        )
+    return RecordedUpstream(
+        uid=artifact.uid,
+        hash=None if artifact.hash is None else str(artifact.hash),
+        where=where,
+        fix="Pin a version that exists",
     )

@@ -43,6 +43,8 @@ def test_demo_stores_the_seed_guide_datasets(demo: dict[str, object]) -> None:
         "example_datasets/dataset1.h5ad",
         "example_datasets/dataset2.h5ad",
         "example_datasets/cell_type_summary.parquet",
+        "analysis/cell_type_shares.parquet",
+        "reports/dominant_cell_type.parquet",
     ]
     assert result.failed_checks == ["example_datasets/dataset_with_typos:lamin_validation"]
 
@@ -73,6 +75,31 @@ def test_demo_datasets_carry_features_labels_and_lineage(demo: dict[str, object]
     instance.close()
 
 
+def test_the_notebook_step_joins_the_seed_pipeline_and_the_report(
+    demo: dict[str, object],
+) -> None:
+    instance, report = _artifact(str(demo["storage"]), "reports/dominant_cell_type.parquet")
+    with instance.activate():
+        report = instance.session.get(ln.Artifact, report.id)
+        (shares,) = report.run.input_artifacts
+        assert shares.key == "analysis/cell_type_shares.parquet"
+        assert shares.run.transform.key == "cell_type_shares.py"  # the tracked script
+        assert [a.key for a in shares.run.input_artifacts] == [
+            "example_datasets/cell_type_summary.parquet"
+        ]
+        assert report.load()["cell_type"].tolist() == ["T cell"]
+    instance.close()
+    defs = build_definitions(str(demo["storage"]))
+    graph = defs.resolve_asset_graph()
+    key = dg.AssetKey
+    shares_key = key(["analysis", "cell_type_shares"])
+
+    assert graph.get(shares_key).parent_keys == {key(["example_datasets", "cell_type_summary"])}
+    assert graph.get(key(["reports", "dominant_cell_type"])).parent_keys == {shares_key}
+    assert graph.get(shares_key).tags.get("ULabel/cell_type_shares") == ""
+    assert {"dagster/kind/lamin", "dagster/kind/parquet"} <= set(graph.get(shares_key).tags)
+
+
 def test_the_failing_example_saves_nothing(demo: dict[str, object]) -> None:
     instance = ln.connect(storage=str(demo["storage"]), activate=False)
     keys = set(instance.session.scalars(sa.select(ln.Artifact.key)))
@@ -94,7 +121,15 @@ def test_definitions_declare_the_graph_jobs_and_checks(tmp_path: Path) -> None:
         key(["example_datasets", "dataset2"]),
     }
     assert key("permissible_values") in graph.get(key(["example_datasets", "dataset1"])).parent_keys
-    assert {job.name for job in defs.resolve_all_job_defs()} >= {"seed_guide", "failing_validation"}
+    assert {job.name for job in defs.resolve_all_job_defs()} >= {
+        "seed_guide",
+        "cell_type_report",
+        "failing_validation",
+    }
+    # before the notebook step ran: a placeholder the report depends on
+    shares = graph.get(key(["analysis", "cell_type_shares"]))
+    assert "run `make demo`" in (shares.description or "")
+    assert graph.get(key(["reports", "dominant_cell_type"])).parent_keys == {shares.key}
     check_keys = {check.asset_key for check in graph.asset_check_keys}
     assert check_keys == {
         key(["example_datasets", "dataset1"]),

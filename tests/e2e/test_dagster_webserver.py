@@ -4,9 +4,10 @@ The demo runs once, as `make demo` runs it, into a temp folder: its catalog and 
 it records its runs in (``<catalog>/.dagster``). A dagster-webserver then serves the example
 workspace with that home, as `make dagster-ui` does: the demo's runs, materialization metadata,
 asset check results (with the curator's suggestions) and dependency edges are read back through
-GraphQL, a run launched through GraphQL `launchRun` joins them, and the asset page is rendered in
-headless Chromium (saved to the path in ``LAMIN_SCREENSHOT`` when set). The server is stopped
-afterwards.
+GraphQL, with the catalog's tags and kinds and the notebook step's external asset between the
+two pipelines; a run launched through GraphQL `launchRun` joins them, and the asset page and the
+lineage graph are rendered in headless Chromium (saved to the paths in ``LAMIN_SCREENSHOT`` and
+``LAMIN_LINEAGE_SCREENSHOT`` when set). The server is stopped afterwards.
 """
 
 import json
@@ -333,6 +334,56 @@ def test_dependency_edges_are_in_the_asset_graph(webserver: Webserver) -> None:
     assert edges["example_datasets/typo_summary"] == ["example_datasets/dataset_with_typos"]
 
 
+ASSET_NODES_QUERY = """
+{ assetNodes {
+    assetKey { path } kinds isExecutable tags { key value } dependencyKeys { path }
+    metadataEntries { __typename label ... on TextMetadataEntry { text } }
+} }
+"""
+SHARES = ["analysis", "cell_type_shares"]
+
+
+def _nodes(webserver: Webserver) -> dict[str, dict[str, Any]]:
+    nodes = webserver.query(ASSET_NODES_QUERY)["assetNodes"]
+    return {"/".join(node["assetKey"]["path"]): node for node in nodes}
+
+
+def _tags(node: dict[str, Any]) -> dict[str, str]:
+    return {tag["key"]: tag["value"] for tag in node["tags"]}
+
+
+def test_catalog_labels_and_schema_categories_are_tags_and_formats_are_kinds(
+    webserver: Webserver,
+) -> None:
+    nodes = _nodes(webserver)
+
+    dataset1 = nodes["example_datasets/dataset1"]
+    assert set(dataset1["kinds"]) == {"lamin", "h5ad"}
+    assert _tags(dataset1)["lamin_column/cell_type_by_model"] == "CellType"
+    assert _tags(nodes["example_datasets/cell_type_summary"])["ULabel/derived"] == ""
+    assert set(nodes["images/my_image"]["kinds"]) == {"lamin", "jpeg"}
+    assert set(nodes["raw/my_fastq"]["kinds"]) == {"lamin", "fastq"}
+    table_name = _entries(dataset1["metadataEntries"])["dagster/table_name"]
+    assert table_name["text"] == "example_datasets.dataset1"
+
+
+def test_the_notebook_step_joins_both_pipelines_in_one_graph(webserver: Webserver) -> None:
+    nodes = _nodes(webserver)
+
+    shares = nodes["/".join(SHARES)]
+    assert shares["isExecutable"] is False  # made outside Dagster, by a tracked script run
+    assert [d["path"] for d in shares["dependencyKeys"]] == [
+        ["example_datasets", "cell_type_summary"]
+    ]
+    assert [d["path"] for d in nodes["reports/dominant_cell_type"]["dependencyKeys"]] == [SHARES]
+    assert _tags(shares)["ULabel/cell_type_shares"] == ""
+    assert set(shares["kinds"]) == {"lamin", "parquet"}
+    # the notebook's version, reported as the external asset's materialization
+    data = webserver.query(MATERIALIZATIONS_QUERY, {"key": {"path": SHARES}})
+    (reported,) = data["assetOrError"]["assetMaterializations"]
+    assert len(_entries(reported["metadataEntries"])["lamin/uid"]["text"]) == 20
+
+
 def test_a_run_launched_from_the_ui_joins_the_demos_history(webserver: Webserver) -> None:
     demo_run = _demo_runs(webserver)["seed_guide"]["runId"]
 
@@ -344,6 +395,52 @@ def test_a_run_launched_from_the_ui_joins_the_demos_history(webserver: Webserver
     assert older[-1]["runId"] == demo_run
     uids = {_entries(m["metadataEntries"])["lamin/uid"]["text"] for m in (latest, older[-1])}
     assert len(uids) == 1  # same content: the same artifact, not a second version
+
+
+def _chromium_args() -> list[str]:
+    if CHROMIUM is None:
+        unavailable("headless chromium is not installed (apt-get install chromium)")
+    return [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--virtual-time-budget=30000",
+    ]
+
+
+def test_the_lineage_graph_shows_the_notebook_step_between_the_pipelines_in_a_browser(
+    webserver: Webserver, tmp_path: Path
+) -> None:
+    url = (
+        f"{webserver.url}/assets/{'/'.join(SHARES)}"
+        "?view=lineage&lineageScope=neighbors&lineageDepth=3"
+    )
+
+    def chromium(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*_chromium_args(), f"--user-data-dir={tmp_path / name}", *args, url],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+    dom = chromium("dom", "--window-size=1600,1000", "--dump-dom")
+    target = Path(os.environ.get("LAMIN_LINEAGE_SCREENSHOT") or tmp_path / "lineage.png")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shot = chromium("shot", "--window-size=1600,1000", f"--screenshot={target}")
+
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for name in ("cell_type_summary", "cell_type_shares", "dominant_cell_type", "dataset1"):
+        assert name in dom.stdout, f"{name} not in the lineage graph"
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    assert target.stat().st_size > 10_000
 
 
 def test_the_asset_page_renders_the_lamin_metadata_in_a_browser(
