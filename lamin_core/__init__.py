@@ -29,6 +29,7 @@ from lamin_core.errors import (
     ValidationError,
 )
 from lamin_core.instance import Instance, connect, get_instance, init, settings
+from lamin_core.lineage import lineage
 from lamin_core.lineage import view_lineage as _view_lineage
 from lamin_core.migrations import ensure_schema as _ensure_schema
 from lamin_core.models import (
@@ -120,6 +121,7 @@ __all__ = [
     "finish",
     "get_instance",
     "init",
+    "lineage",
     "save",
     "settings",
     "track",
