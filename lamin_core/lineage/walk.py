@@ -23,13 +23,14 @@ from lamin_core.lineage.graph import LineageGraph, run_node
 from lamin_core.models import Artifact, Run, Transform
 from lamin_core.models.provenance import run_input_artifact
 
-__all__ = ["CHUNK", "walk"]
+__all__ = ["CHUNK", "chunks", "walk"]
 
 CHUNK = 1000
 link = run_input_artifact.c
 
 
-def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+def chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    """Yield `ids` in lists of at most `CHUNK`."""
     for index in range(0, len(ids), CHUNK):
         yield list(ids[index : index + CHUNK])
 
@@ -53,7 +54,7 @@ class _Walk:
 
     def rows(self, statement: Any, column: Any, ids: Iterable[int]) -> Iterator[Any]:
         """Run `statement` restricted to ``column IN ids``, a chunk of ids at a time."""
-        for chunk in _chunks(sorted(set(ids))):
+        for chunk in chunks(sorted(set(ids))):
             yield from self.session.execute(statement.where(column.in_(chunk))).all()
 
     def upstream(self, runs: list[tuple[Run, Transform]]) -> None:
