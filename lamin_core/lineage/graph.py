@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lamin_core.lineage.drawing import render, to_dot, to_mermaid
 
@@ -107,10 +107,11 @@ class LineageGraph:
     @property
     def transforms(self) -> list[Transform]:
         """The transforms of the graph's runs (the start's too, when it is a run), once each."""
-        runs = [record for node, record in self.records.items() if node.startswith(f"{RUN}:")]
         unique: dict[int, Transform] = {}
-        for run in runs:
-            unique.setdefault(run.transform_id, run.transform)  # type: ignore[union-attr]
+        for node, record in self.records.items():
+            if self.nodes[node][1] == RUN:
+                run = cast("Run", record)
+                unique.setdefault(run.transform_id, run.transform)
         return list(unique.values())
 
     def to_dot(self) -> str:

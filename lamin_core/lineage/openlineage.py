@@ -440,7 +440,7 @@ class Destination:
                     f"Cannot write OpenLineage events to {str(path)!r}: {error}. Pass a file in a "
                     "folder you can write to."
                 ) from error
-            transport = FileTransport(FileConfig(log_file_path=str(path), append=True))
+            transport: Any = FileTransport(FileConfig(log_file_path=str(path), append=True))
             clients.append((str(path), client.OpenLineageClient(transport=transport)))
         if self.url is not None:
             parts = urlsplit(self.url)
