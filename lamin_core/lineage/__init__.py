@@ -25,7 +25,7 @@ from lamin_core.lineage.drawing import (
     to_mermaid,
 )
 from lamin_core.lineage.graph import LineageGraph, artifact_label
-from lamin_core.lineage.walk import walk
+from lamin_core.lineage.walk import check_arguments, walk
 
 if TYPE_CHECKING:
     from lamin_core.models import Artifact, Run
@@ -79,6 +79,7 @@ def lineage(
         >>> ln.lineage(result, downstream=False, depth=1).to_mermaid()
         >>> ln.lineage(result).to_svg("lineage.svg")
     """
+    check_arguments(record, depth)
     instance = record._instance()
     with instance.reading() as session:
         return walk(session, record, upstream=upstream, downstream=downstream, depth=depth)

@@ -23,7 +23,7 @@ from lamin_core.lineage.graph import LineageGraph, run_node
 from lamin_core.models import Artifact, Run, Transform
 from lamin_core.models.provenance import run_input_artifact
 
-__all__ = ["CHUNK", "chunks", "walk"]
+__all__ = ["CHUNK", "check_arguments", "chunks", "walk"]
 
 CHUNK = 1000
 link = run_input_artifact.c
@@ -118,6 +118,24 @@ class _Walk:
             frontier, level = next_frontier, level + 1
 
 
+def check_arguments(record: Any, depth: Any) -> None:
+    """Check what `lineage` was given before the catalog is asked.
+
+    Raises:
+        ValidationError: `record` is neither an Artifact nor a Run, or `depth` is no count.
+    """
+    if not isinstance(record, (Artifact, Run)):
+        raise ValidationError(
+            f"lineage() takes an Artifact or a Run, got {type(record).__name__}: "
+            f"{record!r}. For a transform, pass one of its runs (transform.runs)."
+        )
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+        raise ValidationError(
+            f"lineage(depth={depth!r}): depth is the number of runs to cross in each direction, "
+            "an integer >= 0 (0: the record alone), or None for the whole lineage."
+        )
+
+
 def walk(
     session: Session,
     record: Artifact | Run,
@@ -127,11 +145,7 @@ def walk(
     depth: int | None = None,
 ) -> LineageGraph:
     """Return the lineage graph around `record` (see `lamin_core.lineage.lineage`)."""
-    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
-        raise ValidationError(
-            f"lineage(depth={depth!r}): depth is the number of runs to cross in each direction, "
-            "an integer >= 0 (0: the record alone), or None for the whole lineage."
-        )
+    check_arguments(record, depth)
     graph = LineageGraph(start=record)
     state = _Walk(session, graph, depth)
     if isinstance(record, Artifact):
@@ -143,7 +157,7 @@ def walk(
                 state.edge(run_node(run), graph.target)
         if downstream:
             state.downstream([record], 0)
-    elif isinstance(record, Run):
+    else:
         graph.target = graph.add_run(record, record.transform)
         if upstream:
             state.upstream([(record, record.transform)])
@@ -157,9 +171,4 @@ def walk(
                 for artifact in outputs:
                     state.edge(graph.target, graph.add_artifact(artifact))
                 state.downstream(outputs, 1)
-    else:
-        raise ValidationError(
-            f"lineage() takes an Artifact or a Run, got {type(record).__name__}: "
-            f"{record!r}. For a transform, pass one of its runs (transform.runs)."
-        )
     return graph
