@@ -231,7 +231,11 @@ def keys(artifacts: list[ln.Artifact]) -> list[str | None]:
 
 def test_lineage_upstream_lists_what_an_artifact_was_made_from(derived: ln.Artifact):
     graph = ln.lineage(derived, downstream=False)
-    assert keys(graph.artifacts) == ["derived/out.parquet", "raw/input.parquet", "raw/other.parquet"]
+    assert keys(graph.artifacts) == [
+        "derived/out.parquet",
+        "raw/input.parquet",
+        "raw/other.parquet",
+    ]
     assert [run.transform.key for run in graph.runs] == ["report.py", "analysis.py"]
     assert [t.key for t in graph.transforms] == ["report.py", "analysis.py"]
     assert graph.start is derived and len(graph.edges) == 5
@@ -325,7 +329,9 @@ def count_statements(instance: ln.Instance) -> Any:
     return counting()
 
 
-def test_lineage_walks_a_level_per_statement_not_a_node(fan_out: ln.Artifact, instance: ln.Instance):
+def test_lineage_walks_a_level_per_statement_not_a_node(
+    fan_out: ln.Artifact, instance: ln.Instance
+):
     instance.session.expunge_all()  # nothing answered from the identity map
     raw = ln.Artifact.get(key="raw/shared.parquet")
     with count_statements(instance) as statements:
@@ -342,7 +348,7 @@ def test_lineage_to_mermaid_draws_every_node_and_edge(derived: ln.Artifact):
     source = ln.lineage(derived).to_mermaid()
     assert source.startswith("flowchart TB\n")
     assert all(f'("{label}")' in source for label in NODE_LABELS)
-    assert source.count("[[\"analysis.py (run ") == 1 and source.count("[[\"report.py (run ") == 1
+    assert source.count('[["analysis.py (run ') == 1 and source.count('[["report.py (run ') == 1
     assert source.count(" --> ") == 5
 
 
