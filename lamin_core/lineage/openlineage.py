@@ -9,9 +9,9 @@ it has finished, a COMPLETE, FAIL or ABORT event (by its status) at its `finishe
   Dagster step (its Dagster run's Run), and a ``lamin_run`` facet with the uid and reference.
 - inputs (START and final event) and outputs (final event): artifacts as datasets, namespace =
   their storage root, name = their key (else their uid), with a ``schema`` facet listing the
-  columns the catalog knows (the features of the artifact's ``columns`` feature set, as curation
-  links them), a ``version`` facet (the artifact's uid) and a ``lamin_content`` facet with the
-  content hash, its type and the size.
+  columns the catalog knows (the features of a DataFrame's ``columns`` feature set, or of an
+  AnnData's ``obs`` one, as curation links them), a ``version`` facet (the artifact's uid) and a
+  ``lamin_content`` facet with the content hash, its type and the size.
 
 Events go through the openlineage-python client (``pip install 'lamin-core[lineage]'``), which
 is imported only when events are made: a file transport writes one JSON event a line, the HTTP
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from openlineage.client.event_v2 import RunEvent
 
 __all__ = [
-    "COLUMNS_SLOT",
+    "COLUMN_SLOTS",
     "EVENT_TYPES",
     "PRODUCER",
     "Destination",
@@ -78,8 +78,9 @@ EVENT_TYPES = {
     "canceled": "ABORT",
     "skipped": "ABORT",
 }
-# the feature-set slot of a DataFrame's columns (curators link it under this name)
-COLUMNS_SLOT = "columns"
+# the feature-set slots of a table's columns, as curators link them: a DataFrame's columns, the
+# columns of an AnnData's observation table
+COLUMN_SLOTS = ("columns", "obs")
 _RUN_ID_NAMESPACE = uuid.UUID("8f1f3c2e-5b0a-4d7e-9a53-6c1b2f0d4e71")
 _HTTP_ENDPOINT = "api/v1/lineage"
 
@@ -158,7 +159,7 @@ def _load(session: Session, run_ids: Sequence[int]) -> _Records:
 
 
 def _columns(session: Session, artifact_ids: set[int]) -> dict[int, list[tuple[str, str | None]]]:
-    """Return artifact id -> (name, dtype) of the features of its ``columns`` feature sets."""
+    """Return artifact id -> (name, dtype) of the features of its column feature sets."""
     columns: dict[int, list[tuple[str, str | None]]] = {}
     link, members = artifact_featureset.c, featureset_feature.c
     for chunk in chunks(sorted(artifact_ids)):
@@ -169,7 +170,7 @@ def _columns(session: Session, artifact_ids: set[int]) -> dict[int, list[tuple[s
             .join(Feature, Feature.id == members.feature_id)
             .where(
                 link.artifact_id.in_(chunk),
-                link.slot == COLUMNS_SLOT,
+                link.slot.in_(COLUMN_SLOTS),
                 FeatureSet.itype == "Feature",
             )
             .order_by(link.artifact_id, link.id, Feature.id)
