@@ -341,6 +341,35 @@ def test_lineage_walks_a_level_per_statement_not_a_node(
     assert len(statements) == 2, statements
 
 
+@pytest.fixture
+def fan_in(instance: ln.Instance) -> ln.Artifact:
+    """`FAN_OUT` scripts each save one part; a last script reads every part into one table."""
+    parts = []
+    for index in range(FAN_OUT):
+        ln.track(key=f"part{index}.py")
+        part = ln.Artifact.from_df(pd.DataFrame({"i": [index]}), key=f"part/{index}.parquet")
+        parts.append(part.save())
+        ln.finish()
+    ln.track(key="merge.py")
+    for part in parts:
+        part.load()
+    merged = ln.Artifact.from_df(pd.DataFrame({"n": [FAN_OUT]}), key="merged.parquet").save()
+    ln.finish()
+    return merged
+
+
+def test_lineage_upstream_walks_a_level_per_statement_not_a_node(
+    fan_in: ln.Artifact, instance: ln.Instance
+):
+    instance.session.expunge_all()
+    merged = ln.Artifact.get(key="merged.parquet")
+    with count_statements(instance) as statements:
+        graph = ln.lineage(merged, downstream=False)
+    assert len(graph.artifacts) == FAN_OUT and len(graph.runs) == FAN_OUT + 1
+    # merged's run and its transform; its inputs with their runs; the inputs of those (none)
+    assert len(statements) <= 4, statements
+
+
 # --- drawing a LineageGraph -------------------------------------------------------------------
 
 

@@ -255,3 +255,18 @@ def test_import_lamin_core_does_not_import_the_openlineage_client():
     code = "import sys, lamin_core; print(any(m.startswith('openlineage') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_cli_lineage_export_posts_to_a_url(
+    pipeline: dict[str, ln.Artifact],
+    instance: ln.Instance,
+    db_url: str | None,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+):
+    catalog = ["--storage", instance.storage_root, *(["--db", db_url] if db_url else [])]
+    assert main(["lineage", "export", "--url", receiver.url, *catalog]) == 0
+    posted = [event for _, event in receiver.received]
+    assert_valid(posted)
+    assert len(posted) == 5
+    assert f"exported 5 OpenLineage events to {receiver.url}" in capsys.readouterr().out
