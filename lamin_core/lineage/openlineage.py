@@ -22,6 +22,7 @@ a few statements per batch of runs, never one per run.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -182,58 +183,53 @@ def _columns(session: Session, artifact_ids: set[int]) -> dict[int, list[tuple[s
     return columns
 
 
+@functools.cache
 def _facet_classes() -> tuple[type, type, type]:
-    """Return the custom facet classes, defined once the client is imported."""
-    global _FACETS
-    if _FACETS is None:
-        import attr
-        from openlineage.client.generated.base import DatasetFacet, JobFacet, RunFacet
+    """Return the custom facet classes: made on first use, as they subclass the client's."""
+    import attr
+    from openlineage.client.generated.base import DatasetFacet, JobFacet, RunFacet
 
-        @attr.define
-        class LaminContentDatasetFacet(DatasetFacet):
-            """The content of an artifact: its hash (``hashType``: how it was computed), size."""
+    @attr.define
+    class LaminContentDatasetFacet(DatasetFacet):
+        """The content of an artifact: its hash (``hashType``: how it was computed), size."""
 
-            hash: str | None
-            hashType: str | None
-            size: int | None
-            uid: str
-            suffix: str
+        hash: str | None
+        hashType: str | None
+        size: int | None
+        uid: str
+        suffix: str
 
-            @staticmethod
-            def _get_schema() -> str:
-                return FACET_SCHEMA + "LaminContentDatasetFacet"
+        @staticmethod
+        def _get_schema() -> str:
+            return FACET_SCHEMA + "LaminContentDatasetFacet"
 
-        @attr.define
-        class LaminRunFacet(RunFacet):
-            """The catalog's Run: uid, status, reference (a Dagster run or step) and params."""
+    @attr.define
+    class LaminRunFacet(RunFacet):
+        """The catalog's Run: uid, status, reference (a Dagster run or step) and params."""
 
-            uid: str
-            status: str
-            reference: str | None
-            referenceType: str | None
-            params: dict[str, Any] | None
+        uid: str
+        status: str
+        reference: str | None
+        referenceType: str | None
+        params: dict[str, Any] | None
 
-            @staticmethod
-            def _get_schema() -> str:
-                return FACET_SCHEMA + "LaminRunFacet"
+        @staticmethod
+        def _get_schema() -> str:
+            return FACET_SCHEMA + "LaminRunFacet"
 
-        @attr.define
-        class LaminTransformJobFacet(JobFacet):
-            """The catalog's Transform: uid, type and version."""
+    @attr.define
+    class LaminTransformJobFacet(JobFacet):
+        """The catalog's Transform: uid, type and version."""
 
-            uid: str
-            type: str
-            version: str | None
+        uid: str
+        type: str
+        version: str | None
 
-            @staticmethod
-            def _get_schema() -> str:
-                return FACET_SCHEMA + "LaminTransformJobFacet"
+        @staticmethod
+        def _get_schema() -> str:
+            return FACET_SCHEMA + "LaminTransformJobFacet"
 
-        _FACETS = (LaminContentDatasetFacet, LaminRunFacet, LaminTransformJobFacet)
-    return _FACETS
-
-
-_FACETS: tuple[type, type, type] | None = None
+    return (LaminContentDatasetFacet, LaminRunFacet, LaminTransformJobFacet)
 
 
 def _dataset(artifact: Artifact, columns: list[tuple[str, str | None]] | None, kind: type) -> Any:
