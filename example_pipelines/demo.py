@@ -10,6 +10,8 @@
    Dagster again, and the Dagster UI shows it as one graph.
 3. The catalog is queried as LaminDB's guide does: tables, includes, features, filters, search,
    transforms, runs and lineage.
+4. The lineage is written out: the graph of the derived table as <storage>/lineage.svg, and
+   every Run as OpenLineage events in <storage>/openlineage.jsonl.
 
 Usage: python -m example_pipelines.demo --storage demo-catalog [--verbose]
 """
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from example_pipelines.catalog import dagster_home
     from lamin_core.artifacts.fsck import fsck
     from lamin_core.lineage import describe_lineage
+    from lamin_core.lineage.openlineage import export_events
 
     home = dagster_home(storage)
     ui = ui_command(storage)
@@ -119,6 +122,22 @@ def main(argv: list[str] | None = None) -> int:
         "\n".join(f"{name}: {text}" for name, text in result.check_descriptions.items()),
     )
     show("lamin-core fsck", str(fsck(instance)))
+    raw = ln.Artifact.filter(key__startswith="example_datasets/dataset1").first()
+    if raw is not None:
+        derived_from_raw = ln.lineage(raw, upstream=False).artifacts
+        show(
+            f"ln.lineage({raw.key!r}, upstream=False).artifacts  (derived from it)",
+            "\n".join(artifact.key or artifact.uid for artifact in derived_from_raw),
+        )
+    drawing = ln.lineage(derived).to_svg(storage / "lineage.svg")
+    events_file = storage / "openlineage.jsonl"
+    n_events = export_events(to=events_file, instance=instance)
+    console.print(f"\nLineage of {derived.key} drawn to {drawing}", highlight=False, soft_wrap=True)
+    console.print(
+        f"{n_events} OpenLineage events of {ln.Run.filter().count()} runs written to {events_file}",
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(
         f"\nCatalog in {storage}, its Dagster runs in {home}.\nBrowse both in the Dagster UI: {ui}",
         highlight=False,

@@ -28,6 +28,7 @@ from lamin_core.errors import (
     ValidationError,
 )
 from lamin_core.instance import Instance, connect, get_instance, init, settings
+from lamin_core.lineage import lineage
 from lamin_core.models import (
     Artifact,
     Collection,
@@ -141,6 +142,7 @@ __all__ = [
     "finish",
     "get_instance",
     "init",
+    "lineage",
     "save",
     "settings",
     "track",

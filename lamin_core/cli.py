@@ -5,6 +5,7 @@ check catalogs, grant access. It accepts LaminDB's usual spellings (`lamin init 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import re
 import sys
@@ -171,6 +172,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         description="forget the default catalog (the catalog itself is left as it is)",
     )
     _add_grant_parser(sub)
+    _add_lineage_parser(sub)
     return parser
 
 
@@ -187,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:  # a folder the system refuses: say which, without a traceback
         print(f"error: {error}. Check the path and its permissions.", file=sys.stderr)
         return 2
+    except ImportError as error:  # an optional dependency a command needs (openlineage-python)
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -198,6 +203,11 @@ def _run(args: argparse.Namespace) -> int:
         return _print_settings()
     if args.command in ("disconnect", "close"):
         return _disconnect()
+    if args.command == "lineage" and args.to is None and args.url is None:
+        raise InstanceError(
+            f"Say where the events go: `{PROG} lineage export --to events.jsonl` and/or "
+            "--url http://localhost:5000."
+        )
     if args.command == "init":
         note = check_modules(args.modules)
         if note:
@@ -220,6 +230,8 @@ def _run(args: argparse.Namespace) -> int:
             f"`{PROG} connect DIR` to open one, or pass --storage DIR."
         )
     instance = _open(args, create=args.command == "init")
+    if args.command == "lineage":
+        return _export_lineage(args, instance)
     if args.command == "fsck":
         from lamin_core.artifacts.fsck import fsck
 
@@ -345,6 +357,76 @@ def _grant(args: argparse.Namespace) -> int:
         engine.dispose()
     for statement in statements:
         print(f"{statement};")
+    return 0
+
+
+LINEAGE_EXPORT_HELP = """write the catalog's Runs as OpenLineage events (JSON lines), or post them
+
+Each Run gives a START event and, once finished, a COMPLETE, FAIL or ABORT event (by its
+status): job = its transform (namespace: the catalog's name), inputs and outputs = its artifacts
+(namespace: their storage root, name: their key). Needs openlineage-python:
+pip install 'lamin-core[lineage]'."""
+
+
+def parse_since(text: str) -> dt.datetime:
+    """Return the moment of a ``--since`` value: a date or an ISO date-time (naive: UTC).
+
+    Raises:
+        argparse.ArgumentTypeError: `text` is neither.
+    """
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--since {text!r} is not a date or date-time: use 2026-12-01 or "
+            "2026-12-01T08:00:00 (UTC unless an offset such as +01:00 is given)"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def _add_lineage_parser(sub: Any) -> None:
+    lineage = sub.add_parser(
+        "lineage",
+        help="export lineage: the catalog's runs as OpenLineage events",
+        description="export lineage: the catalog's runs as OpenLineage events",
+    )
+    actions = lineage.add_subparsers(dest="lineage_command", required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export",
+        help="write or post the runs' OpenLineage events",
+        description=LINEAGE_EXPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument(
+        "--since",
+        type=parse_since,
+        metavar="DATE",
+        help="only events at or after DATE (2026-12-01 or 2026-12-01T08:00:00, UTC); "
+        "default: every run",
+    )
+    export.add_argument("--to", metavar="FILE", help="write the events to FILE, one a line")
+    export.add_argument(
+        "--url",
+        metavar="URL",
+        help="post the events to an OpenLineage receiver, e.g. http://localhost:5000 (posts "
+        "to /api/v1/lineage unless the URL names a path)",
+    )
+    export.add_argument(
+        "--append", action="store_true", help="add to FILE instead of writing it afresh"
+    )
+    export.add_argument("--storage", help="storage root (default: LAMIN_CORE_STORAGE)")
+    export.add_argument("--db", help=DB_HELP)
+
+
+def _export_lineage(args: argparse.Namespace, instance: Instance) -> int:
+    from lamin_core.lineage.openlineage import export_events
+
+    count = export_events(
+        args.since, to=args.to, url=args.url, append=args.append, instance=instance
+    )
+    targets = " and ".join(t for t in (args.to, args.url) if t is not None)
+    since = f" since {args.since.isoformat()}" if args.since is not None else ""
+    print(f"exported {count} OpenLineage events{since} to {targets}")
     return 0
 
 

@@ -12,6 +12,11 @@ only: code elsewhere in the process that uses another catalog is not affected.
 
 At set-up they also close the catalog Runs of Dagster runs that have finished since (a step
 killed with its process cannot close its own Run; see `lamin_dagster.run_status`).
+
+With `openlineage_url` or `openlineage_file` set, every catalog Run closed through the catalog
+they opened (by the step hooks, at set-up, by the run-end sensors) is sent as OpenLineage events
+(START, then COMPLETE/FAIL/ABORT; `lamin_core.lineage.openlineage`) once it is committed. A
+receiver that is down costs a warning in the log, never the step.
 """
 
 import contextlib
@@ -22,11 +27,15 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 import lamin_core as ln
+from lamin_core.lineage.openlineage import export_events
 from lamin_core.tracking import reset_current_run, set_current_run
 from lamin_dagster.context import step_info
 from lamin_dagster.mapping import StepInfo, job_run_spec, step_run_spec
 from lamin_dagster.run_status import close_finished_runs
-from lamin_dagster.runs import start_step_run
+from lamin_dagster.runs import on_runs_finished, start_step_run
+
+# a warning shows in the step's log in Dagster's UI, and in the Python log elsewhere
+logger = dg.get_dagster_logger("lamin_dagster")
 
 
 class CatalogResource(dg.ConfigurableResource):
@@ -58,6 +67,22 @@ class CatalogResource(dg.ConfigurableResource):
             "Create the catalog on first use when there is none at storage/db (as ln.init "
             "does; safe when several step processes start at once). False: a missing catalog "
             "is an error, for teams whose catalogs are created by an administrator."
+        ),
+    )
+
+    openlineage_url: str | None = Field(
+        default=None,
+        description=(
+            "Post each catalog Run, as it finishes, as OpenLineage events to this receiver, "
+            "e.g. http://localhost:5000 (Marquez; events go to /api/v1/lineage unless the URL "
+            "names a path). Needs openlineage-python: pip install 'lamin-core[lineage]'."
+        ),
+    )
+    openlineage_file: str | None = Field(
+        default=None,
+        description=(
+            "Append each catalog Run, as it finishes, as OpenLineage events (one JSON object a "
+            "line) to this file. Needs openlineage-python: pip install 'lamin-core[lineage]'."
         ),
     )
 
@@ -109,7 +134,24 @@ class CatalogResource(dg.ConfigurableResource):
                         f"{error} Or let {type(self).__name__} create it on first use: "
                         "create=True (the default)."
                     ) from error
+            if self.openlineage_url or self.openlineage_file:
+                on_runs_finished(self._instance, self._emit_openlineage)
         return self._instance
+
+    def _emit_openlineage(self, instance: ln.Instance, runs: list[ln.Run]) -> None:
+        """Send the OpenLineage events of Runs that just finished; a failure is only logged."""
+        try:
+            export_events(
+                runs=runs,
+                to=self.openlineage_file,
+                url=self.openlineage_url,
+                append=True,
+                instance=instance,
+            )
+        except (ln.LaminError, ImportError) as error:
+            logger.warning(
+                "Could not send the OpenLineage events of %d finished Run(s): %s", len(runs), error
+            )
 
     @property
     def instance(self) -> ln.Instance:
@@ -119,6 +161,7 @@ class CatalogResource(dg.ConfigurableResource):
     def close(self) -> None:
         """Close the catalog if it is open; the next use opens it again."""
         if self._instance is not None:
+            on_runs_finished(self._instance, None)
             self._instance.close()
             self._instance = None
         self._step_runs.clear()

@@ -11,13 +11,17 @@ Everything is idempotent: starting or finishing a step twice changes nothing the
 Each attempt of a step has its own Run (all with the step's reference, told apart by
 ``params["attempt"]``): starting attempt n closes the earlier attempts still open as errored,
 since Dagster only retries a step whose previous attempt failed or died.
+
+Whoever needs to know when Runs end (the resource's OpenLineage emission) registers with
+`on_runs_finished`: every function here that closes Runs tells it which, once they are committed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -38,6 +42,28 @@ from lamin_dagster.mapping import (
 
 # the lock that serialises get-or-create of runs and transforms, across processes
 RUNS_LOCK = "lamin_dagster:runs"
+
+RunsFinished = Callable[[ln.Instance, list[ln.Run]], None]
+# a listener lives as long as the catalog it was registered for
+_listeners: weakref.WeakKeyDictionary[ln.Instance, RunsFinished] = weakref.WeakKeyDictionary()
+
+
+def on_runs_finished(instance: ln.Instance, listener: RunsFinished | None) -> None:
+    """Call ``listener(instance, runs)`` whenever Runs of `instance` are closed here.
+
+    It is called after the closing transaction commits, with the Runs it closed. One listener
+    per catalog: registering again replaces it; None removes it.
+    """
+    if listener is None:
+        _listeners.pop(instance, None)
+    else:
+        _listeners[instance] = listener
+
+
+def _tell_finished(instance: ln.Instance, runs: list[ln.Run]) -> None:
+    listener = _listeners.get(instance)
+    if listener is not None and runs:
+        listener(instance, runs)
 
 
 def _utcnow() -> dt.datetime:
@@ -109,6 +135,7 @@ def start_step_run(instance: ln.Instance, job: RunSpec, step: RunSpec) -> ln.Run
         The attempt's Run, attached to the calling thread's session of `instance`.
     """
     attempt = attempt_of(step.params)
+    closed: list[ln.Run] = []
     with instance.writing(lock=RUNS_LOCK) as session:
         parent = _find_run(session, job.reference, job.reference_type)
         if parent is None:
@@ -120,6 +147,8 @@ def start_step_run(instance: ln.Instance, job: RunSpec, step: RunSpec) -> ln.Run
             for earlier in attempts:
                 if attempt_of(earlier.params) < attempt and earlier.status == STARTED:
                     earlier.status, earlier.finished_at = ERRORED, run.started_at
+                    closed.append(earlier)
+    _tell_finished(instance, closed)
     return run
 
 
@@ -142,6 +171,7 @@ def finish_step_run(
         if status == ERRORED and parent is not None and parent.finished_at is None:
             # the Dagster run will end as a failure; say so before the run-end sensor does
             parent.status = ERRORED
+    _tell_finished(instance, [run])
     return run
 
 
@@ -165,12 +195,14 @@ def finish_dagster_run(
     """
     finished_at = at or _utcnow()
     outcomes = outcomes or {}
+    closed: list[ln.Run] = []
     with instance.writing() as session:
         run = _find_run(session, run_id, RUN_REFERENCE_TYPE)
         if run is None:
             return None
         run.status = status
         run.finished_at = finished_at
+        closed.append(run)
         by_step: dict[str, list[ln.Run]] = {}
         for step_run in session.scalars(
             sa.select(ln.Run).where(ln.Run.initiated_by_run_id == run.id).order_by(ln.Run.id)
@@ -182,6 +214,7 @@ def finish_dagster_run(
             for earlier, later in itertools.pairwise(attempts):
                 if _is_open(earlier):
                     earlier.status, earlier.finished_at = ERRORED, later.started_at
+                    closed.append(earlier)
             latest = attempts[-1]
             if not _is_open(latest):
                 continue
@@ -190,6 +223,8 @@ def finish_dagster_run(
                 latest.status, latest.finished_at = outcome.status, outcome.at
             else:
                 latest.status, latest.finished_at = status, finished_at
+            closed.append(latest)
+    _tell_finished(instance, closed)
     return run
 
 

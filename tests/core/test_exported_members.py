@@ -33,6 +33,7 @@ PUBLIC = {
     "finish",
     "get_instance",
     "init",
+    "lineage",
     "save",
     "settings",
     "track",

@@ -220,3 +220,216 @@ def test_layout_never_overlaps_nodes_and_edges_point_down(seed: int):
         assert y1 != y2 or right + NODE_GAP <= left + 1e-6, "two nodes of one row overlap"
     assert all(centre[a][1] < centre[b][1] for a, b in graph.edges)
     assert all(0 < x < width and 0 < y < height for x, y in centre.values())
+
+
+# --- ln.lineage: the graph, upstream and downstream ----------------------------------------------
+
+
+def keys(artifacts: list[ln.Artifact]) -> list[str | None]:
+    return [artifact.key for artifact in artifacts]
+
+
+def test_lineage_upstream_lists_what_an_artifact_was_made_from(derived: ln.Artifact):
+    graph = ln.lineage(derived, downstream=False)
+    assert keys(graph.artifacts) == [
+        "derived/out.parquet",
+        "raw/input.parquet",
+        "raw/other.parquet",
+    ]
+    assert [run.transform.key for run in graph.runs] == ["report.py", "analysis.py"]
+    assert [t.key for t in graph.transforms] == ["report.py", "analysis.py"]
+    assert graph.start is derived and len(graph.edges) == 5
+
+
+def test_lineage_downstream_lists_what_was_derived_from_an_artifact(derived: ln.Artifact):
+    raw = ln.Artifact.get(key="raw/input.parquet")
+    graph = ln.lineage(raw, upstream=False)
+    assert keys(graph.artifacts) == ["derived/out.parquet", "final/result.parquet"]
+    assert [run.transform.key for run in graph.runs] == ["analysis.py", "report.py"]
+    # the other input of analysis.py was not derived from raw: not in the graph
+    assert "raw/other.parquet" not in {label for label, _, _ in graph.nodes.values()}
+    assert ln.lineage(derived, upstream=False).artifacts == []
+
+
+def test_lineage_depth_counts_the_runs_crossed_in_each_direction(derived: ln.Artifact):
+    middle = ln.Artifact.get(key="derived/out.parquet")
+    assert keys(ln.lineage(middle, depth=1).artifacts) == [
+        "raw/input.parquet",
+        "raw/other.parquet",
+        "final/result.parquet",
+    ]
+    assert keys(ln.lineage(derived, depth=1).artifacts) == ["derived/out.parquet"]
+    alone = ln.lineage(middle, depth=0)
+    assert alone.artifacts == [] and alone.runs == [] and list(alone.nodes) == [alone.target]
+
+
+def test_lineage_of_a_run_has_its_inputs_upstream_and_outputs_downstream(derived: ln.Artifact):
+    run = ln.Artifact.get(key="derived/out.parquet").run
+    assert run is not None
+    graph = ln.lineage(run)
+    assert keys(graph.artifacts) == [
+        "raw/input.parquet",
+        "raw/other.parquet",
+        "derived/out.parquet",
+        "final/result.parquet",
+    ]
+    assert [r.transform.key for r in graph.runs] == ["report.py"]
+    assert keys(ln.lineage(run, upstream=False, depth=1).artifacts) == ["derived/out.parquet"]
+
+
+@pytest.mark.parametrize(
+    ("record", "kwargs", "message"),
+    [
+        ("raw/input.parquet", {}, r"lineage\(\) takes an Artifact or a Run, got str"),
+        (None, {"depth": -1}, r"depth=-1.*an integer >= 0"),
+    ],
+)
+def test_lineage_refuses_what_it_cannot_walk(
+    derived: ln.Artifact, record: Any, kwargs: dict[str, Any], message: str
+):
+    with pytest.raises(ValidationError, match=message):
+        ln.lineage(record if record is not None else derived, **kwargs)
+
+
+@pytest.fixture
+def fan_out(instance: ln.Instance) -> ln.Artifact:
+    """One raw artifact read by `FAN_OUT` scripts, each saving one output."""
+    raw = ln.Artifact.from_df(pd.DataFrame({"a": [1]}), key="raw/shared.parquet").save()
+    for index in range(FAN_OUT):
+        ln.track(key=f"step{index}.py")
+        raw.load()
+        ln.Artifact.from_df(pd.DataFrame({"i": [index]}), key=f"out/{index}.parquet").save()
+        ln.finish()
+    return raw
+
+
+FAN_OUT = 6
+
+
+def count_statements(instance: ln.Instance) -> Any:
+    """Return a context manager that counts the statements sent to the database in a list."""
+    import contextlib
+
+    import sqlalchemy as sa
+
+    @contextlib.contextmanager
+    def counting() -> Any:
+        statements: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                statements.append(statement)
+
+        sa.event.listen(instance.engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            sa.event.remove(instance.engine, "before_cursor_execute", record)
+
+    return counting()
+
+
+def test_lineage_walks_a_level_per_statement_not_a_node(
+    fan_out: ln.Artifact, instance: ln.Instance
+):
+    instance.session.expunge_all()  # nothing answered from the identity map
+    raw = ln.Artifact.get(key="raw/shared.parquet")
+    with count_statements(instance) as statements:
+        graph = ln.lineage(raw, upstream=False)
+    assert len(graph.artifacts) == FAN_OUT and len(graph.runs) == FAN_OUT
+    # the runs that read raw with their outputs; then the runs that read those (none)
+    assert len(statements) == 2, statements
+
+
+@pytest.fixture
+def fan_in(instance: ln.Instance) -> ln.Artifact:
+    """`FAN_OUT` scripts each save one part; a last script reads every part into one table."""
+    parts = []
+    for index in range(FAN_OUT):
+        ln.track(key=f"part{index}.py")
+        part = ln.Artifact.from_df(pd.DataFrame({"i": [index]}), key=f"part/{index}.parquet")
+        parts.append(part.save())
+        ln.finish()
+    ln.track(key="merge.py")
+    for part in parts:
+        part.load()
+    merged = ln.Artifact.from_df(pd.DataFrame({"n": [FAN_OUT]}), key="merged.parquet").save()
+    ln.finish()
+    return merged
+
+
+def test_lineage_upstream_walks_a_level_per_statement_not_a_node(
+    fan_in: ln.Artifact, instance: ln.Instance
+):
+    instance.session.expunge_all()
+    merged = ln.Artifact.get(key="merged.parquet")
+    with count_statements(instance) as statements:
+        graph = ln.lineage(merged, downstream=False)
+    assert len(graph.artifacts) == FAN_OUT and len(graph.runs) == FAN_OUT + 1
+    # merged's run and its transform; its inputs with their runs; the inputs of those (none)
+    assert len(statements) <= 4, statements
+
+
+# --- drawing a LineageGraph -------------------------------------------------------------------
+
+
+def test_lineage_to_mermaid_draws_every_node_and_edge(derived: ln.Artifact):
+    source = ln.lineage(derived).to_mermaid()
+    assert source.startswith("flowchart TB\n")
+    assert all(f'("{label}")' in source for label in NODE_LABELS)
+    assert source.count('[["analysis.py (run ') == 1 and source.count('[["report.py (run ') == 1
+    assert source.count(" --> ") == 5
+
+
+def test_lineage_to_mermaid_escapes_quotes_in_labels():
+    graph = LineageGraph(nodes={"a": ('say "hi" <b>', "artifact", "")}, target="a")
+    assert '("say #quot;hi#quot; #lt;b#gt;")' in graph.to_mermaid()
+
+
+def test_lineage_to_svg_without_dot_draws_in_python(
+    derived: ln.Artifact, tmp_path: Path, without_dot: None
+):
+    target = ln.lineage(derived).to_svg(tmp_path / "graph.svg")
+    assert target == tmp_path / "graph.svg"
+    assert "Generated by graphviz" not in target.read_text()
+    assert_every_node_drawn(svg_texts(target))
+
+
+def test_lineage_to_png_without_dot_says_to_install_graphviz_or_use_svg(
+    derived: ln.Artifact, tmp_path: Path, without_dot: None
+):
+    with pytest.raises(ValidationError, match=r"needs graphviz's `dot`.*Save as \.svg.*install"):
+        ln.lineage(derived).to_png(tmp_path / "graph.png")
+    assert not (tmp_path / "graph.png").exists()
+
+
+def test_lineage_to_png_and_svg_with_dot(derived: ln.Artifact, tmp_path: Path, with_dot: None):
+    graph = ln.lineage(derived)
+    assert graph.to_png(tmp_path / "graph.png").read_bytes().startswith(PNG_SIGNATURE)
+    svg = graph.to_svg(tmp_path / "graph.svg")
+    assert "Generated by graphviz" in svg.read_text()
+    assert_every_node_drawn(svg_texts(svg))
+
+
+def test_lineage_to_dot_names_every_node(derived: ln.Artifact):
+    source = ln.lineage(derived).to_dot()
+    assert source.startswith("digraph lineage {")
+    assert all(f'"{label}"' in source for label in NODE_LABELS)
+
+
+def test_lineage_to_networkx_keeps_nodes_edges_and_records(derived: ln.Artifact):
+    pytest.importorskip("networkx")
+    graph = ln.lineage(ln.Artifact.get(key="raw/input.parquet"), upstream=False).to_networkx()
+    labels = {data["label"] for _, data in graph.nodes(data=True)}
+    assert {"raw/input.parquet", "derived/out.parquet", "final/result.parquet"} <= labels
+    final = next(n for n, d in graph.nodes(data=True) if d["label"] == "final/result.parquet")
+    assert graph.nodes[final]["record"] == derived and graph.nodes[final]["kind"] == "artifact"
+    assert graph.number_of_edges() == 4  # raw -> analysis -> out -> report -> result
+
+
+def test_lineage_to_networkx_without_networkx_says_how_to_install_it(
+    derived: ln.Artifact, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setitem(sys.modules, "networkx", None)  # `import networkx` raises ImportError
+    with pytest.raises(ImportError, match=r"needs networkx.*pip install networkx"):
+        ln.lineage(derived).to_networkx()

@@ -1,9 +1,8 @@
-"""Lineage: the chain of runs, transforms and input artifacts behind an artifact, and its drawing.
+"""Drawings of a lineage graph: DOT, Mermaid, and SVG with or without graphviz.
 
-`lineage_graph` walks the catalog once into a small graph. `view_lineage` draws it: with
-graphviz's ``dot`` when it is on PATH (any format dot writes), otherwise with the layered layout
-below, written as SVG in pure Python, so that a machine without graphviz still gets a picture.
-In a notebook the picture is shown inline; in a script it is saved to a file whose path is printed.
+With graphviz's ``dot`` on PATH any format dot writes is written by dot; otherwise the layered
+layout below is written as SVG in pure Python, so that a machine without graphviz still gets a
+picture. In a notebook a drawing can be shown inline (`notebook_display`).
 """
 
 from __future__ import annotations
@@ -11,8 +10,6 @@ from __future__ import annotations
 import itertools
 import shutil
 import subprocess
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
@@ -20,93 +17,21 @@ from xml.sax.saxutils import escape, quoteattr
 from lamin_core.errors import StorageError, ValidationError
 
 if TYPE_CHECKING:
-    from lamin_core.models import Artifact
+    from lamin_core.lineage.graph import LineageGraph
 
 __all__ = [
-    "LineageGraph",
-    "describe_lineage",
+    "NODE_GAP",
+    "PYTHON_FORMATS",
+    "layers",
     "layout",
-    "lineage_edges",
-    "lineage_graph",
     "node_width",
+    "notebook_display",
+    "render",
+    "render_by_suffix",
     "render_svg",
     "to_dot",
-    "view_lineage",
+    "to_mermaid",
 ]
-
-
-@dataclass
-class LineageGraph:
-    """Nodes (artifacts and runs of transforms) and the edges that lead to one artifact.
-
-    Attributes:
-        nodes: node id -> (label, kind, tooltip); kind is ``"artifact"`` or ``"run"``.
-        edges: (upstream id, downstream id) pairs, inputs -> run -> output.
-        target: the id of the artifact whose lineage this is.
-    """
-
-    nodes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
-    edges: list[tuple[str, str]] = field(default_factory=list)
-    target: str = ""
-
-
-def _label(artifact: Artifact) -> str:
-    return artifact.key or artifact.uid
-
-
-def lineage_graph(artifact: Artifact, *, max_depth: int = 20) -> LineageGraph:
-    """Return the graph of runs and input artifacts upstream of `artifact`."""
-    graph = LineageGraph(target=f"artifact:{artifact.id}")
-    seen: set[int] = set()
-    frontier = [(artifact, 0)]
-    while frontier:
-        current, depth = frontier.pop()
-        node = f"artifact:{current.id}"
-        graph.nodes.setdefault(node, (_label(current), "artifact", f"Artifact {current.uid}"))
-        if current.id in seen or depth >= max_depth:
-            continue
-        seen.add(current.id)
-        run = current.run
-        if run is None:
-            continue
-        run_node = f"run:{run.id}"
-        transform = run.transform
-        graph.nodes.setdefault(
-            run_node,
-            (
-                f"{transform.key} (run {run.uid[:8]})",
-                "run",
-                f"Transform {transform.uid} ({transform.type}), Run {run.uid}",
-            ),
-        )
-        if (run_node, node) not in graph.edges:
-            graph.edges.append((run_node, node))
-        for upstream in run.input_artifacts:
-            upstream_node = f"artifact:{upstream.id}"
-            graph.nodes.setdefault(
-                upstream_node, (_label(upstream), "artifact", f"Artifact {upstream.uid}")
-            )
-            if (upstream_node, run_node) not in graph.edges:
-                graph.edges.append((upstream_node, run_node))
-            frontier.append((upstream, depth + 1))
-    return graph
-
-
-def lineage_edges(artifact: Artifact, *, max_depth: int = 20) -> list[tuple[str, str]]:
-    """Return the (upstream, downstream) edges that lead to `artifact`, as display labels.
-
-    Artifacts are labelled by key (or uid), runs by their transform's key.
-    """
-    graph = lineage_graph(artifact, max_depth=max_depth)
-    return [(graph.nodes[a][0], graph.nodes[b][0]) for a, b in graph.edges]
-
-
-def describe_lineage(artifact: Artifact) -> str:
-    """Return the lineage of `artifact` as text, one ``upstream -> downstream`` edge a line."""
-    edges = lineage_edges(artifact)
-    if not edges:
-        return f"{_label(artifact)}: no recorded run"
-    return "\n".join(f"{upstream} -> {downstream}" for upstream, downstream in edges)
 
 
 # Colours of the two kinds of node, shared by the DOT source and the pure-Python SVG.
@@ -137,6 +62,42 @@ def to_dot(graph: LineageGraph) -> str:
         )
     lines += [f"  {_dot_string(a)} -> {_dot_string(b)};" for a, b in graph.edges]
     lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_label(text: str) -> str:
+    # Mermaid reads entity codes in quoted labels; a raw quote or bracket would end the label
+    for char, code in (("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;")):
+        text = text.replace(char, code)
+    return f'"{text}"'
+
+
+def to_mermaid(graph: LineageGraph) -> str:
+    """Return the graph as a Mermaid flowchart (top to bottom, inputs first).
+
+    Artifacts are rounded boxes, runs subroutine boxes; the start is highlighted. Node ids are
+    ``n0``, ``n1``, ... in the order of `graph.nodes`, since Mermaid ids cannot hold a colon.
+    """
+    ids = {node: f"n{index}" for index, node in enumerate(graph.nodes)}
+    lines = ["flowchart TB"]
+    for node, (label, kind, _) in graph.nodes.items():
+        opening, closing = ("(", ")") if kind == "artifact" else ("[[", "]]")
+        lines.append(f"    {ids[node]}{opening}{_mermaid_label(label)}{closing}")
+    lines += [f"    {ids[a]} --> {ids[b]}" for a, b in graph.edges]
+    for kind, style in STYLE.items():
+        lines.append(f"    classDef {kind} fill:{style['fill']},stroke:{style['stroke']}")
+        members = [
+            ids[n] for n, (_, k, _) in graph.nodes.items() if k == kind and n != graph.target
+        ]
+        if members:
+            lines.append(f"    class {','.join(members)} {kind}")
+    if graph.target in ids:
+        kind = graph.nodes[graph.target][1]
+        style = STYLE[kind]
+        lines.append(
+            f"    style {ids[graph.target]} fill:{style['target_fill']},stroke:{style['stroke']},"
+            "stroke-width:2px"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -286,14 +247,8 @@ def render_svg(graph: LineageGraph) -> str:
 PYTHON_FORMATS = ("svg", "dot", "gv")
 
 
-def _render(graph: LineageGraph, target: Path) -> None:
-    """Write the drawing to `target`, in the format its suffix names."""
-    fmt = target.suffix.lstrip(".").lower()
-    if not fmt:
-        raise ValidationError(
-            f"Cannot tell the image format of {str(target)!r}: it has no suffix. Use a path "
-            "ending in .svg, .png, .pdf or .dot."
-        )
+def _draw(graph: LineageGraph, target: Path, fmt: str) -> None:
+    """Write the drawing to `target` in format `fmt` (a graphviz output format)."""
     source = to_dot(graph)
     if fmt in ("dot", "gv"):
         target.write_text(source)
@@ -323,7 +278,40 @@ def _render(graph: LineageGraph, target: Path) -> None:
         )
 
 
-def _notebook_display() -> Any:
+def render(graph: LineageGraph, target: Path, fmt: str) -> Path:
+    """Write the drawing to `target` in format `fmt`; return `target`.
+
+    Raises:
+        ValidationError: `fmt` needs graphviz, which is missing, or dot refused it.
+        StorageError: the file cannot be written.
+    """
+    try:
+        _draw(graph, target, fmt)
+    except OSError as error:
+        raise StorageError(
+            f"Cannot write the lineage drawing to {str(target)!r}: {error}. Pass a path in a "
+            "folder you can write to."
+        ) from error
+    return target
+
+
+def render_by_suffix(graph: LineageGraph, target: Path) -> Path:
+    """Write the drawing to `target`, in the format its suffix names; return `target`.
+
+    Raises:
+        ValidationError: the suffix names no format, or one that needs graphviz, which is missing.
+        StorageError: the file cannot be written.
+    """
+    fmt = target.suffix.lstrip(".").lower()
+    if not fmt:
+        raise ValidationError(
+            f"Cannot tell the image format of {str(target)!r}: it has no suffix. Use a path "
+            "ending in .svg, .png, .pdf or .dot."
+        )
+    return render(graph, target, fmt)
+
+
+def notebook_display() -> Any:
     """Return IPython's `display` when running in a notebook kernel, else None."""
     try:
         from IPython import get_ipython
@@ -334,46 +322,3 @@ def _notebook_display() -> Any:
     if shell is None or "IPKernelApp" not in getattr(shell, "config", {}):
         return None  # a terminal IPython cannot show pictures: save to a file as in a script
     return display
-
-
-def view_lineage(artifact: Artifact, path: str | Path | None = None) -> Path | None:
-    """Draw the lineage of `artifact`: show it inline in a notebook, else save it to a file.
-
-    Args:
-        artifact: The artifact whose upstream runs, transforms and inputs are drawn.
-        path: Where to save the drawing; its suffix picks the format (.svg, .dot, and with
-            graphviz also .png, .pdf). Without it, a notebook shows the drawing inline and a
-            script saves an SVG in a temporary folder and prints its path.
-
-    Returns:
-        The path of the file written, or None when the drawing was only shown inline.
-
-    Raises:
-        ValidationError: the suffix names no format, or one that needs graphviz, which is missing.
-        StorageError: the file cannot be written.
-    """
-    graph = lineage_graph(artifact)
-    if path is None:
-        display = _notebook_display()
-        if display is not None:
-            from IPython.display import SVG
-
-            with tempfile.TemporaryDirectory() as scratch:
-                drawing = Path(scratch) / "lineage.svg"
-                _render(graph, drawing)
-                display(SVG(drawing.read_text()))
-            return None
-        folder = Path(tempfile.mkdtemp(prefix="lamin-lineage-"))
-        target = folder / f"lineage-{artifact.uid}.svg"
-    else:
-        target = Path(path).expanduser()
-    try:
-        _render(graph, target)
-    except OSError as error:
-        raise StorageError(
-            f"Cannot write the lineage drawing to {str(target)!r}: {error}. Pass a path in a "
-            "folder you can write to."
-        ) from error
-    if path is None:
-        print(f"→ lineage of {_label(artifact)!r} drawn to {target} (open it in a browser)")
-    return target
