@@ -129,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
             f"ln.lineage({raw.key!r}, upstream=False).artifacts  (derived from it)",
             "\n".join(artifact.key or artifact.uid for artifact in derived_from_raw),
         )
-    drawing = ln.lineage(derived).to_svg(storage / "lineage.svg")
+    drawing = ln.lineage(report).to_svg(storage / "lineage.svg")
     events_file = storage / "openlineage.jsonl"
     n_events = export_events(to=events_file, instance=instance)
-    console.print(f"\nLineage of {derived.key} drawn to {drawing}", highlight=False, soft_wrap=True)
+    console.print(f"\nLineage of {report.key} drawn to {drawing}", highlight=False, soft_wrap=True)
     console.print(
         f"{n_events} OpenLineage events of {ln.Run.filter().count()} runs written to {events_file}",
         highlight=False,
