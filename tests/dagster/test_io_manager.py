@@ -375,7 +375,7 @@ def test_lamin_asset_stores_each_partition_with_its_hash_as_data_version(
 def test_every_config_field_is_described(resource: type) -> None:
     fields = resource.model_fields
 
-    assert set(fields) == {"storage", "db", "user", "create"}
+    assert set(fields) == {"storage", "db", "user", "create", "openlineage_url", "openlineage_file"}
     assert all(field.description for field in fields.values())
 
 
