@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
 import subprocess
 import sys
@@ -12,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pandas as pd
 import pytest
 
@@ -26,20 +24,7 @@ from lamin_core.lineage.openlineage import (
     openlineage_run_id,
     run_events,
 )
-
-SCHEMA_FILE = Path(__file__).resolve().parents[1] / "data" / "openlineage" / "RunEvent.schema.json"
-VALIDATOR = jsonschema.Draft202012Validator(
-    json.loads(SCHEMA_FILE.read_text()),
-    format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
-)
-
-
-def assert_valid(events: list[dict[str, Any]]) -> None:
-    """Every event is a valid OpenLineage RunEvent."""
-    assert events
-    for event in events:
-        errors = [f"{list(e.absolute_path)}: {e.message}" for e in VALIDATOR.iter_errors(event)]
-        assert not errors, errors
+from tests.openlineage_support import Receiver, assert_valid, serve
 
 
 @pytest.fixture
@@ -166,40 +151,9 @@ def test_cli_lineage_export_refuses_a_since_that_is_no_date(
     assert "--since 'last week' is not a date or date-time" in capsys.readouterr().err
 
 
-class Receiver(http.server.ThreadingHTTPServer):
-    """An OpenLineage receiver on 127.0.0.1 that keeps what it is posted."""
-
-    def __init__(self, status: int = 201) -> None:
-        self.received: list[tuple[str, dict[str, Any]]] = []
-        self.status = status
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((self.path, json.loads(body)))
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:  # quiet test output
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    yield from serve()
 
 
 def test_export_posts_the_events_to_an_http_receiver(

@@ -1,27 +1,19 @@
 """OpenLineage from Dagster: with openlineage_file / openlineage_url set on the IO manager or the
 resource, each catalog Run is sent as events as soon as it is closed (step hooks, run end)."""
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import jsonschema
 import pandas as pd
 import pytest
 from dagster_helpers import Catalog
 
 from lamin_dagster import LaminIOManager, LaminResource, lamin_asset
 from lamin_dagster.sensors import record_run_end
-
-SCHEMA_FILE = Path(__file__).resolve().parents[1] / "data" / "openlineage" / "RunEvent.schema.json"
-VALIDATOR = jsonschema.Draft202012Validator(
-    json.loads(SCHEMA_FILE.read_text()),
-    format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
-)
+from tests.openlineage_support import VALIDATOR, Receiver, serve
 
 
 @lamin_asset
@@ -39,39 +31,9 @@ def broken(counts: pd.DataFrame) -> pd.DataFrame:
     raise ValueError("this step fails on purpose")
 
 
-class Receiver(http.server.ThreadingHTTPServer):
-    """An OpenLineage receiver on 127.0.0.1 that keeps the events posted to it."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.events.append(json.loads(body))
-                self.send_response(201)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    yield from serve()
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

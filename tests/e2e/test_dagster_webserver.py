@@ -446,23 +446,8 @@ def test_the_lineage_graph_shows_the_notebook_step_between_the_pipelines_in_a_br
 def test_the_asset_page_renders_the_lamin_metadata_in_a_browser(
     webserver: Webserver, tmp_path: Path
 ) -> None:
-    if CHROMIUM is None:
-        unavailable("headless chromium is not installed (apt-get install chromium)")
     url = f"{webserver.url}/assets/{'/'.join(DATASET1)}"
-    common = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        "--window-size=1600,2400",
-        "--virtual-time-budget=30000",
-    ]
+    common = [*_chromium_args(), "--window-size=1600,2400"]
 
     def chromium(*args: str) -> subprocess.CompletedProcess[str]:
         profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
