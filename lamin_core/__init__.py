@@ -7,10 +7,6 @@ Examples:
     >>> ln.Artifact.filter(suffix=".parquet").df()
 """
 
-import importlib as _importlib
-from collections.abc import Callable as _Callable
-from typing import Any as _Any
-
 from lamin_core import binding as _binding
 from lamin_core import bio as _bio  # noqa: F401  (defines the biological registries' tables)
 from lamin_core import errors
@@ -28,6 +24,8 @@ from lamin_core.errors import (
     ValidationError,
 )
 from lamin_core.instance import Instance, connect, get_instance, init, settings
+from lamin_core.lazy import first_use_getattr as _first_use_getattr
+from lamin_core.lazy import on_first_call as _on_first_call
 from lamin_core.lineage import lineage
 from lamin_core.models import (
     Artifact,
@@ -50,24 +48,6 @@ from lamin_core.tracking import current_run as _current_run
 from lamin_core.tracking import finish, track
 
 __version__ = "0.1.0"
-
-
-def _on_first_call(module: str, name: str) -> _Callable[..., _Any]:
-    """Return a callable that imports `module` when first called, then calls its `name`.
-
-    A cold start imports only what connecting and querying need: pandas, pyarrow, anndata and
-    alembic come with the first call that uses them (a DataFrame, a file, a search, a new schema).
-    """
-    target: list[_Callable[..., _Any]] = []
-
-    def call(*args: _Any, **kwargs: _Any) -> _Any:
-        if not target:
-            target.append(getattr(_importlib.import_module(module), name))
-        return target[0](*args, **kwargs)
-
-    call.__name__ = call.__qualname__ = name
-    call.__doc__ = f"{module}.{name}, imported on first call."
-    return call
 
 
 # The face binds the higher layers' behaviour to the lower ones, once (lamin_core.binding;
@@ -100,15 +80,9 @@ _install_feature_hooks()  # Feature(name=..., dtype=...) checks both when set
 _install_console_handler()  # print catalog messages when the application configured no logging
 
 # names whose modules need pandas: imported when first used (PEP 562)
-_ON_FIRST_USE = {"Curator": "lamin_core.curators", "view": "lamin_core.view"}
-
-
-def __getattr__(name: str) -> _Any:
-    if name in _ON_FIRST_USE:
-        value = getattr(_importlib.import_module(_ON_FIRST_USE[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'lamin_core' has no attribute {name!r}")
+__getattr__ = _first_use_getattr(
+    __name__, globals(), {"Curator": "lamin_core.curators", "view": "lamin_core.view"}
+)
 
 
 __all__ = [

@@ -12,9 +12,6 @@ Examples:
     'B cell'
 """
 
-import importlib
-from typing import Any
-
 from lamin_core.bio.models import (
     BIO_REGISTRIES,
     BioRecord,
@@ -29,6 +26,7 @@ from lamin_core.bio.models import (
     Source,
     Tissue,
 )
+from lamin_core.lazy import first_use_getattr
 
 __all__ = [
     "BIO_REGISTRIES",
@@ -67,9 +65,4 @@ _ON_FIRST_USE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _ON_FIRST_USE:
-        value = getattr(importlib.import_module(_ON_FIRST_USE[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'lamin_core.bio' has no attribute {name!r}")
+__getattr__ = first_use_getattr(__name__, globals(), _ON_FIRST_USE)
