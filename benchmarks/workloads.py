@@ -6,7 +6,6 @@ loop, its `check` and its `observed` values are written once here; each side pas
 its own API as small functions. Imports neither catalog.
 """
 
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -177,25 +176,40 @@ def lookup(make_lookup: Callable[[], Any], names: list[str], call: str) -> harne
     )
 
 
-def run_process(argv: list[str], cwd: Path) -> tuple[float, float]:
-    """Run `argv` as a new process; return its wall seconds and its own peak memory in MiB.
+# Starts the measured process from a small interpreter: Linux counts the memory a process had
+# before exec() in its peak, so a child forked by the (large) benchmark process itself would
+# report the benchmark's own memory. Times fork to exit, so its own start-up is not counted.
+LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+elapsed = time.perf_counter() - start
+with open(sys.argv[1], "w") as out:
+    out.write(f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
 
-    ``os.wait4`` gives the child's resource usage alone (``RUSAGE_CHILDREN`` would give the
-    largest child so far). Output goes to a temporary file, shown when the process fails.
+
+def run_process(argv: list[str], cwd: Path) -> tuple[float, float]:
+    """Run `argv` (argv[0] a full path) as a new process; return its wall seconds and peak MiB.
+
+    Output goes to a temporary file, shown when the process fails.
     """
     import subprocess
+    import sys
 
-    with tempfile.TemporaryFile() as output:
-        start = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
+    with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryFile() as output:
+        report = Path(scratch) / "report"
+        launcher = [sys.executable, "-S", "-c", LAUNCHER, str(report), *argv]
+        subprocess.run(launcher, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, check=False)
+        elapsed, peak_kb, code = report.read_text().split()
+        if int(code) != 0:
             output.seek(0)
             tail = output.read().decode(errors="replace")[-2000:]
-            raise RuntimeError(f"{argv[:3]} exited with {process.returncode}:\n{tail}")
-    return elapsed, usage.ru_maxrss / 1024
+            raise RuntimeError(f"{argv[:3]} exited with {code}:\n{tail}")
+    return float(elapsed), int(peak_kb) / 1024
 
 
 def whole_processes(commands: dict[str, list[str]], cwd: Path, measure: str) -> harness.Workload:
