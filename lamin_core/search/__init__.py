@@ -27,7 +27,7 @@ from lamin_core.search.index import (
     search_index_ddl,
     searchable_registries,
 )
-from lamin_core.search.ranking import is_literal, normalize, rank
+from lamin_core.search.ranking import SYNONYM_FIELDS, is_literal, normalize, rank
 from lamin_core.search.retrieval import candidates, fuzzy_candidates
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 MAX_QUERY_LENGTH = 512
-SYNONYM_FIELDS = ("synonyms",)
 
 install_listeners()
 
