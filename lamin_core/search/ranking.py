@@ -153,7 +153,10 @@ def rank(
             id_, is_synonym, is_primary = fuzzy_owners[index]
             if best[id_] >= SUBSTRING * 100 - SECONDARY_PENALTY:
                 continue
-            if similarity < FUZZY_CUTOFF and OSA.distance(query, value, score_cutoff=budget) > budget:
+            if (
+                similarity < FUZZY_CUTOFF
+                and OSA.distance(query, value, score_cutoff=budget) > budget
+            ):
                 continue
             score = _score(
                 FUZZY, typo_similarity(query, value, similarity),

@@ -148,6 +148,12 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _pg_literal(text: str) -> str:
+    """Return a PostgreSQL string expression for `text`; "%" as chr(37), which drivers would
+    read as a placeholder."""
+    return " || chr(37) || ".join(_literal(part) for part in text.split("%"))
+
+
 def _sqlite_char(char: str) -> str:
     return _literal(char) if char.isprintable() else f"char({ord(char)})"
 
@@ -266,7 +272,7 @@ def _sqlite_ddl(table: str, fields: Sequence[str]) -> list[str]:
     ]
 
 
-_UPPER = _literal(string.ascii_uppercase + SEPARATORS)
+_UPPER = _pg_literal(string.ascii_uppercase + SEPARATORS)
 _LOWER = _literal(string.ascii_lowercase + " " * len(SEPARATORS))
 
 
@@ -301,8 +307,8 @@ def _postgres_ddl(table: str, fields: Sequence[str]) -> list[str]:
     quoted = _q(table)
     function = _q(terms_table(table) + "_sync")
     pattern = (
-        "'%' || lower(replace(replace(replace(g.term, '\\', '\\\\'), '%', '\\%'), '_', '\\_'))"
-        " || '%'"
+        "chr(37) || lower(replace(replace(replace(g.term, '\\', '\\\\'), chr(37), "
+        "'\\' || chr(37)), '_', '\\_')) || chr(37)"
     )
     contained = " OR ".join(f"lower(t.{_q(f)}) LIKE {pattern} ESCAPE '\\'" for f in fields)
     body = f"""
@@ -310,7 +316,7 @@ BEGIN
   IF TG_OP IN ('DELETE', 'UPDATE') THEN
     WITH gone AS (
       DELETE FROM {terms} x USING (
-        SELECT g.term FROM ({_postgres_terms('old_rows', fields)}) g
+        SELECT g.term FROM ({_postgres_terms("old_rows", fields)}) g
         WHERE NOT EXISTS (SELECT 1 FROM {quoted} t WHERE {contained})
       ) g WHERE x.prefix = substr(g.term, 1, {PREFIX_LENGTH}) AND x.n = length(g.term)
         AND x.term = g.term RETURNING x.prefix, x.n, x.term),
@@ -319,20 +325,20 @@ BEGIN
         SELECT 1 FROM {terms} w WHERE w.prefix = p.prefix AND NOT EXISTS (
           SELECT 1 FROM gone o WHERE o.prefix = w.prefix AND o.n = w.n AND o.term = w.term)))
     DELETE FROM {dels} x USING (
-      SELECT dl.d, e.prefix FROM empty e CROSS JOIN LATERAL ({deletes_sql('e.prefix')}) dl
+      SELECT dl.d, e.prefix FROM empty e CROSS JOIN LATERAL ({deletes_sql("e.prefix")}) dl
     ) g WHERE x.del = g.d AND x.prefix = g.prefix;
   END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN
     WITH added AS (
       INSERT INTO {terms} (prefix, n, term)
       SELECT substr(term, 1, {PREFIX_LENGTH}), length(term), term
-      FROM ({_postgres_terms('new_rows', fields)}) g
+      FROM ({_postgres_terms("new_rows", fields)}) g
       ON CONFLICT DO NOTHING RETURNING prefix),
     fresh AS (
       SELECT DISTINCT a.prefix FROM added a
       WHERE NOT EXISTS (SELECT 1 FROM {terms} w WHERE w.prefix = a.prefix))
     INSERT INTO {dels} (del, prefix)
-    SELECT DISTINCT dl.d, f.prefix FROM fresh f CROSS JOIN LATERAL ({deletes_sql('f.prefix')}) dl
+    SELECT DISTINCT dl.d, f.prefix FROM fresh f CROSS JOIN LATERAL ({deletes_sql("f.prefix")}) dl
     ON CONFLICT DO NOTHING;
   END IF;
   RETURN NULL;
@@ -411,5 +417,4 @@ def drop_typo_index_ddl(table: str, *, dialect: str) -> list[str]:
     else:
         # CASCADE: the registry's triggers that call the function go with it
         statements.append(f"DROP FUNCTION IF EXISTS {_q(terms + '_sync')}() CASCADE")
-    return statements + [f"DROP TABLE IF EXISTS {_q(dels)}", f"DROP TABLE IF EXISTS {_q(terms)}"]
-
+    return [*statements, f"DROP TABLE IF EXISTS {_q(dels)}", f"DROP TABLE IF EXISTS {_q(terms)}"]
