@@ -43,6 +43,7 @@ SYNONYM_FIELDS = ("synonyms",)
 # other fuzzy match, fewer edits first: "tp35" finds TP53 (a transposition) before a value that
 # merely shares characters with it
 TYPO_EDITS = 2
+_WORD_SPLIT = re.compile(r"[\W_]+")
 
 
 def normalize(text: str) -> str:
@@ -106,14 +107,30 @@ def typo_budget(query: str) -> int:
 def typo_similarity(query: str, value: str, similarity: float) -> float:
     """Return the fuzzy similarity (0..99) of `value` to `query`, given their rapidfuzz WRatio.
 
-    Values within `typo_budget` edits of the query take the top of the range, fewer edits first
-    (1 edit: 90-99, 2 edits: 80-89, ordered by WRatio within); the others share 0-79 by WRatio.
+    Values within `typo_budget` edits of the query take the top of the range, fewer edits first,
+    the whole value before one of its words ("oocyte" for "osocyte" before "monocyte", and
+    before the key "data/oocyte.parquet"): 1 edit 90-99, 2 edits 80-89, WRatio ordering within.
+    The others share 0-79 by WRatio.
     """
+    edits = _typo_edits(query, value)
+    if edits is None:
+        return similarity * 0.79
+    return 99.0 - 10.0 * edits - (100.0 - similarity) * 0.045
+
+
+def _typo_edits(query: str, value: str) -> float | None:
+    """Return the edits between `query` and `value` (+0.5 for one word of it), None: too many."""
     allowed = typo_budget(query)
+    if not allowed:
+        return None
     edits = OSA.distance(query, value, score_cutoff=allowed)
     if edits <= allowed:
-        return 99.0 - 10.0 * edits - (100.0 - similarity) * 0.09
-    return similarity * 0.79
+        return float(edits)
+    if " " in query or abs(len(value) - len(query)) <= allowed:
+        return None
+    words = [w for w in _WORD_SPLIT.split(value) if abs(len(w) - len(query)) <= allowed]
+    best = min((OSA.distance(query, w, score_cutoff=allowed) for w in words), default=allowed + 1)
+    return best + 0.5 if best <= allowed else None
 
 
 def rank(
@@ -148,15 +165,11 @@ def rank(
                 fuzzy_owners.append((candidate.id, is_synonym, field == primary))
     if fuzzy_values:
         matches = process.extract(query, fuzzy_values, scorer=fuzz.WRatio, limit=None)
-        budget = typo_budget(query)
         for value, similarity, index in matches:
             id_, is_synonym, is_primary = fuzzy_owners[index]
             if best[id_] >= SUBSTRING * 100 - SECONDARY_PENALTY:
                 continue
-            if (
-                similarity < FUZZY_CUTOFF
-                and OSA.distance(query, value, score_cutoff=budget) > budget
-            ):
+            if similarity < FUZZY_CUTOFF and _typo_edits(query, value) is None:
                 continue
             score = _score(
                 FUZZY, typo_similarity(query, value, similarity),
