@@ -391,7 +391,8 @@ def _containing_rows(session: Any, table: sa.Table, groups: Sequence[Sequence[st
         for k, group in enumerate(groups):
             params[f"m{k}"] = column_filter + "(" + " OR ".join(fts_phrase(t) for t in group) + ")"
             parts.append(
-                f"SELECT * FROM (SELECT rowid AS id FROM {fts} WHERE {fts} MATCH :m{k} LIMIT :per)"
+                f"SELECT id FROM (SELECT rowid AS id FROM {fts} WHERE {fts} MATCH :m{k} "
+                f"LIMIT :per) AS hits"
             )
     else:
         for k, group in enumerate(groups):
@@ -402,8 +403,8 @@ def _containing_rows(session: Any, table: sa.Table, groups: Sequence[Sequence[st
                     f"lower(t.{quote(f)}) LIKE :p{k}_{i} ESCAPE '{LIKE_ESCAPE}'" for f in fields
                 ]
             parts.append(
-                f"SELECT * FROM (SELECT t.id FROM {quote(table.name)} t "
-                f"WHERE {' OR '.join(conditions)} LIMIT :per) g{k}"
+                f"SELECT id FROM (SELECT t.id FROM {quote(table.name)} t "
+                f"WHERE {' OR '.join(conditions)} LIMIT :per) AS hits"
             )
     statement = sa.text(
         f"WITH hits AS ({' UNION ALL '.join(parts)}), "

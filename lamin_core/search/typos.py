@@ -227,7 +227,7 @@ def _sqlite_terms(row: str, fields: Sequence[str], *, table: str | None = None) 
                 f"SELECT lower({value}) AS term{source} "
                 f"WHERE length({value}) BETWEEN {MIN_TERM} AND {MAX_WHOLE}"
             )
-    return " UNION ".join(selects)
+    return " UNION ALL ".join(selects)
 
 
 def _sqlite_ddl(table: str, fields: Sequence[str]) -> list[str]:
@@ -255,8 +255,8 @@ def _sqlite_ddl(table: str, fields: Sequence[str]) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {dels} (del TEXT NOT NULL, prefix TEXT NOT NULL, "
         f"PRIMARY KEY (del, prefix)) WITHOUT ROWID",
         f"CREATE TRIGGER IF NOT EXISTS {_q(terms_table(table) + '_ai')} AFTER INSERT ON {terms} "
-        f"WHEN NOT EXISTS (SELECT 1 FROM {terms} WHERE prefix = new.prefix "
-        f"AND (n <> new.n OR term <> new.term)) "
+        # a prefix is its own 0-deletion: one primary-key probe says whether it is indexed
+        f"WHEN NOT EXISTS (SELECT 1 FROM {dels} WHERE del = new.prefix AND prefix = new.prefix) "
         f"BEGIN INSERT OR IGNORE INTO {dels} (del, prefix) SELECT d, new.prefix "
         f"FROM ({deletes_sql('new.prefix')}); END",
         f"CREATE TRIGGER IF NOT EXISTS {_q(terms_table(table) + '_ad')} AFTER DELETE ON {terms} "
