@@ -55,8 +55,8 @@ DF_TTL = 600.0
 # typo index: query terms looked up, vocabulary terms per query term whose rows are fetched,
 # rows read per query term, values looked up by equality
 MAX_QUERY_TERMS = 8
-TERMS_PER_QUERY_TERM = 12
-ROWS_PER_QUERY_TERM = 300
+TERMS_PER_QUERY_TERM = 8
+ROWS_PER_QUERY_TERM = 200
 EQUAL_VALUES = 200
 _fts_columns: weakref.WeakKeyDictionary[Engine, dict[str, tuple[str, ...]]] = (
     weakref.WeakKeyDictionary()
@@ -440,8 +440,12 @@ def typo_candidates(
     if closest:
         values = [term for _edits, term in sorted(closest)]
         found += _equal_rows(session, table, values, fields, returned, dialect)
-    groups = [[term for _edits, term in group[:TERMS_PER_QUERY_TERM]] for group in similar]
-    groups = [group for group in groups if group]
+    groups = []
+    for k, group in enumerate(similar):
+        if not group or (within_reach and k == len(terms) - 1 and len(terms) > 1):
+            continue  # the whole query's neighbours are whole values: found by equality
+        fewest = group[0][0]
+        groups.append([t for edits, t in group[:TERMS_PER_QUERY_TERM] if edits <= fewest + 1])
     if groups:
         found += _containing_rows(session, table, groups, fields, returned, dialect)
     return found, within_reach
