@@ -1,9 +1,11 @@
 """Ranked, typo-tolerant search over registries, served by an index (see `index`).
 
-``ln.CellType.search("b cel")`` returns B cell first: candidates come from an index
-(`retrieval`: FTS5 trigram on SQLite, pg_trgm on PostgreSQL), their order from `ranking`
-(exact name > exact synonym > whole word > prefix > substring > fuzzy). The result is a
-`SearchResult`, a QuerySet in rank order with a ``score`` column in its DataFrame.
+``ln.CellType.search("b cel")`` returns B cell first: candidates come from indexes
+(`retrieval`: FTS5 trigram on SQLite, pg_trgm on PostgreSQL, and for typos the deletion-
+neighbourhood index of `typos`, which finds every word and short value within two edits), their
+order from `ranking` (exact name > exact synonym > whole word > prefix > substring > fuzzy, and
+among fuzzy matches fewer edits first). The result is a `SearchResult`, a QuerySet in rank
+order with a ``score`` column in its DataFrame.
 
 Examples:
     >>> ln.ULabel.search("candidate study").df()
