@@ -24,7 +24,9 @@ Prints JSON lines to stderr while it runs and writes ``search_quality.json`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -196,11 +198,19 @@ def ceiling(vocabulary: str, cases: list[dict[str, Any]]) -> list[dict[str, Any]
     return results
 
 
-def load_lamin_core(vocabulary: str, workdir: Path) -> Callable[[str], list[str]]:
-    """Fill a fresh SQLite catalog with the vocabulary; return a search returning names."""
+def load_lamin_core(
+    vocabulary: str, workdir: Path, db: str | None = None
+) -> Callable[[str], list[str]]:
+    """Fill a fresh catalog (SQLite, or `db`) with the vocabulary; return a search of names."""
     import lamin_core_side as side
 
-    side.open_instance(workdir)
+    if db is None:
+        side.open_instance(workdir)
+    else:
+        os.environ["LAMIN_CORE_HOME"] = str(workdir / "home")
+        import lamin_core as ln
+
+        ln.init(storage=workdir / "storage", db=db)
     import lamin_core.bio as bt
 
     registry = getattr(bt, REGISTRY[vocabulary])
@@ -281,6 +291,22 @@ def run_lamindb(vocabulary: str, cases: list[dict[str, Any]], workdir: Path) -> 
     return json.loads(proc.stdout.strip().splitlines()[-1])["results"]
 
 
+@contextlib.contextmanager
+def postgres_schema(url: str, name: str) -> Any:
+    """Yield a URL to a fresh schema `name` of the PostgreSQL database `url`; drop it after."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    try:
+        yield f"{url}?options=-csearch_path%3D{name},public"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+
 def _log(event: dict[str, Any]) -> None:
     print(json.dumps(event, default=str), file=sys.stderr, flush=True)
 
@@ -315,6 +341,22 @@ def render(report: dict[str, Any]) -> str:
                 f"{f(c.get('recall@1'))} | {f(c.get('recall@5'))} | {f(o.get('recall@1'))} | "
                 f"{f(o.get('recall@5'))} | {f(o.get('p50_ms'), '{:.0f} ms')} |"
             )
+    postgres = {v: e["postgresql"] for v, e in report["vocabularies"].items() if "postgresql" in e}
+    if postgres:
+        lines += [
+            "",
+            "PostgreSQL (same data and queries, lamin_core):",
+            "",
+            "| vocabulary | length | edits | n | r@1 | r@5 | p50 | p95 | CPU p50 |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for vocabulary, rows in postgres.items():
+            for row in rows:
+                lines.append(
+                    f"| {vocabulary} | {row['bin']} | {row['edits']} | {row['n']} | "
+                    f"{row['recall@1']:.3f} | {row['recall@5']:.3f} | {row['p50_ms']:.1f} ms | "
+                    f"{row['p95_ms']:.1f} ms | {row['cpu_p50_ms']:.1f} ms |"
+                )
     lines.append("")
     for vocabulary, entry in report["vocabularies"].items():
         if "index" in entry:
@@ -332,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-lamindb", action="store_true")
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--rebuild", action="store_true", help="also time an index rebuild")
+    parser.add_argument("--postgres", help="also run on this PostgreSQL database (a new schema)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"vocabularies": {}}
@@ -340,6 +383,11 @@ def main(argv: list[str] | None = None) -> int:
         entry: dict[str, Any] = {"records": len(records(vocabulary)), "queries": len(cases)}
         workdir = Path(tempfile.mkdtemp(prefix=f"sq-{vocabulary}-"))
         entry |= _one(vocabulary, workdir, rebuild=args.rebuild)
+        if args.postgres:
+            schema = f"search_quality_{vocabulary.lower()}_{os.getpid()}"
+            with postgres_schema(args.postgres, schema) as url:
+                postgres = _one(vocabulary, workdir / "postgres", rebuild=False, db=url)
+            entry["postgresql"] = postgres["lamin_core"]
         if not args.no_ceiling:
             entry["ceiling"] = summarize(ceiling(vocabulary, cases))
         if not args.no_lamindb:
@@ -356,9 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _one(vocabulary: str, workdir: Path, *, rebuild: bool) -> dict[str, Any]:
+def _one(vocabulary: str, workdir: Path, *, rebuild: bool, db: str | None = None) -> dict:
     """Load one vocabulary into a fresh catalog and run its queries."""
-    search = load_lamin_core(vocabulary, workdir)
+    search = load_lamin_core(vocabulary, workdir, db)
     cases = queries(vocabulary)
     results = evaluate(search, cases)
     entry: dict[str, Any] = {"lamin_core": summarize(results)}
@@ -368,6 +416,11 @@ def _one(vocabulary: str, workdir: Path, *, rebuild: bool) -> dict[str, Any]:
         for r in results
         if r["rank"] is None or r["rank"] > 5
     ][:20]
+    if db is not None:
+        import lamin_core as ln
+
+        ln.get_instance().close()
+        return entry
     info = index_size(workdir, table)
     if rebuild:
         import lamin_core.bio as bt
