@@ -27,8 +27,10 @@ other row contains, a prefix without terms its deletions. On SQLite the triggers
 and split text with ``json_each``; on PostgreSQL one plpgsql function per registry handles
 whole statements through transition tables.
 
-The same splitting and lower-casing run in Python (`terms_of`) and in SQL (`term_sql`), so a
-value and a query split alike; only ASCII letters are lower-cased, as SQLite's ``lower()`` does.
+The same splitting and lower-casing run in Python (`terms_of`, `query_terms`) and in the
+triggers' SQL, so a value and a query split alike; only ASCII letters are lower-cased, as
+SQLite's ``lower()`` does. Terms shorter than `MIN_TERM` get no typo tolerance (queries of 1-3
+characters match by prefix, through the B-tree of `index`).
 
 Migration ``0009`` created these objects for catalogs that existed before; it spells its DDL
 out so that it stays frozen. This module makes them for new catalogs.
