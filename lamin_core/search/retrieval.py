@@ -58,6 +58,11 @@ MAX_QUERY_TERMS = 8
 TERMS_PER_QUERY_TERM = 8
 ROWS_PER_QUERY_TERM = 200
 EQUAL_VALUES = 200
+# terms read per query term: a whole value sharing its first characters and length with
+# 200,000 others ("Lepidoptera sp. BOLD:AAA7372") is left to its words
+TERMS_READ = 5_000
+# containment is skipped for query terms whose neighbours are in more rows than this
+CONTAINMENT_BUDGET = 20_000
 _fts_columns: weakref.WeakKeyDictionary[Engine, dict[str, tuple[str, ...]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -330,8 +335,8 @@ def similar_terms(session: Any, table: str, terms: Sequence[str]) -> list[list[t
 
     One statement: the deletions of every query term's prefix select prefixes from the
     ``<table>_deletes`` primary key, then the terms of those prefixes and of a length within
-    reach from the ``<table>_terms`` primary key; the edit distance is checked here. Closest
-    first, then the length nearest to the query term's.
+    reach from the ``<table>_terms`` primary key (at most `TERMS_READ` per query term); the edit
+    distance is checked here. Closest first, then the length nearest to the query term's.
     """
     parts = []
     params: dict[str, Any] = {}
@@ -342,10 +347,12 @@ def similar_terms(session: Any, table: str, terms: Sequence[str]) -> list[list[t
             names.append(f":d{k}_{m}")
         params[f"lo{k}"], params[f"hi{k}"] = len(term) - MAX_EDITS, len(term) + MAX_EDITS
         parts.append(
-            f"SELECT {k} AS k, w.term FROM {quote(deletes_table(table))} d "
+            f"SELECT * FROM (SELECT {k} AS k, w.term FROM {quote(deletes_table(table))} d "
             f"JOIN {quote(terms_table(table))} w ON w.prefix = d.prefix "
-            f"AND w.n BETWEEN :lo{k} AND :hi{k} WHERE d.del IN ({', '.join(names)})"
+            f"AND w.n BETWEEN :lo{k} AND :hi{k} WHERE d.del IN ({', '.join(names)}) "
+            f"LIMIT :cap) AS near"
         )
+    params["cap"] = TERMS_READ
     found: list[list[tuple[int, str]]] = [[] for _ in terms]
     for k, word in session.execute(sa.text(" UNION ".join(parts)), params):
         edits = OSA.distance(terms[k], word, score_cutoff=MAX_EDITS)
@@ -415,6 +422,19 @@ def _containing_rows(session: Any, table: sa.Table, groups: Sequence[Sequence[st
     return _rows_to_candidates(session.execute(statement, params), returned)
 
 
+def _too_common(session: Any, table: str, terms: Sequence[str]) -> bool:
+    """Whether the rows containing `terms` exceed `CONTAINMENT_BUDGET` (by their rarest trigram).
+
+    A phrase query reads the posting lists of its trigrams in full before any LIMIT applies:
+    "lepidoptera" in NCBITaxon (100,000 rows) costs a second.
+    """
+    frequencies = _document_frequencies(session, table, [t for w in terms for t in trigrams(w)])
+    if frequencies is None:
+        return False
+    rows = sum(min(frequencies[t] for t in trigrams(w)) for w in terms if trigrams(w))
+    return rows > CONTAINMENT_BUDGET
+
+
 def typo_candidates(
     session: Any, model: Any, query: str, fields: Sequence[str], returned: Sequence[str]
 ) -> tuple[list[Candidate], bool]:
@@ -435,17 +455,23 @@ def typo_candidates(
             return [], False
     similar = similar_terms(session, table.name, terms)
     within_reach = terms[-1] == ascii_lower(query) and bool(similar[-1])
-    closest = sorted({term for group in similar for term in group})[:EQUAL_VALUES]
+    # the whole query's neighbours first: a short code in a long name ("r2a2") can have
+    # hundreds of neighbours that must not crowd out the name itself
+    words = sorted(item for group in similar[:-1] for item in group)
+    values = list(dict.fromkeys(term for _edits, term in [*similar[-1], *words]))
     found: list[Candidate] = []
-    if closest:
-        values = [term for _edits, term in sorted(closest)]
+    if values:
+        values = values[:EQUAL_VALUES]
         found += _equal_rows(session, table, values, fields, returned, dialect)
     groups = []
     for k, group in enumerate(similar):
         if not group or (within_reach and k == len(terms) - 1 and len(terms) > 1):
             continue  # the whole query's neighbours are whole values: found by equality
         fewest = group[0][0]
-        groups.append([t for edits, t in group[:TERMS_PER_QUERY_TERM] if edits <= fewest + 1])
+        chosen = [t for edits, t in group[:TERMS_PER_QUERY_TERM] if edits <= fewest + 1]
+        if dialect == "sqlite" and _too_common(session, table.name, chosen):
+            continue  # in so many rows that containing it tells nothing (and reading costs)
+        groups.append(chosen)
     if groups:
         found += _containing_rows(session, table, groups, fields, returned, dialect)
     return found, within_reach

@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from lamin_core.search.ranking import SYNONYM_FIELDS
 
 __all__ = [
+    "IDENTIFIER_FIELDS",
     "MAX_EDITS",
     "MAX_WHOLE",
     "MAX_WORD",
@@ -69,6 +70,9 @@ MAX_WHOLE = 40
 # words example, datasets, dataset1, h5ad)
 SEPARATORS = " \t\n\r" + string.punctuation
 LIST_SEPARATOR = "|"
+# identifiers are looked up exactly, not misspelled: indexing "ncbitaxon:9606" and "9606" of
+# 1.26 million terms would triple the index
+IDENTIFIER_FIELDS = ("ontology_id", "ensembl_gene_id")
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _TO_SPACE = str.maketrans(SEPARATORS, " " * len(SEPARATORS))
 
@@ -398,6 +402,7 @@ def typo_index_ddl(
         dialect: ``"sqlite"`` or ``"postgresql"``.
         populate: Add the terms of the rows the table already holds.
     """
+    fields = [field for field in fields if field not in IDENTIFIER_FIELDS]
     if dialect == "sqlite":
         statements = _sqlite_ddl(table, fields)
     elif dialect == "postgresql":

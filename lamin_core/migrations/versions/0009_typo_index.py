@@ -36,7 +36,7 @@ ONTOLOGIES = (
     "celltype", "tissue", "disease", "experimentalfactor", "developmentalstage", "phenotype",
     "ethnicity",
 )  # fmt: skip
-# table -> search fields, as of revision 0008
+# table -> search fields but identifiers (ontology_id, ensembl_gene_id), as of revision 0008
 SEARCH_FIELDS: dict[str, tuple[str, ...]] = {
     "artifact": ("key", "description"),
     "collection": ("key", "description"),
@@ -47,9 +47,9 @@ SEARCH_FIELDS: dict[str, tuple[str, ...]] = {
     "transform": ("key", "description"),
     "ulabel": ("name", "description"),
     "user": ("handle", "name"),
-    **{table: ("name", "synonyms", "ontology_id", "description") for table in ONTOLOGIES},
-    "organism": ("name", "synonyms", "scientific_name", "ontology_id"),
-    "gene": ("symbol", "synonyms", "ensembl_gene_id", "description"),
+    **{table: ("name", "synonyms", "description") for table in ONTOLOGIES},
+    "organism": ("name", "synonyms", "scientific_name"),
+    "gene": ("symbol", "synonyms", "description"),
     "source": ("name", "entity", "description"),
     "space": ("name", "description"),
 }
