@@ -60,7 +60,7 @@ ROWS_PER_QUERY_TERM = 200
 EQUAL_VALUES = 200
 # terms read per query term: a whole value sharing its first characters and length with
 # 200,000 others ("Lepidoptera sp. BOLD:AAA7372") is left to its words
-TERMS_READ = 5_000
+TERMS_READ = 30_000
 # containment is skipped for query terms whose neighbours are in more rows than this
 CONTAINMENT_BUDGET = 20_000
 _fts_columns: weakref.WeakKeyDictionary[Engine, dict[str, tuple[str, ...]]] = (
