@@ -30,7 +30,9 @@ measures).
 """
 
 import contextlib
+import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -332,5 +334,47 @@ def versions() -> dict[str, str]:
     return {name: version(name) for name in ("lamindb", "lamindb_setup", "bionty", "django")}
 
 
+def search_quality(spec_path: Path) -> int:
+    """Run the search-quality queries (`search_quality.py` writes the spec); print one JSON line.
+
+    The vocabulary's terms are inserted as in the other workloads; each query is
+    ``Registry.search(q, limit=5)``, timed, and the names found are compared with the intended
+    one by `search_quality.evaluate` (imported from the benchmarks folder, which imports
+    neither catalog at module level).
+    """
+    import search_quality as quality
+
+    spec = json.loads(spec_path.read_text())
+    vocabulary = spec["vocabulary"]
+    instance_dir = spec_path.parent / f"lamindb-{vocabulary}"
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    _, bt = open_instance(instance_dir)
+    registry = getattr(bt, quality.REGISTRY[vocabulary])
+    if vocabulary == "genes":
+        human = bt.Organism(name="human", ontology_id="NCBITaxon:9606").save()
+        rows = [
+            {"symbol": name, "ensembl_gene_id": term_id, "organism_id": human.id}
+            for term_id, name, _syn in quality.records(vocabulary)
+        ]
+        field = "symbol"
+    else:
+        rows = [
+            {"name": name, "ontology_id": term_id, "synonyms": "|".join(syn) or None}
+            for term_id, name, syn in quality.records(vocabulary)
+        ]
+        field = "name"
+    bulk_insert(registry, rows)
+
+    def search(query: str) -> list[str]:
+        df = registry.search(query, limit=5).to_dataframe()
+        return df[field].tolist() if field in df else []
+
+    results = quality.evaluate(search, spec["cases"])
+    print(json.dumps({"results": results}))
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["search_quality"]:
+        raise SystemExit(search_quality(Path(sys.argv[sys.argv.index("--spec") + 1])))
     raise SystemExit(harness.main(SIDE, WORKLOADS, versions=versions))

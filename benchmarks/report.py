@@ -358,7 +358,11 @@ def write(
     out.mkdir(parents=True, exist_ok=True)
     payload = {"meta": meta, "comparison": rows, "results": results}
     (out / "latest.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    (out / "latest.md").write_text(to_markdown(meta, results, rows))
+    markdown = to_markdown(meta, results, rows)
+    quality = out / "search_quality.md"  # written by search_quality.py in the same run
+    if quality.exists():
+        markdown += "\n" + quality.read_text()
+    (out / "latest.md").write_text(markdown)
     m = meta["machine"]
     title = (
         f"lamin_core vs LaminDB / reference, {meta['mode']} run, {meta['date'][:10]}, "

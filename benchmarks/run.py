@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from benchmarks import data, plans, report
+from benchmarks import data, plans, report, search_quality
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -273,10 +273,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.mode = "full" if args.full else "quick"
     cases = list(plans.FULL if args.full else plans.QUICK)
+    # search_quality runs on its own (benchmarks/search_quality.py): one table, not cases
+    args.search_quality = args.full and not args.workloads
     if args.workloads:
         wanted = [w for w in args.workloads.split(",") if w]
+        args.search_quality = "search_quality" in wanted
+        wanted = [w for w in wanted if w != "search_quality"]
+        choices = (*plans.WORKLOADS, "search_quality")
         if unknown := set(wanted) - set(plans.WORKLOADS):
-            parser.error(f"unknown workload(s) {sorted(unknown)}; choose from {plans.WORKLOADS}")
+            parser.error(f"unknown workload(s) {sorted(unknown)}; choose from {choices}")
         cases = [case for case in cases if case.workload in wanted]
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -332,6 +337,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+    stale = args.out / "search_quality.md"
+    if not args.search_quality and stale.exists():
+        stale.unlink()  # from an earlier run: latest.md shows this run only
+    if args.search_quality:
+        _progress("[search_quality] seeded typos of five vocabularies")
+        vocabularies = search_quality.VOCABULARIES if args.mode == "full" else ("CL", "genes")
+        sides = [] if "lamindb" in args.sides else ["--no-lamindb"]
+        code = search_quality.main(
+            ["--out", str(args.out), "--vocabularies", ",".join(vocabularies), *sides]
+        )
+        if code:
+            results.append({"workload": "search_quality", "side": plans.OURS, "error": code})
     meta["duration_s"] = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1)
     meta["machine"]["load_average_end"] = machine().get("load_average")
     rows = report.compare(cases, results)

@@ -1,9 +1,11 @@
 """Ranked, typo-tolerant search over registries, served by an index (see `index`).
 
-``ln.CellType.search("b cel")`` returns B cell first: candidates come from an index
-(`retrieval`: FTS5 trigram on SQLite, pg_trgm on PostgreSQL), their order from `ranking`
-(exact name > exact synonym > whole word > prefix > substring > fuzzy). The result is a
-`SearchResult`, a QuerySet in rank order with a ``score`` column in its DataFrame.
+``ln.CellType.search("b cel")`` returns B cell first: candidates come from indexes
+(`retrieval`: FTS5 trigram on SQLite, pg_trgm on PostgreSQL, and for typos the deletion-
+neighbourhood index of `typos`, which finds every word and short value within two edits), their
+order from `ranking` (exact name > exact synonym > whole word > prefix > substring > fuzzy, and
+among fuzzy matches fewer edits first). The result is a `SearchResult`, a QuerySet in rank
+order with a ``score`` column in its DataFrame.
 
 Examples:
     >>> ln.ULabel.search("candidate study").df()
@@ -27,7 +29,7 @@ from lamin_core.search.index import (
     search_index_ddl,
     searchable_registries,
 )
-from lamin_core.search.ranking import is_literal, normalize, rank
+from lamin_core.search.ranking import SYNONYM_FIELDS, is_literal, normalize, rank
 from lamin_core.search.retrieval import candidates, fuzzy_candidates
 
 __all__ = [
@@ -40,7 +42,6 @@ __all__ = [
 ]
 
 MAX_QUERY_LENGTH = 512
-SYNONYM_FIELDS = ("synonyms",)
 
 install_listeners()
 

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from lamin_core.errors import LaminError
 from lamin_core.models.registry import search_fields, searchable_registries
+from lamin_core.search.typos import drop_typo_index_ddl, typo_index_ddl
 
 __all__ = [
     "create_search_index",
@@ -234,14 +235,24 @@ def create_search_index(
         )
     else:
         return
+    name, fields, _prefix = _fields_of(table, fields)
+    statements += typo_index_ddl(name, fields, dialect=dialect, populate=populate)
     for statement in statements:
         bind.exec_driver_sql(statement)
 
 
 def drop_search_index(bind: Connection, table: str) -> None:
-    """Drop the FTS5 table and triggers of `table` (SQLite); PostgreSQL indexes go with it."""
+    """Drop the FTS5 table and triggers of `table` (SQLite), and its typo index.
+
+    PostgreSQL's trigram indexes go with the table.
+    """
+    if bind.dialect.name == "postgresql":
+        for statement in drop_typo_index_ddl(table, dialect="postgresql"):
+            bind.exec_driver_sql(statement)
     if bind.dialect.name != "sqlite":
         return
+    for statement in drop_typo_index_ddl(table, dialect="sqlite"):
+        bind.exec_driver_sql(statement)
     fts = fts_table_name(table)
     for suffix in ("_ai", "_ad", "_au"):
         bind.exec_driver_sql(f"DROP TRIGGER IF EXISTS {quote(fts + suffix)}")

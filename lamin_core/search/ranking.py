@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 __all__ = [
     "EXACT",
@@ -20,6 +21,7 @@ __all__ = [
     "PREFIX",
     "SUBSTRING",
     "SYNONYM",
+    "SYNONYM_FIELDS",
     "WORD",
     "Candidate",
     "is_literal",
@@ -35,6 +37,13 @@ FUZZY_CUTOFF = 72.0
 # a match in a secondary field (e.g. description) ranks below the same match in the name
 SECONDARY_PENALTY = 60.0
 MAX_SCORE = EXACT * 100 + 99
+# fields holding a "|"-separated list of alternative names
+SYNONYM_FIELDS = ("synonyms",)
+# a fuzzy match within this many edits (Damerau-Levenshtein, the whole value) ranks above every
+# other fuzzy match, fewer edits first: "tp35" finds TP53 (a transposition) before a value that
+# merely shares characters with it
+TYPO_EDITS = 2
+_WORD_SPLIT = re.compile(r"[\W_]+")
 
 
 def normalize(text: str) -> str:
@@ -88,6 +97,42 @@ def _score(tier: int, similarity: float, *, is_synonym: bool, is_primary: bool) 
     return score if is_primary else score - SECONDARY_PENALTY
 
 
+def typo_budget(query: str) -> int:
+    """Return how many edits make a typo of `query`: 1 from 4 characters, 2 from 8."""
+    if len(query) < 4:
+        return 0
+    return 1 if len(query) < 8 else TYPO_EDITS
+
+
+def typo_similarity(query: str, value: str, similarity: float) -> float:
+    """Return the fuzzy similarity (0..99) of `value` to `query`, given their rapidfuzz WRatio.
+
+    Values within `typo_budget` edits of the query take the top of the range, fewer edits first,
+    the whole value before one of its words ("oocyte" for "osocyte" before "monocyte", and
+    before the key "data/oocyte.parquet"): 1 edit 90-99, 2 edits 80-89, WRatio ordering within.
+    The others share 0-79 by WRatio.
+    """
+    edits = _typo_edits(query, value)
+    if edits is None:
+        return similarity * 0.79
+    return 99.0 - 10.0 * edits - (100.0 - similarity) * 0.045
+
+
+def _typo_edits(query: str, value: str) -> float | None:
+    """Return the edits between `query` and `value` (+0.5 for one word of it), None: too many."""
+    allowed = typo_budget(query)
+    if not allowed:
+        return None
+    edits = OSA.distance(query, value, score_cutoff=allowed)
+    if edits <= allowed:
+        return float(edits)
+    if " " in query or abs(len(value) - len(query)) <= allowed:
+        return None
+    words = [w for w in _WORD_SPLIT.split(value) if abs(len(w) - len(query)) <= allowed]
+    best = min((OSA.distance(query, w, score_cutoff=allowed) for w in words), default=allowed + 1)
+    return best + 0.5 if best <= allowed else None
+
+
 def rank(
     query: str,
     candidates: Iterable[Candidate],
@@ -119,14 +164,17 @@ def rank(
                 fuzzy_values.append(value)
                 fuzzy_owners.append((candidate.id, is_synonym, field == primary))
     if fuzzy_values:
-        matches = process.extract(
-            query, fuzzy_values, scorer=fuzz.WRatio, score_cutoff=FUZZY_CUTOFF, limit=None
-        )
-        for _value, similarity, index in matches:
+        matches = process.extract(query, fuzzy_values, scorer=fuzz.WRatio, limit=None)
+        for value, similarity, index in matches:
             id_, is_synonym, is_primary = fuzzy_owners[index]
             if best[id_] >= SUBSTRING * 100 - SECONDARY_PENALTY:
                 continue
-            score = _score(FUZZY, similarity * 0.99, is_synonym=is_synonym, is_primary=is_primary)
+            if similarity < FUZZY_CUTOFF and _typo_edits(query, value) is None:
+                continue
+            score = _score(
+                FUZZY, typo_similarity(query, value, similarity),
+                is_synonym=is_synonym, is_primary=is_primary,
+            )  # fmt: skip
             best[id_] = max(best[id_], score)
     ordered = sorted(
         ((id_, score) for id_, score in best.items() if score > 0),

@@ -6,9 +6,12 @@ Three passes, each bounded by `CANDIDATES` rows, the later ones only when needed
    on ``lower(field)`` (PostgreSQL), also for queries shorter than three characters;
 2. substrings (whole words, synonyms): the FTS5 trigram phrase ``"q"`` ordered by bm25
    (SQLite) or ``LIKE '%q%'`` on the GIN trigram index (PostgreSQL);
-3. typos, only when passes 1-2 found fewer than `limit` records: an OR of the query's 4-grams
-   (trigrams for short queries) ordered by bm25, or pg_trgm's ``%`` / ``<%`` ordered by
-   similarity.
+3. typos, only when passes 1-2 found fewer than `limit` records: first the deletion-neighbourhood
+   index (`typos`) gives every word and whole value within two edits of the query's words and of
+   the whole query; rows holding them come from the name's B-tree (equality) and the trigram
+   index (containment). Then, unless a value within two edits of the whole query was found, the
+   rows sharing the most of the query's 4-grams (trigrams for short queries), or pg_trgm's
+   ``%`` / ``<%`` ordered by similarity: they catch long names with edits across words.
 
 Without an index (no FTS5 table, no pg_trgm) the same passes run as ``LIKE`` scans.
 User text only ever reaches SQL as bound parameters; in FTS5 queries it is a quoted phrase.
@@ -22,13 +25,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from rapidfuzz.distance import OSA
 from sqlalchemy.engine import Engine
 
 from lamin_core.query.sql import LIKE_ESCAPE, escape_like
 from lamin_core.search.index import fts_table_name, prefix_fields, quote, trigram_schema
 from lamin_core.search.ranking import Candidate
+from lamin_core.search.typos import (
+    MAX_EDITS,
+    ascii_lower,
+    deletes,
+    deletes_table,
+    query_terms,
+    terms_table,
+)
 
-__all__ = ["CANDIDATES", "candidates", "fuzzy_candidates", "query_chunks"]
+__all__ = ["CANDIDATES", "candidates", "fuzzy_candidates", "query_chunks", "similar_terms"]
 
 CANDIDATES = 1000
 # typo candidates ranked by how many of the query's chunks they contain
@@ -40,12 +52,24 @@ TYPO_POSTINGS_BUDGET = 60_000
 MIN_TYPO_CHUNKS = 3
 MAX_TYPO_CHUNKS = 10
 DF_TTL = 600.0
+# typo index: query terms looked up, vocabulary terms per query term whose rows are fetched,
+# rows read per query term, values looked up by equality
+MAX_QUERY_TERMS = 8
+TERMS_PER_QUERY_TERM = 8
+ROWS_PER_QUERY_TERM = 200
+EQUAL_VALUES = 200
+# terms read per query term: a whole value sharing its first characters and length with
+# 200,000 others ("Lepidoptera sp. BOLD:AAA7372") is left to its words
+TERMS_READ = 30_000
+# containment is skipped for query terms whose neighbours are in more rows than this
+CONTAINMENT_BUDGET = 20_000
 _fts_columns: weakref.WeakKeyDictionary[Engine, dict[str, tuple[str, ...]]] = (
     weakref.WeakKeyDictionary()
 )
 _frequencies: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, dict[str, int] | None]]] = (
     weakref.WeakKeyDictionary()
 )
+_typo_tables: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
 
 
 def fts_phrase(text: str) -> str:
@@ -294,10 +318,179 @@ def candidates(
     return found
 
 
+def _has_typo_index(session: Any, table: str) -> bool:
+    """Whether `table` has its typo index (cached once found: it is never dropped in use)."""
+    engine = _engine(session)
+    known = _typo_tables.setdefault(engine, set())
+    if table not in known:
+        names = set(sa.inspect(session.connection()).get_table_names())
+        if terms_table(table) not in names or deletes_table(table) not in names:
+            return False
+        known.add(table)
+    return True
+
+
+def similar_terms(session: Any, table: str, terms: Sequence[str]) -> list[list[tuple[int, str]]]:
+    """Return, per query term, the vocabulary terms within `MAX_EDITS` edits: [(edits, term)].
+
+    One statement: the deletions of every query term's prefix select prefixes from the
+    ``<table>_deletes`` primary key, then the terms of those prefixes and of a length within
+    reach from the ``<table>_terms`` primary key (at most `TERMS_READ` per query term); the edit
+    distance is checked here. Closest first, then the length nearest to the query term's.
+    """
+    parts = []
+    params: dict[str, Any] = {}
+    for k, term in enumerate(terms):
+        names = []
+        for m, deletion in enumerate(sorted(deletes(term))):
+            params[f"d{k}_{m}"] = deletion
+            names.append(f":d{k}_{m}")
+        params[f"lo{k}"], params[f"hi{k}"] = len(term) - MAX_EDITS, len(term) + MAX_EDITS
+        parts.append(
+            f"SELECT * FROM (SELECT {k} AS k, w.term FROM {quote(deletes_table(table))} d "
+            f"JOIN {quote(terms_table(table))} w ON w.prefix = d.prefix "
+            f"AND w.n BETWEEN :lo{k} AND :hi{k} WHERE d.del IN ({', '.join(names)}) "
+            f"LIMIT :cap) AS near"
+        )
+    params["cap"] = TERMS_READ
+    found: list[list[tuple[int, str]]] = [[] for _ in terms]
+    for k, word in session.execute(sa.text(" UNION ".join(parts)), params):
+        edits = OSA.distance(terms[k], word, score_cutoff=MAX_EDITS)
+        if edits <= MAX_EDITS:
+            found[k].append((edits, word))
+    for k, term in enumerate(terms):
+        found[k].sort(key=lambda item: (item[0], abs(len(item[1]) - len(term)), item[1]))
+    return found
+
+
+def _equal_rows(session: Any, table: sa.Table, values: Sequence[str], fields: Sequence[str],
+                returned: Sequence[str], dialect: str) -> list[Candidate]:  # fmt: skip
+    """Return the rows whose short text field equals one of `values`, case-insensitively."""
+    found: list[Candidate] = []
+    params: dict[str, Any] = {f"v{i}": value for i, value in enumerate(values)}
+    params["n"] = CANDIDATES
+    names = ", ".join(f":v{i}" for i in range(len(values)))
+    for field in prefix_fields(table, fields):
+        column = f"t.{quote(field)}"
+        test = f"{column} COLLATE NOCASE" if dialect == "sqlite" else f"lower({column})"
+        statement = sa.text(
+            f"SELECT t.id, {_select_fields(table, returned)} FROM {quote(table.name)} t "
+            f"WHERE {test} IN ({names}) LIMIT :n"
+        )
+        found += _rows_to_candidates(session.execute(statement, params), returned)
+    return found
+
+
+def _containing_rows(session: Any, table: sa.Table, groups: Sequence[Sequence[str]],
+                     fields: Sequence[str], returned: Sequence[str],
+                     dialect: str) -> list[Candidate]:  # fmt: skip
+    """Return the rows containing a term of the most groups (one group per query term).
+
+    Each group reads at most `ROWS_PER_QUERY_TERM` rows from the trigram index (FTS5 on
+    SQLite, GIN on PostgreSQL), so a common word costs no more than a rare one.
+    """
+    parts = []
+    params: dict[str, Any] = {"per": ROWS_PER_QUERY_TERM, "n": TYPO_CANDIDATES}
+    if dialect == "sqlite":
+        indexed = _indexed_fts_columns(session, table.name)
+        fts = quote(fts_table_name(table.name))
+        column_filter = "{" + " ".join(fields) + "} : " if set(fields) != set(indexed) else ""
+        for k, group in enumerate(groups):
+            params[f"m{k}"] = column_filter + "(" + " OR ".join(fts_phrase(t) for t in group) + ")"
+            parts.append(
+                f"SELECT id FROM (SELECT rowid AS id FROM {fts} WHERE {fts} MATCH :m{k} "
+                f"LIMIT :per) AS hits"
+            )
+    else:
+        for k, group in enumerate(groups):
+            conditions = []
+            for i, term in enumerate(group):
+                params[f"p{k}_{i}"] = "%" + escape_like(term) + "%"
+                conditions += [
+                    f"lower(t.{quote(f)}) LIKE :p{k}_{i} ESCAPE '{LIKE_ESCAPE}'" for f in fields
+                ]
+            parts.append(
+                f"SELECT id FROM (SELECT t.id FROM {quote(table.name)} t "
+                f"WHERE {' OR '.join(conditions)} LIMIT :per) AS hits"
+            )
+    statement = sa.text(
+        f"WITH hits AS ({' UNION ALL '.join(parts)}), "
+        f"best AS (SELECT id, count(*) AS n FROM hits GROUP BY id ORDER BY n DESC, id LIMIT :n) "
+        f"SELECT t.id, {_select_fields(table, returned)} FROM best "
+        f"JOIN {quote(table.name)} t ON t.id = best.id ORDER BY best.n DESC, best.id"
+    )
+    return _rows_to_candidates(session.execute(statement, params), returned)
+
+
+def _too_common(session: Any, table: str, terms: Sequence[str]) -> bool:
+    """Whether the rows containing `terms` exceed `CONTAINMENT_BUDGET` (by their rarest trigram).
+
+    A phrase query reads the posting lists of its trigrams in full before any LIMIT applies:
+    "lepidoptera" in NCBITaxon (100,000 rows) costs a second.
+    """
+    frequencies = _document_frequencies(session, table, [t for w in terms for t in trigrams(w)])
+    if frequencies is None:
+        return False
+    rows = sum(min(frequencies[t] for t in trigrams(w)) for w in terms if trigrams(w))
+    return rows > CONTAINMENT_BUDGET
+
+
+def typo_candidates(
+    session: Any, model: Any, query: str, fields: Sequence[str], returned: Sequence[str]
+) -> tuple[list[Candidate], bool]:
+    """Return the candidates found through the typo index, and whether one is within reach.
+
+    The flag says that a vocabulary term within `MAX_EDITS` edits of the whole query exists:
+    then the closest answers are in hand and the trigram pass is not needed.
+    """
+    table: sa.Table = model.__table__
+    dialect = session.get_bind().dialect.name
+    terms = query_terms(query)[-MAX_QUERY_TERMS:]
+    if not terms or not _has_typo_index(session, table.name):
+        return [], False
+    if dialect == "sqlite":
+        indexed = _indexed_fts_columns(session, table.name)
+        fields = [f for f in fields if f in indexed]
+        if not fields:
+            return [], False
+    similar = similar_terms(session, table.name, terms)
+    within_reach = terms[-1] == ascii_lower(query) and bool(similar[-1])
+    # the whole query's neighbours first: a short code in a long name ("r2a2") can have
+    # hundreds of neighbours that must not crowd out the name itself
+    words = sorted(item for group in similar[:-1] for item in group)
+    values = list(dict.fromkeys(term for _edits, term in [*similar[-1], *words]))
+    found: list[Candidate] = []
+    if values:
+        values = values[:EQUAL_VALUES]
+        found += _equal_rows(session, table, values, fields, returned, dialect)
+    groups = []
+    for k, group in enumerate(similar):
+        if not group or (within_reach and k == len(terms) - 1 and len(terms) > 1):
+            continue  # the whole query's neighbours are whole values: found by equality
+        fewest = group[0][0]
+        chosen = [t for edits, t in group[:TERMS_PER_QUERY_TERM] if edits <= fewest + 1]
+        if dialect == "sqlite" and _too_common(session, table.name, chosen):
+            continue  # in so many rows that containing it tells nothing (and reading costs)
+        groups.append(chosen)
+    if groups:
+        found += _containing_rows(session, table, groups, fields, returned, dialect)
+    return found, within_reach
+
+
 def fuzzy_candidates(
     session: Any, model: Any, query: str, fields: Sequence[str], returned: Sequence[str]
 ) -> list[Candidate]:
     """Return candidates for a query with typos (pass 3)."""
+    found, within_reach = typo_candidates(session, model, query, fields, returned)
+    if within_reach:
+        return found
+    return found + _trigram_candidates(session, model, query, fields, returned)
+
+
+def _trigram_candidates(
+    session: Any, model: Any, query: str, fields: Sequence[str], returned: Sequence[str]
+) -> list[Candidate]:
+    """Return the rows sharing the most chunks of the query (trigram index)."""
     table: sa.Table = model.__table__
     dialect = session.get_bind().dialect.name
     chunks = query_chunks(query)
