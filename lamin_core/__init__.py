@@ -59,7 +59,7 @@ _binding.install(
     registry_df=_on_first_call("lamin_core.query.dataframe", "registry_df"),
     lookup=_on_first_call("lamin_core.query.record_lookup", "lookup"),
     search=_on_first_call("lamin_core.search", "search"),
-    describe=_on_first_call("lamin_core.view", "describe"),
+    describe=_on_first_call("lamin_core.display", "describe"),
     current_run=_current_run,
     features=_on_first_call("lamin_core.annotations.accessors", "features"),
     labels=_on_first_call("lamin_core.annotations.accessors", "labels"),
@@ -81,7 +81,7 @@ _install_console_handler()  # print catalog messages when the application config
 
 # names whose modules need pandas: imported when first used (PEP 562)
 __getattr__ = _first_use_getattr(
-    __name__, globals(), {"Curator": "lamin_core.curators", "view": "lamin_core.view"}
+    __name__, globals(), {"Curator": "lamin_core.curators", "view": "lamin_core.display"}
 )
 
 

@@ -44,7 +44,7 @@ class Above:
     registry_df: Callable[..., Any]  # query.dataframe.registry_df
     lookup: Callable[..., Any]  # query.lookup.lookup
     search: Callable[..., Any]  # search.search
-    describe: Callable[..., None]  # view.describe
+    describe: Callable[..., None]  # display.describe
     current_run: Callable[..., Any]  # tracking.current_run
     features: Callable[..., Any]  # annotations: Artifact.features (class) / artifact.features
     labels: Callable[..., Any]  # annotations: artifact.labels

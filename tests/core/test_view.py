@@ -8,7 +8,7 @@ import pytest
 from test_query_guide import Guide, build_guide_catalog
 
 import lamin_core as ln
-from lamin_core.view import describe_text
+from lamin_core.display import describe_text
 
 
 @pytest.fixture
