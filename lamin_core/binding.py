@@ -37,17 +37,17 @@ class Above:
 
     # --- called by the instance layer ----------------------------------------------------------
     ensure_schema: Callable[..., None]  # migrations.ensure_schema(engine, create=, auto_migrate=)
-    register_storage_and_user: Callable[..., None]  # models.catalog_rows.register(instance)
+    register_storage_and_user: Callable[..., None]  # models.provenance.register_storage_and_user
 
     # --- called by the models ------------------------------------------------------------------
     queryset: Callable[..., Any]  # query.QuerySet(registry)
     registry_df: Callable[..., Any]  # query.dataframe.registry_df
-    lookup: Callable[..., Any]  # query.lookup.lookup
+    lookup: Callable[..., Any]  # query.record_lookup.lookup
     search: Callable[..., Any]  # search.search
     describe: Callable[..., None]  # display.describe
     current_run: Callable[..., Any]  # tracking.current_run
-    features: Callable[..., Any]  # annotations: Artifact.features (class) / artifact.features
-    labels: Callable[..., Any]  # annotations: artifact.labels
+    features: Callable[..., Any]  # annotations.accessors.features
+    labels: Callable[..., Any]  # annotations.accessors.labels
     stage: Callable[..., Any]  # artifacts.staging.stage
     save_artifact: Callable[..., Any]  # artifacts.saving.save_artifact
     delete_artifact: Callable[..., None]  # artifacts.saving.delete_artifact
