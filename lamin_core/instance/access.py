@@ -389,7 +389,8 @@ def grant(
         role: The database role (or group role) to grant to.
         level: ``"read-only"``, ``"write"``, or None to leave table privileges as they are.
         spaces: Names of spaces whose rows the role may read and write from now on.
-        tables: The names of the catalog's tables (those that do not exist are skipped).
+        tables: The names of the catalog's tables (those that do not exist are skipped); the
+            tables named after one of them (``<table>_...``: search index tables) are included.
 
     Raises:
         InstanceError: the database is not PostgreSQL or holds no catalog.
@@ -419,6 +420,9 @@ def grant(
     if schema is None:
         raise InstanceError("The database holds no catalog. Create one with ln.init(db=...).")
     wanted = set(tables) | {"alembic_version"}
+    # tables that belong to a catalog table are named after it: link tables, and the search
+    # index's own tables (``ulabel_terms``, ``ulabel_deletes``), which its triggers write
+    owners = tuple(f"{name}_" for name in wanted)
     present = [
         name
         for (name,) in connection.execute(
@@ -428,7 +432,7 @@ def grant(
             ),
             {"schema": schema},
         )
-        if name in wanted
+        if name in wanted or name.startswith(owners)
     ]
     executed: list[str] = []
     if level is not None:
