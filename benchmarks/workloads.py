@@ -187,13 +187,15 @@ if pid == 0:
     os.execv(sys.argv[2], sys.argv[2:])
 _, status, usage = os.wait4(pid, 0)
 elapsed = time.perf_counter() - start
+cpu = usage.ru_utime + usage.ru_stime
 with open(sys.argv[1], "w") as out:
-    out.write(f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+    out.write(f"{elapsed} {cpu} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
 """
 
 
-def run_process(argv: list[str], cwd: Path) -> tuple[float, float]:
-    """Run `argv` (argv[0] a full path) as a new process; return its wall seconds and peak MiB.
+def run_process(argv: list[str], cwd: Path) -> tuple[float, float, float]:
+    """Run `argv` (argv[0] a full path) as a new process; return its wall and CPU seconds and
+    its peak MiB.
 
     Output goes to a temporary file, shown when the process fails.
     """
@@ -204,12 +206,12 @@ def run_process(argv: list[str], cwd: Path) -> tuple[float, float]:
         report = Path(scratch) / "report"
         launcher = [sys.executable, "-S", "-c", LAUNCHER, str(report), *argv]
         subprocess.run(launcher, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, check=False)
-        elapsed, peak_kb, code = report.read_text().split()
+        elapsed, cpu, peak_kb, code = report.read_text().split()
         if int(code) != 0:
             output.seek(0)
             tail = output.read().decode(errors="replace")[-2000:]
             raise RuntimeError(f"{argv[:3]} exited with {code}:\n{tail}")
-    return float(elapsed), int(peak_kb) / 1024
+    return float(elapsed), float(cpu), int(peak_kb) / 1024
 
 
 def whole_processes(commands: dict[str, list[str]], cwd: Path, measure: str) -> harness.Workload:
@@ -223,8 +225,7 @@ def whole_processes(commands: dict[str, list[str]], cwd: Path, measure: str) -> 
     def run(index: int) -> dict[str, float]:
         timings: dict[str, float] = {}
         for name, argv in commands.items():
-            timings[name], peak = run_process(argv, cwd)
-            timings[f"{name}_cpu"] = timings[name]  # a child's CPU is not this process's
+            timings[name], timings[f"{name}_cpu"], peak = run_process(argv, cwd)
             if index > 0:
                 peaks[name].append(peak)
         return timings
