@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,6 +48,7 @@ __all__ = [
     "UnstorableJSON",
     "install",
     "json_dumps",
+    "listen_once",
     "recovered",
     "report_deleted_rows",
     "translate",
@@ -120,10 +122,25 @@ def json_dumps(value: Any) -> str:
         raise UnstorableJSON(str(error)) from error
 
 
+_LISTENING: weakref.WeakKeyDictionary[Engine, set[tuple[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def listen_once(engine: Engine, event: str, listener: Any) -> None:
+    """Add `listener` for `event` on `engine`, unless this engine already has it.
+
+    Not ``sa.event.contains``: SQLAlchemy keys its registry by ``id(engine)``, and an engine
+    freed before its listener collection is may hand its id to a new engine, which then seems to
+    have the listener already and never gets it.
+    """
+    done = _LISTENING.setdefault(engine, set())
+    if (event, listener) not in done:
+        sa.event.listen(engine, event, listener)
+        done.add((event, listener))
+
+
 def install(engine: Engine) -> None:
     """Translate the driver errors of `engine` into LaminErrors (a no-op when already done)."""
-    if not sa.event.contains(engine, "handle_error", _handle_error):
-        sa.event.listen(engine, "handle_error", _handle_error)
+    listen_once(engine, "handle_error", _handle_error)
 
 
 def _handle_error(context: ExceptionContext) -> BaseException | None:

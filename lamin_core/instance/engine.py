@@ -130,6 +130,4 @@ def install_sqlite_functions(engine: Engine) -> None:
     """
     if engine.dialect.name != "sqlite":
         return
-    if sa.event.contains(engine, "connect", register_sqlite_functions):
-        return
-    sa.event.listen(engine, "connect", register_sqlite_functions)
+    dberrors.listen_once(engine, "connect", register_sqlite_functions)

@@ -85,6 +85,25 @@ def test_run_params_non_finite_is_refused(instance: ln.Instance, bad: Any):
     assert catalog_snapshot(instance) == before
 
 
+def test_a_new_engine_gets_the_error_hook_even_when_sqlalchemy_thinks_it_has_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # SQLAlchemy's listener registry is keyed by id(engine): a freed engine's id reused by a new
+    # one made `event.contains` answer yes, and that engine let driver errors through raw.
+    from lamin_core.instance.engine import create_engine
+
+    monkeypatch.setattr(sa.event, "contains", lambda *args, **kwargs: True)
+    engine = create_engine(f"sqlite:///{tmp_path / 'stale.db'}")
+    table = sa.Table("t", sa.MetaData(), sa.Column("v", sa.JSON))
+    table.create(engine)
+    with pytest.raises(ln.errors.ValidationError, match="finite"), engine.begin() as connection:
+        connection.execute(table.insert(), {"v": {"lr": math.inf}})
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
+        assert connection.execute(sa.text("SELECT 'abc' REGEXP 'b'")).scalar() == 1
+    engine.dispose()
+
+
 # --- raw driver errors: each case on both backends ---------------------------------------------
 
 
