@@ -8,7 +8,9 @@ into a schema at the release's revision, as a team's server catalog would be.
 
 from __future__ import annotations
 
+import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,12 +113,8 @@ def _from_sqlite(column: sa.Column, value: Any) -> Any:
     if isinstance(column.type, sa.Boolean):
         return bool(value)
     if isinstance(column.type, sa.JSON):
-        import json
-
         return json.loads(value) if isinstance(value, str) else value
     if isinstance(column.type, sa.DateTime) and isinstance(value, str):
-        from datetime import datetime
-
         return datetime.fromisoformat(value)
     return value
 
