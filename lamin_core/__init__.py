@@ -34,6 +34,7 @@ from lamin_core.models import (
     FeatureSet,
     FeatureValue,
     Run,
+    Schema,
     Space,
     Storage,
     Transform,
@@ -81,7 +82,13 @@ _install_console_handler()  # print catalog messages when the application config
 
 # names whose modules need pandas: imported when first used (PEP 562)
 __getattr__ = _first_use_getattr(
-    __name__, globals(), {"Curator": "lamin_core.curators", "view": "lamin_core.display"}
+    __name__,
+    globals(),
+    {
+        "Curator": "lamin_core.curators",
+        "curators": "lamin_core.curators",
+        "view": "lamin_core.display",
+    },
 )
 
 
@@ -103,6 +110,7 @@ __all__ = [
     "Q",
     "QuerySet",
     "Run",
+    "Schema",
     "Space",
     "Storage",
     "StorageError",
@@ -112,6 +120,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "connect",
+    "curators",
     "errors",
     "finish",
     "get_instance",

@@ -41,13 +41,16 @@ def first_use_getattr(
         package: The name of the module the ``__getattr__`` belongs to (for the error).
         namespace: That module's ``globals()``: a loaded name is stored there, so the next read
             does not come back here.
-        names: Attribute name -> the module that defines it.
+        names: Attribute name -> the module that defines it (or, for a submodule of
+            `package` with that name, the module itself).
     """
 
     def __getattr__(name: str) -> Any:
         if name not in names:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(names[name]), name)
+        module = importlib.import_module(names[name])
+        # a name may be the module itself (``ln.curators``) or one of its attributes
+        value = module if names[name] == f"{package}.{name}" else getattr(module, name)
         namespace[name] = value
         return value
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import typing
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,13 +26,16 @@ import numpy as np
 from lamin_core.errors import RegistryReferenceError, ValidationError, did_you_mean
 from lamin_core.errors.values import json_value
 from lamin_core.models.registry import (
+    field_names,
+    is_label_registry,
     label_registries,
     parse_categorical,
     reference_text,
+    registry_named,
     split_list,
 )
 
-__all__ = ["SIMPLE_DTYPES", "DType", "parse_dtype", "valid_dtypes_text"]
+__all__ = ["SIMPLE_DTYPES", "DType", "dtype_text", "parse_dtype", "valid_dtypes_text"]
 
 SIMPLE_DTYPES = ("str", "int", "float", "num", "bool", "date", "datetime", "dict")
 
@@ -173,22 +177,87 @@ def _invalid(text: str, reason: str = "", hint: str | None = None) -> Validation
     )
 
 
+_PYTHON_TYPES: dict[Any, str] = {
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    dict: "dict",
+    dt.date: "date",
+    dt.datetime: "datetime",
+}
+
+
+def dtype_text(dtype: Any) -> str:
+    """Return the dtype string of a dtype given as text, a Python type, a registry or a field.
+
+    ``float`` -> ``"float"``, ``ln.ULabel`` -> ``"cat[ULabel]"``, ``bt.CellType`` ->
+    ``"cat[bionty.CellType]"``, ``bt.CellType.ontology_id`` ->
+    ``"cat[bionty.CellType.ontology_id]"``, ``list[str]`` -> ``"list[str]"``, a list of
+    registries ``[ln.ULabel, bt.CellType]`` -> ``"cat[ULabel|bionty.CellType]"``.
+
+    Raises:
+        ValidationError: a type or object that names no feature dtype; lists the valid ones.
+    """
+    if isinstance(dtype, str):
+        return dtype
+    if typing.get_origin(dtype) is list:
+        (inner,) = typing.get_args(dtype) or (None,)
+        if inner is None:
+            raise _invalid_object(dtype, ": say what the list holds, e.g. list[str]")
+        return f"list[{dtype_text(inner)}]"
+    if isinstance(dtype, (list, tuple)) and dtype:
+        parts = [_categorical_part(item) for item in dtype]
+        return f"cat[{'|'.join(parts)}]"
+    if isinstance(dtype, type) and dtype in _PYTHON_TYPES:
+        return _PYTHON_TYPES[dtype]
+    return f"cat[{_categorical_part(dtype)}]"
+
+
+def _categorical_part(value: Any) -> str:
+    """Return the text of a label registry (``ULabel``) or field (``bionty.CellType.name``)."""
+    if isinstance(value, type) and registry_named(value.__name__) is value:
+        registry, field = value, None
+    elif isinstance(getattr(value, "class_", None), type) and isinstance(
+        getattr(value, "key", None), str
+    ):
+        registry, field = value.class_, value.key
+    else:
+        raise _invalid_object(value)
+    if not is_label_registry(registry):
+        names = ", ".join(r.__name__ for r in label_registries())
+        raise _invalid_object(
+            value, f": {registry.__name__} records cannot be labels; label registries: {names}"
+        )
+    if field is not None and field not in field_names(registry):
+        raise _invalid_object(value, f": {registry.__name__} has no field {field!r}")
+    return reference_text(registry, field)
+
+
+def _invalid_object(value: Any, reason: str = "") -> ValidationError:
+    kind = value.__name__ if isinstance(value, type) else f"{type(value).__name__} {value!r}"
+    reason = reason or ": not a dtype string, a Python type with a feature dtype or a registry"
+    return ValidationError(
+        f"Invalid dtype {kind}{reason}. "
+        "Pass str, int, float, bool, dict, datetime.date, datetime.datetime, a label registry "
+        f"(ln.ULabel, bt.CellType) or one of its fields, list[...] of these, or a string: "
+        f"{valid_dtypes_text()}."
+    )
+
+
 def parse_dtype(text: Any) -> DType:
-    """Parse a feature dtype string.
+    """Parse a feature dtype: a string, a Python type, a label registry or one of its fields.
 
     Accepts ``str int float num bool date datetime dict``, ``cat`` (= ``cat[ULabel]``),
     ``cat[ULabel]``, ``cat[bionty.CellType]`` (also ``cat[CellType]``, ``cat[bt.CellType]``),
     ``cat[bionty.CellType.ontology_id]`` (labels matched by another field), unions
-    ``cat[ULabel|bionty.CellType]``, and ``list[...]`` of any of these.
+    ``cat[ULabel|bionty.CellType]``, and ``list[...]`` of any of these; and the objects
+    `dtype_text` turns into these (``float``, ``ln.ULabel``, ``bt.CellType.ontology_id``).
 
     Raises:
         ValidationError: not a valid dtype; the message lists the valid ones.
     """
-    if not isinstance(text, str):
-        raise ValidationError(
-            f"A feature dtype must be a string such as 'float' or 'cat[ULabel]', got "
-            f"{type(text).__name__} {text!r}. Valid dtypes: {valid_dtypes_text()}."
-        )
+    text = dtype_text(text)
     is_list, stripped = split_list(text.strip().replace(" ", ""))
     if is_list and split_list(stripped)[0]:
         raise _invalid(text, ": nested lists are not supported")

@@ -24,10 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lamin_core.models.annotation import FeatureSet, run_column
+from lamin_core.models.annotation import run_column
 from lamin_core.models.artifact import Artifact, _link_table
 from lamin_core.models.base import Record, RecordList, created_at_column, created_by_column
 from lamin_core.models.registry import BIO, register
+from lamin_core.models.schema import Schema
 
 if TYPE_CHECKING:
     import numpy as np
@@ -423,7 +424,7 @@ featureset_gene = sa.Table(
     sa.Column("featureset_id", ForeignKey("featureset.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("gene_id", ForeignKey("gene.id", ondelete="CASCADE"), primary_key=True),
 )
-FeatureSet.genes = relationship(Gene, secondary=featureset_gene)
+Schema.genes = relationship(Gene, secondary=featureset_gene)
 register(Source, namespace=BIO)
 register(*BIO_REGISTRIES, namespace=BIO, is_label=True)
-Gene.feature_sets = relationship(FeatureSet, secondary=featureset_gene, viewonly=True)
+Gene.feature_sets = relationship(Schema, secondary=featureset_gene, viewonly=True)

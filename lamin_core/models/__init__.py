@@ -1,16 +1,18 @@
 """The registries: SQLAlchemy 2 models, one module per family."""
 
-from lamin_core.models.annotation import Feature, FeatureSet, FeatureValue, ULabel
+from lamin_core.models.annotation import Feature, FeatureValue, ULabel
 from lamin_core.models.artifact import Artifact, Collection
 from lamin_core.models.base import Base, Record, RecordList
 from lamin_core.models.provenance import IsVersioned, Run, Storage, Transform, User
-from lamin_core.models.registry import register
+from lamin_core.models.registry import register, register_alias
+from lamin_core.models.schema import FeatureSet, Schema
 from lamin_core.models.space import Space
 from lamin_core.models.tombstone import tombstone
 
 # the registry map (lamin_core.models.registry): the core registries; lamin_core.bio adds its own
 register(User, Storage, Space, Transform, Run, Artifact, Collection)
-register(Feature, FeatureSet, FeatureValue)
+register(Feature, Schema, FeatureValue)
+register_alias("FeatureSet", Schema)  # the name before LaminDB 2.x
 register(ULabel, is_label=True)
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "Record",
     "RecordList",
     "Run",
+    "Schema",
     "Space",
     "Storage",
     "Transform",

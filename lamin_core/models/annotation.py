@@ -1,8 +1,9 @@
-"""What artifacts are about: ULabel, Feature, FeatureSet and FeatureValue.
+"""What artifacts are about: ULabel, Feature and FeatureValue (Schema: models.schema).
 
 Labels are free-form categories; features are typed dimensions (a column of a DataFrame, a key
 of ``adata.uns``); feature sets are schemas (the columns of a DataFrame, the genes of an AnnData);
-feature values are the dataset-level values of features (``temperature=21.6``).
+feature values are the dataset-level values of features (``temperature=21.6``). Schemas, the
+sets of features a dataset must have, live in `lamin_core.models.schema`.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lamin_core.errors import ValidationError
 from lamin_core.models.base import Record, created_at_column, created_by_column
-from lamin_core.storage.hashing import set_hash
 
 if TYPE_CHECKING:
     from lamin_core.models.artifact import Artifact
+    from lamin_core.models.schema import Schema
 
 
 def run_column() -> Mapped[int | None]:
@@ -138,60 +139,10 @@ class Feature(Record):
     created_at: Mapped[dt.datetime] = created_at_column()
     created_by_id: Mapped[int | None] = created_by_column()
 
-    feature_sets: Mapped[list[FeatureSet]] = relationship(
+    feature_sets: Mapped[list[Schema]] = relationship(
         secondary=featureset_feature, back_populates="features"
     )
     values: Mapped[list[FeatureValue]] = relationship(back_populates="feature")
-
-
-class FeatureSet(Record):
-    """A schema: a set of features, or a set of biological records such as genes.
-
-    Examples:
-        >>> ln.FeatureSet(features=[temperature, study]).save()
-    """
-
-    __tablename__ = "featureset"
-    _uid_length = 20
-    _search_fields = ("name", "itype")
-    # `registry` is reserved by SQLAlchemy's declarative base; queries accept it as an alias.
-    _field_aliases = {"registry": "itype"}
-    _natural_keys = (("hash",),)
-
-    name: Mapped[str | None] = mapped_column(String(255))
-    n: Mapped[int] = mapped_column(Integer, default=0)
-    dtype: Mapped[str | None] = mapped_column(String(64))
-    itype: Mapped[str] = mapped_column(String(128), default="Feature")
-    hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    run_id: Mapped[int | None] = run_column()
-    created_at: Mapped[dt.datetime] = created_at_column()
-    created_by_id: Mapped[int | None] = created_by_column()
-
-    features: Mapped[list[Feature]] = relationship(
-        secondary=featureset_feature, back_populates="feature_sets"
-    )
-    artifacts: Mapped[list[Artifact]] = relationship(
-        secondary="artifact_featureset", back_populates="feature_sets", viewonly=True
-    )
-
-    def _after_links_changed(self, session: sa.orm.Session) -> None:
-        """Recount the members after ``feature_set.features.add(...)`` and the like.
-
-        A set identified by its members (`hash` set, as the curators make them) gets the hash
-        of its new members.
-        """
-        uids: list[str] = []
-        for relation in sa.inspect(type(self)).relationships:
-            if relation.viewonly or relation.secondary is None:
-                continue  # features and genes: the members
-            ((_own, local),) = relation.synchronize_pairs
-            ((member_id, remote),) = relation.secondary_synchronize_pairs or ()
-            member_uid = relation.mapper.local_table.c.uid
-            ids = sa.select(remote).where(local == self.id)
-            uids += session.scalars(sa.select(member_uid).where(member_id.in_(ids))).all()
-        self.n = len(uids)
-        if self.hash is not None:
-            self.hash = set_hash(uids)
 
 
 class FeatureValue(Record):

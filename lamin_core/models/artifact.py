@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lamin_core.binding import Accessor, above
 from lamin_core.errors import ValidationError
-from lamin_core.models.annotation import FeatureSet, FeatureValue, ULabel, run_column
+from lamin_core.models.annotation import FeatureValue, ULabel, run_column
 from lamin_core.models.base import Record, created_at_column, created_by_column
 from lamin_core.models.provenance import (
     IsVersioned,
@@ -29,6 +29,7 @@ from lamin_core.models.provenance import (
     User,
     run_input_artifact,
 )
+from lamin_core.models.schema import Schema, artifact_schema
 from lamin_core.storage.paths import validate_key, validate_suffix
 
 if TYPE_CHECKING:
@@ -144,8 +145,12 @@ class Artifact(IsVersioned):
         secondary=run_input_artifact, back_populates="input_artifacts"
     )
     ulabels: Mapped[list[ULabel]] = relationship(secondary=artifact_ulabel, viewonly=True)
-    feature_sets: Mapped[list[FeatureSet]] = relationship(
-        secondary=artifact_featureset, viewonly=True
+    feature_sets: Mapped[list[Schema]] = relationship(
+        secondary=artifact_featureset, back_populates="artifacts", viewonly=True
+    )
+    # the schema the artifact was validated against (from_df(..., schema=), a curator)
+    schema: Mapped[Schema | None] = relationship(
+        secondary=artifact_schema, back_populates="validated_artifacts", viewonly=True
     )
     feature_values: Mapped[list[FeatureValue]] = relationship(
         secondary=artifact_featurevalue, viewonly=True

@@ -126,7 +126,7 @@ class RecordMeta(DeclarativeAttributeIntercept):
     """
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        existing = cls._existing_record(kwargs) if not args else None  # type: ignore[attr-defined]
+        existing = cls._existing_for_call(args, kwargs)  # type: ignore[attr-defined]
         if existing is not None:
             return existing
         return super().__call__(*args, **kwargs)
@@ -273,6 +273,15 @@ class Record(Base, metaclass=RecordMeta):
         if column is not None and isinstance(column.type, String):
             return isinstance(value, str)
         return True
+
+    @classmethod
+    def _existing_for_call(cls: type[R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R | None:
+        """Return the saved record a constructor call means, or None for a new one.
+
+        Keyword calls look up the natural keys (`_existing_record`); a registry whose identity
+        is derived from its arguments (a Schema's hash) overrides this.
+        """
+        return cls._existing_record(kwargs) if not args else None
 
     @classmethod
     def _existing_record(cls: type[R], kwargs: dict[str, Any]) -> R | None:

@@ -56,6 +56,7 @@ __all__ = [
     "parse_reference",
     "reference_text",
     "register",
+    "register_alias",
     "registries",
     "registry_named",
     "search_fields",
@@ -134,6 +135,15 @@ def register(*registries: type, namespace: Namespace = CORE, is_label: bool = Fa
         _ENTRIES[registry.__name__] = _Entry(registry, namespace, is_label)
 
 
+_ALIASES: dict[str, type] = {}  # older class names that still name a registry in text
+
+
+def register_alias(name: str, registry: type) -> None:
+    """Let text name a registered registry by an older class name (``FeatureSet`` -> Schema)."""
+    _entry(registry)
+    _ALIASES[name] = registry
+
+
 def registries() -> list[Any]:
     """Return every registered registry, core ones first, in the order they were registered."""
     return [entry.registry for entry in _ENTRIES.values()]
@@ -142,7 +152,7 @@ def registries() -> list[Any]:
 def registry_named(name: str) -> Any:
     """Return the registry with class name `name` (no prefix), or None."""
     entry = _ENTRIES.get(name)
-    return entry.registry if entry is not None else None
+    return entry.registry if entry is not None else _ALIASES.get(name)
 
 
 def _entry(registry: type) -> _Entry:
@@ -357,6 +367,8 @@ def parse_reference(text: Any, *, labels_only: bool = False) -> RegistryRef:
     choices = label_registries() if labels_only else registries()
     by_name = {registry.__name__: registry for registry in choices}
     registry = by_name.get(name)
+    if registry is None and not labels_only:
+        registry = _ALIASES.get(name)
     if registry is None:
         shown = ", ".join(reference_text(r) for r in choices)
         kind = "label registries" if labels_only else "registries"
