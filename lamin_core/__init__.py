@@ -75,6 +75,8 @@ _binding.install(
     open_artifact=_on_first_call("lamin_core.artifacts.access", "open_artifact"),
     load_collection=_on_first_call("lamin_core.artifacts.access", "load_collection"),
     view_lineage=_on_first_call("lamin_core.lineage", "view_lineage"),
+    curate=_on_first_call("lamin_core.curators.formats", "curate"),
+    save_with_curator=_on_first_call("lamin_core.curators.annotate", "save_with_curator"),
 )
 _install_related_managers()  # artifact.ulabels.filter(...), label.parents.add(...)
 _install_feature_hooks()  # Feature(name=..., dtype=...) checks both when set

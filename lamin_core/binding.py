@@ -59,6 +59,8 @@ class Above:
     open_artifact: Callable[..., Any]  # artifacts.access.open_artifact
     load_collection: Callable[..., Any]  # artifacts.access.load_collection
     view_lineage: Callable[..., Any]  # lineage.view_lineage
+    curate: Callable[..., Any]  # curators.formats.curate
+    save_with_curator: Callable[..., Any]  # curators.annotate.save_with_curator
 
     def __getattr__(self, name: str) -> Any:
         # only reached for a declared attribute that was never installed

@@ -15,12 +15,13 @@ from lamin_core.annotations.dtypes import parse_dtype
 from lamin_core.annotations.feature_sets import features_set, genes_set, link_feature_set
 from lamin_core.annotations.labels import insert_links
 from lamin_core.bio.matching import organism_condition
+from lamin_core.models.schema import artifact_schema
 
 if TYPE_CHECKING:
     from lamin_core.curators.base import BaseCurator
-    from lamin_core.models import Artifact
+    from lamin_core.models import Artifact, Schema
 
-__all__ = ["save_curated"]
+__all__ = ["link_schema", "save_curated", "save_with_curator"]
 
 CHUNK = 10_000
 
@@ -69,13 +70,24 @@ def annotate(curator: BaseCurator, artifact: Artifact) -> None:
         if name == "var_index":
             gene_ids = [ids[v] for v in values if v in ids]
             gene_set = genes_set(session, gene_ids, dtype=_x_dtype(curator._data))
-            link_feature_set(session, artifact.id, gene_set.id, slot="var")
+            link_feature_set(session, artifact.id, gene_set.id, slot=curator._var_slot)
             continue
         feature = key.feature
         if feature is None or not parse_dtype(feature.dtype).is_categorical:
             continue
         label_ids = [ids[v] for v in values if v in ids]
         insert_links(session, artifact.id, key.registry, label_ids, feature.id)
+    if curator._schema is not None:
+        link_schema(session, artifact.id, curator._schema)
+
+
+def link_schema(session: Any, artifact_id: int, schema: Schema) -> None:
+    """Record the schema an artifact was validated against (saving a new schema first)."""
+    if schema.id is None:
+        schema.save()
+    link = artifact_schema.c
+    session.execute(artifact_schema.delete().where(link.artifact_id == artifact_id))
+    session.execute(artifact_schema.insert(), {"artifact_id": artifact_id, "schema_id": schema.id})
 
 
 def save_curated(curator: BaseCurator, artifact: Artifact) -> Artifact:
@@ -92,3 +104,13 @@ def save_curated(curator: BaseCurator, artifact: Artifact) -> Artifact:
             saved.delete()
         raise
     return saved
+
+
+def save_with_curator(artifact: Artifact) -> Artifact:
+    """Save an artifact made with ``schema=`` and annotate it from the curator that validated it.
+
+    ``ln.Artifact.from_df(df, key=..., schema=schema)`` validated the data when the artifact was
+    made; its ``save()`` comes here (through ``lamin_core.binding``).
+    """
+    curator = artifact.__dict__.pop("_curator")
+    return save_curated(curator, artifact)

@@ -25,12 +25,13 @@ from lamin_core.annotations.dtypes import DType, parse_dtype
 from lamin_core.bio.matching import match_values, resolve_field
 from lamin_core.curators.keys import CuratedKey, column_key, columns_key
 from lamin_core.curators.report import KeyReport, error_text, log_report, logger, quoted
+from lamin_core.curators.schema_rules import CatManager, coerce_columns, schema_problems
 from lamin_core.errors import ValidationError, did_you_mean
 from lamin_core.instance import get_instance
 from lamin_core.storage.serializers import check_column_names
 
 if TYPE_CHECKING:
-    from lamin_core.models import Artifact, Run
+    from lamin_core.models import Artifact, Run, Schema
 
 __all__ = ["BaseCurator", "CurateLookup"]
 
@@ -62,6 +63,13 @@ class BaseCurator:
         self._reports: dict[str, KeyReport] = {}
         self._is_validated: bool | None = None
         self._features: dict[str, Any] = {}
+        # set by a ln.Schema (LaminDB 2.x): see lamin_core.curators.schema_rules
+        self._schema: Schema | None = None
+        self._required: list[str] = []
+        self._allowed: set[str] | None = None
+        self._coerce_problems: dict[str, str] = {}
+        self._coerce = False
+        self._var_slot = "var"
 
     # --- keys --------------------------------------------------------------------------------
 
@@ -129,7 +137,7 @@ class BaseCurator:
                 use_public=key.use_public,
             )
         if key.name == "columns":
-            report.dtype_problems = self._feature_problems()
+            report.dtype_problems = {**schema_problems(self), **self._feature_problems()}
         return report
 
     def _feature_problems(self) -> dict[str, str]:
@@ -166,9 +174,15 @@ class BaseCurator:
         Returns:
             True when the dataset validates. Otherwise False, with a log line per failing key
             naming its values, close matches and the fix; nothing is written.
+
+        Raises:
+            ValidationError: a curator made with a ``ln.Schema`` (LaminDB 2.x) raises instead
+                of returning False; the message names each failing key, column and value.
         """
         from lamin_core.bio.models import Gene
 
+        if self._coerce:
+            coerce_columns(self)
         var = self._keys.get("var_index")
         if var is not None and var.registry is Gene and var.field == "symbol":
             logger.warning(
@@ -181,7 +195,14 @@ class BaseCurator:
             self._save_public_records(reports)
         for report in reports.values():
             log_report(report, quiet_success=report.key.name == "columns")
+        if self._schema is not None and not self._is_validated:
+            raise ValidationError(error_text(list(reports.values())))
         return self._is_validated
+
+    @property
+    def cat(self) -> CatManager:
+        """The categorical keys: ``.non_validated``, ``.standardize(key)``, ``.add_new_from(key)``."""
+        return CatManager(self)
 
     def _save_public_records(self, reports: dict[str, KeyReport]) -> None:
         """Create, in one transaction, the records of values found only in public sources.

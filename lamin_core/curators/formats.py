@@ -18,34 +18,70 @@ import pandas as pd
 from lamin_core.bio.matching import resolve_field
 from lamin_core.curators.base import BaseCurator
 from lamin_core.curators.keys import index_key
+from lamin_core.curators.schema_rules import (
+    SlotCurator,
+    add_frame_keys,
+    add_var_key,
+    check_schema,
+)
 from lamin_core.errors import ValidationError
+from lamin_core.models import Schema
 
 if TYPE_CHECKING:
     import anndata as ad
 
     from lamin_core.models import Artifact
 
-__all__ = ["AnnDataCurator", "Curator", "DataFrameCurator"]
+__all__ = ["AnnDataCurator", "Curator", "DataFrameCurator", "curate"]
+
+
+def _refuse_mixed(schema: Any, **legacy: Any) -> None:
+    given = [name for name, value in legacy.items() if value is not None]
+    if schema is not None and given:
+        raise ValidationError(
+            f"Pass either a schema or {', '.join(given)}, not both: a ln.Schema says which "
+            "columns are categorical through its features' dtypes."
+        )
 
 
 class DataFrameCurator(BaseCurator):
-    """Validates a DataFrame's column names against features and categorical columns."""
+    """Validates a DataFrame's column names against features and categorical columns.
+
+    Two signatures: LaminDB 2.x's ``DataFrameCurator(df, schema)`` with a ``ln.Schema``
+    (`validate()` raises a ValidationError when the data fails), and the 1.x one with
+    ``categoricals=`` and ``columns=`` (`validate()` returns False).
+
+    Examples:
+        >>> schema = ln.Schema(features=[ln.Feature(name="cell_type", dtype=bt.CellType).save()])
+        >>> curator = ln.curators.DataFrameCurator(df, schema)
+        >>> curator.validate()
+        >>> artifact = curator.save_artifact(key="my_datasets/cells.parquet")
+    """
 
     _slot = "columns"
 
     def __init__(
         self,
         df: pd.DataFrame,
-        categoricals: dict[str, Any] | None = None,
+        categoricals: dict[str, Any] | Schema | None = None,
         columns: Any = None,
         organism: str | None = None,
+        *,
+        schema: Schema | None = None,
     ) -> None:
+        if isinstance(categoricals, Schema):  # LaminDB 2.x: DataFrameCurator(df, schema)
+            schema, categoricals = categoricals, None
+        _refuse_mixed(schema, categoricals=categoricals, columns=columns)
         if not isinstance(df, pd.DataFrame):
             raise ValidationError(
-                f"Curator.from_df() expects a pandas DataFrame, got {type(df).__name__}."
+                f"DataFrameCurator expects a pandas DataFrame, got {type(df).__name__}."
             )
         super().__init__(df, df, organism)
-        self._add_columns(columns, categoricals)
+        if schema is None:
+            self._add_columns(columns, categoricals)
+        else:
+            self._schema = check_schema(schema, otype="DataFrame")
+            add_frame_keys(self, schema)
 
     def _artifact(
         self, key: str | None, description: str | None, revises: Any, run: Any
@@ -60,7 +96,18 @@ class DataFrameCurator(BaseCurator):
 
 
 class AnnDataCurator(BaseCurator):
-    """Validates an AnnData's var index, obs column names and categorical obs columns."""
+    """Validates an AnnData's var index, obs column names and categorical obs columns.
+
+    Two signatures: LaminDB 2.x's ``AnnDataCurator(adata, schema)`` with a composite
+    ``ln.Schema(otype="AnnData", slots={"obs": ..., "var.T": ...})`` (`validate()` raises when
+    the data fails; `slots` gives each slot's keys), and the 1.x one with ``var_index=`` and
+    ``categoricals=``.
+
+    Examples:
+        >>> curator = ln.curators.AnnDataCurator(adata, anndata_schema)
+        >>> curator.slots["obs"].cat.standardize("cell_type")
+        >>> artifact = curator.save_artifact(key="my_datasets/cells.h5ad")
+    """
 
     _slot = "obs"
 
@@ -71,20 +118,53 @@ class AnnDataCurator(BaseCurator):
         categoricals: dict[str, Any] | None = None,
         obs_columns: Any = None,
         organism: str | None = None,
+        *,
+        schema: Schema | None = None,
     ) -> None:
         import anndata as ad
 
+        if isinstance(var_index, Schema):  # LaminDB 2.x: AnnDataCurator(adata, schema)
+            schema, var_index = var_index, None
+        _refuse_mixed(
+            schema, var_index=var_index, categoricals=categoricals, obs_columns=obs_columns
+        )
         if not isinstance(adata, ad.AnnData):
             raise ValidationError(
-                f"Curator.from_anndata() expects an AnnData object, got {type(adata).__name__}; "
+                f"AnnDataCurator expects an AnnData object, got {type(adata).__name__}; "
                 "read files first with anndata.read_h5ad(path)."
             )
         super().__init__(adata, adata.obs, organism)
+        self._slot_keys: dict[str, list[str]] = {}
+        if schema is not None:
+            self._add_slots(check_schema(schema, otype="AnnData"))
+            return
         if var_index is not None:
             registry, field = resolve_field(var_index)
             self._check_organism(registry)
             self._keys["var_index"] = index_key(adata, "var_index", registry, field)
         self._add_columns(obs_columns, categoricals)
+
+    def _add_slots(self, schema: Schema) -> None:
+        self._schema = schema
+        for slot, component in schema.slots.items():
+            before = set(self._keys)
+            if slot == "obs":
+                add_frame_keys(self, component)
+            elif slot == "var.T" or component.itype != "Feature":  # "var": the 1.x spelling
+                add_var_key(self, self._data, component)
+                self._var_slot = slot
+            else:
+                raise ValidationError(
+                    "Slot 'var' with features (validating the columns of adata.var) is not "
+                    "supported; validate the var index with slots={'var.T': "
+                    "ln.Schema(itype=bt.Gene.ensembl_gene_id)}."
+                )
+            self._slot_keys[slot] = [name for name in self._keys if name not in before]
+
+    @property
+    def slots(self) -> dict[str, SlotCurator]:
+        """The slots of a curator made with a composite schema: ``slots["obs"].cat``."""
+        return {slot: SlotCurator(self, slot, keys) for slot, keys in self._slot_keys.items()}
 
     def _artifact(
         self, key: str | None, description: str | None, revises: Any, run: Any
@@ -155,3 +235,22 @@ class Curator:
             obs_columns=obs_columns,
             organism=organism,
         )
+
+
+def curate(data: Any, schema: Any, *, organism: str | None = None) -> BaseCurator:
+    """Return a curator of `data` under `schema` that validated, else raise.
+
+    What ``ln.Artifact.from_df(df, schema=...)`` and ``from_anndata(adata, schema=...)`` call
+    (through ``lamin_core.binding``) before the artifact is made.
+
+    Raises:
+        ValidationError: `schema` does not fit `data`, or `data` fails it; the message names the
+            failing columns and values, and nothing is written.
+    """
+    curator: BaseCurator
+    if isinstance(data, pd.DataFrame):
+        curator = DataFrameCurator(data, check_schema(schema, otype="DataFrame"), organism=organism)
+    else:
+        curator = AnnDataCurator(data, check_schema(schema, otype="AnnData"), organism=organism)
+    curator.validate()
+    return curator

@@ -50,6 +50,8 @@ class CuratedKey:
         write: Applies a {value: new value} mapping to the data in place.
         feature: The Feature whose labels these values are (linked on save), or None.
         use_public: Look values up in the registry's public source too.
+        strict: Every value must validate. A lenient key (the columns of a schema without
+            ``maximal_set``) fails only when none does; the others are left unannotated.
     """
 
     name: str
@@ -59,6 +61,7 @@ class CuratedKey:
     write: Callable[[dict[Any, Any]], None]
     feature: Any = None
     use_public: bool = True
+    strict: bool = True
 
     @property
     def label(self) -> str:

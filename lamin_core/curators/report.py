@@ -42,15 +42,28 @@ class KeyReport:
 
     @property
     def is_validated(self) -> bool:
-        """Whether every value is in the registry (or its public source) and nothing is wrong."""
-        return (
-            self.found.problem is None and not self.match.non_validated and not self.dtype_problems
-        )
+        """Whether every value is in the registry (or its public source) and nothing is wrong.
+
+        A lenient key (`CuratedKey.strict` False) validates when at least one value does.
+        """
+        if self.found.problem is not None or self.dtype_problems:
+            return False
+        return not self._failing_values()
+
+    def _failing_values(self) -> list[Any]:
+        """The registry misses that fail the key: all of a strict key's, a lenient key's if all."""
+        missed = list(self.match.non_validated)
+        return missed if self.key.strict or len(missed) == len(self.found.values) else []
+
+    @property
+    def ignored(self) -> list[str]:
+        """The values of a lenient key that do not validate (they are left unannotated)."""
+        return [] if self.key.strict else [str(v) for v in self.match.non_validated]
 
     @property
     def non_validated(self) -> list[str]:
         """The values that fail, as strings."""
-        values = list(self.found.bad_values or []) + list(self.match.non_validated)
+        values = list(self.found.bad_values or []) + self._failing_values()
         values += [name for name in self.dtype_problems if name not in values]
         return [str(v) for v in dict.fromkeys(values)]
 
@@ -71,8 +84,9 @@ class KeyReport:
             lines.append(self.found.problem)
         for column, reason in self.dtype_problems.items():
             lines.append(f"column {column!r}: {reason}")
-        plain = [v for v in self.match.non_validated if v not in self.match.synonyms]
-        if self.match.synonyms:
+        failing = self._failing_values()
+        plain = [v for v in failing if v not in self.match.synonyms]
+        if self.match.synonyms and failing:
             pairs = ", ".join(f"{k!r} → {v!r}" for k, v in list(self.match.synonyms.items())[:SHOW])
             lines.append(
                 f"{_plural(len(self.match.synonyms), 'synonym')} of {key.label}: {pairs}; "
@@ -100,6 +114,11 @@ def log_report(report: KeyReport, *, quiet_success: bool = False) -> None:
             _plural(report.found.n_missing, "missing value"),
         )
     if report.is_validated:
+        if report.ignored:
+            logger.info(
+                '! %s of "%s" not in %s, not validated and not annotated: %s',
+                _plural(len(report.ignored), "value"), key.name, key.label, quoted(report.ignored),
+            )  # fmt: skip
         if not quiet_success:
             logger.info('✓ "%s" is validated against %s', key.name, key.label)
         return

@@ -234,11 +234,23 @@ class Artifact(IsVersioned):
         revises: Artifact | None = None,
         run: Run | None = None,
         space: Space | None = None,
+        schema: Schema | None = None,
     ) -> Artifact:
         """Create an artifact from a pandas DataFrame, stored as parquet (alias `from_dataframe`).
 
+        Args:
+            df: The DataFrame.
+            key: A relative path in the catalog, e.g. ``"iris/iris.parquet"``.
+            description: A human-readable description.
+            revises: An artifact this one is a new version of.
+            run: The run that creates the artifact; default: the tracked run, if any.
+            space: The space the artifact belongs to.
+            schema: A ``ln.Schema`` the DataFrame must fit: it is validated now, and ``save()``
+                annotates the artifact with its features and labels (LaminDB 2.x).
+
         Raises:
-            ValidationError: `df` is not a DataFrame.
+            ValidationError: `df` is not a DataFrame, or it fails `schema` (the message names
+                the columns and values; nothing is saved).
         """
         import pandas as pd
 
@@ -247,8 +259,12 @@ class Artifact(IsVersioned):
                 f"Artifact.from_df() expects a pandas DataFrame, got {type(df).__name__}. "
                 "Use ln.Artifact(path) for files or Artifact.from_anndata() for AnnData."
             )
+        curator = above.curate(df, schema) if schema is not None else None
         extra: dict[str, Any] = {"space": space} if space is not None else {}
-        return cls(df, key=key, description=description, revises=revises, run=run, **extra)
+        artifact = cls(df, key=key, description=description, revises=revises, run=run, **extra)
+        if curator is not None:
+            artifact._curator = curator
+        return artifact
 
     from_dataframe = from_df
 
@@ -262,11 +278,23 @@ class Artifact(IsVersioned):
         revises: Artifact | None = None,
         run: Run | None = None,
         space: Space | None = None,
+        schema: Schema | None = None,
     ) -> Artifact:
         """Create an artifact from an AnnData object (stored as h5ad) or an .h5ad/.zarr path.
 
+        Args:
+            adata: The AnnData object, or a path to one.
+            key: A relative path in the catalog, e.g. ``"datasets/pbmc.h5ad"``.
+            description: A human-readable description.
+            revises: An artifact this one is a new version of.
+            run: The run that creates the artifact; default: the tracked run, if any.
+            space: The space the artifact belongs to.
+            schema: A composite ``ln.Schema(otype="AnnData", slots={...})`` the object must fit:
+                validated now, annotated by ``save()`` (LaminDB 2.x).
+
         Raises:
-            ValidationError: `adata` is neither AnnData nor a path to one.
+            ValidationError: `adata` is neither AnnData nor a path to one, or it fails `schema`
+                (nothing is saved).
         """
         import anndata as ad
 
@@ -275,10 +303,13 @@ class Artifact(IsVersioned):
                 f"Artifact.from_anndata() expects an AnnData object or a path, got "
                 f"{type(adata).__name__}."
             )
+        curator = above.curate(adata, schema) if schema is not None else None
         extra: dict[str, Any] = {"space": space} if space is not None else {}
         artifact = cls(adata, key=key, description=description, revises=revises, run=run, **extra)
         artifact.otype = "AnnData"
         artifact.kind = "dataset"
+        if curator is not None:
+            artifact._curator = curator
         return artifact
 
     def save(self) -> Artifact:
@@ -287,9 +318,14 @@ class Artifact(IsVersioned):
         Content the catalog already has is not stored twice: the existing artifact is returned
         (use the return value). New content under an existing key becomes its next version.
 
+        An artifact made with ``schema=`` is annotated with the features and labels its
+        curator validated, in the same call.
+
         Raises:
             StorageError: the content cannot be written; nothing is recorded.
         """
+        if "_curator" in self.__dict__:
+            return above.save_with_curator(self)
         return above.save_artifact(self)
 
     @classmethod
