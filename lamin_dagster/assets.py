@@ -20,6 +20,7 @@ from typing import Any
 
 import dagster as dg
 
+import lamin_core as ln
 from lamin_core.storage import suffix_of
 from lamin_dagster.catalog_tags import (
     COLUMN_LINEAGE_KEY,
@@ -122,7 +123,7 @@ def _signature_with_context(fn: Callable[..., Any]) -> tuple[inspect.Signature, 
 def lamin_asset(
     fn: Callable[..., Any] | None = None,
     *,
-    schema: Mapping[str, Any] | None = None,
+    schema: Mapping[str, Any] | ln.Schema | None = None,
     features: Mapping[str, Any] | None = None,
     labels: Sequence[str] | None = None,
     io_manager_key: str = "io_manager",
@@ -138,7 +139,8 @@ def lamin_asset(
 
     Args:
         fn: The asset function (when used without parentheses).
-        schema: The `lamin/schema` JSON; adds the blocking check `check_name`.
+        schema: The `lamin/schema` JSON, or a ``ln.Schema``; adds the blocking check
+            `check_name`.
         features: Feature values to annotate the artifact with (`lamin/features`).
         labels: Label names to annotate the artifact with (`lamin/labels`).
         io_manager_key: The resource key of the LaminIOManager.
@@ -199,7 +201,7 @@ def lamin_asset(
     # catalog metadata Dagster selects by: tags and kinds of the definition
     tags = {**label_tags(labels or ()), **(dict(asset_kwargs.pop("tags", None) or {}))}
     if parsed is not None:
-        tags = {**column_tags(parsed.categoricals), **tags}
+        tags = {**column_tags(parsed.categorical_references()), **tags}
     kinds = set(asset_kwargs.pop("kinds", None) or set()) | kinds_for(declared_suffix)
     check_specs = list(asset_kwargs.pop("check_specs", None) or [])
     if parsed is not None:

@@ -139,6 +139,8 @@ class DataFrameHandler(TableHandler):
         return ln.Artifact.from_df(obj, key=f"{key}{self.suffix}", description=description)
 
     def curator(self, obj: Any, schema: Any) -> Any:
+        if schema.schema is not None:
+            return ln.curators.DataFrameCurator(obj, schema.build(), organism=schema.organism)
         return ln.Curator.from_df(
             obj,
             categoricals=schema.categorical_fields(),
@@ -161,6 +163,8 @@ class AnnDataHandler(TableHandler):
         return ln.Artifact.from_anndata(obj, key=f"{key}{self.suffix}", description=description)
 
     def curator(self, obj: Any, schema: Any) -> Any:
+        if schema.schema is not None:
+            return ln.curators.AnnDataCurator(obj, schema.build(), organism=schema.organism)
         return ln.Curator.from_anndata(
             obj,
             var_index=schema.var_index_field(),

@@ -11,6 +11,14 @@ asset runs, and turns a curator's verdict into a `ValidationReport` that both th
      "var_index": "bionty.Gene.symbol", "organism": "human", "required_features": ["temperature"],
      "add_new_from": ["columns", "cell_medium"]}
 
+The contract may also be a LaminDB 2.x ``ln.Schema`` (saved or not), given as the metadata value
+itself or as ``{"schema": ln.Schema(...), "organism": "human"}``: it is written into the JSON as
+its definition (features with their dtypes, constraints, slots) and rebuilt in the catalog the
+output is saved to, where a feature of the schema that is missing is created::
+
+    {"schema": {"features": [{"name": "cell_type", "dtype": "cat[bionty.CellType]"}],
+                "itype": "Feature", "minimal_set": true, ...}}
+
 ``add_new_from`` says what may be created on first sight, as ``curator.add_new_from(key)`` does
 in a notebook: the values of the listed keys (``"columns"`` for features, a categorical column,
 ``"var_index"``, or ``"all"``) that are not in their registry yet are registered, then the data
@@ -26,6 +34,7 @@ from typing import Any
 
 import dagster as dg
 
+import lamin_core as ln
 from lamin_core.errors import RegistryReferenceError, closest_match, with_suggestions
 from lamin_core.models.registry import (
     ACCEPTED_FORMS,
@@ -43,8 +52,12 @@ SCHEMA_FIELDS = (
     "columns",
     "organism",
     "required_features",
+    "schema",
     "var_index",
 )
+# the keys of the 1.x contract that a ln.Schema states itself
+LEGACY_FIELDS = ("categoricals", "columns", "required_features", "var_index")
+_SCHEMA_FLAGS = ("minimal_set", "maximal_set", "flexible", "coerce_dtype")
 ALL_KEYS = "all"
 MAX_VALUES_SHOWN = 20
 
@@ -110,6 +123,7 @@ class LaminSchema:
     required_features: tuple[str, ...] = ()
     columns: str = "Feature.name"
     add_new_from: tuple[str, ...] = ()
+    schema: Mapping[str, Any] | None = None
 
     @classmethod
     def parse(cls, raw: Any, *, label: str = "the asset") -> LaminSchema:
@@ -120,6 +134,10 @@ class LaminSchema:
         """
         if isinstance(raw, dg.MetadataValue):
             raw = raw.value
+        if isinstance(raw, ln.Schema):
+            raw = {"schema": raw}
+        if isinstance(raw, Mapping) and isinstance(raw.get("schema"), ln.Schema):
+            raw = {**raw, "schema": schema_json(raw["schema"])}
         if not isinstance(raw, Mapping):
             raise SchemaError(
                 f"lamin/schema of {label} must be a JSON object such as "
@@ -151,8 +169,13 @@ class LaminSchema:
                 raise SchemaError(
                     f"lamin/schema {key!r} of {label} must be a string, got {value!r}."
                 )
+        spec = raw.get("schema")
+        if spec is not None:
+            _check_spec(spec, raw, label)
+            categoricals = {}
         add_new = _parse_add_new_from(raw.get("add_new_from"), categoricals, raw, label)
         return cls(
+            schema=spec,
             add_new_from=add_new,
             categoricals=dict(categoricals),
             var_index=raw.get("var_index"),
@@ -164,6 +187,8 @@ class LaminSchema:
     def to_json(self) -> dict[str, Any]:
         """Return the schema as the JSON it was parsed from (defaults omitted)."""
         data: dict[str, Any] = {"categoricals": dict(self.categoricals)}
+        if self.schema is not None:
+            data = {"schema": dict(self.schema)}
         if self.var_index is not None:
             data["var_index"] = self.var_index
         if self.organism is not None:
@@ -182,6 +207,51 @@ class LaminSchema:
         """Whether new values of `key` are registered on first sight."""
         return ALL_KEYS in self.add_new_from or key in self.add_new_from
 
+    def categorical_references(self) -> dict[str, str]:
+        """Return column -> registry reference of the categorical columns (of a ln.Schema too)."""
+        if self.schema is None:
+            return dict(self.categoricals)
+        found: dict[str, str] = {}
+        for spec in [self.schema, *(self.schema.get("slots") or {}).values()]:
+            for feature in spec.get("features") or []:
+                dtype = str(feature["dtype"])
+                if dtype.startswith("cat[") and "|" not in dtype:
+                    found[feature["name"]] = dtype[4:-1]
+        return found
+
+    def required_columns(self) -> list[str]:
+        """Return the columns the output must have: required features, categoricals, schema's."""
+        wanted = [*self.categoricals, *self.required_features]
+        specs = (
+            [] if self.schema is None else [self.schema, self.schema.get("slots", {}).get("obs")]
+        )
+        for spec in specs:
+            if spec and spec.get("minimal_set", True):
+                wanted += [feature["name"] for feature in spec.get("features") or []]
+        return list(dict.fromkeys(wanted))
+
+    def references(self) -> dict[str, str]:
+        """Return key -> the registry field string it is validated against."""
+        if self.schema is None:
+            references = {"columns": self.columns, **self.categoricals}
+            if self.var_index is not None:
+                references["var_index"] = self.var_index
+            return references
+        slots = self.schema.get("slots") or {}
+        frame = slots.get("obs", self.schema if not slots else None)
+        references = {"columns": frame["itype"]} if frame else {}
+        references.update(self.categorical_references())
+        var = slots.get("var.T") or slots.get("var")
+        if var is not None:
+            references["var_index"] = var["itype"]
+        return references
+
+    def build(self) -> Any:
+        """Return the ln.Schema of the contract in the active catalog (missing features made)."""
+        if self.schema is None:
+            raise ValueError("build() is for a contract given as a ln.Schema")
+        return build_schema(self.schema)
+
     def categorical_fields(self) -> dict[str, Any]:
         """Return the categoricals with registry fields resolved (``ln.ULabel.name``, ...)."""
         return {column: resolve_field(reference) for column, reference in self.categoricals.items()}
@@ -193,6 +263,71 @@ class LaminSchema:
     def columns_field(self) -> Any:
         """Return the resolved field that column names are validated against."""
         return resolve_field(self.columns)
+
+
+def schema_json(schema: Any) -> dict[str, Any]:
+    """Return the JSON that declares a ln.Schema (saved or not): features, constraints, slots.
+
+    Examples:
+        >>> schema_json(ln.Schema([ln.Feature(name="age", dtype=int).save()]))["features"]
+        [{'name': 'age', 'dtype': 'int'}]
+    """
+    data: dict[str, Any] = {flag: bool(getattr(schema, flag)) for flag in _SCHEMA_FLAGS}
+    data["itype"] = schema.itype
+    for name in ("name", "description", "otype", "dtype"):
+        if getattr(schema, name) is not None:
+            data[name] = getattr(schema, name)
+    features = list(schema.features)
+    if features:
+        data["features"] = [{"name": f.name, "dtype": f.dtype} for f in features]
+    slots = schema.slots
+    if slots:
+        data["slots"] = {slot: schema_json(component) for slot, component in slots.items()}
+    return data
+
+
+def build_schema(spec: Mapping[str, Any]) -> Any:
+    """Return the ln.Schema a `schema_json` declares, in the active catalog.
+
+    Features are looked up by name (a saved feature of another dtype is an error); missing ones
+    are created with their dtype.
+
+    Raises:
+        SchemaError: a feature exists with another dtype, or the declaration is invalid.
+    """
+    try:
+        kwargs: dict[str, Any] = {flag: bool(spec.get(flag, False)) for flag in _SCHEMA_FLAGS}
+        kwargs["minimal_set"] = bool(spec.get("minimal_set", True))
+        for name in ("name", "description", "otype", "dtype"):
+            if spec.get(name) is not None:
+                kwargs[name] = spec[name]
+        slots = spec.get("slots") or {}
+        if slots:
+            components = {slot: build_schema(component) for slot, component in slots.items()}
+            return ln.Schema(slots=components, **kwargs)
+        features = []
+        for declared in spec.get("features") or []:
+            feature = ln.Feature(name=declared["name"], dtype=declared["dtype"])
+            features.append(feature if feature.id is not None else feature.save())
+        if features:
+            return ln.Schema(features, **kwargs)
+        return ln.Schema(itype=spec.get("itype", "Feature"), **kwargs)
+    except ln.ValidationError as error:
+        raise SchemaError(f"The ln.Schema of lamin/schema cannot be used here: {error}") from error
+
+
+def _check_spec(spec: Any, raw: Mapping[str, Any], label: str) -> None:
+    if not isinstance(spec, Mapping) or "itype" not in spec:
+        raise SchemaError(
+            f"lamin/schema 'schema' of {label} must be a ln.Schema (or the JSON it becomes), "
+            f"got {type(spec).__name__} {spec!r}."
+        )
+    clash = [key for key in LEGACY_FIELDS if raw.get(key)]
+    if clash:
+        raise SchemaError(
+            f"lamin/schema of {label} gives a ln.Schema and {', '.join(map(repr, clash))}; the "
+            "schema's features say which columns are required and categorical. Give one of them."
+        )
 
 
 def _parse_add_new_from(
@@ -310,12 +445,11 @@ def validate(handler: Any, obj: Any, schema: LaminSchema) -> ValidationReport:
         SchemaError: a registry field of the schema does not exist, or the type cannot be curated.
     """
     present = set(handler.columns(obj))
-    wanted = [*schema.categoricals, *schema.required_features]
-    missing = [column for column in dict.fromkeys(wanted) if column not in present]
+    missing = [column for column in schema.required_columns() if column not in present]
     if missing:
         return ValidationReport(passed=False, missing=missing)
-    curator = handler.curator(obj, schema)
-    passed = bool(curator.validate())
+    curator = _curator(handler, obj, schema)
+    passed = _passes(curator)
     added: dict[str, list[str]] = {}
     if not passed and schema.add_new_from:
         failing = _plain_lists(curator.non_validated)
@@ -325,13 +459,11 @@ def validate(handler: Any, obj: Any, schema: LaminSchema) -> ValidationReport:
                 curator.add_new_from(key)
             added = failing
             # a fresh curator sees the catalog as the next run will (the new features' dtypes)
-            curator = handler.curator(obj, schema)
-            passed = bool(curator.validate())
+            curator = _curator(handler, obj, schema)
+            passed = _passes(curator)
     non_validated = {} if passed else _plain_lists(curator.non_validated)
     suggestions = {} if passed else curator.suggestions
-    references = {"columns": schema.columns, **schema.categoricals}
-    if schema.var_index is not None:
-        references["var_index"] = schema.var_index
+    references = schema.references()
     validated = {k: v for k, v in references.items() if k not in non_validated and k != "columns"}
     return ValidationReport(
         passed=passed,
@@ -342,6 +474,21 @@ def validate(handler: Any, obj: Any, schema: LaminSchema) -> ValidationReport:
         suggestions={k: v for k, v in suggestions.items() if k in non_validated},
         added=added,
     )
+
+
+def _curator(handler: Any, obj: Any, schema: LaminSchema) -> Any:
+    try:
+        return handler.curator(obj, schema)
+    except ln.ValidationError as error:  # a ln.Schema that does not fit the type of output
+        raise SchemaError(f"lamin/schema does not apply to this output: {error}") from error
+
+
+def _passes(curator: Any) -> bool:
+    """Validate; a curator made from a ln.Schema raises instead of returning False."""
+    try:
+        return bool(curator.validate())
+    except ln.ValidationError:
+        return False
 
 
 def register_hint(reference: str, values: Sequence[str]) -> str:

@@ -119,7 +119,9 @@ def save_output(
             row_count = artifact.n_observations
         categories = None
         if prepared.schema is not None and isinstance(handler, TableHandler):
-            categories = categorical_values(handler.table(obj), prepared.schema.categoricals)
+            categories = categorical_values(
+                handler.table(obj), prepared.schema.categorical_references()
+            )
         metadata = artifact_metadata(
             artifact,
             row_count=row_count,

@@ -56,6 +56,9 @@ def _x_dtype(data: Any) -> str | None:
 def annotate(curator: BaseCurator, artifact: Artifact) -> None:
     """Write the feature sets and labels of a validated dataset (caller commits)."""
     session = artifact._instance().session
+    if curator._schema is not None and curator._schema.id is None:
+        # first: the columns' feature set may be the schema itself (same features, same hash)
+        curator._schema.save()
     columns = [str(c) for c in curator._frame.columns]
     features = [curator._features[c] for c in columns if c in curator._features]
     if features:
@@ -82,9 +85,7 @@ def annotate(curator: BaseCurator, artifact: Artifact) -> None:
 
 
 def link_schema(session: Any, artifact_id: int, schema: Schema) -> None:
-    """Record the schema an artifact was validated against (saving a new schema first)."""
-    if schema.id is None:
-        schema.save()
+    """Record the schema an artifact was validated against."""
     link = artifact_schema.c
     session.execute(artifact_schema.delete().where(link.artifact_id == artifact_id))
     session.execute(artifact_schema.insert(), {"artifact_id": artifact_id, "schema_id": schema.id})

@@ -137,7 +137,7 @@ class BaseCurator:
                 use_public=key.use_public,
             )
         if key.name == "columns":
-            report.dtype_problems = {**schema_problems(self), **self._feature_problems()}
+            report.dtype_problems = {**self._feature_problems(), **schema_problems(self)}
         return report
 
     def _feature_problems(self) -> dict[str, str]:
@@ -201,7 +201,7 @@ class BaseCurator:
 
     @property
     def cat(self) -> CatManager:
-        """The categorical keys: ``.non_validated``, ``.standardize(key)``, ``.add_new_from(key)``."""
+        """The categorical keys: ``.non_validated``, ``.standardize(key)``, ``.add_new_from()``."""
         return CatManager(self)
 
     def _save_public_records(self, reports: dict[str, KeyReport]) -> None:
