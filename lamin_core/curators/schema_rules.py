@@ -165,7 +165,7 @@ def coerce_columns(curator: BaseCurator) -> None:
             if target == "datetime":
                 frame[name] = pd.to_datetime(frame[name])
             else:
-                frame[name] = frame[name].astype(target)
+                frame[name] = frame[name].astype(target)  # type: ignore[call-overload]
         except (ValueError, TypeError) as error:
             curator._coerce_problems[name] = (
                 f"cannot be coerced to the feature's dtype {dtype.text!r} ({error})"

@@ -263,7 +263,7 @@ class Artifact(IsVersioned):
         extra: dict[str, Any] = {"space": space} if space is not None else {}
         artifact = cls(df, key=key, description=description, revises=revises, run=run, **extra)
         if curator is not None:
-            artifact._curator = curator
+            artifact.__dict__["_curator"] = curator  # save() annotates from it
         return artifact
 
     from_dataframe = from_df
@@ -309,7 +309,7 @@ class Artifact(IsVersioned):
         artifact.otype = "AnnData"
         artifact.kind = "dataset"
         if curator is not None:
-            artifact._curator = curator
+            artifact.__dict__["_curator"] = curator  # save() annotates from it
         return artifact
 
     def save(self) -> Artifact:

@@ -236,8 +236,8 @@ class _Declared:
             self.columns["hash"] = self.hash()
 
     def flag(self, name: str) -> Any:
-        default = sa.inspect(Schema).columns[name].default
-        return self.columns.get(name, default.arg if default is not None else None)
+        default: Any = sa.inspect(Schema).columns[name].default
+        return self.columns.get(name, getattr(default, "arg", None))
 
     def hash(self) -> str:
         return schema_hash(

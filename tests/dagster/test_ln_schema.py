@@ -121,9 +121,9 @@ def test_a_schema_beside_categoricals_is_refused_at_definition(
 ) -> None:
     with sqlite_catalog.instance.activate():
         schema = ln.Schema([features["cell_medium"]])
-    with pytest.raises(SchemaError, match="gives a ln.Schema and 'categoricals'"):
+    with pytest.raises(SchemaError, match=r"gives a ln\.Schema and 'categoricals'"):
         LaminSchema.parse({"schema": schema, "categoricals": {"cell_medium": "ULabel"}})
-    with pytest.raises(SchemaError, match="must be a ln.Schema"):
+    with pytest.raises(SchemaError, match=r"must be a ln\.Schema"):
         LaminSchema.parse({"schema": ["cell_medium"]})
     parsed = LaminSchema.parse(schema)
     assert LaminSchema.parse(parsed.to_json()) == parsed  # the JSON Dagster stores round-trips
