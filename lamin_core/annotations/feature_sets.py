@@ -35,11 +35,10 @@ def features_set(session: Session, features: Sequence[Feature]) -> FeatureSet:
     found = session.scalar(sa.select(FeatureSet).where(FeatureSet.hash == digest))
     if found is not None:
         return found
-    feature_set = FeatureSet._create(
-        n=len(features), itype="Feature", hash=digest, features=list(features)
-    )
+    feature_set = FeatureSet._create(n=len(features), itype="Feature", hash=digest)
     feature_set._fill_defaults(feature_set._instance())
     session.add(feature_set)
+    feature_set.features = list(features)
     session.flush()
     return feature_set
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lamin_core.errors import RegistryReferenceError, ValidationError, did_you_mean
 from lamin_core.models.annotation import Feature, featureset_feature, run_column
@@ -315,7 +316,11 @@ class Schema(Record):
 
     def __init__(self, features: Any = None, **kwargs: Any) -> None:
         declared = _Declared(features, kwargs)
+        members = declared.columns.pop("features", [])
         super().__init__(**declared.columns)
+        # the members are written by save(); set without events, an unsaved schema does not
+        # enter the saved features' `feature_sets` (where every flush would warn about it)
+        set_committed_value(self, "features", members)
         self._pending_slots = declared.slots
         self._is_hashed = declared.is_hashed
 
@@ -400,6 +405,10 @@ class Schema(Record):
             saved = {slot: component.save() for slot, component in pending.items()}
             self._pending_slots = saved
             self._rehash()
+            if self.id is None:  # the members as changes of the new record: link rows
+                members = list(self.features)
+                set_committed_value(self, "features", [])
+                self.features = members
             super().save()
             link = schema_component.c
             for slot, component in saved.items():
@@ -415,6 +424,12 @@ class Schema(Record):
                     )
         self._pending_slots = {}
         return self
+
+    @classmethod
+    def _save_many(cls, records: Any) -> None:
+        """Save schemas one by one: each with its members and component schemas."""
+        for record in records:
+            record.save()
 
     def _after_links_changed(self, session: sa.orm.Session) -> None:
         """Recount the members after ``schema.features.add(...)`` and the like.

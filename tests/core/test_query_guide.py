@@ -402,7 +402,7 @@ def test_view_prints_each_registry(guide: Guide, capsys: pytest.CaptureFixture[s
     for registry in (
         "Artifact",
         "Feature",
-        "FeatureSet",
+        "Schema",  # the FeatureSet registry, named as in LaminDB 2.x
         "FeatureValue",
         "Run",
         "Storage",

@@ -61,7 +61,7 @@ def _count(registry: type[Record]) -> int:
 
 def test_every_registry_with_a_name_has_a_natural_key():
     names = {registry.__name__ for registry, _ in CASES}
-    assert {"ULabel", "Feature", "FeatureSet", "Transform", "Storage", "User", "Space"} <= names
+    assert {"ULabel", "Feature", "Schema", "Transform", "Storage", "User", "Space"} <= names
     assert {"CellType", "Tissue", "Disease", "Organism", "Gene", "Source"} <= names
 
 
