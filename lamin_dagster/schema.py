@@ -170,10 +170,19 @@ class LaminSchema:
                     f"lamin/schema {key!r} of {label} must be a string, got {value!r}."
                 )
         spec = raw.get("schema")
+        keyed: Mapping[str, Any] = raw
         if spec is not None:
             _check_spec(spec, raw, label)
             categoricals = {}
-        add_new = _parse_add_new_from(raw.get("add_new_from"), categoricals, raw, label)
+            slots = spec.get("slots") or {}
+            var = slots.get("var.T") or slots.get("var")
+            keyed = {**raw, "var_index": var["itype"] if var else None}
+        add_new = _parse_add_new_from(
+            raw.get("add_new_from"),
+            _spec_categoricals(spec) if spec is not None else categoricals,
+            keyed,
+            label,
+        )
         return cls(
             schema=spec,
             add_new_from=add_new,
@@ -211,13 +220,7 @@ class LaminSchema:
         """Return column -> registry reference of the categorical columns (of a ln.Schema too)."""
         if self.schema is None:
             return dict(self.categoricals)
-        found: dict[str, str] = {}
-        for spec in [self.schema, *(self.schema.get("slots") or {}).values()]:
-            for feature in spec.get("features") or []:
-                dtype = str(feature["dtype"])
-                if dtype.startswith("cat[") and "|" not in dtype:
-                    found[feature["name"]] = dtype[4:-1]
-        return found
+        return _spec_categoricals(self.schema)
 
     def required_columns(self) -> list[str]:
         """Return the columns the output must have: required features, categoricals, schema's."""
@@ -314,6 +317,17 @@ def build_schema(spec: Mapping[str, Any]) -> Any:
         return ln.Schema(itype=spec.get("itype", "Feature"), **kwargs)
     except ln.ValidationError as error:
         raise SchemaError(f"The ln.Schema of lamin/schema cannot be used here: {error}") from error
+
+
+def _spec_categoricals(spec: Mapping[str, Any]) -> dict[str, str]:
+    """Return column -> registry reference of a declared schema's categorical features."""
+    found: dict[str, str] = {}
+    for part in [spec, *(spec.get("slots") or {}).values()]:
+        for feature in part.get("features") or []:
+            dtype = str(feature["dtype"])
+            if dtype.startswith("cat[") and "|" not in dtype:
+                found[feature["name"]] = dtype[4:-1]
+    return found
 
 
 def _check_spec(spec: Any, raw: Mapping[str, Any], label: str) -> None:

@@ -127,3 +127,24 @@ def test_a_schema_beside_categoricals_is_refused_at_definition(
         LaminSchema.parse({"schema": ["cell_medium"]})
     parsed = LaminSchema.parse(schema)
     assert LaminSchema.parse(parsed.to_json()) == parsed  # the JSON Dagster stores round-trips
+
+
+def test_add_new_from_with_a_schema_registers_new_labels_on_first_sight(
+    sqlite_catalog: Catalog, features: dict[str, ln.Feature], dagster_instance: dg.DagsterInstance
+) -> None:
+    with sqlite_catalog.instance.activate():
+        schema = ln.Schema([features["cell_medium"]])
+    with pytest.raises(SchemaError, match="Unknown key 'cell_mediun'"):
+        LaminSchema.parse({"schema": schema, "add_new_from": ["cell_mediun"]})
+
+    @lamin_asset(schema={"schema": schema, "add_new_from": ["cell_medium"]}, code_version="1")
+    def samples() -> pd.DataFrame:
+        return _samples(["DMSO", "Lipid"])
+
+    result = dg.materialize(
+        [samples], resources=sqlite_catalog.resources(), instance=dagster_instance
+    )
+    assert result.success
+    (artifact,) = sqlite_catalog.artifacts()
+    with sqlite_catalog.instance.activate():
+        assert artifact.labels.get("cell_medium").list("name") == ["DMSO", "Lipid"]
