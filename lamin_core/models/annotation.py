@@ -119,10 +119,14 @@ class Feature(Record):
     """A typed dimension of data: a DataFrame column, an ``obs`` column or an ``uns`` key.
 
     `dtype` is one of ``str int float num bool date datetime dict``, ``cat[ULabel]``,
-    ``cat[bionty.CellType]`` (any biological registry) or ``list[...]`` of those.
+    ``cat[bionty.CellType]`` (any biological registry) or ``list[...]`` of those; it may be
+    given as a Python type (``float``, ``list[str]``), a label registry (``ln.ULabel``,
+    ``bt.CellType``) or one of its fields (``bt.CellType.ontology_id``), stored as the string.
 
     Examples:
         >>> ln.Feature(name="temperature", dtype="float").save()
+        >>> ln.Feature(name="cell_type", dtype=bt.CellType).save().dtype
+        'cat[bionty.CellType]'
     """
 
     __tablename__ = "feature"
