@@ -319,7 +319,7 @@ class PublicVocabulary:
     def mapper(self, values: Sequence[Any], field: str) -> dict[Any, Any]:
         """Return {value: canonical public value} for synonyms and case variants."""
         series = pd.Series(list(values), dtype=object)
-        return dict(self.table.standardize(series, field=field, return_mapper=True))  # type: ignore[arg-type]
+        return dict(self.table.standardize(series, field=field, return_mapper=True))
 
     def translate(self, values: Sequence[Any], field: str, to: str) -> dict[Any, Any]:
         """Return {value of `field`: value of `to`} for the public rows with those values."""

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import numpy as np
     from sqlalchemy.orm import Session
 
-__all__ = ["CanCurate", "HasSynonyms", "SYNONYM_SEPARATOR"]
+__all__ = ["SYNONYM_SEPARATOR", "CanCurate", "HasSynonyms"]
 
 SYNONYM_SEPARATOR = "|"
 C = TypeVar("C", bound="CanCurate")
@@ -242,7 +242,7 @@ class CanCurate:
         Examples:
             >>> ln.ULabel.from_values(["DMSO", "IFNG"], create=True).save()
         """
-        return above.from_values(  # type: ignore[no-any-return]
+        return above.from_values(
             cls,
             values,
             field,
@@ -296,9 +296,10 @@ class HasSynonyms:
         registry: Any = type(self)
         wanted = {s.lower() for s in synonyms}
         session = self._instance().session  # type: ignore[attr-defined]
+        lowered = sa.func.lower(registry.synonyms)
         statement = sa.select(registry).where(
             registry.synonyms.is_not(None),
-            sa.or_(*(sa.func.lower(registry.synonyms).contains(s, autoescape=True) for s in wanted)),
+            sa.or_(*(lowered.contains(s, autoescape=True) for s in wanted)),
         )
         if self.id is not None:
             statement = statement.where(registry.id != self.id)

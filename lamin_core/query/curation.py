@@ -172,13 +172,13 @@ def _log(mute: bool, message: str, *, warning: bool = False) -> None:
 def _conditions(
     session: Session, registry: Any, organism: Any, source: Any, strict_source: bool
 ) -> list[Any] | None:
-    return registry._curation_conditions(  # type: ignore[no-any-return]
+    return registry._curation_conditions(
         session, organism=organism, source=source, strict_source=strict_source
     )
 
 
 def _public(registry: Any, name: str, organism: Any, source: Any) -> PublicVocabulary | None:
-    return registry._curation_public(name, organism=organism, source=source)  # type: ignore[no-any-return]
+    return registry._curation_public(name, organism=organism, source=source)
 
 
 def _registry_synonyms(
