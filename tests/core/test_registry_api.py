@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lamin_core as ln
 import lamin_core.bio as bt
@@ -101,6 +103,22 @@ def test_standardize_maps_case_variants_and_keeps_the_rest(instance: ln.Instance
     assert registry.standardize(
         [ALPHA.lower(), GAMMA], return_field="uid", organism=organism, mute=True
     ) == [alpha.uid, _gamma.uid]
+
+
+NAMES = ["Qzx Alpha", "Qzx Beta-2", "qzx gamma"]
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_case_variant_standardizes_to_the_saved_name(sqlite_instance: ln.Instance, data: Any):
+    if not ln.ULabel.filter().exists():
+        make(ln.ULabel, *NAMES)
+    name = data.draw(st.sampled_from(NAMES))
+    flips = data.draw(st.lists(st.booleans(), min_size=len(name), max_size=len(name)))
+    variant = "".join(c.swapcase() if flip else c for c, flip in zip(name, flips))
+    assert ln.ULabel.standardize([variant], mute=True) == [name]
+    assert ln.ULabel.validate([variant], mute=True).tolist() == [variant == name]
+    assert ln.ULabel.from_values([variant], mute=True)[0].name == name
 
 
 @pytest.mark.parametrize("registry", WITH_SYNONYMS, ids=name_of)
@@ -279,7 +297,11 @@ def mixed_records() -> list[Any]:
 
 
 def test_save_writes_a_mixed_list_with_links(instance: ln.Instance):
-    cell, split, train, feature, gene = ln.save(mixed_records())
+    artifact = ln.Artifact.from_df(pd.DataFrame({"x": [1]}), key="tables/x.parquet")
+    transform = ln.Transform(key="qzx.py", type="script")
+    saved = ln.save([artifact, *mixed_records(), transform])
+    assert saved[0].path.exists() and saved[-1].id is not None
+    cell, split, train, feature, gene = saved[1:-1]
     assert all(r.id is not None for r in (cell, split, train, feature, gene))
     assert ln.ULabel.get(name="train").type == ln.ULabel.get(name="Split")
     assert bt.CellType.get(name="B cell").parents.count() > 0
