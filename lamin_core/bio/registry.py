@@ -1,9 +1,13 @@
-"""What bio registries do with their public source: fill records, validate, standardize, save.
+"""What bio registries do with their public source: fill records, curate against it, save.
 
 A record made from a public source carries its ontology id, synonyms, description and a link to a
 `bt.Source` row naming the file's version (registered on first use); saving it also saves its
 ancestors and the parent links between them (`settings.auto_save_parents`), so ``record.parents``
 answers from the catalog. Everything a save writes is written in one transaction.
+
+``validate``/``inspect``/``standardize``/``from_values`` are every curatable registry's
+(`lamin_core.query.curation`); the ``curation_*`` functions here are the bio registries' hooks
+into them: the organism and source conditions, and the public source as a `PublicVocabulary`.
 
 Examples:
     >>> records = bt.CellType.from_values(["B cell", "B lymphocyte", "unicorn"])
