@@ -43,6 +43,10 @@ class Above:
     queryset: Callable[..., Any]  # query.QuerySet(registry)
     registry_df: Callable[..., Any]  # query.dataframe.registry_df
     lookup: Callable[..., Any]  # query.record_lookup.lookup
+    validate: Callable[..., Any]  # query.curation.validate
+    inspect: Callable[..., Any]  # query.curation.inspect
+    standardize: Callable[..., Any]  # query.curation.standardize
+    from_values: Callable[..., Any]  # query.curation.from_values
     search: Callable[..., Any]  # search.search
     describe: Callable[..., None]  # display.describe
     current_run: Callable[..., Any]  # tracking.current_run

@@ -1,10 +1,9 @@
 """Match distinct values against a registry field, then against its public source.
 
-Curation and the bio registries' `inspect`/`standardize` ask the same questions about a set of
-values: which are in the registry, which only in the public source, which are synonyms or case
-variants of known values, and what is close to the rest. The answers are computed on DISTINCT
-values with one query per chunk of values (or one query loading the column when there are many
-values), never per observation, so a million-row AnnData costs what its categories cost.
+Curation asks about each categorical column: which values are in the registry, which only in the
+public source, which are synonyms or case variants of known values, and what is close to the
+rest. The registry questions are answered by `lamin_core.query.values` on DISTINCT values, never
+per observation, so a million-row AnnData costs what its categories cost.
 
 Examples:
     >>> result = match_values(session, ln.ULabel, "name", ["DMSO", "IFNG", "dmso"])
@@ -14,11 +13,10 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from rapidfuzz import fuzz, process
@@ -26,12 +24,17 @@ from sqlalchemy.orm import Session
 
 from lamin_core.bio.models import Organism
 from lamin_core.bio.sources import resolve_organism
-from lamin_core.errors import FieldError, RegistryReferenceError, ValidationError, did_you_mean
-from lamin_core.models.base import Record
-from lamin_core.models.registry import ACCEPTED_FORMS, parse_reference
-from lamin_core.query.sql import escape_like
+from lamin_core.errors import ValidationError
+from lamin_core.query.values import (
+    CHUNK,
+    load_values,
+    registry_mapper,
+    resolve_field,
+    values_in_registry,
+)
 
 __all__ = [
+    "CHUNK",
     "MatchResult",
     "field_label",
     "load_values",
@@ -43,53 +46,8 @@ __all__ = [
     "values_in_registry",
 ]
 
-CHUNK = 10_000  # bound parameters per IN query: far below SQLite's 32766 and psycopg's 65535
-LOAD_ALL_ABOVE = 10_000  # above this many values, reading the whole column is cheaper
 SUGGEST_AT_MOST = 20  # values to find close matches for (the report shows no more)
 SIMILAR = 80  # least similarity (0-100) of a suggested close match
-MAP_FEW = 200  # up to this many values, synonyms are looked up for them, not for the table
-
-
-def resolve_field(field_ref: Any, registry: Any = None) -> tuple[Any, str]:
-    """Return (registry, field name) from ``bt.Gene.symbol``, or a name with `registry`.
-
-    Text without `registry` is a registry reference (``"bionty.CellType.name"``,
-    ``"ln.ULabel"``: see `lamin_core.models.registry.parse_reference`).
-
-    Raises:
-        ValidationError: `field_ref` is neither a registry column nor a field name.
-        FieldError: the registry has no such field.
-    """
-    if isinstance(field_ref, str) and registry is None:
-        try:
-            registry, name = parse_reference(field_ref)
-        except RegistryReferenceError as error:
-            if error.registry is None:
-                raise ValidationError(
-                    f"Cannot resolve the field {field_ref!r}: {error.reason}.{error.hint} Write "
-                    f"{ACCEPTED_FORMS}, or pass the column itself (ln.ULabel.name)."
-                ) from error
-            registry, name = error.registry, error.name  # an unknown field: reported below
-    elif isinstance(field_ref, str):
-        name = field_ref
-    elif hasattr(field_ref, "class_") and hasattr(field_ref, "key"):
-        registry, name = field_ref.class_, field_ref.key
-    elif field_ref is None and registry is not None:
-        name = registry._name_field
-    else:
-        raise ValidationError(
-            f"Expected a registry field such as ln.ULabel.name or bt.CellType.name, got "
-            f"{field_ref!r} ({type(field_ref).__name__})."
-        )
-    if registry is None or not issubclass(registry, Record):
-        raise ValidationError(f"{field_ref!r} is not a field of a catalog registry.")
-    fields = registry._field_names()
-    if name not in fields:
-        raise FieldError(
-            f"Unknown field {name!r} for {registry.__name__}.{did_you_mean(name, fields)} "
-            f"Fields: {', '.join(sorted(fields))}."
-        )
-    return registry, name
 
 
 def field_label(registry: Any, name: str) -> str:
@@ -120,81 +78,6 @@ def organism_condition(
     if organism_id is None:
         return None
     return [registry.__table__.c.organism_id == organism_id]
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
-def load_values(session: Session, registry: Any, name: str, conditions: list[Any]) -> pd.Index:
-    """Return every value of a field (restricted by `conditions`) in one query.
-
-    This is the hot path of validating a 60,000-gene var index, so the rows are fetched from the
-    DBAPI cursor: building 60,000 SQLAlchemy Row objects costs 3-5x the query itself, and the text
-    and number columns matched here need no result processing.
-    """
-    column = registry.__table__.c[name]
-    result = session.execute(sa.select(column).where(column.is_not(None), *conditions))
-    try:
-        rows = result.cursor.fetchall()  # type: ignore[attr-defined]
-    finally:
-        result.close()
-    return pd.Index([row[0] for row in rows], dtype=object)
-
-
-def values_in_registry(
-    session: Session, registry: Any, name: str, values: pd.Index, conditions: list[Any] | None
-) -> np.ndarray:
-    """Return a boolean array: which `values` (distinct) equal a value of the field."""
-    if conditions is None or len(values) == 0:
-        return np.zeros(len(values), dtype=bool)
-    if len(values) > LOAD_ALL_ABOVE:
-        return np.asarray(values.isin(load_values(session, registry, name, conditions)))
-    column = registry.__table__.c[name]
-    found: set[Any] = set()
-    for chunk in _chunks(list(values)):
-        statement = sa.select(column).where(column.in_(chunk), *conditions)
-        found.update(session.execute(statement).scalars())
-    return np.asarray(values.isin(list(found)))
-
-
-def registry_mapper(
-    session: Session,
-    registry: Any,
-    name: str,
-    conditions: list[Any] | None,
-    values: Sequence[Any] | None = None,
-) -> dict[str, Any]:
-    """Return {lower-case value or synonym: canonical value} for a field of the registry.
-
-    Synonyms count only for the registry's name field; a key shared by two canonical values is
-    ambiguous and left out. With a few `values`, only the records that can map them are read
-    (a case-insensitive match on the field or a synonym containing the value), not the table.
-    """
-    if conditions is None:
-        return {}
-    column = getattr(registry, name)
-    has_synonyms = name == registry._name_field and "synonyms" in registry._field_names()
-    columns = [column, registry.synonyms] if has_synonyms else [column]
-    statement = sa.select(*columns).where(column.is_not(None), *conditions)
-    if values is not None and len(values) <= MAP_FEW and isinstance(column.type, sa.String):
-        keys = sorted({str(v).strip().lower() for v in values})
-        if not keys:
-            return {}
-        matches = [sa.func.lower(column).in_(keys)]
-        if has_synonyms:
-            matches += [registry.synonyms.ilike(f"%{escape_like(k)}%", escape="\\") for k in keys]
-        statement = statement.where(sa.or_(*matches))
-    pairs: dict[str, set[Any]] = {}
-    for row in session.execute(statement):
-        canonical = row[0]
-        pairs.setdefault(str(canonical).strip().lower(), set()).add(canonical)
-        if has_synonyms and row[1]:
-            for synonym in str(row[1]).split("|"):
-                if synonym.strip():
-                    pairs.setdefault(synonym.strip().lower(), set()).add(canonical)
-    return {key: next(iter(found)) for key, found in pairs.items() if len(found) == 1}
 
 
 def public_for(registry: Any, organism: Any) -> Any:

@@ -27,13 +27,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lamin_core.models.annotation import run_column
 from lamin_core.models.artifact import Artifact, _link_table
 from lamin_core.models.base import Record, RecordList, created_at_column, created_by_column
+from lamin_core.models.can_curate import CanCurate, HasSynonyms
 from lamin_core.models.registry import BIO, register
 from lamin_core.models.schema import Schema
 
 if TYPE_CHECKING:
-    import numpy as np
+    from sqlalchemy.orm import Session
 
-    from lamin_core.bio.public import InspectResult, PublicGenes, PublicOntology
+    from lamin_core.bio.public import PublicGenes, PublicOntology
 
 __all__ = [
     "BIO_REGISTRIES",
@@ -82,8 +83,11 @@ class Source(Record):
     created_by_id: Mapped[int | None] = created_by_column()
 
 
-class BioRecord(Record):
+class BioRecord(CanCurate, HasSynonyms, Record):
     """A registry with a public source behind it: the behaviour every bio registry shares.
+
+    ``validate``, ``inspect``, ``standardize`` and ``from_values`` are every curatable
+    registry's (`CanCurate`); the hooks below add organisms and the public source to them.
 
     Subclasses set `_entity` (the public source's entity, e.g. ``"CellType"``) and `_plural`
     (the name of the relation on Artifact, e.g. ``"cell_types"``).
@@ -122,47 +126,6 @@ class BioRecord(Record):
         return public_table(cls, organism=organism, source=source)
 
     @classmethod
-    def from_values(
-        cls: type[B],
-        values: Iterable[Any],
-        field: Any = None,
-        *,
-        create: bool = False,
-        organism: str | Organism | None = None,
-        source: Any = None,
-        mute: bool = False,
-    ) -> RecordList[B]:
-        """Return records for `values`: existing ones, else filled from the public source.
-
-        Values found neither in the registry nor in the public source (also not as a synonym)
-        become plain new records when `create` is true, else they are left out; the log says
-        which values were found where.
-
-        Args:
-            values: Names, symbols or ids.
-            field: The field the values are of, e.g. ``bt.Gene.symbol``; default the name.
-            create: Also make records for values the public source does not know.
-            organism: For genes: ``"human"``, ``"mouse"``, ... (required).
-            source: Pin a source version (a `bt.Source` record or public `Source`).
-            mute: Do not log.
-
-        Returns:
-            Unsaved new records and saved existing ones; `.save()` saves them (and, for
-            ontologies, their ancestors) in one transaction.
-
-        Raises:
-            ValidationError: unknown organism (with the closest match) or field.
-
-        Examples:
-            >>> bt.Gene.from_values(["CD8A", "CD4"], field=bt.Gene.symbol, organism="human")
-        """
-        from lamin_core.bio.registry import from_values
-
-        return from_values(
-            cls, values, field, create=create, organism=organism, source=source, mute=mute
-        )
-
-    @classmethod
     def from_source(
         cls: type[B], *, organism: str | None = None, source: Any = None, **fields: Any
     ) -> B | None:
@@ -176,58 +139,35 @@ class BioRecord(Record):
 
         return cast("B | None", from_source(cls, organism=organism, source=source, **fields))
 
-    @classmethod
-    def inspect(
-        cls,
-        values: Iterable[Any],
-        field: Any = None,
-        *,
-        organism: str | None = None,
-        mute: bool = False,
-    ) -> InspectResult:
-        """Split distinct values into those in the registry and the rest, with synonym fixes.
-
-        The log says which of the rest the public source has (add them with `from_values`).
-        """
-        from lamin_core.bio.registry import inspect
-
-        return inspect(cls, values, field, organism=organism, mute=mute)
+    # --- curation hooks (lamin_core.models.can_curate): organisms and the public source -----
 
     @classmethod
-    def validate(
-        cls, values: Iterable[Any], field: Any = None, *, organism: str | None = None
-    ) -> np.ndarray:
-        """Return a boolean array: which values are in the registry (exact match)."""
-        from lamin_core.bio.registry import validate
+    def _curation_conditions(
+        cls, session: Session, *, organism: Any, source: Any, strict_source: bool
+    ) -> list[sa.ColumnElement[bool]] | None:
+        from lamin_core.bio.registry import curation_conditions
 
-        return validate(cls, values, field, organism=organism)
-
-    @classmethod
-    def standardize(
-        cls,
-        values: Iterable[Any],
-        field: Any = None,
-        *,
-        organism: str | None = None,
-        return_mapper: bool = False,
-        public_aware: bool = True,
-    ) -> list[Any] | dict[Any, Any]:
-        """Map synonyms and case variants to the registry's names (then the public source's).
-
-        Examples:
-            >>> bt.CellType.standardize(["B lymphocyte", "t cell"])
-            ['B cell', 'T cell']
-        """
-        from lamin_core.bio.registry import standardize
-
-        return standardize(
-            cls,
-            values,
-            field,
-            organism=organism,
-            return_mapper=return_mapper,
-            public_aware=public_aware,
+        return curation_conditions(
+            cls, session, organism=organism, source=source, strict_source=strict_source
         )
+
+    @classmethod
+    def _curation_public(cls, field: str, *, organism: Any, source: Any) -> Any:
+        from lamin_core.bio.registry import curation_public
+
+        return curation_public(cls, field, organism=organism, source=source)
+
+    @classmethod
+    def _curation_new(cls, session: Session, field: str, value: Any, *, organism: Any) -> Any:
+        from lamin_core.bio.registry import curation_new
+
+        return curation_new(cls, session, field, value, organism=organism)
+
+    @classmethod
+    def _curation_list(cls, records: Iterable[Any]) -> RecordList[Any]:
+        from lamin_core.bio.registry import BioRecordList
+
+        return BioRecordList(records)
 
     def save(self: B) -> B:
         """Save the record and, for ontology terms from a public source, their ancestors."""

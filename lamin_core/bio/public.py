@@ -24,7 +24,6 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,6 +52,7 @@ from lamin_core.bio.sources import (
     resolve_organism,
 )
 from lamin_core.errors import DoesNotExist, StorageError, ValidationError, did_you_mean
+from lamin_core.query.curation import InspectResult
 
 __all__ = [
     "DATA_DIR",
@@ -68,21 +68,6 @@ __all__ = [
     "parents_from_ancestors",
     "resolve_organism",
 ]
-
-
-@dataclass
-class InspectResult:
-    """What `inspect` found: validated values, the others, and synonyms that fix some of them."""
-
-    validated: list[Any]
-    non_validated: list[Any]
-    synonyms_mapper: dict[Any, Any]
-
-    @property
-    def frac_validated(self) -> float:
-        """Return the fraction of distinct values that validate."""
-        n = len(self.validated) + len(self.non_validated)
-        return len(self.validated) / n if n else 1.0
 
 
 def _attribute_name(value: str) -> str:

@@ -1,9 +1,13 @@
-"""What bio registries do with their public source: fill records, validate, standardize, save.
+"""What bio registries do with their public source: fill records, curate against it, save.
 
 A record made from a public source carries its ontology id, synonyms, description and a link to a
 `bt.Source` row naming the file's version (registered on first use); saving it also saves its
 ancestors and the parent links between them (`settings.auto_save_parents`), so ``record.parents``
 answers from the catalog. Everything a save writes is written in one transaction.
+
+``validate``/``inspect``/``standardize``/``from_values`` are every curatable registry's
+(`lamin_core.query.curation`); the ``curation_*`` functions here are the bio registries' hooks
+into them: the organism and source conditions, and the public source as a `PublicVocabulary`.
 
 Examples:
     >>> records = bt.CellType.from_values(["B cell", "B lymphocyte", "unicorn"])
@@ -14,7 +18,7 @@ Examples:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,15 +27,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from lamin_core.bio.matching import (
-    CHUNK,
-    match_values,
-    organism_condition,
-    registry_mapper,
-    resolve_field,
-    values_in_registry,
-)
-from lamin_core.bio.public import InspectResult, PublicGenes, PublicOntology
+from lamin_core.bio.matching import organism_condition
+from lamin_core.bio.public import PublicGenes, PublicOntology
 from lamin_core.bio.sources import Source as PublicSource
 from lamin_core.bio.sources import get_source, resolve_organism
 from lamin_core.errors import ValidationError
@@ -44,17 +41,17 @@ if TYPE_CHECKING:
 __all__ = [
     "BioRecordList",
     "PublicRows",
+    "PublicVocabulary",
+    "curation_conditions",
+    "curation_new",
+    "curation_public",
     "from_source",
-    "from_values",
-    "inspect",
     "organism_record",
     "public_rows",
     "public_table",
     "records_from_public",
     "settings",
     "source_record",
-    "standardize",
-    "validate",
 ]
 
 logger = logging.getLogger("lamin_core.bio")
@@ -259,118 +256,11 @@ class BioRecordList(RecordList[Any]):
         return self
 
 
-def from_values(
-    registry: type[BioRecord],
-    values: Iterable[Any],
-    field_ref: Any = None,
-    *,
-    create: bool = False,
-    organism: Any = None,
-    source: Any = None,
-    mute: bool = False,
-) -> BioRecordList:
-    """Return records for values: existing, from the public source (also via synonyms), or new."""
-    registry, name = resolve_field(field_ref, registry)
-    with get_instance().reading() as session:
-        organism_name = _organism_name(registry, organism)
-        uniques = list(dict.fromkeys(v for v in values if v is not None and not _is_nan(v)))
-        conditions = organism_condition(session, registry, organism_name)
-        public_fields = _public_fields(registry, organism_name, source)
-
-        def existing_or_public(wanted: list[Any]) -> dict[Any, Any]:
-            found: dict[Any, Any] = {}
-            column = getattr(registry, name)
-            for start in range(0, len(wanted) if conditions is not None else 0, CHUNK):
-                chunk = wanted[start : start + CHUNK]
-                statement = sa.select(registry).where(column.in_(chunk), *(conditions or []))
-                for record in session.scalars(statement.order_by(registry.id)):
-                    found.setdefault(getattr(record, name), record)
-            missing = [v for v in wanted if v not in found]
-            if missing and name in public_fields:
-                created = records_from_public(
-                    registry, name, missing, organism=organism_name, source=source, session=session
-                )
-                found.update({getattr(r, name): r for r in created})
-            return found
-
-        by_value = existing_or_public(uniques)
-        new = [r for r in by_value.values() if r.id is None]
-        if new:
-            _log(
-                mute,
-                f"created {_n(len(new), registry)} from public with {registry.__name__}."
-                f"{name}: {_quoted([getattr(r, name) for r in new])}",
-            )
-        missing = [v for v in uniques if v not in by_value]
-        if missing and name == registry._name_field and name in public_fields:
-            mapper = public_table(registry, organism=organism_name, source=source).standardize(
-                missing, field=name, return_mapper=True
-            )
-            canonical = list(dict.fromkeys(mapper.values()))  # type: ignore[union-attr]
-            known = {v: by_value[v] for v in canonical if v in by_value}
-            known.update(existing_or_public([v for v in canonical if v not in known]))
-            for synonym, target in mapper.items():  # type: ignore[union-attr]
-                if target in known:
-                    by_value[synonym] = known[target]
-            matched = [v for v in missing if v in by_value]
-            if matched:
-                _log(
-                    mute,
-                    f"found {_n(len(matched), registry)} matching synonyms: {_quoted(matched)}",
-                )
-            missing = [v for v in missing if v not in by_value]
-        if missing and create:
-            extra = (
-                {"organism": organism_record(session, organism_name)}
-                if registry._has_organism
-                else {}
-            )
-            for value in missing:
-                by_value[value] = registry._create(**{name: value}, **extra)
-            missing = []
-        if missing:
-            _log(
-                mute,
-                f"did not create {registry.__name__} records for {_quoted(missing)}: in "
-                "neither the registry nor the public source; pass create=True to make plain "
-                "records",
-                True,
-            )
-    return BioRecordList(dict.fromkeys(by_value[v] for v in uniques if v in by_value))
-
-
 def _public_fields(registry: type[BioRecord], organism: str | None, source: Any) -> set[str]:
     if registry._entity == "Gene" and organism is None:
         return set()
     table = public_table(registry, organism=organism, source=source)._table
     return {table.key, *table.df.columns} - {"parents", "synonyms"}
-
-
-def _is_nan(value: Any) -> bool:
-    return isinstance(value, float) and np.isnan(value)
-
-
-def _n(count: int, registry: type) -> str:
-    return f"{count} {registry.__name__} record{'s' if count != 1 else ''}"
-
-
-def _values(count: int) -> str:
-    return f"{count} value is" if count == 1 else f"{count} values are"
-
-
-def _quoted(values: Iterable[Any], limit: int = 20) -> str:
-    values = list(values)
-    shown = ", ".join(repr(v) for v in values[:limit])
-    return shown + (f", ... ({len(values)} in total)" if len(values) > limit else "")
-
-
-def _log(mute: bool, message: str, warning: bool = False) -> None:
-    if mute:
-        return
-    if warning:
-        logger.warning("! %s", message)
-    else:
-        logger.info("✓ %s", message)
 
 
 def from_source(
@@ -383,72 +273,95 @@ def from_source(
             f"or name='B cell'; got {sorted(fields) or 'none'}."
         )
     ((name, value),) = fields.items()
-    records = from_values(registry, [value], name, organism=organism, source=source, mute=True)
+    records = registry.from_values([value], name, organism=organism, source=source, mute=True)
     return records[0] if records else None
 
 
-def inspect(
+def curation_conditions(
     registry: type[BioRecord],
-    values: Iterable[Any],
-    field_ref: Any = None,
+    session: Session,
     *,
-    organism: Any = None,
-    mute: bool = False,
-) -> InspectResult:
-    """Split distinct values into those in the registry and the rest, with synonym fixes."""
-    registry, name = resolve_field(field_ref, registry)
-    organism_name = _organism_name(registry, organism)
-    with get_instance().reading() as session:
-        result = match_values(session, registry, name, list(values), organism=organism_name)
-    non_validated = result.from_public + result.non_validated
-    if result.from_public:
-        _log(
-            mute,
-            f"{_values(len(result.from_public))} not in the registry but in the public "
-            f"source: {_quoted(result.from_public)}; add them with "
-            f"{registry.__name__}.from_values([...]).save()",
-            True,
+    organism: Any,
+    source: Any,
+    strict_source: bool,
+) -> list[sa.ColumnElement[bool]] | None:
+    """Return the conditions restricting a bio registry to an organism (and a pinned source).
+
+    Returns None when the organism is not in the catalog yet: then no record can match.
+
+    Raises:
+        ValidationError: an organism-bound registry without `organism`, or an unknown one.
+    """
+    conditions = organism_condition(session, registry, _organism_name(registry, organism))
+    if conditions is not None and strict_source and source is not None:
+        source_id = getattr(source, "id", None)
+        if source_id is None:
+            raise ValidationError(
+                f"strict_source=True needs a saved bt.Source record, got {source!r}; pass "
+                f"bt.Source.get(entity='bionty.{registry._entity}', ...)."
+            )
+        conditions = [*conditions, registry.source_id == source_id]
+    return conditions
+
+
+class PublicVocabulary:
+    """The public source behind one bio registry (and organism), as curation asks it.
+
+    Implements `lamin_core.query.curation.PublicVocabulary`.
+    """
+
+    def __init__(self, registry: type[BioRecord], organism: str | None, source: Any) -> None:
+        self.registry = registry
+        self.organism = organism
+        self.source = source
+        self.table = public_table(registry, organism=organism, source=source)
+
+    def validate(self, values: Sequence[Any], field: str) -> np.ndarray:
+        """Return which values exactly equal a public value of `field`."""
+        return self.table.validate(values, field=field)
+
+    def mapper(self, values: Sequence[Any], field: str) -> dict[Any, Any]:
+        """Return {value: canonical public value} for synonyms and case variants."""
+        series = pd.Series(list(values), dtype=object)
+        return dict(self.table.standardize(series, field=field, return_mapper=True))
+
+    def translate(self, values: Sequence[Any], field: str, to: str) -> dict[Any, Any]:
+        """Return {value of `field`: value of `to`} for the public rows with those values."""
+        df = self.table._table.df.reset_index()
+        if to not in df.columns:
+            return {}
+        rows = df[df[field].isin(list(values))].drop_duplicates(field)
+        return {k: v for k, v in zip(rows[field], rows[to]) if not pd.isna(v)}
+
+    def records(self, values: Sequence[Any], field: str) -> list[Any]:
+        """Return new unsaved records for values that exactly equal a public value."""
+        return records_from_public(
+            self.registry,
+            field,
+            values,
+            organism=self.organism,
+            source=self.source,
+            session=get_instance().session,
         )
-    return InspectResult(result.validated, non_validated, result.synonyms)
 
 
-def validate(
-    registry: type[BioRecord], values: Iterable[Any], field_ref: Any = None, *, organism: Any = None
-) -> np.ndarray:
-    """Return a boolean array: which values are in the registry (exact match)."""
-    registry, name = resolve_field(field_ref, registry)
-    series = pd.Series(list(values), dtype=object)
-    uniques = pd.Index(series.dropna().unique(), dtype=object)
-    with get_instance().reading() as session:
-        conditions = organism_condition(session, registry, _organism_name(registry, organism))
-        valid = uniques[values_in_registry(session, registry, name, uniques, conditions)]
-    return np.asarray(series.isin(valid))
-
-
-def standardize(
-    registry: type[BioRecord],
-    values: Iterable[Any],
-    field_ref: Any = None,
-    *,
-    organism: Any = None,
-    return_mapper: bool = False,
-    public_aware: bool = True,
-) -> list[Any] | dict[Any, Any]:
-    """Map synonyms and case variants to the registry's values, then to the public source's."""
-    registry, name = resolve_field(field_ref, registry)
+def curation_public(
+    registry: type[BioRecord], field: str, *, organism: Any, source: Any
+) -> PublicVocabulary | None:
+    """Return the public vocabulary of `field`, or None when the public source lacks it."""
     organism_name = _organism_name(registry, organism)
-    series = pd.Series(list(values), dtype=object)
-    with get_instance().reading() as session:
-        conditions = organism_condition(session, registry, organism_name)
-        uniques = pd.Index(series.dropna().unique(), dtype=object)
-        rest = uniques[~values_in_registry(session, registry, name, uniques, conditions)]
-        known = registry_mapper(session, registry, name, conditions, rest)
-    mapper = {v: known[str(v).strip().lower()] for v in rest if str(v).strip().lower() in known}
-    mapper = {k: v for k, v in mapper.items() if k != v}
-    left = [v for v in rest if v not in mapper]
-    if public_aware and left and name in _public_fields(registry, organism_name, None):
-        public = public_table(registry, organism=organism_name)
-        mapper.update(public.standardize(left, field=name, return_mapper=True))
-    if return_mapper:
-        return mapper
-    return series.map(lambda v: mapper.get(v, v)).tolist()
+    if field not in _public_fields(registry, organism_name, source):
+        return None
+    return PublicVocabulary(registry, organism_name, source)
+
+
+def curation_new(
+    registry: type[BioRecord], session: Session, field: str, value: Any, *, organism: Any
+) -> BioRecord:
+    """Return a new plain record (of `organism` for organism-bound registries)."""
+    extra = (
+        {"organism": organism_record(session, _organism_name(registry, organism))}
+        if registry._has_organism
+        else {}
+    )
+    return registry._create(**{field: value}, **extra)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lamin_core.errors import ValidationError
 from lamin_core.models.base import Record, created_at_column, created_by_column
+from lamin_core.models.can_curate import CanCurate, HasSynonyms
 
 if TYPE_CHECKING:
     from lamin_core.models.artifact import Artifact
@@ -36,7 +37,7 @@ ulabel_parent = sa.Table(
 )
 
 
-class ULabel(Record):
+class ULabel(CanCurate, Record):
     """A universal label: a free-form category such as a study, a treatment or a project.
 
     As in LaminDB 1.x, labels are grouped by `type` (a label with ``is_type=True``; its
@@ -115,7 +116,7 @@ featureset_feature = sa.Table(
 )
 
 
-class Feature(Record):
+class Feature(CanCurate, HasSynonyms, Record):
     """A typed dimension of data: a DataFrame column, an ``obs`` column or an ``uns`` key.
 
     `dtype` is one of ``str int float num bool date datetime dict``, ``cat[ULabel]``,

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from upath import UPath
 
     from lamin_core.models.space import Space
+    from lamin_core.query import QuerySet
 
 
 def _link_table(name: str, target: str, *, with_feature: bool = False) -> sa.Table:
@@ -328,6 +329,8 @@ class Artifact(IsVersioned):
             return above.save_with_curator(self)
         return above.save_artifact(self)
 
+    _commits_itself = True
+
     @classmethod
     def _save_many(cls, records: Sequence[Record]) -> None:
         """Save artifacts one by one: each writes its file before its row."""
@@ -463,9 +466,36 @@ class Collection(IsVersioned):
         ).all()
         self.hash = above.collection_hash(list(members))
 
+    @property
+    def ordered_artifacts(self) -> QuerySet[Artifact]:
+        """The members as a QuerySet, in the order the collection was made with.
+
+        Raises:
+            ValidationError: the collection is not saved.
+
+        Examples:
+            >>> collection.ordered_artifacts.to_list("key")
+            ['shard/0.parquet', 'shard/1.parquet']
+        """
+        if self.id is None:
+            raise ValidationError(
+                f"Collection {self.key!r} is not saved; save it before reading ordered_artifacts."
+            )
+        link = collection_artifact.c
+        position = (
+            sa.select(link.position)
+            .where(link.collection_id == self.id, link.artifact_id == Artifact.id)
+            .scalar_subquery()
+        )
+        members = sa.select(link.artifact_id).where(link.collection_id == self.id)
+        queryset = above.queryset(Artifact, instance=self._instance())
+        return queryset.filter(Artifact.id.in_(members)).in_default_order(position)
+
     def save(self) -> Collection:
         """Write the collection and its ordered members; return it (or the identical existing)."""
         return above.save_collection(self)
+
+    _commits_itself = True
 
     @classmethod
     def _save_many(cls, records: Sequence[Record]) -> None:

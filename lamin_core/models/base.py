@@ -162,6 +162,10 @@ class Record(Base, metaclass=RecordMeta):
     # one of them (and no uid) returns the existing record with those values
     _natural_keys: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
+    # True for registries whose save commits on its own (with a stored file): ln.save writes
+    # them after the one transaction of all other records
+    _commits_itself: ClassVar[bool] = False
+
     # False for the registries outside spaces: User, Space
     _has_space: ClassVar[bool] = True
 
@@ -527,10 +531,17 @@ class Record(Base, metaclass=RecordMeta):
     def df(
         cls,
         include: str | Sequence[str] | None = None,
-        features: bool | Sequence[str] = False,
+        features: bool | str | Sequence[str] = False,
         limit: int | None = 100,
     ) -> pd.DataFrame:
-        """Return the latest records as a DataFrame indexed by `id` (alias `to_dataframe`)."""
+        """Return the latest records as a DataFrame indexed by `id` (alias `to_dataframe`).
+
+        ``include="features"`` (or ``"features"`` in a list of includes) adds one column per
+        feature, as ``features=True`` does; `features` may also name the features.
+
+        Examples:
+            >>> ln.Artifact.to_dataframe(include=["ulabels__name", "features"])
+        """
         return above.registry_df(cls, include=include, features=features, limit=limit)
 
     to_dataframe = df

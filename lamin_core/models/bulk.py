@@ -51,7 +51,8 @@ def save(records: Iterable[Record]) -> list[Record]:
 
     Raises:
         ValidationError: an element is not a record; nothing is saved.
-        IntegrityError: a record breaks another constraint; nothing of its kind is saved.
+        IntegrityError: a record breaks another constraint; no record other than artifacts and
+            collections is saved.
 
     Examples:
         >>> ln.save([ln.ULabel(name="DMSO"), ln.ULabel(name="IFNG")])
@@ -97,11 +98,20 @@ def save(records: Iterable[Record]) -> list[Record]:
 def _write(records: list[Record]) -> None:
     """Write records grouped by how their registry saves many (`Record._save_many`).
 
-    Plain records of every registry share one transaction; bio records are saved with their
-    ancestors, artifacts and collections one by one.
+    Plain records of every registry and bio records (with their ancestors) are written in ONE
+    `writing()` block: a failure in any of them saves none. Artifacts and collections follow one
+    by one, as each commits on its own once its file is in place (`Record._commits_itself`).
     """
+    if not records:
+        return
     groups: dict[Any, list[Record]] = {}
     for record in records:
         groups.setdefault(type(record)._save_many.__func__, []).append(record)  # type: ignore[attr-defined]
-    for group in groups.values():
+    joined = [g for g in groups.values() if not type(g[0])._commits_itself]
+    own = [g for g in groups.values() if type(g[0])._commits_itself]
+    if joined:
+        with records[0]._instance().writing():
+            for group in joined:
+                type(group[0])._save_many(group)
+    for group in own:
         type(group[0])._save_many(group)

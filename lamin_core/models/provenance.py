@@ -21,6 +21,7 @@ from lamin_core.models.base import (
     created_by_column,
     utcnow,
 )
+from lamin_core.models.can_curate import CanCurate
 from lamin_core.storage.paths import storage_type
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 VERSION_SUFFIX_LENGTH = 4
 
 
-class User(Record):
+class User(CanCurate, Record):
     """A person or service account that creates records.
 
     Examples:

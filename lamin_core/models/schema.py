@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from lamin_core.errors import RegistryReferenceError, ValidationError, did_you_mean
 from lamin_core.models.annotation import Feature, featureset_feature, run_column
 from lamin_core.models.base import Record, created_at_column, created_by_column, log_reuse
+from lamin_core.models.can_curate import CanCurate
 from lamin_core.models.registry import parse_reference, reference_text, registry_named
 from lamin_core.storage.hashing import hash_bytes, set_hash
 
@@ -253,7 +254,7 @@ class _Declared:
         )
 
 
-class Schema(Record):
+class Schema(CanCurate, Record):
     """A schema: the features of a dataset, or the features a dataset must have to validate.
 
     Args:

@@ -280,11 +280,14 @@ def _plan(model: Any, dialect: sa.Dialect, includes: tuple[str, ...], *, compact
     return _Plan(tuple(names), selected, frozenset(to_many), joins.from_clause)
 
 
+FEATURES = "features"  # the include that adds one column per feature
+
+
 def build_df(
     queryset: QuerySet[Any],
     *,
     include: str | Sequence[str] | None = None,
-    features: bool | Sequence[str] = False,
+    features: bool | str | Sequence[str] | None = False,
     columnar: bool = False,
 ) -> pd.DataFrame:
     """Return the records of `queryset` as a DataFrame (see `QuerySet.df`).
@@ -296,8 +299,13 @@ def build_df(
     for path in includes:
         if not isinstance(path, str):
             raise ValidationError(
-                f"include expects field paths such as 'ulabels__name', got {path!r}."
+                f"include expects field paths such as 'ulabels__name' or 'features', got {path!r}."
             )
+    if FEATURES in includes:  # LaminDB 2.x: include="features" is features=True
+        includes = [path for path in includes if path != FEATURES]
+        features = features or True
+    if isinstance(features, str):  # one feature name
+        features = [features]
     plan = _plan(
         model,
         queryset.session.get_bind().dialect,
@@ -389,7 +397,7 @@ def _frame(
 def registry_df(
     model: Any,
     include: str | Sequence[str] | None = None,
-    features: bool | Sequence[str] = False,
+    features: bool | str | Sequence[str] = False,
     limit: int | None = 100,
 ) -> pd.DataFrame:
     """Return the registry overview: the `limit` newest records (by id, newest first).

@@ -57,6 +57,8 @@ class QuerySet(Generic[R]):
         self._instance = instance
         self._where: list[ColumnElement[bool]] = []
         self._order: tuple[str, ...] = ()
+        # SQL the records come in when no order_by() is given (e.g. a collection's positions)
+        self._default_order: tuple[ColumnElement[Any], ...] = ()
         self._distinct = False
         self._offset = 0
         self._limit: int | None = None
@@ -174,7 +176,22 @@ class QuerySet(Generic[R]):
 
     # --- SQL -----------------------------------------------------------------------------------
 
+    def in_default_order(self, *expressions: ColumnElement[Any]) -> QuerySet[R]:
+        """Return a new QuerySet whose records come in the order of SQL `expressions`, then id.
+
+        An `order_by` given later replaces this order. Used for orders no field names, such as
+        the positions of a collection's artifacts (``collection.ordered_artifacts``).
+        """
+        self._check_unsliced("in_default_order")
+        clone = self._clone()
+        clone._default_order = tuple(expressions)
+        return clone
+
     def _order_clauses(self, reverse: bool = False) -> list[ColumnElement[Any]]:
+        if not self._order and self._default_order:
+            model_id: ColumnElement[Any] = self.model.id  # type: ignore[attr-defined]
+            expressions = [*self._default_order, model_id]
+            return [e.desc() if reverse else e.asc() for e in expressions]
         fields = self._order or ("id",)
         clauses = []
         for spec in fields:
@@ -328,6 +345,8 @@ class QuerySet(Generic[R]):
             )
         return [row[0] for row in self._execute(self._select(getattr(self.model, column)))]
 
+    to_list = list  # LaminDB 2.x's name
+
     def count(self) -> int:
         """Return the number of matching records (one COUNT query)."""
         if self._cache is not None:
@@ -471,7 +490,7 @@ class QuerySet(Generic[R]):
     def df(
         self,
         include: str | Sequence[str] | None = None,
-        features: bool | Sequence[str] = False,
+        features: bool | str | Sequence[str] = False,
         limit: int | None = None,
     ) -> pd.DataFrame:
         """Return the records as a DataFrame indexed by `id`, in ONE statement for the rows.
@@ -479,9 +498,10 @@ class QuerySet(Generic[R]):
         Args:
             include: Fields to add: plain fields (``"suffix"``), to-one paths
                 (``"created_by__name"``, a scalar per row) and to-many paths (``"ulabels__name"``,
-                a set per row; ``{None}`` when a record has no related record, as in LaminDB).
+                a set per row; ``{None}`` when a record has no related record, as in LaminDB),
+                and ``"features"`` (LaminDB 2.x's spelling of ``features=True``).
             features: True for one column per feature with values (a set per row, NaN when the
-                record has none), or a list of feature names.
+                record has none), or a feature name or list of feature names.
             limit: At most this many rows (default: all).
 
         Without `include` and `features` the columns are the registry's fields in table order;

@@ -216,6 +216,8 @@ class RelatedManager:
         """Return the related records, or the values of one `field` (``list("name")``)."""
         return self.all().list(field)
 
+    to_list = list  # LaminDB 2.x's name
+
     def count(self, *record: Any) -> int:
         """Return how many records are related (one COUNT query).
 

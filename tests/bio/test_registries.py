@@ -133,7 +133,7 @@ def test_inspect_validate_standardize_against_the_registry(
     caplog.set_level(logging.INFO, logger="lamin_core")
     result = bt.CellType.inspect(["B cell", "B lymphocyte", "neuron", "unicorn"])
     assert result.validated == ["B cell"]
-    assert result.non_validated == ["neuron", "B lymphocyte", "unicorn"]
+    assert result.non_validated == ["B lymphocyte", "neuron", "unicorn"]  # in input order, as 2.x
     assert result.synonyms_mapper == {"B lymphocyte": "B cell"}
     assert "in the public source: 'neuron'" in caplog.text
 
