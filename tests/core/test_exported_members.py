@@ -31,12 +31,15 @@ PUBLIC = {
     "connect",
     "errors",
     "finish",
+    "flow",
     "get_instance",
     "init",
     "lineage",
     "save",
     "settings",
+    "step",
     "track",
+    "tracked",
     "view",
 }
 
