@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from lamin_core.console import logger
-from lamin_core.errors import ValidationError
+from lamin_core.errors import LaminError, ValidationError
 from lamin_core.ids import encode_version
 from lamin_core.instance import Instance, get_instance
 from lamin_core.models.base import utcnow
@@ -347,6 +347,10 @@ def finish(
             run.report_id = save_report(
                 run, report_path, instance, description=f"report of run {run.uid}"
             )
+        except LaminError as error:
+            if report is not None:  # the file the user gave: they decide what to do
+                raise
+            logger.warning(f"could not save the output of Run('{run.uid}') as its report: {error}")
         finally:
             if log is not None:
                 log.discard()

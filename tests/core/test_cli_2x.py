@@ -10,11 +10,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 import lamin_core as ln
+from lamin_core.cli import main as cli
+from lamin_core.cli.records import find_registry
+from lamin_core.models.registry import reference_text, registries
 from tests.snapshot import catalog_snapshot
 
 BIN = Path(sys.executable).parent
@@ -187,3 +191,20 @@ def test_bad_input_on_postgresql_changes_nothing(instance: ln.Instance, tmp_path
         result = lamin(instance, *args, cwd=tmp_path)
         assert result.returncode == 1 and "Traceback" not in result.stderr
     assert catalog_snapshot(instance) == before
+
+
+@pytest.mark.parametrize(
+    "registry", registries(), ids=[reference_text(registry) for registry in registries()]
+)
+def test_every_registry_is_named_in_both_spellings_and_listed(
+    sqlite_instance: ln.Instance, registry: Any, capsys: pytest.CaptureFixture[str]
+):
+    canonical = reference_text(registry)
+    for spelling in (canonical, registry.__name__.lower(), canonical.lower()):
+        assert find_registry(spelling) is registry
+    code = cli(["ls", registry.__name__.lower(), "--storage", sqlite_instance.storage_root])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"{registry.__name__}: " in out or f"no {registry.__name__} records match" in out
+    if getattr(registry, "_search_fields", ()):
+        assert cli(["search", canonical, "x", "--storage", sqlite_instance.storage_root]) == 0

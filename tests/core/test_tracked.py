@@ -17,9 +17,12 @@ from types import ModuleType
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import lamin_core as ln
 from lamin_core.tracking import current_run
+from lamin_core.tracking.params import is_secret, run_params
 from tests.snapshot import catalog_snapshot
 
 RUN_KIND = "__lamindb_run__"
@@ -365,3 +368,23 @@ def test_script_output_and_uncaught_error_end_up_in_the_report(
     assert "RuntimeError: disk full" in report
     function_run = ln.Run.filter(transform__key="process.normalise").one()
     assert function_run.initiated_by_run_id == run.id and function_run.params == {"factor": 2}
+
+
+TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12)
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | TEXT.filter(lambda text: not is_secret("value", text)),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(TEXT, children, max_size=3),
+    max_leaves=8,
+)
+NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True).filter(
+    lambda name: not is_secret(name, None)
+)
+
+
+@given(st.dictionaries(NAMES, JSON_VALUES, max_size=4))
+def test_run_params_keep_every_json_document_as_given(params: dict[str, object]):
+    assert run_params(params) == params
