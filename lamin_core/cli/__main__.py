@@ -4,4 +4,5 @@ import sys
 
 from lamin_core.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing the module (walking the package) runs nothing
+    sys.exit(main())
