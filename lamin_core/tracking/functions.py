@@ -182,7 +182,8 @@ class _Call:
         instance.check_write("track a function call", [("transform", "INSERT"), ("run", "INSERT")])
         environment_id = environment_artifact_id(instance)
         session = instance.session
-        with instance.writing():
+        # one writer at a time per function: concurrent first calls make one transform version
+        with instance.writing(lock=f"lamin_core:transform:{self.key}"):
             transform = get_or_create_transform(
                 self.key,
                 type=FUNCTION_TYPE,

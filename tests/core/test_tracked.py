@@ -388,3 +388,30 @@ NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True).filter(
 @given(st.dictionaries(NAMES, JSON_VALUES, max_size=4))
 def test_run_params_keep_every_json_document_as_given(params: dict[str, object]):
     assert run_params(params) == params
+
+
+def test_concurrent_first_calls_make_one_transform_version(instance: ln.Instance):
+    @ln.tracked()
+    def fresh(n: int) -> None:
+        pass
+
+    start = threading.Barrier(4, timeout=60)
+    errors: list[BaseException] = []
+
+    def call(n: int) -> None:
+        try:
+            with instance.activate():
+                start.wait()
+                fresh(n)
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    transform = ln.Transform.get(key=f"{__name__}.{fresh.__qualname__}")
+    assert transform.version == "1" and ln.Transform.filter(key=transform.key).count() == 1
+    assert sorted(run.params["n"] for run in ln.Run.filter(transform=transform)) == [0, 1, 2, 3]
