@@ -180,7 +180,6 @@ class _Call:
             )
         params = call_params(self.signature, args, kwargs, f"params of {self.key}")
         instance.check_write("track a function call", [("transform", "INSERT"), ("run", "INSERT")])
-        environment_id = environment_artifact_id(instance)
         session = instance.session
         # one writer at a time per function: concurrent first calls make one transform version
         with instance.writing(lock=f"lamin_core:transform:{self.key}"):
@@ -197,7 +196,6 @@ class _Call:
                 started_at=utcnow(),
                 created_by_id=instance.user_id,
                 initiated_by_run_id=parent.id if parent is not None else None,
-                environment_id=environment_id,
             )
             session.add_all([transform, run])
         token = set_current_run(run, instance)
@@ -218,6 +216,7 @@ class _Call:
                 run.report_id = save_report(
                     run, log.path, instance, description=f"report of run {run.uid}"
                 )
+            run.environment_id = environment_artifact_id(instance)
             run.finished_at = utcnow()
             run.status = "completed" if error is None else _failed_status(error)
             run.save()

@@ -1,12 +1,12 @@
-"""Runs of scripts and notebooks: `track()`, `finish()`, the current run, run inputs.
+"""Runs of scripts and notebooks: `track()`, `finish()`, run inputs.
 
 `track()` registers the calling script or notebook as a Transform (keyed by its file name,
-versioned by the hash of its source) and starts a Run, with its parameters and its environment
-(the installed packages). While the run is active, artifacts saved get it as their run, and
-artifacts read (`load`, `cache`, `open`) become its inputs. `finish()` closes it and saves its
-report: what the script printed, or a file given. The current run is held in a context variable,
-so Dagster steps, threads and tracked functions (`lamin_core.tracking.functions`) each have
-their own.
+versioned by the hash of its source) and starts a Run with its parameters. While the run is
+active, artifacts saved get it as their run, and artifacts read (`load`, `cache`, `open`) become
+its inputs. `finish()` closes it and saves its environment (the installed packages) and its
+report (what the script printed, or a file given). Which run is current is held per context
+(`lamin_core.tracking.context`), so Dagster steps, threads and tracked functions
+(`lamin_core.tracking.functions`) each have their own.
 """
 
 from __future__ import annotations
@@ -177,10 +177,10 @@ def track(
 ) -> Run:
     """Register the calling script or notebook as a Transform and start a Run.
 
-    The run gets `params` and its environment (`run.environment`: the installed packages). When
-    the tracked script is the program being run (``python script.py``), what it prints is kept
-    and `finish()` saves it as `run.report`; an uncaught exception ends the run as ``errored``
-    with the traceback in the report.
+    The run gets `params`; `finish()` adds its environment (`run.environment`: the installed
+    packages). When the tracked script is the program being run (``python script.py``), what it
+    prints is kept and `finish()` saves it as `run.report`; an uncaught exception ends the run
+    as ``errored`` with the traceback in the report.
 
     Args:
         transform: A Transform, or the uid of one (12 or 16 characters, as LaminDB's
@@ -224,18 +224,11 @@ def track(
             instance=instance,
         )
     is_new_transform = not sa.inspect(record).has_identity
-    try:
-        environment_id = environment_artifact_id(instance)
-    except BaseException:
-        if is_new_transform:
-            session.expunge(record)  # not half-written with another record's commit
-        raise
     run = Run(
         transform=record,
         params=stored_params,
         started_at=utcnow(),
         created_by_id=instance.user_id,
-        environment_id=environment_id,
     )
     with instance.writing():
         session.add_all([record, run])
@@ -356,6 +349,9 @@ def finish(
                 log.discard()
     elif log is not None:
         log.discard()
+    # saved as the run ends (as LaminDB's finish), so that the artifacts a script saves are
+    # numbered from 1 as in LaminDB's guides
+    run.environment_id = run.environment_id or environment_artifact_id(instance)
     run.finished_at = utcnow()
     run.status = status
     run.save()

@@ -362,7 +362,7 @@ def test_script_output_and_uncaught_error_end_up_in_the_report(
     assert result.returncode == 1 and "disk full" in result.stderr
     run = ln.Run.filter(transform__key="process.py").one()
     assert run.status == "errored" and run.finished_at is not None
-    assert run.params == {"sample": "S1"}
+    assert run.params == {"sample": "S1"} and run.environment.description == "requirements.txt"
     report = Path(run.report.cache()).read_text()
     assert report.startswith("processing S1\nnormalising by 2\nTraceback")
     assert "RuntimeError: disk full" in report
