@@ -160,7 +160,6 @@ class _Call:
     def __init__(
         self, func: Callable[..., Any], *, uid: str | None, key: str | None, needs_parent: bool
     ) -> None:
-        self.func = func
         self.key = key or function_key(func)
         self.source = function_source(func)
         self.signature = inspect.signature(func)

@@ -85,9 +85,13 @@ def run_params(params: Any, *, what: str = "ln.track(params=...)") -> dict[str, 
 def call_params(signature: inspect.Signature, args: Any, kwargs: Any, where: str) -> dict[str, Any]:
     """Return the arguments of a function call as run parameters, defaults included.
 
-    `self` and `cls` are left out; so is, with a warning, any value that is not JSON.
+    `self` and `cls` are left out; so is, with a warning, any value that is not JSON. Arguments
+    that do not fit the signature give no params: the call itself raises Python's TypeError.
     """
-    bound = signature.bind(*args, **kwargs)
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return {}
     bound.apply_defaults()
     result: dict[str, Any] = {}
     for name, value in bound.arguments.items():

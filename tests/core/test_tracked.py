@@ -415,3 +415,15 @@ def test_concurrent_first_calls_make_one_transform_version(instance: ln.Instance
     transform = ln.Transform.get(key=f"{__name__}.{fresh.__qualname__}")
     assert transform.version == "1" and ln.Transform.filter(key=transform.key).count() == 1
     assert sorted(run.params["n"] for run in ln.Run.filter(transform=transform)) == [0, 1, 2, 3]
+
+
+def test_tracked_call_with_wrong_arguments_raises_pythons_error(sqlite_instance: ln.Instance):
+    @ln.tracked()
+    def scale(value: float, factor: float = 2.0) -> float:
+        return value * factor
+
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'value'"):
+        scale()  # type: ignore[call-arg]
+    run = ln.Run.filter().one()
+    assert run.status == "errored" and run.params is None
+    assert scale(2.0) == 4.0
