@@ -46,7 +46,7 @@ from lamin_core.models.provenance import register_storage_and_user as _register_
 from lamin_core.query import Q, QuerySet
 from lamin_core.query.related import install_related_managers as _install_related_managers
 from lamin_core.tracking import current_run as _current_run
-from lamin_core.tracking import finish, track
+from lamin_core.tracking import finish, flow, step, track, tracked
 
 __version__ = "0.1.0"
 
@@ -129,11 +129,14 @@ __all__ = [
     "curators",
     "errors",
     "finish",
+    "flow",
     "get_instance",
     "init",
     "lineage",
     "save",
     "settings",
+    "step",
     "track",
+    "tracked",
     "view",
 ]

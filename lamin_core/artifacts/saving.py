@@ -362,6 +362,7 @@ def delete_artifact(artifact: Artifact, *, storage: bool | None) -> None:
     instance = artifact._instance()
     artifact._check_write(instance, "DELETE")  # before the row or the file goes
     session = instance.session
+    _check_documents_no_run(session, artifact)
     delete_content = artifact.key_is_virtual if storage is None else storage
     fs, location = artifact_location(artifact)
     try:
@@ -386,6 +387,26 @@ def delete_artifact(artifact: Artifact, *, storage: bool | None) -> None:
             fs.rm(location, recursive=bool(artifact.n_files))
         except FileNotFoundError:
             logger.warning("the stored content of %r was already gone", artifact)
+
+
+def _check_documents_no_run(session: Session, artifact: Artifact) -> None:
+    """Refuse to delete the report or environment of a run (the run would lose it).
+
+    Raises:
+        IntegrityError: runs point to the artifact; the message names them and the fix.
+    """
+    from lamin_core.models import Run
+
+    roles = {"report": Run.report_id, "environment": Run.environment_id}
+    for role, column in roles.items():
+        uids = session.scalars(sa.select(Run.uid).where(column == artifact.id).limit(4)).all()
+        if uids:
+            shown = ", ".join(f"Run('{uid}')" for uid in uids[:3])
+            more = " and more" if len(uids) > 3 else ""
+            raise IntegrityError(
+                f"Cannot delete {artifact!r}: it is the {role} of {shown}{more}. Delete those "
+                f"runs first, or detach it: run.{role} = None; run.save()."
+            )
 
 
 def collection_hash(artifacts: list[Artifact]) -> str:

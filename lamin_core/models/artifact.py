@@ -77,6 +77,8 @@ artifact_featureset.append_column(sa.Column("slot", String(64)))
 LATEST_KEY_INDEX = "ux_artifact_latest_key"
 # fields computed from the content when an artifact is made: never passed by the caller
 CONTENT_FIELDS = ("hash", "hash_type", "size", "n_files", "key_is_virtual")
+# the kind of the artifacts that document runs (reports, environments), LaminDB's spelling
+RUN_KIND = "__lamindb_run__"
 
 
 class Artifact(IsVersioned):
@@ -117,6 +119,8 @@ class Artifact(IsVersioned):
     _name_field = "key"
     _search_fields = ("key", "description")
     _repr_hidden = frozenset({"id"})
+    # queries leave out the files documenting runs unless a lookup names `kind` (as LaminDB)
+    _hidden_by_default = ("kind", (RUN_KIND,))
     _immutable_fix = "save a new artifact or version instead"
 
     key: Mapped[str | None] = mapped_column(String(1024), index=True)

@@ -197,10 +197,23 @@ class Run(Record):
     initiated_by_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("run.id", ondelete="SET NULL"), index=True
     )
+    # the files documenting the run (LaminDB 2.x): its installed packages, its captured output.
+    # An artifact a run points to cannot be deleted (as LaminDB's PROTECT); artifact.run_id
+    # points the other way, so these foreign keys are created after both tables
+    environment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("artifact.id", use_alter=True), index=True
+    )
+    report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("artifact.id", use_alter=True), index=True
+    )
     created_at: Mapped[dt.datetime] = created_at_column()
     created_by_id: Mapped[int | None] = created_by_column()
 
     transform: Mapped[Transform] = relationship(back_populates="runs", foreign_keys=[transform_id])
+    environment: Mapped[Artifact | None] = relationship(
+        foreign_keys=[environment_id], post_update=True
+    )
+    report: Mapped[Artifact | None] = relationship(foreign_keys=[report_id], post_update=True)
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     initiated_by_run: Mapped[Run | None] = relationship(
         remote_side="Run.id", foreign_keys=[initiated_by_run_id], back_populates="initiated_runs"

@@ -63,6 +63,9 @@ class QuerySet(Generic[R]):
         self._offset = 0
         self._limit: int | None = None
         self._cache: list[R] | None = None
+        # rows a registry hides unless asked for (Artifact: the reports and environments of
+        # runs, kind "__lamindb_run__", as in LaminDB): shown once a lookup names the field
+        self._shows_hidden = False
 
     # --- building ----------------------------------------------------------------------------
 
@@ -131,6 +134,7 @@ class QuerySet(Generic[R]):
         clone = self._clone()
         if queries or lookups:
             clone._where.append(self._condition(queries, lookups))
+            clone._shows_hidden |= self._names_hiding_field(queries, lookups)
         return clone
 
     def exclude(self, *queries: Any, **lookups: Any) -> QuerySet[R]:
@@ -139,7 +143,37 @@ class QuerySet(Generic[R]):
         clone = self._clone()
         if queries or lookups:
             clone._where.append(self._condition((~Q(*queries, **lookups),), {}))
+            clone._shows_hidden |= self._names_hiding_field(queries, lookups)
         return clone
+
+    def _names_hiding_field(self, queries: tuple[Any, ...], lookups: dict[str, Any]) -> bool:
+        """Whether the lookups name the field by which the registry hides rows (``kind``)."""
+        hidden = getattr(self.model, "_hidden_by_default", None)
+        if hidden is None:
+            return False
+        field = hidden[0]
+        stack: list[Any] = [Q(*[q for q in queries if isinstance(q, Q)], **lookups)]
+        while stack:
+            node = stack.pop()
+            for child in node.children:
+                if isinstance(child, Q):
+                    stack.append(child)
+                elif (
+                    isinstance(child, tuple)
+                    and isinstance(child[0], str)
+                    and child[0].split(LOOKUP_SEP)[0] == field
+                ):
+                    return True
+        return False
+
+    def _visibility(self) -> list[ColumnElement[bool]]:
+        """The condition leaving out the rows the registry hides unless asked for."""
+        hidden = getattr(self.model, "_hidden_by_default", None)
+        if hidden is None or self._shows_hidden:
+            return []
+        field, values = hidden
+        column = getattr(self.model, field)
+        return [sa.or_(column.is_(None), column.not_in(values))]
 
     def order_by(self, *fields: str) -> QuerySet[R]:
         """Return a new QuerySet ordered by fields; ``-field`` descends, ``run__started_at`` works.
@@ -218,7 +252,7 @@ class QuerySet(Generic[R]):
         ordered: bool = True,
         from_clause: Any = None,
     ) -> sa.Select[Any]:
-        statement = sa.select(*columns).where(*self._where)
+        statement = sa.select(*columns).where(*self._where, *self._visibility())
         if from_clause is not None:
             statement = statement.select_from(from_clause)
         if self._distinct:
@@ -352,7 +386,11 @@ class QuerySet(Generic[R]):
         if self._cache is not None:
             return len(self._cache)
         if self._limit is None and not self._offset and not self._distinct:
-            statement = sa.select(sa.func.count()).select_from(self.model).where(*self._where)
+            statement = (
+                sa.select(sa.func.count())
+                .select_from(self.model)
+                .where(*self._where, *self._visibility())
+            )
         else:
             inner = self._select(self.model.id, ordered=False).subquery()  # type: ignore[attr-defined]
             statement = sa.select(sa.func.count()).select_from(inner)
@@ -429,6 +467,8 @@ class QuerySet(Generic[R]):
         described = ", ".join(f"{k}={v!r}" for k, v in lookups.items())
         queryset = self
         if idlike is not None:
+            queryset = queryset._clone()
+            queryset._shows_hidden = True  # a record named by its id or uid is found
             if isinstance(idlike, bool) or not isinstance(idlike, (int, str)):
                 raise ValidationError(
                     f"{self.model.__name__}.get() expects an integer id or a uid string, got "

@@ -33,12 +33,15 @@ PUBLIC = {
     "curators",
     "errors",
     "finish",
+    "flow",
     "get_instance",
     "init",
     "lineage",
     "save",
     "settings",
+    "step",
     "track",
+    "tracked",
     "view",
 }
 

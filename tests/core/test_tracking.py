@@ -125,7 +125,7 @@ def test_loading_own_output_is_not_an_input(instance: ln.Instance):
 
 
 def test_track_without_a_script_asks_for_a_key(sqlite_instance, monkeypatch):
-    monkeypatch.setattr("lamin_core.tracking.inspect.stack", lambda: [])
+    monkeypatch.setattr("lamin_core.tracking.runs.inspect.stack", lambda: [])
     with pytest.raises(ln.ValidationError, match="key="):
         ln.track()
     run = ln.track(key="notebook-session")

@@ -1,6 +1,7 @@
 """The `lamin` command line (also installed as `lamin-core`): create, open, inspect, migrate and
-check catalogs, grant access. It accepts LaminDB's usual spellings (`lamin init --storage DIR
---modules bionty`, `lamin connect DIR`, `lamin settings`, `lamin --version`)."""
+check catalogs, grant access; save, load, describe, search, list and delete records (`records`).
+It accepts LaminDB's usual spellings (`lamin init --storage DIR --modules bionty`,
+`lamin connect DIR`, `lamin settings`, `lamin --version`, `lamin load KEY`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from lamin_core.cli import records
 from lamin_core.errors import InstanceError, LaminError
 from lamin_core.instance import Instance, resolve_location
 from lamin_core.instance.settings import strip_password
@@ -173,6 +175,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     _add_grant_parser(sub)
     _add_lineage_parser(sub)
+    records.add_parsers(sub, DB_HELP)
     return parser
 
 
@@ -180,18 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     invoked = Path(sys.argv[0]).name if argv is None else PROG
     args = build_parser(invoked if invoked in ("lamin", "lamin-core") else PROG).parse_args(argv)
+    # the data commands exit 1 on a catalog error, as lamin_cli; the others 2, as before
+    failed = 1 if args.command in records.COMMANDS else 2
     try:
         return _run(args)
     except LaminError as error:
         known = {"storage": getattr(args, "storage", None), "db": getattr(args, "db", None)}
         print(f"error: {cli_message(str(error), known)}", file=sys.stderr)
-        return 2
+        return failed
     except OSError as error:  # a folder the system refuses: say which, without a traceback
         print(f"error: {error}. Check the path and its permissions.", file=sys.stderr)
-        return 2
+        return failed
     except ImportError as error:  # an optional dependency a command needs (openlineage-python)
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return failed
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -230,6 +235,8 @@ def _run(args: argparse.Namespace) -> int:
             f"`{PROG} connect DIR` to open one, or pass --storage DIR."
         )
     instance = _open(args, create=args.command == "init")
+    if args.command in records.COMMANDS:
+        return records.run(args, instance)
     if args.command == "lineage":
         return _export_lineage(args, instance)
     if args.command == "fsck":
@@ -462,7 +469,3 @@ def _print_info(instance: Instance) -> None:
         model = getattr(models, name)
         count = session.scalar(sa.select(sa.func.count()).select_from(model))
         print(f"{name + ':':12}{count}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

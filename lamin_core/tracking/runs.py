@@ -1,86 +1,72 @@
-"""Run tracking: which code produced which data.
+"""Runs of scripts and notebooks: `track()`, `finish()`, run inputs.
 
 `track()` registers the calling script or notebook as a Transform (keyed by its file name,
-versioned by the hash of its source) and starts a Run. While the run is active, artifacts saved
-get it as their run, and artifacts read (`load`, `cache`, `open`) become its inputs. `finish()`
-closes it. The current run is held in a context variable, so Dagster steps and threads can each
-track their own.
+versioned by the hash of its source) and starts a Run with its parameters. While the run is
+active, artifacts saved get it as their run, and artifacts read (`load`, `cache`, `open`) become
+its inputs. `finish()` closes it and saves its environment (the installed packages) and its
+report (what the script printed, or a file given). Which run is current is held per context
+(`lamin_core.tracking.context`), so Dagster steps, threads and tracked functions
+(`lamin_core.tracking.functions`) each have their own.
 """
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import inspect
 import os
+import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from lamin_core.console import logger
-from lamin_core.errors import ValidationError
+from lamin_core.errors import LaminError, ValidationError
 from lamin_core.ids import encode_version
 from lamin_core.instance import Instance, get_instance
 from lamin_core.models.base import utcnow
 from lamin_core.storage.hashing import hash_bytes
+from lamin_core.tracking.context import current_run, global_run, set_current_run, set_global_run
+from lamin_core.tracking.environment import environment_artifact_id
+from lamin_core.tracking.output import (
+    RunLog,
+    check_report_path,
+    save_report,
+    start_process_capture,
+    stop_process_capture,
+)
+from lamin_core.tracking.params import run_params
 
 if TYPE_CHECKING:
     from lamin_core.models import Artifact, Run, Transform
 
-_current: contextvars.ContextVar[tuple[Instance, Run] | None] = contextvars.ContextVar(
-    "lamin_core_run", default=None
-)
-_global_run: tuple[Instance, Run] | None = None
-PACKAGE_DIR = Path(__file__).parent
-
-
-def current_run(instance: Instance | None = None) -> Run | None:
-    """Return the run being tracked in this context for `instance` (default: the active one)."""
-    pair = _current.get() or _global_run
-    if pair is None:
-        return None
-    tracked_instance, run = pair
-    if instance is not None and tracked_instance is not instance:
-        return None
-    return run
-
-
-def set_current_run(run: Run | None, instance: Instance | None = None) -> contextvars.Token[Any]:
-    """Make `run` the current run of this context; return a token to restore the previous one."""
-    if run is None:
-        return _current.set(None)
-    return _current.set((instance or run._instance(), run))
-
-
-def reset_current_run(token: contextvars.Token[Any]) -> None:
-    """Restore the run that was current before `set_current_run`."""
-    _current.reset(token)
+PACKAGE_DIR = Path(__file__).parent.parent
 
 
 def forget_current_run() -> None:
     """Forget the run `track()` made current, in this context and process-wide, without closing it.
 
     The run stays as it is in the catalog (``started``); `lamin_core.testing.reset` uses this.
+    Output capture and the exception hook of a tracked script end too.
     """
-    global _global_run
-    _global_run = None
-    _current.set(None)
+    set_global_run(None)
+    _end_script_tracking()
 
 
-def _caller_source() -> tuple[str, str, str]:
-    """Return (key, type, source code) of the script or notebook that called `track()`."""
+def _caller_source() -> tuple[str, str, str, Path | None]:
+    """Return (key, type, source code, path) of the script or notebook that called `track()`."""
     notebook = os.environ.get("JPY_SESSION_NAME")
     if notebook and Path(notebook).exists():
         path = Path(notebook)
-        return path.name, "notebook", path.read_text()
+        return path.name, "notebook", path.read_text(), path
     for frame in inspect.stack()[2:]:
         filename = frame.filename
         if filename.startswith("<") or Path(filename).resolve().is_relative_to(PACKAGE_DIR):
             continue
         path = Path(filename)
         if path.exists():
-            return path.name, "script", path.read_text()
+            return path.name, "script", path.read_text(), path
     raise ValidationError(
         "Cannot find the script that called ln.track() (interactive session?). Pass a key: "
         "ln.track(key='my_analysis.py')."
@@ -191,34 +177,44 @@ def track(
 ) -> Run:
     """Register the calling script or notebook as a Transform and start a Run.
 
+    The run gets `params`; `finish()` adds its environment (`run.environment`: the installed
+    packages). When the tracked script is the program being run (``python script.py``), what it
+    prints is kept and `finish()` saves it as `run.report`; an uncaught exception ends the run
+    as ``errored`` with the traceback in the report.
+
     Args:
         transform: A Transform, or the uid of one (12 or 16 characters, as LaminDB's
             ``ln.track("pd7UR7Z8hoTq0000")``); default: the calling script.
         key: The transform's key; default: the calling file's name.
         description: A description of the transform.
-        params: Parameters of this run, stored as JSON on the run.
+        params: Parameters of this run, stored as JSON in `run.params` (records, dates and
+            paths as text; secrets such as ``password=`` as ``***``).
 
     Returns:
         The started run; artifacts saved from now on get it as their run.
 
+    Raises:
+        ValidationError: `params` cannot be stored as JSON (nothing is written).
+
     Examples:
-        >>> ln.track()
+        >>> ln.track(params={"learning_rate": 0.01})
         >>> ln.Artifact.from_df(df, key="results.parquet").save()
         >>> ln.finish()
     """
     from lamin_core.models import Run, Transform
 
-    global _global_run
     instance = get_instance()
+    stored_params = run_params(params)
     instance.check_write("track a run", [("transform", "INSERT"), ("run", "INSERT")])
     session = instance.session
+    path: Path | None = None
     if isinstance(transform, Transform):
         record = transform
     else:
         if key is not None:
             caller_key, kind, source = key, "script", None
         else:
-            caller_key, kind, source = _caller_source()
+            caller_key, kind, source, path = _caller_source()
         record = get_or_create_transform(
             caller_key,
             type=kind,
@@ -228,16 +224,61 @@ def track(
             instance=instance,
         )
     is_new_transform = not sa.inspect(record).has_identity
-    run = Run(transform=record, params=params, started_at=utcnow(), created_by_id=instance.user_id)
+    run = Run(
+        transform=record,
+        params=stored_params,
+        started_at=utcnow(),
+        created_by_id=instance.user_id,
+    )
     with instance.writing():
         session.add_all([record, run])
-    _current.set((instance, run))
-    _global_run = (instance, run)
+    _end_script_tracking()  # the output and hook of an earlier track() in this process
+    set_global_run((instance, run))
+    if path is not None and _is_main_script(path):
+        _start_script_tracking(run)
     logger.info(
         f"→ {'created' if is_new_transform else 'loaded'} Transform('{record.uid}'), "
         f"started Run('{run.uid}') at {_shown_time(run.started_at)}"
     )
+    if stored_params:
+        shown = ", ".join(f"{name}={value!r}" for name, value in stored_params.items())
+        logger.info(f"→ params: {shown}")
     return run
+
+
+def _is_main_script(path: Path) -> bool:
+    """Whether `path` is the program this process runs (``python path``)."""
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    return main is not None and Path(main).resolve() == path.resolve()
+
+
+_previous_excepthook: Any = None
+
+
+def _start_script_tracking(run: Run) -> None:
+    """Keep the script's output for its report; end its run as errored on an uncaught error."""
+    global _previous_excepthook
+    start_process_capture(RunLog(run.uid))
+    _previous_excepthook = sys.excepthook
+    sys.excepthook = _on_uncaught_exception
+
+
+def _end_script_tracking() -> RunLog | None:
+    """Stop keeping the script's output and restore the exception hook; return the log."""
+    global _previous_excepthook
+    if _previous_excepthook is not None and sys.excepthook is _on_uncaught_exception:
+        sys.excepthook = _previous_excepthook
+    _previous_excepthook = None
+    return stop_process_capture()
+
+
+def _on_uncaught_exception(kind: Any, error: Any, trace: Any) -> None:
+    hook = _previous_excepthook or sys.__excepthook__
+    hook(kind, error, trace)  # printed through the capture: the traceback is in the report
+    try:
+        finish(status="errored")
+    except Exception:  # the process is ending: say why the run could not be closed
+        logger.warning("could not close the run:\n" + traceback.format_exc())
 
 
 def _shown_time(moment: dt.datetime | None) -> str:
@@ -259,12 +300,58 @@ def _shown_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def finish(status: str = "completed") -> Run | None:
-    """Close the current run: set `finished_at` and its status. Return it (None if none)."""
-    global _global_run
+def finish(
+    status: str = "completed", *, report: str | os.PathLike[str] | None = None
+) -> Run | None:
+    """Close the run `track()` started: set `finished_at`, its status and its report.
+
+    Args:
+        status: How the run ended: ``completed`` (default), ``errored`` or ``aborted``.
+        report: A file to save as `run.report` (an HTML export of a notebook, a log); default:
+            what the script printed since `track()`, if it is the program being run.
+
+    Returns:
+        The closed run (None if no run is being tracked).
+
+    Raises:
+        ValidationError: `status` is not one of the three, or `report` is not a file (the run
+            stays open).
+
+    Examples:
+        >>> ln.finish()
+        >>> ln.finish(report="analysis.html")
+    """
+    if status not in RUN_END_STATUSES:
+        raise ValidationError(
+            f"finish(status={status!r}): a run ends {', '.join(map(repr, RUN_END_STATUSES))}."
+        )
+    report_path = check_report_path(report) if report is not None else None
     run = current_run()
     if run is None:
         return None
+    pair = global_run()
+    is_global = pair is not None and pair[1] is run
+    instance = pair[0] if pair is not None and is_global else run._instance()
+    log = _end_script_tracking() if is_global else None
+    if report_path is None and log is not None and not log.is_empty:
+        report_path = log.path
+    if report_path is not None:
+        try:
+            run.report_id = save_report(
+                run, report_path, instance, description=f"report of run {run.uid}"
+            )
+        except LaminError as error:
+            if report is not None:  # the file the user gave: they decide what to do
+                raise
+            logger.warning(f"could not save the output of Run('{run.uid}') as its report: {error}")
+        finally:
+            if log is not None:
+                log.discard()
+    elif log is not None:
+        log.discard()
+    # saved as the run ends (as LaminDB's finish), so that the artifacts a script saves are
+    # numbered from 1 as in LaminDB's guides
+    run.environment_id = run.environment_id or environment_artifact_id(instance)
     run.finished_at = utcnow()
     run.status = status
     run.save()
@@ -273,10 +360,13 @@ def finish(status: str = "completed") -> Run | None:
         f"→ finished Run('{run.uid}') after {_shown_duration(elapsed)} at "
         f"{_shown_time(run.finished_at)}"
     )
-    _current.set(None)
-    if _global_run is not None and _global_run[1] is run:
-        _global_run = None
+    set_current_run(None)
+    if is_global:
+        set_global_run(None)
     return run
+
+
+RUN_END_STATUSES = ("completed", "errored", "aborted")
 
 
 def record_input_artifact(artifact: Artifact) -> None:
