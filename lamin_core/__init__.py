@@ -72,6 +72,9 @@ _binding.install(
     cache=_on_first_call("lamin_core.artifacts.access", "cache"),
     load=_on_first_call("lamin_core.artifacts.access", "load"),
     open_artifact=_on_first_call("lamin_core.artifacts.access", "open_artifact"),
+    open_backed=_on_first_call("lamin_core.artifacts.backed", "open_artifact_backed"),
+    open_collection=_on_first_call("lamin_core.artifacts.backed", "open_collection"),
+    mapped_collection=_on_first_call("lamin_core.artifacts.mapped", "mapped_collection"),
     load_collection=_on_first_call("lamin_core.artifacts.access", "load_collection"),
     view_lineage=_on_first_call("lamin_core.lineage", "view_lineage"),
 )

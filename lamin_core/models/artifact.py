@@ -11,7 +11,7 @@ import datetime as dt
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
@@ -34,8 +34,10 @@ from lamin_core.storage.paths import validate_key, validate_suffix
 if TYPE_CHECKING:
     import anndata as ad
     import pandas as pd
+    import pyarrow.dataset as pads
     from upath import UPath
 
+    from lamin_core.artifacts.mapped import MappedCollection
     from lamin_core.models.space import Space
 
 
@@ -321,8 +323,40 @@ class Artifact(IsVersioned):
         """
         return above.load(self)
 
-    def open(self, mode: str = "rb") -> IO[Any]:
-        """Open the stored content as a file object (read-only)."""
+    def open(self, mode: str = "r", **kwargs: Any) -> Any:
+        """Open the stored content for streaming reads, or as a file object of its bytes.
+
+        With the default mode, nothing is loaded up front: the returned object reads from
+        storage (local or remote) what is asked of it.
+
+        Args:
+            mode: ``"r"`` to stream by format (below); ``"rb"`` or ``"rt"`` for a read-only
+                file object of any single-file artifact.
+            **kwargs: Passed to the format's opener in mode ``"r"``:
+                `pyarrow.dataset.dataset`, `anndata.read_h5ad` or `zarr.open_group`.
+
+        Returns:
+            In mode ``"r"``: a `pyarrow.dataset.Dataset` for ``.parquet``, ``.csv``,
+            ``.arrow``/``.feather``/``.ipc``, ``.orc`` files and folders of them; a backed
+            AnnData for ``.h5ad`` (a context manager that closes the file); a read-only zarr
+            group for ``.zarr`` folders. Otherwise a file object.
+
+        Raises:
+            ValidationError: mode ``"r"`` on a suffix no opener handles (the message lists
+                those that exist), or an unknown mode.
+            StorageError: a mode that writes (artifacts are immutable), missing content, or
+                ``"rb"`` on a folder.
+
+        Examples:
+            >>> dataset = artifact.open()
+            >>> dataset.to_table(filter=pc.field("score") > 0.9, columns=["cell", "score"])
+            >>> with h5ad_artifact.open() as adata:
+            ...     adata[:100].to_memory()
+            >>> with artifact.open("rb") as stream:
+            ...     header = stream.read(4)
+        """
+        if mode == "r":
+            return above.open_backed(self, **kwargs)
         return above.open_artifact(self, mode)
 
     def view_lineage(self, path: str | Path | None = None) -> Path | None:
@@ -435,3 +469,64 @@ class Collection(IsVersioned):
     def load(self) -> Any:
         """Load and concatenate the members' DataFrames (or AnnData objects)."""
         return above.load_collection(self)
+
+    def open(self, **kwargs: Any) -> pads.Dataset:
+        """Return one pyarrow dataset over every member's tabular files, read on demand.
+
+        Args:
+            **kwargs: Passed to `pyarrow.dataset.dataset` (``schema``, ``partitioning``).
+
+        Raises:
+            ValidationError: a member is not a tabular file (parquet, csv, arrow, orc) or
+                folder of them, or the members mix formats.
+
+        Examples:
+            >>> collection.open().to_table(filter=pc.field("batch") == "b2").to_pandas()
+        """
+        return above.open_collection(self, **kwargs)
+
+    def mapped(
+        self,
+        obs_keys: str | list[str] | None = None,
+        *,
+        join: Literal["inner", "outer"] | None = "inner",
+        encode_labels: bool | list[str] = True,
+        layer: str | None = None,
+        dtype: str | None = "float32",
+        stream: bool = False,
+    ) -> MappedCollection:
+        """Return a map-style dataset over the rows of the members' AnnData files.
+
+        Rows are read one at a time from the ``.h5ad`` files (backed, never loaded whole), so
+        it can feed a PyTorch ``DataLoader`` over more data than fits in memory.
+
+        Args:
+            obs_keys: ``.obs`` columns to return with each row.
+            join: How to align the members' variables: ``"inner"`` keeps those all share,
+                ``"outer"`` all of them (missing values are 0), None requires the same number.
+            encode_labels: Return obs values as integers (``mapped.encoders`` maps them
+                back); a list limits it to those keys.
+            layer: Read this entry of ``.layers`` instead of ``X``.
+            dtype: The dtype of the returned rows (None keeps the stored one).
+            stream: For remote storage, read rows through the network instead of caching
+                each file locally first.
+
+        Raises:
+            ValidationError: a member is not ``.h5ad``, an obs key or layer is unknown, or the
+                variables cannot be joined as asked.
+
+        Examples:
+            >>> with collection.mapped(obs_keys=["cell_type"]) as dataset:
+            ...     loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=True)
+            ...     for batch in loader:
+            ...         ...
+        """
+        return above.mapped_collection(
+            self,
+            obs_keys,
+            join=join,
+            encode_labels=encode_labels,
+            layer=layer,
+            dtype=dtype,
+            stream=stream,
+        )
