@@ -251,16 +251,14 @@ def test_open_zarr_folder_is_a_read_only_group(sqlite_instance: ln.Instance, tmp
     assert isinstance(opened, zarr.Group)
     assert opened.attrs["channel"] == "DAPI"
     np.testing.assert_array_equal(opened["pixels"][1], [4, 5, 6, 7])
-    with pytest.raises(Exception, match="read.only|read-only|mode"):
+    with pytest.raises(ValueError, match=r"read-only"):
         opened.create_array("more", shape=(1,), dtype="i4")
 
 
 # --- what open() refuses -------------------------------------------------------------------------
 
 
-def test_open_unknown_suffix_lists_the_supported_ones(
-    sqlite_instance: ln.Instance, tmp_path: Path
-):
+def test_open_unknown_suffix_lists_the_supported_ones(sqlite_instance: ln.Instance, tmp_path: Path):
     (tmp_path / "notes.txt").write_text("hello")
     artifact = ln.Artifact(tmp_path / "notes.txt", key="notes.txt").save()
     before = catalog_snapshot(sqlite_instance)
@@ -277,7 +275,7 @@ def test_open_unknown_suffix_lists_the_supported_ones(
 @pytest.mark.parametrize("mode", ["w", "wb", "r+", "a"])
 def test_open_for_writing_is_refused_in_any_mode(sqlite_instance: ln.Instance, mode: str):
     artifact = ln.Artifact.from_df(scores(2), key="x.parquet").save()
-    with pytest.raises(ln.StorageError, match="immutable"):
+    with pytest.raises(ln.StorageError, match=r"immutable"):
         artifact.open(mode)
 
 
@@ -290,7 +288,7 @@ def test_open_unknown_mode_names_the_modes(sqlite_instance: ln.Instance):
 def test_open_missing_content_is_a_storage_error(sqlite_instance: ln.Instance):
     artifact = ln.Artifact.from_df(scores(2), key="x.parquet").save()
     artifact.path.unlink()
-    with pytest.raises(ln.StorageError, match="missing.*fsck"):
+    with pytest.raises(ln.StorageError, match=r"missing.*fsck"):
         artifact.open()
 
 
@@ -337,5 +335,5 @@ def test_collection_open_refuses_mixed_formats(sqlite_instance: ln.Instance, tmp
         ln.Artifact.from_df(scores(3), key="parts/0.parquet").save(),
         ln.Artifact(tmp_path / "a.csv", key="parts/a.csv").save(),
     ]
-    with pytest.raises(ln.ValidationError, match="mixes formats.*parquet.*csv"):
+    with pytest.raises(ln.ValidationError, match=r"mixes formats.*parquet.*csv"):
         ln.Collection(members, key="mixed").save().open()
