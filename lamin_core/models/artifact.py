@@ -357,6 +357,11 @@ class Artifact(IsVersioned):
         """
         if mode == "r":
             return above.open_backed(self, **kwargs)
+        if kwargs:
+            raise ValidationError(
+                f"artifact.open({mode!r}) takes no options, got {', '.join(sorted(kwargs))}; "
+                "options go to the streaming opener, in mode 'r'."
+            )
         return above.open_artifact(self, mode)
 
     def view_lineage(self, path: str | Path | None = None) -> Path | None:

@@ -283,6 +283,8 @@ def test_open_unknown_mode_names_the_modes(sqlite_instance: ln.Instance):
     artifact = ln.Artifact.from_df(scores(2), key="x.parquet").save()
     with pytest.raises(ln.ValidationError, match=r"mode 'rz'.*'r'.*'rb'"):
         artifact.open("rz")
+    with pytest.raises(ln.ValidationError, match=r"open\('rb'\) takes no options.*schema"):
+        artifact.open("rb", schema=None)
 
 
 def test_open_missing_content_is_a_storage_error(sqlite_instance: ln.Instance):
