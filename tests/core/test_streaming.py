@@ -1,5 +1,6 @@
 """artifact.open() and collection.open(): stream parquet, backed AnnData and zarr from storage.
 
+Each opener runs once on SQLite and PostgreSQL catalogs; the file-format details on SQLite.
 The main promise is reading less than everything: a selective filter on a 1 GB parquet artifact
 reads a few of its row groups, measured by counting the bytes that pass through the storage's
 file objects. collection.mapped() is covered in test_streaming_mapped.py.
@@ -93,12 +94,28 @@ def assert_filters_and_projects(dataset: pads.Dataset, n: int) -> None:
     }
 
 
-def test_open_parquet_is_a_dataset_that_filters_and_projects(instance: ln.Instance):
+def test_open_parquet_is_a_dataset_that_filters_and_projects(sqlite_instance: ln.Instance):
     artifact = ln.Artifact.from_df(scores(50), key="tables/scores.parquet").save()
     dataset = artifact.open()
     assert isinstance(dataset, pads.Dataset)
     assert dataset.count_rows() == 50
     assert_filters_and_projects(dataset, 50)
+
+
+def test_every_opener_works_on_each_backend(instance: ln.Instance):
+    """The openers read rows of the catalog (storage, key, members): once per database."""
+    parts = [
+        ln.Artifact.from_df(scores(10, start=10 * i), key=f"parts/{i}.parquet").save()
+        for i in range(2)
+    ]
+    assert_filters_and_projects(parts[1].open(), 20)
+    assert_filters_and_projects(ln.Collection(parts, key="parts").save().open(), 20)
+    cells = ln.Artifact.from_anndata(small_anndata(sparse=True), key="cells.h5ad").save()
+    with cells.open() as adata:
+        assert adata.obs["cell_type"].tolist() == ["T", "B", "T", "NK", "B", "T"]
+    with ln.Collection([cells], key="cells").save().mapped(obs_keys="cell_type") as mapped:
+        assert mapped[3]["X"].tolist() == [12, 13, 14, 15]
+        assert mapped[3]["cell_type"] == mapped.encoders["cell_type"]["NK"]
 
 
 def test_open_parquet_on_s3_streams_from_the_bucket(s3_instance: ln.Instance):
@@ -214,7 +231,7 @@ def small_anndata(*, sparse: bool) -> ad.AnnData:
     )
 
 
-def test_open_h5ad_is_a_backed_anndata_that_closes(instance: ln.Instance):
+def test_open_h5ad_is_a_backed_anndata_that_closes(sqlite_instance: ln.Instance):
     for sparse in (False, True):
         expected = small_anndata(sparse=sparse)
         artifact = ln.Artifact.from_anndata(expected, key=f"scrna/{sparse}.h5ad").save()
@@ -297,7 +314,9 @@ def test_open_missing_content_is_a_storage_error(sqlite_instance: ln.Instance):
 # --- collection.open() ---------------------------------------------------------------------------
 
 
-def test_collection_open_is_one_dataset_over_all_members(instance: ln.Instance, tmp_path: Path):
+def test_collection_open_is_one_dataset_over_all_members(
+    sqlite_instance: ln.Instance, tmp_path: Path
+):
     folder = tmp_path / "more"
     folder.mkdir()
     scores(5, start=20).to_parquet(folder / "p.parquet")

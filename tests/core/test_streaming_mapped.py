@@ -80,7 +80,7 @@ def assert_rows_match(mapped: Any, adatas: list[ad.AnnData]) -> None:
         assert item["n_genes"] == want["n_genes"]  # not encoded: the stored value
 
 
-def test_mapped_rows_match_the_anndata_objects_for_every_join(instance: ln.Instance):
+def test_mapped_rows_match_the_anndata_objects_for_every_join(sqlite_instance: ln.Instance):
     rng = np.random.default_rng(7)
     joined: list[tuple[str, int]] = []
     for case in range(5):
