@@ -6,13 +6,14 @@ shape, the variable names and the requested ``.obs`` columns of every file (smal
 row of ``X`` (a dense row, or the slice of a CSR matrix) straight from the HDF5 file.
 
 It follows PyTorch's map-style dataset protocol (``__len__``, ``__getitem__``) without importing
-torch. Files are opened per process on first use, so DataLoader workers, forked or spawned, each
-open their own handles instead of sharing one across processes.
+torch, and LaminDB's ``MappedCollection`` interface. Files are opened per process on first use,
+so DataLoader workers, forked or spawned, each open their own handles instead of sharing one.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -20,10 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
-import pandas as pd
 
 from lamin_core.artifacts.access import artifact_location, cache
 from lamin_core.artifacts.backed_anndata import REMOTE_BLOCK_SIZE
+from lamin_core.artifacts.h5ad_elements import (
+    MISSING_CODE,
+    RowReader,
+    column_values,
+    encode_column,
+    frame_index,
+    join_variables,
+    sorted_labels,
+)
 from lamin_core.errors import StorageError, ValidationError, did_you_mean
 from lamin_core.storage.paths import filesystem, is_local
 from lamin_core.tracking import record_input_artifact
@@ -31,12 +40,9 @@ from lamin_core.tracking import record_input_artifact
 if TYPE_CHECKING:
     from lamin_core.models.artifact import Collection
 
-__all__ = ["JOINS", "MappedCollection", "RowSource", "mapped_collection"]
+__all__ = ["JOINS", "MISSING_CODE", "MappedCollection", "RowSource", "mapped_collection"]
 
 JOINS = ("inner", "outer", None)
-MISSING_CODE = -1  # the encoded label of a missing obs value
-# per file: (its columns to keep, in joint order) for inner, (where its columns go) for outer
-_Alignment = tuple[np.ndarray | None, np.ndarray | None]
 
 
 @dataclass(frozen=True)
@@ -49,22 +55,13 @@ class RowSource:
     is_local: bool
 
 
-@dataclass
-class _FileLayout:
-    """What construction learnt about one file: size, encoding and how its columns align."""
-
-    n_obs: int
-    n_vars: int
-    encoding: str  # "array" (dense) or "csr_matrix"
-    take: np.ndarray | None  # inner join: the file's columns to keep, in joint order
-    put: np.ndarray | None  # outer join: where each of the file's columns goes in the joint row
-
-
 class MappedCollection:
     """Rows of several AnnData files as one indexable dataset, read lazily from storage.
 
-    ``dataset[i]`` is a dict: ``"X"`` the i-th row over the joint variables (a 1-D numpy array),
-    and one entry per obs key (an int code when labels are encoded, see `encoders`).
+    ``dataset[i]`` is a dict: each of `layers_keys` (``"X"`` for ``.X``) holds the i-th row over
+    the joint variables (a 1-D numpy array), ``"obsm_<key>"`` the row of each obsm key, each obs
+    key its value (an int code when encoded: see `encoders`; missing and unknown labels are
+    -1), and ``"_store_idx"`` the position of the file the row comes from.
 
     Examples:
         >>> with collection.mapped(obs_keys=["cell_type"]) as dataset:
@@ -75,12 +72,14 @@ class MappedCollection:
     def __init__(
         self,
         sources: Sequence[RowSource],
+        layers_keys: str | Sequence[str] | None = None,
         obs_keys: str | Sequence[str] | None = None,
-        *,
+        obsm_keys: str | Sequence[str] | None = None,
+        obs_filter: dict[str, Any] | None = None,
         join: str | None = "inner",
         encode_labels: bool | Sequence[str] = True,
-        layer: str | None = None,
-        dtype: str | None = "float32",
+        unknown_label: Any = None,
+        dtype: str | None = None,
     ) -> None:
         """Read every file's shape, variables and obs columns; keep the files open.
 
@@ -92,41 +91,49 @@ class MappedCollection:
             raise ValidationError(f"Unknown join {join!r}: use one of {JOINS!r}.")
         if not sources:
             raise ValidationError("A MappedCollection needs at least one AnnData file.")
-        self.obs_keys = [obs_keys] if isinstance(obs_keys, str) else list(obs_keys or [])
+        self.layers_keys = _as_list(layers_keys) or ["X"]
+        self.obs_keys = _as_list(obs_keys)
+        self.obsm_keys = _as_list(obsm_keys)
         encoded = self.obs_keys if encode_labels is True else list(encode_labels or [])
-        unknown = [key for key in encoded if key not in self.obs_keys]
-        if unknown:
-            raise ValidationError(
-                f"encode_labels names {unknown[0]!r}, which is not among obs_keys "
-                f"{self.obs_keys!r}. Add it to obs_keys or drop it from encode_labels."
-            )
+        _check_subset("encode_labels", encoded, self.obs_keys, "obs_keys")
+        if isinstance(unknown_label, dict):
+            unknown = dict(unknown_label)
+            _check_subset("unknown_label", list(unknown), encoded, "the encoded obs keys")
+        else:
+            unknown = {} if unknown_label is None else dict.fromkeys(encoded, unknown_label)
         self.sources = list(sources)
-        self.layer = layer
         self.dtype = dtype
-        self._matrix_path = "X" if layer is None else f"layers/{layer}"
-        self._is_closed = False
+        self._closed = False
         self._forget_handles()
-        names = [self._read_var_names(index) for index in range(len(self.sources))]
-        columns = [
-            {key: self._read_obs_column(index, key) for key in self.obs_keys}
-            for index in range(len(self.sources))
-        ]
-        self.var_joint, alignments = _join_variables(names, join, self.sources)
-        self._layouts = [
-            self._read_layout(index, len(names[index]), alignment)
-            for index, alignment in enumerate(alignments)
-        ]
+        n_files = len(self.sources)
+        self._shapes = [self._reader(i, self.layers_keys[0]).shape for i in range(n_files)]
+        for index in range(n_files):
+            for key in [*self.layers_keys[1:], *(f"obsm_{k}" for k in self.obsm_keys)]:
+                self._check_rows(index, key)
+        names = [[str(v) for v in frame_index(self._file(i)["var"])] for i in range(n_files)]
+        for index, file_names in enumerate(names):
+            if len(file_names) != self._shapes[index][1]:
+                raise ValidationError(
+                    f"AnnData {self.sources[index].uid!r}: {self.layers_keys[0]} has shape "
+                    f"{self._shapes[index]}, but var has {len(file_names)} rows."
+                )
+        where = [f"AnnData {source.uid!r}" for source in self.sources]
+        self.var_joint, self._alignments = join_variables(names, join, where)
+        self._rows = [self._selected_rows(i, obs_filter or {}) for i in range(n_files)]
         self.encoders: dict[str, dict[Any, int]] = {}
         self._obs: dict[str, list[np.ndarray]] = {}
         for key in self.obs_keys:
-            values = [file_columns[key] for file_columns in columns]
+            columns = [self._obs_column(i, key)[self._rows[i]] for i in range(n_files)]
             if key in encoded:
-                labels = _sorted_labels(values)
+                labels = sorted_labels(columns, unknown=unknown.get(key))
                 self.encoders[key] = {label: code for code, label in enumerate(labels)}
-                self._obs[key] = [_encode(column, labels) for column in values]
+                if unknown.get(key) is not None:
+                    self.encoders[key][unknown[key]] = MISSING_CODE
+                self._obs[key] = [encode_column(column, labels) for column in columns]
             else:
-                self._obs[key] = values
-        self._offsets = np.cumsum([0] + [layout.n_obs for layout in self._layouts])
+                self._obs[key] = columns
+        self.n_obs_list = [len(rows) for rows in self._rows]
+        self._offsets = np.cumsum([0, *self.n_obs_list])
 
     # --- the dataset protocol ----------------------------------------------------------------
 
@@ -134,7 +141,7 @@ class MappedCollection:
         return int(self._offsets[-1])
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        if self._is_closed:
+        if self._closed:
             raise StorageError(
                 "This MappedCollection is closed. Make a new one with collection.mapped()."
             )
@@ -144,42 +151,62 @@ class MappedCollection:
         if not 0 <= position < len(self):
             raise IndexError(f"row {index} is out of range for {len(self)} rows")
         file_index = int(np.searchsorted(self._offsets, position, side="right")) - 1
-        row = position - int(self._offsets[file_index])
-        item: dict[str, Any] = {"X": self._read_row(file_index, row)}
+        selected = position - int(self._offsets[file_index])
+        row = int(self._rows[file_index][selected])
+        item: dict[str, Any] = {}
+        for key in self.layers_keys:
+            item[key] = self._convert(self._aligned(file_index, self._read(file_index, key, row)))
+        for key in self.obsm_keys:
+            item[f"obsm_{key}"] = self._convert(self._read(file_index, f"obsm_{key}", row))
+        item["_store_idx"] = file_index
         for key in self.obs_keys:
-            value = self._obs[key][file_index][row]
+            value = self._obs[key][file_index][selected]
             item[key] = int(value) if key in self.encoders else value
         return item
 
     @property
+    def n_obs(self) -> int:
+        """The number of rows over all files (after `obs_filter`)."""
+        return len(self)
+
+    @property
+    def n_vars(self) -> int:
+        """The number of joint variables."""
+        return len(self.var_joint)
+
+    @property
     def shape(self) -> tuple[int, int]:
-        """The number of rows of all files and the number of joint variables."""
+        """The number of rows over all files and the number of joint variables."""
         return len(self), len(self.var_joint)
 
     @property
-    def n_obs_per_file(self) -> list[int]:
-        """The number of rows of each file, in collection order."""
-        return [layout.n_obs for layout in self._layouts]
+    def original_shapes(self) -> list[tuple[int, int]]:
+        """Each file's number of selected rows and of its own variables, in collection order."""
+        return [(len(rows), shape[1]) for rows, shape in zip(self._rows, self._shapes)]
 
-    def label_weights(self, obs_keys: str | Sequence[str]) -> np.ndarray:
-        """Return a weight per row, the inverse frequency of its labels, for weighted sampling.
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called: rows can no longer be read."""
+        return self._closed
 
-        Rows whose label combination is rare get large weights, so that
-        ``torch.utils.data.WeightedRandomSampler(weights, n)`` draws the classes evenly.
+    def get_label_weights(
+        self, obs_keys: str | Sequence[str], scaler: float | None = None
+    ) -> np.ndarray:
+        """Return a weight per row that is larger the rarer the row's labels are.
+
+        The weight is ``1 / count`` of the row's label combination, or ``scaler / (scaler +
+        count)`` with a scaler; ``torch.utils.data.WeightedRandomSampler(weights, n)`` then
+        draws the classes about evenly.
 
         Raises:
-            ValidationError: a key that is not an encoded obs key.
+            ValidationError: a key that is not among the obs keys.
         """
-        keys = [obs_keys] if isinstance(obs_keys, str) else list(obs_keys)
-        for key in keys:
-            if key not in self.encoders:
-                raise ValidationError(
-                    f"label_weights needs encoded obs keys; {key!r} is not one. Encoded keys: "
-                    f"{', '.join(self.encoders) or 'none'}.{did_you_mean(key, self.encoders)}"
-                )
-        codes = np.stack([np.concatenate(self._obs[key]) for key in keys], axis=1)
-        _, inverse, counts = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
-        return 1.0 / counts[inverse.reshape(-1)]
+        keys = _as_list(obs_keys)
+        _check_subset("get_label_weights", keys, self.obs_keys, "obs_keys")
+        rows = list(zip(*(np.concatenate(self._obs[key]).tolist() for key in keys)))
+        counts = Counter(rows)
+        count = np.array([counts[row] for row in rows], dtype=np.float64)
+        return 1.0 / count if scaler is None else scaler / (scaler + count)
 
     # --- files ---------------------------------------------------------------------------------
 
@@ -191,7 +218,7 @@ class MappedCollection:
             for handle in self._handles.values():
                 handle.close()
         self._forget_handles()
-        self._is_closed = True
+        self._closed = True
 
     def __enter__(self) -> MappedCollection:
         return self
@@ -207,7 +234,7 @@ class MappedCollection:
     def __getstate__(self) -> dict[str, Any]:
         # a pickled copy (a spawned DataLoader worker) opens its own files
         state = self.__dict__.copy()
-        state.update(_files={}, _handles={}, _datasets={}, _pid=None)
+        state.update(_files={}, _handles={}, _readers={}, _pid=None)
         return state
 
     def __repr__(self) -> str:
@@ -219,7 +246,7 @@ class MappedCollection:
     def _forget_handles(self) -> None:
         self._files: dict[int, h5py.File] = {}
         self._handles: dict[int, Any] = {}
-        self._datasets: dict[int, tuple[Any, ...]] = {}
+        self._readers: dict[tuple[int, str], RowReader] = {}
         self._pid: int | None = os.getpid()
 
     def _file(self, index: int) -> h5py.File:
@@ -239,85 +266,79 @@ class MappedCollection:
             self._files[index] = file
         return file
 
-    def _matrix(self, index: int) -> h5py.Dataset | h5py.Group:
-        file = self._file(index)
-        if self._matrix_path not in file:
-            layers = sorted(file["layers"]) if "layers" in file else []
-            raise ValidationError(
-                f"AnnData {self.sources[index].uid!r} has no layer {self.layer!r}; its layers: "
-                f"{', '.join(layers) or 'none'}.{did_you_mean(str(self.layer), layers)}"
-            )
-        return file[self._matrix_path]
+    def _reader(self, index: int, key: str) -> RowReader:
+        """Return the row reader of a layer key ("X", a layer, "raw.X") or "obsm_<key>"."""
+        reader = self._readers.get((index, key))
+        if reader is None or self._pid != os.getpid():
+            file = self._file(index)
+            if key.startswith("obsm_"):
+                group, name = "obsm", key[len("obsm_") :]
+                path = f"obsm/{name}"
+            else:
+                group, name = "layers", key
+                path = {"X": "X", "raw.X": "raw/X"}.get(key, f"layers/{key}")
+            if path not in file:
+                choices = sorted(file[group]) if group in file else []
+                raise ValidationError(
+                    f"AnnData {self.sources[index].uid!r} has no {group} key {name!r}; its "
+                    f"{group}: {', '.join(choices) or 'none'}.{did_you_mean(name, choices)}"
+                )
+            reader = RowReader(file[path], where=f"{path} of {self.sources[index].uid!r}")
+            self._readers[(index, key)] = reader
+        return reader
 
-    def _read_layout(self, index: int, n_vars: int, alignment: _Alignment) -> _FileLayout:
-        matrix = self._matrix(index)
-        if isinstance(matrix, h5py.Dataset):
-            encoding, shape = "array", matrix.shape
-        else:
-            encoding, shape = str(matrix.attrs.get("encoding-type")), tuple(matrix.attrs["shape"])
-        if encoding not in ("array", "csr_matrix"):
+    def _check_rows(self, index: int, key: str) -> None:
+        rows = self._reader(index, key).shape[0]
+        if rows != self._shapes[index][0]:
             raise ValidationError(
-                f"AnnData {self.sources[index].uid!r} stores {self._matrix_path} as {encoding!r}; "
-                "rows can be read lazily from a dense array or a CSR matrix only. Save it as CSR "
-                "(adata.X = adata.X.tocsr()) and register the new version."
+                f"AnnData {self.sources[index].uid!r}: {key} has {rows} rows, X has "
+                f"{self._shapes[index][0]}."
             )
-        if len(shape) != 2 or shape[1] != n_vars:
-            raise ValidationError(
-                f"AnnData {self.sources[index].uid!r}: {self._matrix_path} has shape {shape}, "
-                f"but var has {n_vars} rows."
-            )
-        take, put = alignment
-        return _FileLayout(int(shape[0]), n_vars, encoding, take, put)
 
-    def _read_row(self, index: int, row: int) -> np.ndarray:
-        layout = self._layouts[index]
-        datasets = self._datasets.get(index)
-        if datasets is None:
-            matrix = self._matrix(index)
-            datasets = (
-                (matrix,)
-                if layout.encoding == "array"
-                else (matrix["data"], matrix["indices"], matrix["indptr"])
-            )
-            self._datasets[index] = datasets
-        if layout.encoding == "array":
-            values = np.asarray(datasets[0][row])
-        else:
-            data, indices, indptr = datasets
-            start, end = indptr[row : row + 2]
-            values = np.zeros(layout.n_vars, dtype=data.dtype)
-            values[indices[start:end]] = data[start:end]
-        if layout.take is not None:
-            values = values[layout.take]
-        elif layout.put is not None:
+    def _read(self, index: int, key: str, row: int) -> np.ndarray:
+        return self._reader(index, key).read(row)
+
+    def _aligned(self, index: int, values: np.ndarray) -> np.ndarray:
+        take, put = self._alignments[index]
+        if take is not None:
+            return values[take]
+        if put is not None:
             joint = np.zeros(len(self.var_joint), dtype=values.dtype)
-            joint[layout.put] = values
-            values = joint
+            joint[put] = values
+            return joint
+        return values
+
+    def _convert(self, values: np.ndarray) -> np.ndarray:
         return values if self.dtype is None else values.astype(self.dtype, copy=False)
 
-    def _read_var_names(self, index: int) -> list[str]:
-        return [str(name) for name in _frame_index(self._file(index)["var"])]
-
-    def _read_obs_column(self, index: int, key: str) -> np.ndarray:
+    def _obs_column(self, index: int, key: str) -> np.ndarray:
         obs = self._file(index)["obs"]
-        if key not in obs or key == obs.attrs.get("_index"):
-            columns = [name for name in obs if name != obs.attrs.get("_index")]
+        columns = [name for name in obs if name != obs.attrs.get("_index")]
+        if key not in columns:
             raise ValidationError(
                 f"AnnData {self.sources[index].uid!r} has no obs column {key!r}; its columns: "
                 f"{', '.join(sorted(columns)) or 'none'}.{did_you_mean(key, columns)}"
             )
-        return _column_values(obs[key])
+        return column_values(obs[key])
+
+    def _selected_rows(self, index: int, obs_filter: dict[str, Any]) -> np.ndarray:
+        """Return the rows of a file whose obs values are among the filter's (all of them)."""
+        selected = np.ones(self._shapes[index][0], dtype=bool)
+        for key, wanted in obs_filter.items():
+            values = wanted if isinstance(wanted, list | tuple | set) else [wanted]
+            column = self._obs_column(index, key)
+            # compared as text: a missing value is 'None', so obs_filter={"x": None} selects it
+            selected &= np.isin(column.astype(str), [str(value) for value in values])
+        return np.flatnonzero(selected)
 
 
 def mapped_collection(
     collection: Collection,
+    layers_keys: str | Sequence[str] | None = None,
     obs_keys: str | Sequence[str] | None = None,
     *,
-    join: str | None = "inner",
-    encode_labels: bool | Sequence[str] = True,
-    layer: str | None = None,
-    dtype: str | None = "float32",
     stream: bool = False,
+    **options: Any,
 ) -> MappedCollection:
     """Return a `MappedCollection` over a collection's ``.h5ad`` members (see Collection.mapped).
 
@@ -341,101 +362,20 @@ def mapped_collection(
             path = str(cache(artifact, record_input=False))
             fs, local = filesystem(path)[0], True
         sources.append(RowSource(artifact.uid, fs, path, local))
-    mapped = MappedCollection(
-        sources, obs_keys, join=join, encode_labels=encode_labels, layer=layer, dtype=dtype
-    )
+    mapped = MappedCollection(sources, layers_keys, obs_keys, **options)
     for artifact in members:
         record_input_artifact(artifact)
     return mapped
 
 
-def _join_variables(
-    names: list[list[str]], join: str | None, sources: Sequence[RowSource]
-) -> tuple[list[str], list[_Alignment]]:
-    """Return the joint variables and, per file, how its columns map onto them."""
-    if join is None:
-        widths = {len(file_names) for file_names in names}
-        if len(widths) > 1:
+def _as_list(keys: str | Sequence[str] | None) -> list[str]:
+    return [keys] if isinstance(keys, str) else list(keys or [])
+
+
+def _check_subset(option: str, keys: Sequence[Any], allowed: Sequence[str], what: str) -> None:
+    for key in keys:
+        if key not in allowed:
             raise ValidationError(
-                f"The AnnData files have different numbers of variables ({sorted(widths)}); "
-                "with join=None they must be equal. Use join='inner' or join='outer'."
+                f"{option} names {key!r}, which is not among {what} {list(allowed)!r}."
+                f"{did_you_mean(str(key), allowed)} Add it there or leave it out."
             )
-        return names[0], [(None, None)] * len(names)
-    for source, file_names in zip(sources, names):
-        if len(set(file_names)) != len(file_names):
-            duplicate = pd.Index(file_names)[pd.Index(file_names).duplicated()][0]
-            raise ValidationError(
-                f"AnnData {source.uid!r} has the variable {duplicate!r} more than once, so its "
-                f"columns cannot be joined by name. Make var_names unique or use join=None."
-            )
-    if join == "inner":
-        shared = set(names[0]).intersection(*names[1:])
-        joint = [name for name in names[0] if name in shared]
-        if not joint:
-            raise ValidationError(
-                "The AnnData files share no variable, so join='inner' leaves nothing. Use "
-                "join='outer'."
-            )
-    else:
-        joint = list(dict.fromkeys(name for file_names in names for name in file_names))
-    position = {name: i for i, name in enumerate(joint)}
-    alignments: list[_Alignment] = []
-    for file_names in names:
-        if file_names == joint:
-            alignments.append((None, None))
-        elif join == "inner":
-            own = {name: i for i, name in enumerate(file_names)}
-            alignments.append((np.array([own[name] for name in joint]), None))
-        else:
-            alignments.append((None, np.array([position[name] for name in file_names])))
-    return joint, alignments
-
-
-def _frame_index(frame: h5py.Group) -> np.ndarray:
-    """Return the index of an AnnData dataframe group (obs or var)."""
-    return _column_values(frame[frame.attrs["_index"]])
-
-
-def _column_values(element: h5py.Dataset | h5py.Group) -> np.ndarray:
-    """Return a dataframe column as written by anndata; missing values are None."""
-    if isinstance(element, h5py.Dataset):
-        return _array(element)
-    encoding = element.attrs.get("encoding-type")
-    if encoding == "categorical":
-        categories = _array(element["categories"])
-        codes = element["codes"][()]
-        values = np.empty(len(codes), dtype=object)
-        present = codes >= 0
-        values[present] = categories[codes[present]]
-        return values
-    if "values" in element and "mask" in element:  # nullable-integer, -boolean, -string-array
-        values = _array(element["values"]).astype(object)
-        values[element["mask"][()]] = None
-        return values
-    raise ValidationError(
-        f"Cannot read the obs column {element.name!r}: its encoding {encoding!r} is not a "
-        "categorical, nullable or plain array."
-    )
-
-
-def _array(dataset: h5py.Dataset) -> np.ndarray:
-    if h5py.check_string_dtype(dataset.dtype) is not None:
-        return np.asarray(dataset.asstr()[()], dtype=object)
-    return np.asarray(dataset[()])
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
-
-
-def _sorted_labels(columns: list[np.ndarray]) -> list[Any]:
-    """Return the distinct present values of the columns, sorted (numbers before text)."""
-    distinct = {value for column in columns for value in column.tolist()}
-    present = [value for value in distinct if not _is_missing(value)]
-    return sorted(present, key=lambda value: (isinstance(value, str), value))
-
-
-def _encode(column: np.ndarray, labels: list[Any]) -> np.ndarray:
-    """Return the codes of a column's values in `labels`; missing values get MISSING_CODE."""
-    codes = pd.Categorical(column.tolist(), categories=labels).codes
-    return np.asarray(codes, dtype=np.int64)

@@ -492,33 +492,40 @@ class Collection(IsVersioned):
 
     def mapped(
         self,
+        layers_keys: str | list[str] | None = None,
         obs_keys: str | list[str] | None = None,
-        *,
+        obsm_keys: str | list[str] | None = None,
+        obs_filter: dict[str, Any] | None = None,
         join: Literal["inner", "outer"] | None = "inner",
         encode_labels: bool | list[str] = True,
-        layer: str | None = None,
-        dtype: str | None = "float32",
+        unknown_label: str | dict[str, str] | None = None,
+        dtype: str | None = None,
         stream: bool = False,
     ) -> MappedCollection:
         """Return a map-style dataset over the rows of the members' AnnData files.
 
         Rows are read one at a time from the ``.h5ad`` files (backed, never loaded whole), so
-        it can feed a PyTorch ``DataLoader`` over more data than fits in memory.
+        it can feed a PyTorch ``DataLoader`` over more data than fits in memory; worker
+        processes open their own file handles.
 
         Args:
+            layers_keys: What each row returns: ``"X"`` (the default), layer names, ``"raw.X"``.
             obs_keys: ``.obs`` columns to return with each row.
+            obsm_keys: ``.obsm`` arrays to return with each row, as ``"obsm_<key>"``.
+            obs_filter: Keep only rows whose obs values are among these, e.g.
+                ``{"cell_type": ["T cell", "B cell"]}``.
             join: How to align the members' variables: ``"inner"`` keeps those all share,
                 ``"outer"`` all of them (missing values are 0), None requires the same number.
             encode_labels: Return obs values as integers (``mapped.encoders`` maps them
-                back); a list limits it to those keys.
-            layer: Read this entry of ``.layers`` instead of ``X``.
-            dtype: The dtype of the returned rows (None keeps the stored one).
+                back; missing values are -1); a list limits it to those keys.
+            unknown_label: A label (or one per key) encoded as -1, like a missing value.
+            dtype: The dtype of the returned arrays (None keeps the stored one).
             stream: For remote storage, read rows through the network instead of caching
                 each file locally first.
 
         Raises:
-            ValidationError: a member is not ``.h5ad``, an obs key or layer is unknown, or the
-                variables cannot be joined as asked.
+            ValidationError: a member is not ``.h5ad``, an obs key or layer is unknown, a matrix
+                is CSC, or the variables cannot be joined as asked.
 
         Examples:
             >>> with collection.mapped(obs_keys=["cell_type"]) as dataset:
@@ -528,10 +535,13 @@ class Collection(IsVersioned):
         """
         return above.mapped_collection(
             self,
+            layers_keys,
             obs_keys,
+            obsm_keys=obsm_keys,
+            obs_filter=obs_filter,
             join=join,
             encode_labels=encode_labels,
-            layer=layer,
+            unknown_label=unknown_label,
             dtype=dtype,
             stream=stream,
         )

@@ -95,7 +95,7 @@ def test_mapped_rows_match_the_anndata_objects_for_every_join(sqlite_instance: l
             ) as mapped:
                 assert set(mapped.var_joint) == genes
                 assert mapped.shape == (sum(a.n_obs for a in adatas), len(genes))
-                assert mapped.n_obs_per_file == [a.n_obs for a in adatas]
+                assert mapped.original_shapes == [a.shape for a in adatas]
                 assert_rows_match(mapped, adatas)
                 present = {v for a in adatas for v in a.obs["cell_type"].dropna()}
                 assert list(mapped.encoders["cell_type"]) == sorted(present)
@@ -178,29 +178,66 @@ def test_mapped_survives_pickling(sqlite_instance: ln.Instance):
 def test_mapped_closed_cannot_be_read(sqlite_instance: ln.Instance):
     with save_collection(same_genes(5, n_files=1), "closed").mapped() as mapped:
         assert mapped[0]["X"].shape == (len(GENES),)
+        assert not mapped.closed
+    assert mapped.closed
     with pytest.raises(ln.StorageError, match=r"closed.*collection.mapped"):
         mapped[0]
 
 
-def test_mapped_reads_a_layer_and_keeps_dtype(sqlite_instance: ln.Instance):
+def test_mapped_reads_layers_obsm_and_converts_dtype(sqlite_instance: ln.Instance):
     adata = same_genes(6, n_files=1)[0]
     adata.layers["counts"] = dense(adata).astype(np.int32) * 10
+    adata.obsm["X_pca"] = np.arange(adata.n_obs * 2, dtype=np.float64).reshape(-1, 2)
     collection = save_collection([adata], "layers")
-    with collection.mapped(layer="counts", dtype=None) as mapped:
-        assert mapped[0]["X"].dtype == np.int32
-        np.testing.assert_array_equal(mapped[0]["X"], dense(adata)[0] * 10)
-    with pytest.raises(ln.ValidationError, match=r"no layer 'count'.*counts.*Did you mean"):
-        collection.mapped(layer="count")
+    with collection.mapped(layers_keys=["X", "counts"], obsm_keys="X_pca") as mapped:
+        item = mapped[1]
+        assert item["counts"].dtype == np.int32  # the stored dtype by default
+        np.testing.assert_array_equal(item["counts"], dense(adata)[1] * 10)
+        np.testing.assert_array_equal(item["X"], dense(adata)[1])
+        np.testing.assert_array_equal(item["obsm_X_pca"], [2.0, 3.0])
+        assert item["_store_idx"] == 0
+    with collection.mapped(layers_keys="counts", dtype="float64") as mapped:
+        assert mapped[0]["counts"].dtype == np.float64
+    with pytest.raises(ln.ValidationError, match=r"no layers key 'count'.*counts.*Did you mean"):
+        collection.mapped(layers_keys="count")
+
+
+def test_mapped_obs_filter_and_unknown_label(sqlite_instance: ln.Instance):
+    adatas = same_genes(14, n_files=2)
+    collection = save_collection(adatas, "filtered")
+    wanted = ["B", "T"]
+    with collection.mapped(
+        obs_keys="cell_type", obs_filter={"cell_type": wanted}, unknown_label="T"
+    ) as mapped:
+        kept = [
+            (i, row)
+            for i, adata in enumerate(adatas)
+            for row in range(adata.n_obs)
+            if adata.obs["cell_type"].iloc[row] in wanted
+        ]
+        assert len(mapped) == len(kept) > 0
+        assert mapped.encoders["cell_type"] == {"B": 0, "T": -1}
+        for position, (file_index, row) in enumerate(kept):
+            item = mapped[position]
+            assert item["_store_idx"] == file_index
+            np.testing.assert_array_equal(item["X"], dense(adatas[file_index])[row])
+            label = adatas[file_index].obs["cell_type"].iloc[row]
+            assert item["cell_type"] == (0 if label == "B" else -1)
+        assert [n for n, _ in mapped.original_shapes] == [
+            int(a.obs["cell_type"].isin(wanted).sum()) for a in adatas
+        ]
 
 
 def test_mapped_label_weights_are_inverse_frequencies(sqlite_instance: ln.Instance):
     adata = same_genes(8, n_files=1)[0]
     adata.obs["cell_type"] = pd.Categorical(["T"] * (adata.n_obs - 1) + ["B"])
     with save_collection([adata], "weights").mapped(obs_keys="cell_type") as mapped:
-        weights = mapped.label_weights("cell_type")
+        weights = mapped.get_label_weights("cell_type")
         np.testing.assert_allclose(weights, [1 / (adata.n_obs - 1)] * (adata.n_obs - 1) + [1])
+        scaled = mapped.get_label_weights("cell_type", scaler=10)
+        np.testing.assert_allclose(scaled[-1], 10 / 11)
         with pytest.raises(ln.ValidationError, match=r"cell_typ.*Did you mean 'cell_type'"):
-            mapped.label_weights("cell_typ")
+            mapped.get_label_weights("cell_typ")
 
 
 def test_mapped_on_s3_reads_rows_not_files(
@@ -246,7 +283,7 @@ def test_mapped_unknown_obs_key_lists_the_columns(sqlite_instance: ln.Instance):
     collection = save_collection(same_genes(10, n_files=1), "keys")
     with pytest.raises(ln.ValidationError, match=r"no obs column 'celltype'.*n_genes.*Did you"):
         collection.mapped(obs_keys=["celltype"])
-    with pytest.raises(ln.ValidationError, match=r"encode_labels names 'n_genes'"):
+    with pytest.raises(ln.ValidationError, match=r"encode_labels names 'n_genes'.*obs_keys"):
         collection.mapped(obs_keys=["cell_type"], encode_labels=["n_genes"])
 
 
