@@ -331,12 +331,18 @@ def test_collection_open_is_one_dataset_over_all_members(
     assert_filters_and_projects(dataset, 25)
 
 
-def test_collection_open_on_s3(s3_instance: ln.Instance):
+def test_collection_open_on_s3_spans_storages(s3_instance: ln.Instance, s3_bucket: str):
     members = [
         ln.Artifact.from_df(scores(4, start=4 * i), key=f"parts/{i}.parquet").save()
-        for i in range(3)
+        for i in range(2)
     ]
+    # a file registered where it lies, outside the catalog's folder: another storage
+    with s3_instance.fs.open(f"{s3_bucket}/external/last.parquet", "wb") as stream:
+        scores(4, start=8).to_parquet(stream)
+    members.append(ln.Artifact(f"s3://{s3_bucket}/external/last.parquet").save())
+    assert members[2].storage.root != members[0].storage.root
     dataset = ln.Collection(members, key="parts").save().open()
+    assert sorted(dataset.to_table(columns=["id"])["id"].to_pylist()) == list(range(12))
     assert_filters_and_projects(dataset, 12)
 
 
