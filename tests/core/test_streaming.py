@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anndata as ad
 import numpy as np
@@ -25,45 +24,8 @@ import pytest
 import scipy.sparse as sp
 
 import lamin_core as ln
+from tests.counting import counting_filesystem
 from tests.snapshot import catalog_snapshot
-
-
-class CountingFile:
-    """A file object that adds the bytes each read returns to its filesystem's count."""
-
-    def __init__(self, handle: Any, fs: Any) -> None:
-        self._handle, self._fs = handle, fs
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._handle.read(size)
-        self._fs.bytes_read += len(data)
-        return bytes(data)
-
-    def readinto(self, buffer: Any) -> int:
-        count = int(self._handle.readinto(buffer))
-        self._fs.bytes_read += count
-        return count
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._handle, name)
-
-    def __enter__(self) -> CountingFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._handle.close()
-
-
-def counting_filesystem(fs: Any) -> Any:
-    """Return a new filesystem like `fs` whose files count the bytes read (``.bytes_read``)."""
-
-    class Counting(type(fs)):  # type: ignore[misc]
-        bytes_read = 0
-
-        def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-            return CountingFile(super().open(path, mode, **kwargs), self)
-
-    return Counting(**fs.storage_options, skip_instance_cache=True)
 
 
 @pytest.fixture
@@ -186,14 +148,24 @@ def rows_and_groups(path: Path, *, rows: int, group_rows: int) -> None:
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))
 
 
-def test_open_reads_only_the_row_groups_a_filter_matches(
-    sqlite_instance: ln.Instance, monkeypatch: pytest.MonkeyPatch
-):
-    rows, group_rows = 2**24, 2**18  # 16.8M rows of 64 bytes: 1 GiB in 64 row groups of 16 MiB
+ROWS, GROUP_ROWS = 2**24, 2**18  # 16.8M rows of 64 bytes: 1 GiB in 64 row groups of 16 MiB
+
+
+@pytest.fixture
+def gigabyte_parquet(sqlite_instance: ln.Instance) -> Iterator[Path]:
+    """Write the 1 GiB file inside the catalog's storage; remove it afterwards (disk space)."""
     folder = Path(sqlite_instance.storage_root) / "big"
     folder.mkdir()
     path = folder / "numbers.parquet"
-    rows_and_groups(path, rows=rows, group_rows=group_rows)
+    rows_and_groups(path, rows=ROWS, group_rows=GROUP_ROWS)
+    yield path
+    path.unlink(missing_ok=True)
+
+
+def test_open_reads_only_the_row_groups_a_filter_matches(
+    sqlite_instance: ln.Instance, gigabyte_parquet: Path, monkeypatch: pytest.MonkeyPatch
+):
+    rows, group_rows, path = ROWS, GROUP_ROWS, gigabyte_parquet
     size = path.stat().st_size
     assert size > 2**30  # really a gigabyte on disk: no compression, no dictionaries
     artifact = ln.Artifact(path).save()  # inside the storage: registered in place, not copied

@@ -19,7 +19,7 @@ import pytest
 import scipy.sparse as sp
 
 import lamin_core as ln
-from tests.core.test_streaming import counting_filesystem
+from tests.counting import counting_filesystem
 from tests.snapshot import catalog_snapshot
 
 GENES = [f"gene{j}" for j in range(8)]
