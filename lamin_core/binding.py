@@ -61,6 +61,9 @@ class Above:
     cache: Callable[..., Any]  # artifacts.access.cache
     load: Callable[..., Any]  # artifacts.access.load
     open_artifact: Callable[..., Any]  # artifacts.access.open_artifact
+    open_backed: Callable[..., Any]  # artifacts.backed.open_artifact_backed
+    open_collection: Callable[..., Any]  # artifacts.backed.open_collection
+    mapped_collection: Callable[..., Any]  # artifacts.mapped.mapped_collection
     load_collection: Callable[..., Any]  # artifacts.access.load_collection
     view_lineage: Callable[..., Any]  # lineage.view_lineage
     curate: Callable[..., Any]  # curators.formats.curate

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from lamin_core.errors import StorageError
+from lamin_core.errors import StorageError, ValidationError
 from lamin_core.instance import CATALOG_DIR, cache_root
 from lamin_core.storage.paths import filesystem, is_local, join_within, stored_name
 
@@ -123,14 +123,27 @@ def load(artifact: Artifact) -> Any:
     return load_file(cache(artifact), artifact.suffix)
 
 
+RAW_MODES = ("rb", "rt")
+
+
 def open_artifact(artifact: Artifact, mode: str = "rb") -> IO[Any]:
-    """Open the stored content read-only."""
+    """Open the stored content read-only as a file object (mode ``"rb"`` or ``"rt"``).
+
+    Raises:
+        StorageError: a mode that writes, or a folder artifact (it has no single file).
+        ValidationError: any other mode.
+    """
     from lamin_core.tracking import record_input_artifact
 
-    if any(flag in mode for flag in "wa+"):
+    if any(flag in mode for flag in "wax+"):
         raise StorageError(
             f"Artifacts are immutable: cannot open {artifact.uid!r} with mode {mode!r}. Save a "
             "new version instead."
+        )
+    if mode not in RAW_MODES:
+        raise ValidationError(
+            f"Cannot open artifact {artifact.uid!r} with mode {mode!r}: use 'r' to stream it, "
+            f"or one of {', '.join(map(repr, RAW_MODES))} for a file object of its content."
         )
     if artifact.n_files is not None:
         raise StorageError(

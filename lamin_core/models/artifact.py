@@ -11,7 +11,7 @@ import datetime as dt
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
@@ -35,8 +35,10 @@ from lamin_core.storage.paths import validate_key, validate_suffix
 if TYPE_CHECKING:
     import anndata as ad
     import pandas as pd
+    import pyarrow.dataset as pads
     from upath import UPath
 
+    from lamin_core.artifacts.mapped import MappedCollection
     from lamin_core.models.space import Space
     from lamin_core.query import QuerySet
 
@@ -369,8 +371,45 @@ class Artifact(IsVersioned):
         """
         return above.load(self)
 
-    def open(self, mode: str = "rb") -> IO[Any]:
-        """Open the stored content as a file object (read-only)."""
+    def open(self, mode: str = "r", **kwargs: Any) -> Any:
+        """Open the stored content for streaming reads, or as a file object of its bytes.
+
+        With the default mode, nothing is loaded up front: the returned object reads from
+        storage (local or remote) what is asked of it.
+
+        Args:
+            mode: ``"r"`` to stream by format (below); ``"rb"`` or ``"rt"`` for a read-only
+                file object of any single-file artifact.
+            **kwargs: Passed to the format's opener in mode ``"r"``:
+                `pyarrow.dataset.dataset`, `anndata.read_h5ad` or `zarr.open_group`.
+
+        Returns:
+            In mode ``"r"``: a `pyarrow.dataset.Dataset` for ``.parquet``, ``.csv``,
+            ``.arrow``/``.feather``/``.ipc``, ``.orc`` files and folders of them; a backed
+            AnnData for ``.h5ad`` (a context manager that closes the file); a read-only zarr
+            group for ``.zarr`` folders. Otherwise a file object.
+
+        Raises:
+            ValidationError: mode ``"r"`` on a suffix no opener handles (the message lists
+                those that exist), or an unknown mode.
+            StorageError: a mode that writes (artifacts are immutable), missing content, or
+                ``"rb"`` on a folder.
+
+        Examples:
+            >>> dataset = artifact.open()
+            >>> dataset.to_table(filter=pc.field("score") > 0.9, columns=["cell", "score"])
+            >>> with h5ad_artifact.open() as adata:
+            ...     adata[:100].to_memory()
+            >>> with artifact.open("rb") as stream:
+            ...     header = stream.read(4)
+        """
+        if mode == "r":
+            return above.open_backed(self, **kwargs)
+        if kwargs:
+            raise ValidationError(
+                f"artifact.open({mode!r}) takes no options, got {', '.join(sorted(kwargs))}; "
+                "options go to the streaming opener, in mode 'r'."
+            )
         return above.open_artifact(self, mode)
 
     def view_lineage(self, path: str | Path | None = None) -> Path | None:
@@ -510,3 +549,74 @@ class Collection(IsVersioned):
     def load(self) -> Any:
         """Load and concatenate the members' DataFrames (or AnnData objects)."""
         return above.load_collection(self)
+
+    def open(self, **kwargs: Any) -> pads.Dataset:
+        """Return one pyarrow dataset over every member's tabular files, read on demand.
+
+        Args:
+            **kwargs: Passed to `pyarrow.dataset.dataset` (``schema``, ``partitioning``).
+
+        Raises:
+            ValidationError: a member is not a tabular file (parquet, csv, arrow, orc) or
+                folder of them, or the members mix formats.
+
+        Examples:
+            >>> collection.open().to_table(filter=pc.field("batch") == "b2").to_pandas()
+        """
+        return above.open_collection(self, **kwargs)
+
+    def mapped(
+        self,
+        layers_keys: str | list[str] | None = None,
+        obs_keys: str | list[str] | None = None,
+        obsm_keys: str | list[str] | None = None,
+        obs_filter: dict[str, Any] | None = None,
+        join: Literal["inner", "outer"] | None = "inner",
+        encode_labels: bool | list[str] = True,
+        unknown_label: str | dict[str, str] | None = None,
+        dtype: str | None = None,
+        stream: bool = False,
+    ) -> MappedCollection:
+        """Return a map-style dataset over the rows of the members' AnnData files.
+
+        Rows are read one at a time from the ``.h5ad`` files (backed, never loaded whole), so
+        it can feed a PyTorch ``DataLoader`` over more data than fits in memory; worker
+        processes open their own file handles.
+
+        Args:
+            layers_keys: What each row returns: ``"X"`` (the default), layer names, ``"raw.X"``.
+            obs_keys: ``.obs`` columns to return with each row.
+            obsm_keys: ``.obsm`` arrays to return with each row, as ``"obsm_<key>"``.
+            obs_filter: Keep only rows whose obs values are among these, e.g.
+                ``{"cell_type": ["T cell", "B cell"]}``.
+            join: How to align the members' variables: ``"inner"`` keeps those all share,
+                ``"outer"`` all of them (missing values are 0), None requires the same number.
+            encode_labels: Return obs values as integers (``mapped.encoders`` maps them
+                back; missing values are -1); a list limits it to those keys.
+            unknown_label: A label (or one per key) encoded as -1, like a missing value.
+            dtype: The dtype of the returned arrays (None keeps the stored one).
+            stream: For remote storage, read rows through the network instead of caching
+                each file locally first.
+
+        Raises:
+            ValidationError: a member is not ``.h5ad``, an obs key or layer is unknown, a matrix
+                is CSC, or the variables cannot be joined as asked.
+
+        Examples:
+            >>> with collection.mapped(obs_keys=["cell_type"]) as dataset:
+            ...     loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=True)
+            ...     for batch in loader:
+            ...         ...
+        """
+        return above.mapped_collection(
+            self,
+            layers_keys,
+            obs_keys,
+            obsm_keys=obsm_keys,
+            obs_filter=obs_filter,
+            join=join,
+            encode_labels=encode_labels,
+            unknown_label=unknown_label,
+            dtype=dtype,
+            stream=stream,
+        )

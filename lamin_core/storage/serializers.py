@@ -130,7 +130,7 @@ def load_file(path: Path, suffix: str) -> Any:
         raise ValidationError(
             f"Cannot load an artifact with suffix {suffix!r}: loaders exist for "
             f"{', '.join(sorted(LOADERS))}. Use artifact.cache() for a local path or "
-            "artifact.open() for a file object."
+            "artifact.open('rb') for a file object."
         )
     return loader(path)
 

@@ -248,7 +248,7 @@ def exercise(artifact: ln.Artifact | None, value: str) -> None:
     if saved is None:
         return
     attempt(saved.cache, "cache")
-    attempt(lambda: saved.open().close())
+    attempt(lambda: saved.open("rb").close())
     attempt(lambda: str(saved.path))
     for field in ("uid", "suffix", "key", "key_is_virtual", "hash", "size"):
         attempt(lambda field=field: setattr(saved, field, value), f"set {field}")

@@ -43,7 +43,7 @@ def content_files(instance: ln.Instance) -> list[str]:
 
 
 def stored_bytes(artifact: ln.Artifact) -> bytes:
-    with artifact.open() as stream:
+    with artifact.open("rb") as stream:
         return bytes(stream.read())
 
 
