@@ -22,6 +22,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -39,6 +40,9 @@ import lamin_core as ln
 import lamin_core.testing
 
 HERE = Path(__file__).resolve().parent
+_STALE = pytest.StashKey[list[ExpectedFailure]]()  # listed failures that matched no test
+_outcomes: dict[str, str] = {}  # fetched test id -> its outcome, for the summary
+_RANK = ("passed", "skipped", "xfailed", "xpassed", "failed", "error")  # the worst phase wins
 
 
 def compat_backend() -> str:
@@ -125,10 +129,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ]
 
 
-_STALE = pytest.StashKey[list[ExpectedFailure]]()
-_outcomes: dict[str, str] = {}  # fetched test id -> its outcome, for the summary
-
-
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Keep one outcome per fetched test: its worst phase (an xfail counts as xfailed)."""
     if "upstream/" not in report.nodeid:
@@ -145,9 +145,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     previous = _outcomes.get(test)
     if previous is None or _RANK.index(outcome) > _RANK.index(previous):
         _outcomes[test] = outcome
-
-
-_RANK = ("passed", "skipped", "xfailed", "xpassed", "failed", "error")
 
 
 def pytest_terminal_summary(
@@ -177,11 +174,14 @@ def pytest_terminal_summary(
 
 @pytest.fixture(autouse=True)
 def clean_environment() -> Iterator[None]:
-    """Replace the suite-wide per-test reset: the fetched tests share their file's catalog."""
+    """Replace tests/conftest.py's per-test reset: the fetched tests share their file's catalog.
+
+    (The harness's own tests, test_fetch.py, open no catalog.)
+    """
     yield
 
 
-def _root_conftest(config: pytest.Config) -> object:
+def _root_conftest(config: pytest.Config) -> Any:
     """Return tests/conftest.py as pytest loaded it (its PostgreSQL helpers)."""
     return config.pluginmanager.get_plugin(str(HERE.parent / "conftest.py"))
 
@@ -190,10 +190,10 @@ def _root_conftest(config: pytest.Config) -> object:
 def _postgres_schema_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """Return a URL to a fresh PostgreSQL schema for one fetched file; drop it afterwards."""
     root = _root_conftest(request.config)
-    problem = root._postgres_problem()  # type: ignore[attr-defined]
+    problem = root._postgres_problem()
     if problem:
-        root.unavailable(problem)  # type: ignore[attr-defined]
-    base = root.POSTGRES_URL  # type: ignore[attr-defined]
+        root.unavailable(problem)
+    base = root.POSTGRES_URL
     schema = f"lamin_compat_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://"))
     with admin.begin() as connection:
@@ -207,6 +207,15 @@ def _postgres_schema_url(request: pytest.FixtureRequest) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def _lamindb_session_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Work in a temporary folder for the session: LaminDB's session fixtures write to ./."""
+    folder = tmp_path_factory.mktemp("lamindb-session")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        yield folder
+
+
 @pytest.fixture(scope="module", autouse=True)
 def lamindb_instance(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -215,6 +224,7 @@ def lamindb_instance(
     if not is_upstream(request.path):
         yield None
         return
+    request.getfixturevalue("_lamindb_session_folder")
     folder = tmp_path_factory.mktemp(request.path.stem)
     db = (
         request.getfixturevalue("_postgres_schema_url")
