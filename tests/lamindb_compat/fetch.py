@@ -53,6 +53,7 @@ SELECTED = (
     "pydata/test_label_manager.py",
     "pydata/test_can_curate.py",
     "pydata/test_curator_basics.py",
+    "curators/test_dataframe_curation.py",
     "pydata/_dataset_fixtures.py",  # fixtures the test files import
 )
 
