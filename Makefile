@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo-catalog
 
-.PHONY: install demo dagster-ui test lint format bench bench-quick clean
+.PHONY: install demo dagster-ui test lint format bench bench-quick lamindb-tests lamindb-tests-fetch clean
 
 # constraints.txt pins the versions CI was green with: installs are reproducible and pip does not
 # spend minutes backtracking through boto3/botocore releases (s3fs and moto both pin them).
@@ -44,6 +44,16 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# LaminDB's own API-level tests (fetched from its source distribution, imports pointed at
+# lamin_core) on SQLite and PostgreSQL; tests/lamindb_compat/expected_failures.txt lists the known
+# failures. Not part of `make test`: it downloads from the package index.
+lamindb-tests-fetch: install
+	$(PY) tests/lamindb_compat/fetch.py
+
+lamindb-tests: lamindb-tests-fetch
+	LAMIN_COMPAT_DB=sqlite $(PY) -m pytest tests/lamindb_compat/upstream
+	LAMIN_COMPAT_DB=postgresql $(PY) -m pytest tests/lamindb_compat/upstream
 
 # The LaminDB side needs its own venv (benchmarks/.venv-lamindb): created once, ~2 min.
 bench: install
