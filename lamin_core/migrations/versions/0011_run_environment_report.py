@@ -8,8 +8,8 @@ a run points to cannot be deleted while it does (as LaminDB's ``PROTECT``). SQLi
 recreated with foreign keys off (as revision 0008 does), then the search index's triggers and
 indexes the copy did not carry over restored.
 
-Revision ID: 0012
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
