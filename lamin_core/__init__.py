@@ -33,6 +33,9 @@ from lamin_core.models import (
     Feature,
     FeatureSet,
     FeatureValue,
+    GeneralRecord,
+    Project,
+    Reference,
     Run,
     Space,
     Storage,
@@ -41,6 +44,8 @@ from lamin_core.models import (
     User,
 )
 from lamin_core.models.bulk import save
+
+Record = GeneralRecord  # LaminDB 2.x's ln.Record (the registries' base class is models.Record)
 from lamin_core.models.provenance import register_storage_and_user as _register_storage_and_user
 from lamin_core.query import Q, QuerySet
 from lamin_core.query.related import install_related_managers as _install_related_managers
@@ -100,8 +105,11 @@ __all__ = [
     "LaminError",
     "MultipleResultsFound",
     "NoWriteAccess",
+    "Project",
     "Q",
     "QuerySet",
+    "Record",
+    "Reference",
     "Run",
     "Space",
     "Storage",

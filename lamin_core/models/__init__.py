@@ -3,7 +3,9 @@
 from lamin_core.models.annotation import Feature, FeatureSet, FeatureValue, ULabel
 from lamin_core.models.artifact import Artifact, Collection
 from lamin_core.models.base import Base, Record, RecordList
+from lamin_core.models.project import Project, Reference
 from lamin_core.models.provenance import IsVersioned, Run, Storage, Transform, User
+from lamin_core.models.record import Record as GeneralRecord
 from lamin_core.models.registry import register
 from lamin_core.models.space import Space
 from lamin_core.models.tombstone import tombstone
@@ -11,7 +13,8 @@ from lamin_core.models.tombstone import tombstone
 # the registry map (lamin_core.models.registry): the core registries; lamin_core.bio adds its own
 register(User, Storage, Space, Transform, Run, Artifact, Collection)
 register(Feature, FeatureSet, FeatureValue)
-register(ULabel, is_label=True)
+register(Project, Reference)
+register(ULabel, GeneralRecord, is_label=True)
 
 __all__ = [
     "Artifact",
@@ -20,9 +23,12 @@ __all__ = [
     "Feature",
     "FeatureSet",
     "FeatureValue",
+    "GeneralRecord",
     "IsVersioned",
+    "Project",
     "Record",
     "RecordList",
+    "Reference",
     "Run",
     "Space",
     "Storage",

@@ -51,6 +51,7 @@ class ULabel(Record):
     """
 
     __tablename__ = "ulabel"
+    _has_branch = True
     _natural_keys = (("name",),)
     _uid_length = 8
     _search_fields = ("name", "description")
@@ -125,6 +126,7 @@ class Feature(Record):
     """
 
     __tablename__ = "feature"
+    _has_branch = True
     _natural_keys = (("name",),)
     _uid_length = 12
     _search_fields = ("name", "description", "synonyms")
@@ -152,6 +154,7 @@ class FeatureSet(Record):
     """
 
     __tablename__ = "featureset"
+    _has_branch = True
     _uid_length = 20
     _search_fields = ("name", "itype")
     # `registry` is reserved by SQLAlchemy's declarative base; queries accept it as an alias.
