@@ -44,8 +44,6 @@ from lamin_core.models import (
     User,
 )
 from lamin_core.models.bulk import save
-
-Record = GeneralRecord  # LaminDB 2.x's ln.Record (the registries' base class is models.Record)
 from lamin_core.models.provenance import register_storage_and_user as _register_storage_and_user
 from lamin_core.query import Q, QuerySet
 from lamin_core.query.related import install_related_managers as _install_related_managers
@@ -53,6 +51,8 @@ from lamin_core.tracking import current_run as _current_run
 from lamin_core.tracking import finish, track
 
 __version__ = "0.1.0"
+
+Record = GeneralRecord  # LaminDB 2.x's ln.Record (the registries' base class is models.Record)
 
 
 # The face binds the higher layers' behaviour to the lower ones, once (lamin_core.binding;

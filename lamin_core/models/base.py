@@ -31,7 +31,7 @@ from lamin_core.errors.database import report_deleted_rows
 from lamin_core.errors.values import check_values_on_set
 from lamin_core.ids import base62
 from lamin_core.instance.access import ALL_SPACE_ID, record_space_id
-from lamin_core.models.branches import MAIN_BRANCH, Trashable
+from lamin_core.models.branches import MAIN_BRANCH, TRASH_BRANCH, Trashable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -308,6 +308,13 @@ class Record(Base, Trashable, metaclass=RecordMeta):
         for check in _reuse_checks.get(cls, []):
             check(existing, kwargs)
         log_reuse(existing, fields)
+        if getattr(existing, "branch_id", MAIN_BRANCH) == TRASH_BRANCH and not hasattr(
+            existing, "is_latest"
+        ):
+            # named again: it comes back from the trash with its next save (2.x's behaviour
+            # for a record found by its natural key); versions come back through restore()
+            logger.info("→ the record is in the trash; its next save() restores it")
+            existing.branch_id = MAIN_BRANCH
         for name, value in kwargs.items():
             changed = value is not None and getattr(existing, name) != value
             if changed and name not in fields and name != "dtype":

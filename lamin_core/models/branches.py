@@ -113,8 +113,8 @@ class Trashable:
         if sa.inspect(self).transient or self.branch_id in (None, MAIN_BRANCH):
             raise ValidationError(
                 f"Cannot restore {name} {self.uid!r}: it is not in the trash or the archive "
-                f"(branch_id={self.branch_id!r}, main is {MAIN_BRANCH}). Only a deleted or archived "
-                "record can be restored."
+                f"(branch_id={self.branch_id!r}, main is {MAIN_BRANCH}). Only a deleted or "
+                "archived record can be restored."
             )
         self._move_to_branch(MAIN_BRANCH)
 
@@ -136,7 +136,28 @@ class Trashable:
             if self not in session:
                 session.add(self)
             self._set_branch(session, branch)
+            if branch == TRASH_BRANCH:
+                self._trash_typed(session)
             session.flush()
+
+    def _trash_typed(self, session: sa.orm.Session) -> None:
+        """Move the records of a type (``is_type=True``) to the trash with it, as 2.x does.
+
+        Types of types are followed down; `restore()` brings back only the record it is called
+        on, as in 2.x.
+        """
+        registry: Any = type(self)
+        if not getattr(self, "is_type", False) or "type_id" not in registry.__table__.c:
+            return
+        session.flush()
+        typed = session.scalars(
+            sa.select(registry).where(
+                registry.type_id == self.id, registry.branch_id != TRASH_BRANCH
+            )
+        ).all()
+        for record in typed:
+            record._set_branch(session, TRASH_BRANCH)
+            record._trash_typed(session)
 
     def _set_branch(self, session: sa.orm.Session, branch: int) -> None:
         """Set the branch; versioned registries also move `is_latest` (see IsVersioned)."""

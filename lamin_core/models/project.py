@@ -192,12 +192,12 @@ class Project(Record):
 
     @sa.orm.validates("end_date")
     def _validate_end_date(self, name: str, value: Any) -> Any:
-        if isinstance(value, dt.date) and isinstance(self.start_date, dt.date):
-            if value < self.start_date:
-                raise ValidationError(
-                    f"Project {self.name!r} cannot end ({value}) before it starts "
-                    f"({self.start_date}); swap or correct the dates."
-                )
+        start = self.start_date
+        if isinstance(value, dt.date) and isinstance(start, dt.date) and value < start:
+            raise ValidationError(
+                f"Project {self.name!r} cannot end ({value}) before it starts "
+                f"({start}); swap or correct the dates."
+            )
         return value
 
 

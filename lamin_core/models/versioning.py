@@ -150,7 +150,7 @@ def _newest_on_main(
     if exclude is not None:
         statement = statement.where(model.id != exclude.id)
     if has_branch(model):
-        statement = statement.where(model.branch_id == MAIN_BRANCH)  # type: ignore[attr-defined]
+        statement = statement.where(model.branch_id == MAIN_BRANCH)
     # LIKE ignores case on SQLite: keep exactly this stem
     found = session.scalars(statement.order_by(model.uid.desc())).all()
     return next((r for r in found if r.stem_uid == record.stem_uid), None)
@@ -168,14 +168,14 @@ def move_version(session: Session, record: IsVersioned, branch: int) -> None:
     hold_locks(session, [family_lock_name(model, record.stem_uid)])
     if branch != MAIN_BRANCH:
         was_latest = record.is_latest
-        record.branch_id = branch  # type: ignore[attr-defined]
+        record.branch_id = branch
         record.is_latest = False
         session.flush()  # the latest goes first: one latest version per key at every statement
         previous = _newest_on_main(session, record, exclude=record) if was_latest else None
         if previous is not None:
             previous.is_latest = True
         return
-    record.branch_id = branch  # type: ignore[attr-defined]
+    record.branch_id = branch
     newest = _newest_on_main(session, record, exclude=record)
     if newest is not None and newest.uid > record.uid:
         return  # a newer version is the latest: the restored one stays an older version
