@@ -41,8 +41,8 @@ from lamin_core.errors import IntegrityError, StorageError
 from lamin_core.instance import Instance, staging_root
 from lamin_core.instance.locks import REPAIR_LOCK
 from lamin_core.models.artifact import LATEST_KEY_INDEX
-from lamin_core.models.branches import TRASH_BRANCH
 from lamin_core.models.base import Record
+from lamin_core.models.branches import TRASH_BRANCH
 from lamin_core.models.versioning import (
     assign_next_version,
     is_reused_uid,

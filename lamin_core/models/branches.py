@@ -50,6 +50,7 @@ class Trashable:
     """`delete()`, `restore()` and `archive()` of every registry (mixed into `Record`)."""
 
     if TYPE_CHECKING:
+        id: int
         uid: str
         branch_id: int | None
 
