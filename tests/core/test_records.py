@@ -209,7 +209,7 @@ def test_bad_input_is_refused_and_nothing_saved(
 
 
 def test_doi_hint_points_to_the_bare_doi(instance: ln.Instance):
-    with pytest.raises(ln.ValidationError, match="Write the DOI alone: '10.1038/nature12373'"):
+    with pytest.raises(ln.ValidationError, match=r"Write the DOI alone: '10\.1038/nature12373'"):
         ln.Reference(name="p", doi="https://doi.org/10.1038/nature12373")
 
 

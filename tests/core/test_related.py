@@ -237,7 +237,7 @@ def test_ulabel_type_and_parents_as_in_lamindb(instance: ln.Instance):
     with pytest.raises(ValidationError, match=r"'partition' is not a type.*is_type=True"):
         ln.ULabel(name="validation", type=partition)
     with pytest.raises(ln.errors.IntegrityError, match=r"Cannot delete ULabel.*'Split'"):
-        split_type.delete()  # a type with labels is protected, as in LaminDB
+        split_type.delete(permanent=True)  # a type with labels is protected, as in LaminDB
     assert ln.ULabel.get(name="train").type_id == split_type.id
 
 

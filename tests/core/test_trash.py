@@ -112,7 +112,7 @@ def test_deleting_a_trashed_record_needs_permanent(instance: ln.Instance, regist
     record.delete()
     snapshot, state = catalog_snapshot(instance), branch_state(instance)
 
-    with pytest.raises(ln.ValidationError, match="already in the trash.*permanent=True"):
+    with pytest.raises(ln.ValidationError, match=r"already in the trash.*permanent=True"):
         record.delete()
 
     assert catalog_snapshot(instance) == snapshot and branch_state(instance) == state
