@@ -257,8 +257,11 @@ class Record(Base, Trashable, metaclass=RecordMeta):
         identity = {name for fields in given for name in fields}
         for fields in given:
             query = sa.select(cls).where(*(getattr(cls, name) == values[name] for name in fields))
+            order: list[Any] = [cls.id]
+            if "branch_id" in cls.__table__.c:  # a record on the main branch before a trashed one
+                order.insert(0, sa.case((cls.branch_id == MAIN_BRANCH, 0), else_=1))
             with instance.reading() as session:  # a constructor leaves no transaction open
-                existing = session.scalars(query.order_by(cls.id).limit(1)).first()
+                existing = session.scalars(query.order_by(*order).limit(1)).first()
             # another identity field that differs (a new name for a saved ontology id) is a
             # new record, which the unique constraint then refuses with the fix
             if existing is not None and all(

@@ -49,6 +49,9 @@ RECORD_MAKERS: dict[Any, Callable[[], Any]] = {
         hash=f"h{next(_counter)}",
     ),
     ln.ULabel: _named(ln.ULabel),
+    ln.Project: _named(ln.Project),
+    ln.Reference: _named(ln.Reference),
+    ln.Record: _named(ln.Record),
     **{registry: _named(registry) for registry in bt.BIO_REGISTRIES},
 }
 
