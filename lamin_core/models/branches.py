@@ -84,6 +84,12 @@ class Trashable:
         if not has_branch(type(self)) or permanent:
             remove()
             return
+        if not sa.inspect(self).has_identity:
+            # as LaminDB: nothing to delete; moving it would save it, in the trash
+            logger.warning(
+                f"{type(self).__name__} {self.uid!r} is not saved: delete() does nothing"
+            )
+            return
         if self.branch_id == TRASH_BRANCH:
             if permanent is False:
                 return

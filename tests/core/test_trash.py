@@ -138,6 +138,12 @@ def test_restore_of_a_record_on_the_main_branch_is_refused(instance: ln.Instance
     assert record.branch_id == MAIN_BRANCH
 
 
+def test_deleting_an_unsaved_record_saves_nothing(instance: ln.Instance):
+    before = catalog_snapshot(instance)
+    ln.Project(name="never saved").delete()
+    assert catalog_snapshot(instance) == before
+
+
 def test_restore_on_a_registry_without_trash_is_refused(instance: ln.Instance):
     user = ln.User.get(handle="testuser1")
     with pytest.raises(ln.ValidationError, match="User records have no trash"):
