@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import lamin_core as ln
 from lamin_core.models import Record as SQLRecord
@@ -206,6 +208,24 @@ def test_bad_input_is_refused_and_nothing_saved(
     if value is not None:
         assert repr(value) in str(error.value)  # the message names the offending value
     assert catalog_snapshot(instance) == before
+
+
+_SUFFIX = st.text(
+    st.characters(codec="ascii", categories=["L", "N", "P", "S"]), min_size=1, max_size=30
+)
+
+
+@given(registrant=st.integers(1000, 999_999_999), suffix=_SUFFIX)
+def test_every_doi_shape_is_accepted(registrant: int, suffix: str):
+    doi = f"10.{registrant}/{suffix}"
+    assert ln.Reference(doi=doi).doi == doi  # no catalog needed: checked when set
+
+
+@given(doi=_SUFFIX, gap=st.sampled_from([" ", "\t", "\n"]))
+def test_a_doi_with_whitespace_or_without_the_10_prefix_is_refused(doi: str, gap: str):
+    for bad in (f"10.1038/{doi}{gap}x", doi if not doi.startswith("10.") else f"x{doi}"):
+        with pytest.raises(ln.ValidationError, match="Invalid doi"):
+            ln.Reference(doi=bad)
 
 
 def test_doi_hint_points_to_the_bare_doi(instance: ln.Instance):
