@@ -152,17 +152,23 @@ class QuerySet(Generic[R]):
         return clone
 
     def _take_branch_lookups(
-        self, queries: tuple[Any, ...], lookups: dict[str, Any]
+        self, queries: tuple[Any, ...], lookups: dict[str, Any], *, names_records: bool = True
     ) -> dict[str, Any]:
         """Stop showing the main branch only when the lookups name a branch or records.
 
-        ``branch_id=None`` means every branch, as in LaminDB 2.x: it is taken out of the lookups
-        (a NULL test would match nothing). Returns the remaining lookups.
+        The whole query then shows every branch its filters allow: ``filter(uid=...)`` finds
+        a trashed record, ``filter(branch_id=-1)`` the trash. ``branch_id=None`` means every
+        branch, as in LaminDB 2.x: it is taken out of the lookups (a NULL test would match
+        nothing). An ``exclude(id=...)`` names no record to find, so it keeps the default.
+
+        Returns:
+            The remaining lookups.
         """
         if not self._main_only:
             return lookups
         names = _lookup_names(queries, lookups)
-        if names & _DIRECT_LOOKUPS or any(n.split(LOOKUP_SEP)[0] == "branch_id" for n in names):
+        direct = names_records and bool(names & _DIRECT_LOOKUPS)
+        if direct or any(n.split(LOOKUP_SEP)[0] == "branch_id" for n in names):
             self._main_only = False
         if "branch_id" in lookups and lookups["branch_id"] is None:
             lookups = {name: value for name, value in lookups.items() if name != "branch_id"}
@@ -172,7 +178,7 @@ class QuerySet(Generic[R]):
         """Return a new QuerySet without the records matching the lookups."""
         self._check_unsliced("exclude")
         clone = self._clone()
-        lookups = clone._take_branch_lookups(queries, lookups)
+        lookups = clone._take_branch_lookups(queries, lookups, names_records=False)
         if queries or lookups:
             clone._where.append(self._condition((~Q(*queries, **lookups),), {}))
         return clone

@@ -138,6 +138,22 @@ def test_restore_of_a_record_on_the_main_branch_is_refused(instance: ln.Instance
     assert record.branch_id == MAIN_BRANCH
 
 
+def test_which_lookups_show_other_branches(instance: ln.Instance):
+    kept, trashed = _artifact(), _artifact()
+    trashed.delete()
+    both = [kept.uid, trashed.uid]
+
+    assert ln.Artifact.filter(uid__in=both).count() == 2  # naming records finds them anywhere
+    assert ln.Artifact.filter(id=trashed.id).one().uid == trashed.uid
+    assert ln.Artifact.filter(key__startswith="trash/").exclude(id=kept.id).count() == 0
+    assert ln.Artifact.filter(ln.Q(branch_id=-1) | ln.Q(branch_id=1), uid__in=both).count() == 2
+    assert ln.Artifact.filter(branch_id__in=[-1]).list("uid") == [trashed.uid]
+    assert ln.Artifact.exclude(branch_id=1).list("uid") == [trashed.uid]
+    assert ln.Artifact.filter(branch_id=None).count() == ln.Artifact.filter().count() + 1
+    where = str(ln.Artifact.filter(key__startswith="trash/").statement).split("WHERE")[1]
+    assert where.count("artifact.branch_id") == 1  # the default: one condition, in SQL
+
+
 def test_deleting_an_unsaved_record_saves_nothing(instance: ln.Instance):
     before = catalog_snapshot(instance)
     ln.Project(name="never saved").delete()
