@@ -33,6 +33,9 @@ from lamin_core.models import (
     Feature,
     FeatureSet,
     FeatureValue,
+    GeneralRecord,
+    Project,
+    Reference,
     Run,
     Schema,
     Space,
@@ -49,6 +52,8 @@ from lamin_core.tracking import current_run as _current_run
 from lamin_core.tracking import finish, flow, step, track, tracked
 
 __version__ = "0.1.0"
+
+Record = GeneralRecord  # LaminDB 2.x's ln.Record (the registries' base class is models.Record)
 
 
 # The face binds the higher layers' behaviour to the lower ones, once (lamin_core.binding;
@@ -116,8 +121,11 @@ __all__ = [
     "LaminError",
     "MultipleResultsFound",
     "NoWriteAccess",
+    "Project",
     "Q",
     "QuerySet",
+    "Record",
+    "Reference",
     "Run",
     "Schema",
     "Space",

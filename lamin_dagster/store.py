@@ -112,7 +112,7 @@ def save_output(
                 run.id if run is not None else None
             )
             if created_here:  # leave the catalog as it was: no artifact without its values
-                artifact.delete()
+                artifact.delete(permanent=True)
             raise
         row_count = handler.row_count(obj)
         if row_count is None:  # the catalog may know the rows (a parquet file's footer)

@@ -42,6 +42,7 @@ from lamin_core.instance import Instance, staging_root
 from lamin_core.instance.locks import REPAIR_LOCK
 from lamin_core.models.artifact import LATEST_KEY_INDEX
 from lamin_core.models.base import Record
+from lamin_core.models.branches import TRASH_BRANCH
 from lamin_core.models.versioning import (
     assign_next_version,
     is_reused_uid,
@@ -112,7 +113,7 @@ def save_artifact(artifact: Artifact) -> Artifact:
     if existing is not None:
         staged.discard()
         logger.info("returning the existing artifact with the same hash: %r", existing)
-        return existing
+        return _out_of_trash(existing)
     artifact._fill_defaults(instance)
     if artifact.run_id is not None and artifact.transform_id is None:
         from lamin_core.models import Run
@@ -135,7 +136,7 @@ def save_artifact(artifact: Artifact) -> Artifact:
         if existing is not None:  # another process saved it while this one copied
             session.commit()
             _discard(instance, partial, staged)
-            return existing
+            return _out_of_trash(existing)
         prior = artifact._revises or (
             latest_with_key(session, Artifact, artifact.key, storage_id=artifact.storage_id)
             if artifact.key is not None
@@ -171,6 +172,14 @@ def save_artifact(artifact: Artifact) -> Artifact:
     staged.discard()
     del artifact._staged
     return artifact
+
+
+def _out_of_trash(existing: Artifact) -> Artifact:
+    """Restore an artifact saved again while in the trash: saving it means wanting it back."""
+    if existing.branch_id == TRASH_BRANCH:
+        logger.info("the artifact with the same hash was in the trash: restoring it")
+        existing.restore()
+    return existing
 
 
 def _same_content(session: Session, artifact: Artifact) -> Artifact | None:

@@ -102,7 +102,7 @@ def save_curated(curator: BaseCurator, artifact: Artifact) -> Artifact:
                 saved.n_observations = int(artifact.n_observations)
     except BaseException:
         if is_new:
-            saved.delete()
+            saved.delete(permanent=True)
         raise
     return saved
 

@@ -3,7 +3,9 @@
 from lamin_core.models.annotation import Feature, FeatureValue, ULabel
 from lamin_core.models.artifact import Artifact, Collection
 from lamin_core.models.base import Base, Record, RecordList
+from lamin_core.models.project import Project, Reference
 from lamin_core.models.provenance import IsVersioned, Run, Storage, Transform, User
+from lamin_core.models.record import Record as GeneralRecord
 from lamin_core.models.registry import register, register_alias
 from lamin_core.models.schema import FeatureSet, Schema
 from lamin_core.models.space import Space
@@ -13,7 +15,8 @@ from lamin_core.models.tombstone import tombstone
 register(User, Storage, Space, Transform, Run, Artifact, Collection)
 register(Feature, Schema, FeatureValue)
 register_alias("FeatureSet", Schema)  # the name before LaminDB 2.x
-register(ULabel, is_label=True)
+register(Project, Reference)
+register(ULabel, GeneralRecord, is_label=True)
 
 __all__ = [
     "Artifact",
@@ -22,9 +25,12 @@ __all__ = [
     "Feature",
     "FeatureSet",
     "FeatureValue",
+    "GeneralRecord",
     "IsVersioned",
+    "Project",
     "Record",
     "RecordList",
+    "Reference",
     "Run",
     "Schema",
     "Space",

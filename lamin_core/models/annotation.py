@@ -53,6 +53,7 @@ class ULabel(CanCurate, Record):
     """
 
     __tablename__ = "ulabel"
+    _has_branch = True
     _natural_keys = (("name",),)
     _uid_length = 8
     _search_fields = ("name", "description")
@@ -131,6 +132,7 @@ class Feature(CanCurate, HasSynonyms, Record):
     """
 
     __tablename__ = "feature"
+    _has_branch = True
     _natural_keys = (("name",),)
     _uid_length = 12
     _search_fields = ("name", "description", "synonyms")

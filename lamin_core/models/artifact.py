@@ -105,6 +105,7 @@ class Artifact(IsVersioned):
     """
 
     __tablename__ = "artifact"
+    _has_branch = True
     # one latest version per key and storage: two processes saving the first version of a new
     # key at once cannot start two version families (the second save becomes version 2)
     __table_args__ = (
@@ -343,14 +344,22 @@ class Artifact(IsVersioned):
         for record in records:
             record.save()
 
-    def delete(self, *, storage: bool | None = None) -> None:
-        """Delete the record and its stored content.
+    def delete(self, permanent: bool | None = None, *, storage: bool | None = None) -> None:
+        """Move the artifact to the trash, or remove its record and stored content for good.
+
+        In the trash the artifact keeps its uid and its stored content; if it was the latest
+        version, the previous version becomes the latest (`restore()` reverses both).
 
         Args:
-            storage: Delete the stored file too. Default: yes for content the catalog stored
-                itself, no for files registered in place (their key is not virtual).
+            permanent: True removes the record and the content at once; None (the default)
+                moves the artifact to the trash (see `Record.delete`).
+            storage: With a permanent removal, delete the stored file too. Default: yes for
+                content the catalog stored itself, no for files registered in place.
+
+        Raises:
+            ValidationError: the artifact is already in the trash and `permanent` is None.
         """
-        above.delete_artifact(self, storage=storage)
+        self._trash_or_remove(permanent, lambda: above.delete_artifact(self, storage=storage))
 
     # --- access ----------------------------------------------------------------------------------
 
@@ -459,6 +468,7 @@ class Collection(IsVersioned):
     """
 
     __tablename__ = "collection"
+    _has_branch = True
     _stem_length = 16
     _name_field = "key"
     _search_fields = ("key", "description")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import JSON, DateTime, ForeignKey, String, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, TypeDecorator
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -31,6 +31,7 @@ from lamin_core.errors.database import report_deleted_rows
 from lamin_core.errors.values import check_values_on_set
 from lamin_core.ids import base62
 from lamin_core.instance.access import ALL_SPACE_ID, record_space_id
+from lamin_core.models.branches import MAIN_BRANCH, TRASH_BRANCH, Trashable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from lamin_core.query import QuerySet
 
 R = TypeVar("R", bound="Record")
+
 
 logger = logging.getLogger("lamin_core.models")
 
@@ -136,7 +138,7 @@ class RecordMeta(DeclarativeAttributeIntercept):
         return super().__call__(*args, **kwargs)
 
 
-class Record(Base, metaclass=RecordMeta):
+class Record(Base, Trashable, metaclass=RecordMeta):
     """Behaviour shared by all registries.
 
     Subclasses set `_uid_length` (the length of the random part of `uid`) and `_name_field` (the
@@ -168,6 +170,8 @@ class Record(Base, metaclass=RecordMeta):
 
     # False for the registries outside spaces: User, Space
     _has_space: ClassVar[bool] = True
+    # True for the registries whose records go to the trash on delete() (a `branch_id` column)
+    _has_branch: ClassVar[bool] = False
 
     # deleting a row that another process deleted first leaves the catalog as asked: no warning
     __mapper_args__ = {"confirm_deleted_rows": False}
@@ -191,6 +195,19 @@ class Record(Base, metaclass=RecordMeta):
         if not cls._has_space:
             return None  # type: ignore[return-value]
         return relationship("Space", foreign_keys=f"{cls.__name__}.space_id")
+
+    @declared_attr
+    def branch_id(cls) -> Mapped[int]:
+        # 1 main, 0 archive, -1 trash (MAIN_BRANCH, ...); queries show the main branch only
+        if not cls._has_branch:
+            return None  # type: ignore[return-value]  # no column on this registry
+        return mapped_column(
+            Integer,
+            default=MAIN_BRANCH,
+            server_default=sa.text(str(MAIN_BRANCH)),
+            index=True,
+            sort_order=84,
+        )
 
     @declared_attr
     def uid(cls) -> Mapped[str]:
@@ -244,8 +261,11 @@ class Record(Base, metaclass=RecordMeta):
         identity = {name for fields in given for name in fields}
         for fields in given:
             query = sa.select(cls).where(*(getattr(cls, name) == values[name] for name in fields))
+            order: list[Any] = [cls.id]
+            if "branch_id" in cls.__table__.c:  # a record on the main branch before a trashed one
+                order.insert(0, sa.case((cls.branch_id == MAIN_BRANCH, 0), else_=1))
             with instance.reading() as session:  # a constructor leaves no transaction open
-                existing = session.scalars(query.order_by(cls.id).limit(1)).first()
+                existing = session.scalars(query.order_by(*order).limit(1)).first()
             # another identity field that differs (a new name for a saved ontology id) is a
             # new record, which the unique constraint then refuses with the fix
             if existing is not None and all(
@@ -304,6 +324,13 @@ class Record(Base, metaclass=RecordMeta):
         for check in _reuse_checks.get(cls, []):
             check(existing, kwargs)
         log_reuse(existing, fields)
+        if getattr(existing, "branch_id", MAIN_BRANCH) == TRASH_BRANCH and not hasattr(
+            existing, "is_latest"
+        ):
+            # named again: it comes back from the trash with its next save (2.x's behaviour
+            # for a record found by its natural key); versions come back through restore()
+            logger.info("→ the record is in the trash; its next save() restores it")
+            existing.branch_id = MAIN_BRANCH
         for name, value in kwargs.items():
             changed = value is not None and getattr(existing, name) != value
             if changed and name not in fields and name != "dtype":
@@ -454,15 +481,6 @@ class Record(Base, metaclass=RecordMeta):
         Registries whose records carry more (files, ancestors) override it.
         """
         RecordList(records).save()
-
-    def delete(self) -> None:
-        """Delete the record from the catalog.
-
-        Raises:
-            IntegrityError: other records still point to it.
-            NoWriteAccess: the database role may not delete it.
-        """
-        self._delete_with(lambda session, record: session.delete(record))
 
     def _delete_with(self, remove: Callable[[sa.orm.Session, Any], object]) -> None:
         """Run `remove(session, self)` in a `writing()` block, translating a refused delete."""

@@ -114,8 +114,8 @@ class IsVersioned(Record):
         """All versions of this record, oldest first."""
         return type(self).filter(uid__startswith=self.stem_uid).order_by("uid")
 
-    def delete(self) -> None:
-        """Delete this version; if it was the latest, the newest remaining version becomes it.
+    def _delete_permanently(self) -> None:
+        """Remove this version; if it was the latest, the newest remaining one becomes it.
 
         Raises:
             IntegrityError: other records still point to it.
@@ -124,6 +124,12 @@ class IsVersioned(Record):
         from lamin_core.models.versioning import remove_version  # versioning imports this module
 
         self._delete_with(remove_version)
+
+    def _set_branch(self, session: sa.orm.Session, branch: int) -> None:
+        """Move the version to `branch`, handing `is_latest` on (see `move_version`)."""
+        from lamin_core.models.versioning import move_version  # versioning imports this module
+
+        move_version(session, self, branch)
 
 
 class Transform(IsVersioned):
@@ -134,6 +140,7 @@ class Transform(IsVersioned):
     """
 
     __tablename__ = "transform"
+    _has_branch = True
     _stem_length = 12
     _name_field = "key"
     _search_fields = ("key", "description")
@@ -183,6 +190,7 @@ class Run(Record):
     """
 
     __tablename__ = "run"
+    _has_branch = True
     _uid_length = 20
     _search_fields = ("name", "reference")
 

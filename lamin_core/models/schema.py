@@ -284,6 +284,7 @@ class Schema(CanCurate, Record):
     """
 
     __tablename__ = "featureset"
+    _has_branch = True
     _uid_length = 20
     _search_fields = ("name", "itype")
     # `registry` is reserved by SQLAlchemy's declarative base; queries accept it as an alias.

@@ -57,8 +57,10 @@ class Space(Record):
 
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
 
-    def delete(self) -> None:
+    def delete(self, permanent: bool | None = None) -> None:
         """Delete the space; it must hold no records, and "all" cannot be deleted.
+
+        Spaces have no trash: the space is removed whatever `permanent` says.
 
         Raises:
             ValidationError: the space is "all".
@@ -69,7 +71,7 @@ class Space(Record):
                 f"Cannot delete the space {ALL_SPACE_NAME!r}: every catalog has it, and records "
                 "without another space belong to it."
             )
-        super().delete()
+        super().delete(permanent)
 
 
 # a grant: the role (or group role) may read and write the space's rows

@@ -12,6 +12,7 @@ thing for all three. Two rules make versions trustworthy:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,8 +23,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from lamin_core.errors import IntegrityError
 from lamin_core.ids import decode_version, encode_version
 from lamin_core.instance.locks import hold_locks
+from lamin_core.models.branches import MAIN_BRANCH, has_branch
 from lamin_core.models.provenance import VERSION_SUFFIX_LENGTH, IsVersioned
 from lamin_core.models.tombstone import UID_REUSED, tombstone
+
+logger = logging.getLogger("lamin_core.models")
 
 
 def key_lock_name(model: type[IsVersioned], key: str, storage_id: int | None = None) -> str:
@@ -129,19 +133,82 @@ def remove_version(session: Session, record: IsVersioned) -> bool:
     is_latest = session.scalar(sa.select(model.is_latest).where(model.id == record.id))
     if is_latest is None:
         return False
-    previous = None
-    if is_latest:
-        previous = session.scalars(
-            sa.select(model)
-            .where(model.uid.startswith(record.stem_uid), model.id != record.id)
-            .order_by(model.uid.desc())
-            .limit(1)
-        ).first()
+    previous = _newest_on_main(session, record, exclude=record) if is_latest else None
     session.delete(record)
     session.flush()  # the row goes first: one latest version per key at every statement
     if previous is not None:
         previous.is_latest = True
     return True
+
+
+def _newest_on_main(
+    session: Session, record: IsVersioned, *, exclude: IsVersioned | None = None
+) -> IsVersioned | None:
+    """Return the newest version of `record`'s family on the main branch (trash left out)."""
+    model = type(record)
+    statement = sa.select(model).where(model.uid.startswith(record.stem_uid))
+    if exclude is not None:
+        statement = statement.where(model.id != exclude.id)
+    if has_branch(model):
+        statement = statement.where(model.branch_id == MAIN_BRANCH)
+    # LIKE ignores case on SQLite: keep exactly this stem
+    found = session.scalars(statement.order_by(model.uid.desc())).all()
+    return next((r for r in found if r.stem_uid == record.stem_uid), None)
+
+
+def move_version(session: Session, record: IsVersioned, branch: int) -> None:
+    """Put `record` on `branch` (trash, archive, main), keeping one latest version per family.
+
+    Leaving the main branch, the latest version hands `is_latest` to the newest version left
+    there (as LaminDB 2.x does when trashing); coming back (`restore()`), the record becomes the
+    latest again if it is the newest version on the main branch and no other family took its
+    key meanwhile. Takes the family's lock first, as `remove_version` does.
+    """
+    model = type(record)
+    hold_locks(session, [family_lock_name(model, record.stem_uid)])
+    if branch != MAIN_BRANCH:
+        was_latest = record.is_latest
+        record.branch_id = branch
+        record.is_latest = False
+        session.flush()  # the latest goes first: one latest version per key at every statement
+        previous = _newest_on_main(session, record, exclude=record) if was_latest else None
+        if previous is not None:
+            previous.is_latest = True
+        return
+    record.branch_id = branch
+    newest = _newest_on_main(session, record, exclude=record)
+    if newest is not None and newest.uid > record.uid:
+        return  # a newer version is the latest: the restored one stays an older version
+    if _key_taken(session, record):
+        logger.info(
+            f"restored {model.__name__} {record.uid!r} is not the latest version: another "
+            f"{model.__name__} has the key {getattr(record, 'key', None)!r} meanwhile"
+        )
+        return
+    session.execute(
+        sa.update(model)
+        .where(model.uid.startswith(record.stem_uid), model.is_latest.is_(True))
+        .values(is_latest=False)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.flush()
+    record.is_latest = True
+
+
+def _key_taken(session: Session, record: IsVersioned) -> bool:
+    """Whether another family's latest version holds `record`'s key (in its storage)."""
+    model = type(record)
+    key = getattr(record, "key", None)
+    if key is None:
+        return False
+    statement = sa.select(model.id).where(
+        model.key == key,  # type: ignore[attr-defined]
+        model.is_latest.is_(True),
+        ~model.uid.startswith(record.stem_uid),
+    )
+    if "storage_id" in model.__table__.c:
+        statement = statement.where(model.storage_id == record.storage_id)  # type: ignore[attr-defined]
+    return session.scalar(statement.limit(1)) is not None
 
 
 def is_reused_uid(error: SAIntegrityError) -> bool:

@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from lamin_core.errors import DoesNotExist, IntegrityError, MultipleResultsFound, ValidationError
 from lamin_core.errors.values import is_valid_text
+from lamin_core.models.branches import MAIN_BRANCH, has_branch
 from lamin_core.query.collector import collector_paused
 from lamin_core.query.compiler import compile_node, related_column, resolve_q
 from lamin_core.query.feature_filters import FeatureRef, feature_refs, has_features
@@ -37,6 +38,22 @@ R = TypeVar("R")
 REPR_LIMIT = 20
 # execution options of a statement whose rows df() reads from the cursor (see _execute_raw)
 _RAW_ROWS = {"_result_disable_adapt_to_context": True}
+# lookups that name records directly: they find them on any branch, trash included (2.x)
+_DIRECT_LOOKUPS = frozenset({"id", "uid", "uid__startswith", "id__in", "uid__in"})
+
+
+def _lookup_names(queries: tuple[Any, ...], lookups: dict[str, Any]) -> set[str]:
+    """Return the lookup names (``"branch_id__in"``) in keyword lookups and `Q` objects."""
+    names = set(lookups)
+    stack = [query for query in queries if isinstance(query, Q)]
+    while stack:
+        node = stack.pop()
+        for child in node.children:
+            if isinstance(child, Q):
+                stack.append(child)
+            elif isinstance(child, tuple) and isinstance(child[0], str):
+                names.add(child[0])
+    return names
 
 
 class QuerySet(Generic[R]):
@@ -66,6 +83,8 @@ class QuerySet(Generic[R]):
         # rows a registry hides unless asked for (Artifact: the reports and environments of
         # runs, kind "__lamindb_run__", as in LaminDB): shown once a lookup names the field
         self._shows_hidden = False
+        # as LaminDB 2.x: the main branch only, unless a lookup names the branch or the records
+        self._main_only = has_branch(model)
 
     # --- building ----------------------------------------------------------------------------
 
@@ -132,15 +151,40 @@ class QuerySet(Generic[R]):
         """
         self._check_unsliced("filter")
         clone = self._clone()
+        lookups = clone._take_branch_lookups(queries, lookups)
         if queries or lookups:
             clone._where.append(self._condition(queries, lookups))
             clone._shows_hidden |= self._names_hiding_field(queries, lookups)
         return clone
 
+    def _take_branch_lookups(
+        self, queries: tuple[Any, ...], lookups: dict[str, Any], *, names_records: bool = True
+    ) -> dict[str, Any]:
+        """Stop showing the main branch only when the lookups name a branch or records.
+
+        The whole query then shows every branch its filters allow: ``filter(uid=...)`` finds
+        a trashed record, ``filter(branch_id=-1)`` the trash. ``branch_id=None`` means every
+        branch, as in LaminDB 2.x: it is taken out of the lookups (a NULL test would match
+        nothing). An ``exclude(id=...)`` names no record to find, so it keeps the default.
+
+        Returns:
+            The remaining lookups.
+        """
+        if not self._main_only:
+            return lookups
+        names = _lookup_names(queries, lookups)
+        direct = names_records and bool(names & _DIRECT_LOOKUPS)
+        if direct or any(n.split(LOOKUP_SEP)[0] == "branch_id" for n in names):
+            self._main_only = False
+        if "branch_id" in lookups and lookups["branch_id"] is None:
+            lookups = {name: value for name, value in lookups.items() if name != "branch_id"}
+        return lookups
+
     def exclude(self, *queries: Any, **lookups: Any) -> QuerySet[R]:
         """Return a new QuerySet without the records matching the lookups."""
         self._check_unsliced("exclude")
         clone = self._clone()
+        lookups = clone._take_branch_lookups(queries, lookups, names_records=False)
         if queries or lookups:
             clone._where.append(self._condition((~Q(*queries, **lookups),), {}))
             clone._shows_hidden |= self._names_hiding_field(queries, lookups)
@@ -245,6 +289,14 @@ class QuerySet(Generic[R]):
             clauses.append(clause)
         return clauses
 
+    def _conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE conditions: the filters, the main branch unless asked otherwise, and not the
+        rows the registry hides unless a lookup names them."""
+        conditions = [*self._where, *self._visibility()]
+        if self._main_only:
+            conditions.append(self.model.branch_id == MAIN_BRANCH)  # type: ignore[attr-defined]
+        return conditions
+
     def _select(
         self,
         *columns: Any,
@@ -252,7 +304,7 @@ class QuerySet(Generic[R]):
         ordered: bool = True,
         from_clause: Any = None,
     ) -> sa.Select[Any]:
-        statement = sa.select(*columns).where(*self._where, *self._visibility())
+        statement = sa.select(*columns).where(*self._conditions())
         if from_clause is not None:
             statement = statement.select_from(from_clause)
         if self._distinct:
@@ -387,9 +439,7 @@ class QuerySet(Generic[R]):
             return len(self._cache)
         if self._limit is None and not self._offset and not self._distinct:
             statement = (
-                sa.select(sa.func.count())
-                .select_from(self.model)
-                .where(*self._where, *self._visibility())
+                sa.select(sa.func.count()).select_from(self.model).where(*self._conditions())
             )
         else:
             inner = self._select(self.model.id, ordered=False).subquery()  # type: ignore[attr-defined]
@@ -495,21 +545,29 @@ class QuerySet(Generic[R]):
         queryset._describe = lambda: f"get({described})"  # type: ignore[method-assign]
         return queryset.one()
 
-    def delete(self) -> int:
-        """Delete the matching records and return how many were deleted.
+    def delete(self, permanent: bool | None = None) -> int:
+        """Move the matching records to the trash (or remove them) and return how many.
 
-        Registries with their own `delete` (Artifact: also removes stored files) delete record by
-        record; the others in one statement.
+        As `Record.delete`: registries with a trash move the records there, unless `permanent`;
+        records already in the trash need ``permanent=True``. Registries with their own removal
+        (Artifact: also the stored files; versioned ones: the latest version moves) go record
+        by record; the others in one statement.
 
         Raises:
+            ValidationError: some matching records are already in the trash and `permanent` is
+                None; nothing is changed.
             IntegrityError: other records still point to a matching record; nothing is deleted.
         """
         from lamin_core.models.base import Record
 
-        if self.model.delete is not Record.delete:  # type: ignore[attr-defined]
+        if has_branch(self.model) and not permanent:
+            return self._trash(permanent)
+        model: Any = self.model
+        custom = model.delete is not Record.delete
+        if custom or model._delete_permanently is not Record._delete_permanently:
             records = self._fetch_all()
             for record in records:
-                record.delete()  # type: ignore[attr-defined]
+                record.delete(permanent=True)  # type: ignore[attr-defined]
             return len(records)
         ids = self._id_subquery()
         try:
@@ -524,6 +582,30 @@ class QuerySet(Generic[R]):
                 f"still point to them ({error.orig}). Nothing was deleted; delete those first."
             ) from error
         return int(getattr(result, "rowcount", 0) or 0)
+
+    def _trash(self, permanent: bool | None) -> int:
+        """Move the matching records to the trash in one transaction; return how many moved."""
+        from lamin_core.models.branches import TRASH_BRANCH
+
+        records: list[Any] = self._fetch_all()
+        trashed = [record for record in records if record.branch_id == TRASH_BRANCH]
+        if trashed and permanent is None:
+            raise ValidationError(
+                f"{len(trashed)} of the {len(records)} {self.model.__name__} records of this "
+                f"query are already in the trash (e.g. {trashed[0].uid!r}). Pass permanent=True "
+                "to remove them for good, or exclude them with .filter(branch_id=1)."
+            )
+        moving = [record for record in records if record.branch_id != TRASH_BRANCH]
+        if not moving:
+            return 0
+        instance = self._catalog()
+        for record in moving:
+            record._check_write(instance, "UPDATE")
+        with instance.writing() as session:
+            for record in moving:
+                record._set_branch(session, TRASH_BRANCH)
+                session.flush()
+        return len(moving)
 
     # --- DataFrames ----------------------------------------------------------------------------
 

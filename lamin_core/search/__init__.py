@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from lamin_core.errors import FieldError, ValidationError, did_you_mean
 from lamin_core.errors.values import check_text
+from lamin_core.models.branches import MAIN_BRANCH, has_branch
 from lamin_core.query.queryset import QuerySet
 from lamin_core.search.index import (
     create_search_index,
@@ -165,6 +166,20 @@ def search(model: Any, string: str, *, field: Any = None, limit: int | None = 20
             ]
             ranked += rank(query, more, primary=primary, synonym_fields=synonym_fields)
             ranked.sort(key=lambda item: (-item[1], item[0]))
+        ranked = _on_main_branch(session, model, ranked)
     if limit is not None:
         ranked = ranked[:limit]
     return SearchResult(model, ranked, instance=queryset._instance)
+
+
+def _on_main_branch(
+    session: sa.orm.Session, model: Any, ranked: list[tuple[int, float]]
+) -> list[tuple[int, float]]:
+    """Leave out records in the trash or the archive (one statement over the ranked ids)."""
+    if not has_branch(model) or not ranked:
+        return ranked
+    statement = sa.select(model.id).where(
+        model.id.in_([id_ for id_, _score in ranked]), model.branch_id == MAIN_BRANCH
+    )
+    shown = set(session.scalars(statement))
+    return [(id_, score) for id_, score in ranked if id_ in shown]

@@ -132,7 +132,7 @@ def test_grant_read_only_prints_grants_and_the_role_reads_everything(
 WRITES: dict[str, Callable[[], object]] = {
     "Record.save": lambda: ln.ULabel(name="new label").save(),
     "Record.save (update)": lambda: _renamed(ln.ULabel.get(name="public label")).save(),
-    "Record.delete": lambda: ln.ULabel.get(name="public label").delete(),
+    "Record.delete": lambda: ln.ULabel.get(name="public label").delete(permanent=True),
     "from_values().save()": lambda: ln.ULabel.from_values(["a", "b"], create=True).save(),
     "Feature.save": lambda: ln.Feature(name="pressure", dtype="float").save(),
     "Artifact.from_df().save()": lambda: ln.Artifact.from_df(
@@ -141,7 +141,7 @@ WRITES: dict[str, Callable[[], object]] = {
     "Artifact.save (new version)": lambda: ln.Artifact.from_df(
         pd.DataFrame({"x": [9]}), key="tables/x.parquet"
     ).save(),
-    "Artifact.delete": lambda: ln.Artifact.get(key="tables/x.parquet").delete(),
+    "Artifact.delete": lambda: ln.Artifact.get(key="tables/x.parquet").delete(permanent=True),
     "Collection.save": lambda: ln.Collection(
         [ln.Artifact.get(key="tables/x.parquet")], key="collections/c"
     ).save(),

@@ -133,7 +133,7 @@ def test_delete_removes_row_and_file_and_moves_latest(instance: ln.Instance):
     v1 = ln.Artifact.from_df(pd.DataFrame({"a": [1]}), key="t.parquet").save()
     v2 = ln.Artifact.from_df(pd.DataFrame({"a": [2]}), key="t.parquet").save()
     path = Path(v2.cache())
-    v2.delete()
+    v2.delete(permanent=True)
     assert not path.exists()
     assert count(ln.Artifact) == 1
     instance.session.refresh(v1)
@@ -159,7 +159,7 @@ def test_folder_artifact_counts_files_and_hashes_content(instance: ln.Instance, 
     (folder / "sub" / "b.txt").write_text("beta2")
     changed = ln.Artifact(folder, key="raw/run1.zarr").save()
     assert changed.hash != artifact.hash and changed.uid.endswith("0001")
-    artifact.delete()
+    artifact.delete(permanent=True)
     assert not cached.exists()
 
 
@@ -172,7 +172,7 @@ def test_file_inside_storage_is_registered_in_place(sqlite_instance: ln.Instance
     assert not artifact.key_is_virtual
     assert Path(artifact.cache()) == inside
     assert stored_files(sqlite_instance) == []
-    artifact.delete()
+    artifact.delete(permanent=True)
     assert inside.exists()  # the user's own file is not deleted with the record
 
 

@@ -258,9 +258,9 @@ def test_delete_of_a_record_others_still_use_is_an_integrity_error(instance: ln.
     ln.Run(transform=transform).save()
     before = catalog_snapshot(instance)
     with pytest.raises(ln.errors.IntegrityError):
-        ln.Transform.filter(id=transform.id).delete()
+        ln.Transform.filter(id=transform.id).delete(permanent=True)
     with pytest.raises(ln.errors.IntegrityError):
-        transform.delete()
+        transform.delete(permanent=True)
     assert catalog_snapshot(instance) == before
 
 
@@ -292,9 +292,9 @@ def test_artifact_delete_racing_another_delete_is_does_not_exist(instance: ln.In
 
     sa.event.listen(instance.session, "before_flush", delete_first_meanwhile, once=True)
     with pytest.raises(ln.errors.DoesNotExist, match="deleted by another process"):
-        latest.delete()
+        latest.delete(permanent=True)
     assert ln.Artifact.filter(id=latest.id).count() == 1 and stored.exists()  # nothing lost
-    ln.Artifact.get(latest.id).delete()  # once retried, the delete goes through
+    ln.Artifact.get(latest.id).delete(permanent=True)  # once retried, the delete goes through
     assert ln.Artifact.filter().count() == 0 and not stored.exists()
 
 
@@ -323,8 +323,8 @@ def test_deleting_a_record_deleted_meanwhile_is_quietly_done(instance: ln.Instan
         other.commit()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no SQLAlchemy warning about 0 rows either
-        labels[0].delete()
-        assert ln.ULabel.filter(name="b").delete() == 0
+        labels[0].delete(permanent=True)
+        assert ln.ULabel.filter(name="b").delete(permanent=True) == 0
     assert ln.ULabel.filter().count() == 0
 
 

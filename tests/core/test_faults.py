@@ -37,7 +37,7 @@ if action == "save":
     artifact = ln.Artifact(data, key="crash/table.parquet")
     artifact.save()
 else:
-    ln.Artifact.get(key="crash/table.parquet", is_latest=True).delete()
+    ln.Artifact.get(key="crash/table.parquet", is_latest=True).delete(permanent=True)
 """
 
 
@@ -131,7 +131,7 @@ def test_kill_during_delete_then_repair_loses_nothing_committed(
     rows = artifacts(instance)
     if point == "delete:before-commit":
         assert [(a.uid, a.is_latest) for a in rows] == [(first.uid, False), (second.uid, True)]
-        rows[1].delete()
+        rows[1].delete(permanent=True)
     assert [(a.uid, a.is_latest) for a in artifacts(instance)] == [(first.uid, True)]
     after = ln.Artifact.from_df(pd.DataFrame({"v": [3]}), key=KEY).save()
     assert after.uid == f"{first.stem_uid}0002"  # the deleted version's uid is not reused

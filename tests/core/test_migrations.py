@@ -62,6 +62,8 @@ def test_catalog_from_first_revision_upgrades_and_keeps_data(tmp_path: Path, db_
     session = instance.session
     old = session.scalars(sa.select(ln.Artifact).where(ln.Artifact.key == "old/data.csv")).one()
     assert old.uid == "oldoldoldoldold00000" and old.created_by.handle == "olduser"
+    # revision 0011 puts every existing record on the main branch: queries still show it
+    assert ln.Artifact.filter(key="old/data.csv").one().branch_id == 1
 
 
 def test_upgrade_keeps_one_latest_artifact_per_key(tmp_path: Path, db_url: str | None):

@@ -253,7 +253,7 @@ def exercise(artifact: ln.Artifact | None, value: str) -> None:
     for field in ("uid", "suffix", "key", "key_is_virtual", "hash", "size"):
         attempt(lambda field=field: setattr(saved, field, value), f"set {field}")
     attempt(saved.save)
-    attempt(lambda: saved.delete(storage=True), "delete")
+    attempt(lambda: saved.delete(permanent=True, storage=True), "delete")
 
 
 def run_corpus_example(world: World, value: str) -> None:
@@ -342,7 +342,7 @@ def test_tampered_row_is_refused_before_any_read_or_delete(instance, tmp_path):
             with pytest.raises(ln.StorageError, match="refused"):
                 action()
         with pytest.raises(ln.StorageError, match="refused"):
-            artifact.delete(storage=True)
+            artifact.delete(permanent=True, storage=True)
     assert count_artifacts(instance) == len(rows)  # every row is still there: nothing half-done
     assert all(victim.read_text() == "do not touch" for victim in victims)
     assert local_outside(tmp_path, catalog)() == before
@@ -363,7 +363,7 @@ def test_in_place_file_replaced_by_a_symlink_leading_outside_is_not_deleted(
     inside.parent.symlink_to(victim_folder, target_is_directory=True)
     (victim_folder / "reads.csv").write_text("victim")
     with pytest.raises(ln.StorageError, match="outside"):
-        artifact.delete(storage=True)
+        artifact.delete(permanent=True, storage=True)
     with pytest.raises(ln.StorageError, match="outside"):
         artifact.load()
     assert (victim_folder / "reads.csv").read_text() == "victim"
@@ -405,7 +405,7 @@ def test_tampered_rows_are_refused_on_every_storage(world: World):
             with pytest.raises(ln.StorageError, match="refused"):
                 action()
         with pytest.raises(ln.StorageError, match="refused"):
-            tampered.delete(storage=True)
+            tampered.delete(permanent=True, storage=True)
     assert count_artifacts(world.instance) == len(TAMPERED)
     assert changes(world.baseline, world.outside()) == {}
 

@@ -146,10 +146,12 @@ def test_get_by_id_uid_prefix_and_lookups(guide: Guide):
 
 def test_delete_in_bulk_and_record_by_record(guide: Guide):
     ln.ULabel.from_values(["tmp1", "tmp2", "keep"], create=True).save()
-    assert ln.ULabel.filter(name__startswith="tmp").delete() == 2
+    assert ln.ULabel.filter(name__startswith="tmp").delete(permanent=True) == 2
     assert ln.ULabel.filter(name__startswith="tmp").count() == 0
     assert ln.ULabel.filter(name="keep").exists()
-    deleted = ln.Artifact.filter(suffix=".h5ad").delete()  # Artifact.delete runs for each
+    deleted = ln.Artifact.filter(suffix=".h5ad").delete(
+        permanent=True
+    )  # Artifact.delete runs for each
     assert deleted == 2 and ln.Artifact.filter().count() == 3
 
 

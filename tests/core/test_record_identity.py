@@ -107,7 +107,7 @@ def test_in_place_key_is_a_location_and_cannot_change(instance):
     with pytest.raises(ln.ValidationError, match=f"key of Artifact .* {IMMUTABLE}"):
         artifact.key = "raw/other.csv"
     assert row(instance, artifact.id)["key"] == "raw/reads.csv"
-    artifact.delete(storage=True)
+    artifact.delete(permanent=True, storage=True)
     assert not inside.exists()
 
 
@@ -132,7 +132,7 @@ def test_loading_refresh_and_versioning_keep_working(instance, saved):
     v2 = ln.Artifact.from_df(pd.DataFrame({"a": [3]}), key="tables/a.parquet").save()
     assert v2.uid == saved.stem_uid + "0001" and not saved.is_latest
     assert ln.Artifact.get(saved.uid).load()["a"].tolist() == [1, 2]
-    v2.delete()
+    v2.delete(permanent=True)
     assert ln.Artifact.get(saved.uid).is_latest
 
 

@@ -67,7 +67,7 @@ def test_the_map_holds_every_registry_and_the_label_registries():
         if "__table__" in cls.__dict__:
             defined.add(cls)
     assert set(registries()) == defined
-    assert label_registries() == [ln.ULabel, *bt.BIO_REGISTRIES]
+    assert label_registries() == [ln.ULabel, ln.Record, *bt.BIO_REGISTRIES]
     assert is_label_registry(bt.CellType) and not is_label_registry(ln.Feature)
     assert len(CASES) == 2 * sum(
         len(BIO_FORMS if r.__name__ in BIO_NAMES else CORE_FORMS) for r in registries()

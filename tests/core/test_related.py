@@ -49,6 +49,9 @@ RECORD_MAKERS: dict[Any, Callable[[], Any]] = {
         hash=f"h{next(_counter)}",
     ),
     ln.ULabel: _named(ln.ULabel),
+    ln.Project: _named(ln.Project),
+    ln.Reference: _named(ln.Reference),
+    ln.Record: _named(ln.Record),
     **{registry: _named(registry) for registry in bt.BIO_REGISTRIES},
 }
 
@@ -237,7 +240,7 @@ def test_ulabel_type_and_parents_as_in_lamindb(instance: ln.Instance):
     with pytest.raises(ValidationError, match=r"'partition' is not a type.*is_type=True"):
         ln.ULabel(name="validation", type=partition)
     with pytest.raises(ln.errors.IntegrityError, match=r"Cannot delete ULabel.*'Split'"):
-        split_type.delete()  # a type with labels is protected, as in LaminDB
+        split_type.delete(permanent=True)  # a type with labels is protected, as in LaminDB
     assert ln.ULabel.get(name="train").type_id == split_type.id
 
 

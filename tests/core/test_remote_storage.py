@@ -28,7 +28,7 @@ def test_s3_save_load_version_and_delete(s3_instance: ln.Instance, s3_bucket: st
     assert v2.load()["x"].tolist() == [3]
     local = v1.cache()
     assert local.exists() and pd.read_parquet(local)["x"].tolist() == [1, 2]
-    v2.delete()
+    v2.delete(permanent=True)
     assert not fs.exists(f"{s3_bucket}/catalog/.lamindb/{v2.uid}.parquet")
     assert v1.load()["x"].tolist() == [1, 2]
 
@@ -42,7 +42,7 @@ def test_s3_file_is_registered_in_place(s3_instance: ln.Instance, s3_bucket: str
     assert artifact.storage.root == f"s3://{s3_bucket}"
     assert artifact.size == 8
     assert artifact.load()["b"].tolist() == [2]
-    artifact.delete()
+    artifact.delete(permanent=True)
     assert fs.exists(f"{s3_bucket}/external/reads.csv")  # not ours to delete
 
 

@@ -249,7 +249,7 @@ def test_search_index_follows_inserts_updates_and_deletes(instance: ln.Instance)
     label.save()
     assert names(ln.ULabel.search("interferon")) == []
     assert names(ln.ULabel.search("ifng")) == ["IFNG"]
-    label.delete()
+    label.delete(permanent=True)
     assert names(ln.ULabel.search("ifng")) == []
 
 

@@ -181,7 +181,7 @@ def test_index_follows_inserts_updates_deletes_and_bulk_inserts(instance: ln.Ins
     terms = _terms(instance, "ulabel")
     assert "astrocyte" in terms and "hepatocyte" in terms  # still a word of the other label
     assert [r.name for r in ln.ULabel.search("astrocyet")][:1] == ["astrocyte"]
-    ln.ULabel.get(name="hepatocyte precursor").delete()
+    ln.ULabel.get(name="hepatocyte precursor").delete(permanent=True)
     terms = _terms(instance, "ulabel")
     assert "hepatocyte" not in terms and "precursor" not in terms
     assert not any(prefix == "hepato" for _d, prefix in _deletions(instance, "ulabel"))

@@ -217,7 +217,7 @@ def link_a_parent(name: str) -> None:
 
 def delete_by_query(name: str) -> None:
     ln.ULabel(name=name).save()
-    ln.ULabel.filter(name="existing parent").delete()
+    ln.ULabel.filter(name="existing parent").delete(permanent=True)
 
 
 SAVES = [save_one_label, save_a_list, link_a_parent, delete_by_query]

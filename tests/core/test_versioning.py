@@ -156,7 +156,7 @@ def test_deleted_latest_artifact_uid_is_not_reused(instance: ln.Instance):
     first = ln.Artifact.from_df(pd.DataFrame({"v": [1]}), key=key).save()
     second = ln.Artifact.from_df(pd.DataFrame({"v": [2]}), key=key).save()
     second_uid = second.uid
-    second.delete()
+    second.delete(permanent=True)
     assert versions_of(instance, key)[0].is_latest  # delete hands is_latest back
     third = ln.Artifact.from_df(pd.DataFrame({"v": [3]}), key=key).save()
     assert third.uid != second_uid
@@ -169,7 +169,8 @@ def test_deleted_latest_artifact_uid_is_not_reused(instance: ln.Instance):
 def test_deleted_latest_collection_uid_is_not_reused(instance: ln.Instance):
     first, second = collection_family(instance, "reuse-collection")
     second_uid = second.uid
-    ln.Collection.filter(uid=second_uid).delete()  # one DELETE statement, no record events
+    # one DELETE statement, no record events
+    ln.Collection.filter(uid=second_uid).delete(permanent=True)
     member = ln.Artifact.from_df(pd.DataFrame({"m": [3]}), key="third.parquet").save()
     third = ln.Collection([member], key="reuse-collection", revises=first).save()
     assert third.uid != second_uid
@@ -202,8 +203,8 @@ def test_deleting_the_latest_version_hands_is_latest_to_the_newest_remaining(
 ):
     model = getattr(ln, registry)
     first, second, third = family_of_three(registry)
-    second.delete()  # not the latest: the latest stays
-    third.delete()
+    second.delete(permanent=True)  # not the latest: the latest stays
+    third.delete(permanent=True)
     rows = fresh_rows(instance, sa.select(model).where(model.uid.startswith(first.stem_uid)))
     assert [(row.uid, row.is_latest) for row in rows] == [(first.uid, True)]
     assert model.filter(uid__startswith=first.stem_uid, is_latest=True).one().uid == first.uid
@@ -214,17 +215,17 @@ def deleted_uid(instance: ln.Instance, registry: str) -> tuple[str, dict]:
     if registry == "Artifact":
         artifact = ln.Artifact.from_df(pd.DataFrame({"gone": [1]})).save()
         uid = artifact.uid
-        artifact.delete()
+        artifact.delete(permanent=True)
         return uid, {}
     if registry == "Collection":
         member = ln.Artifact.from_df(pd.DataFrame({"member": [1]})).save()
         collection = ln.Collection([member], key="gone").save()
         uid = collection.uid
-        collection.delete()
+        collection.delete(permanent=True)
         return uid, {"member": member}
     transform = ln.Transform(key="gone.py", type="script").save()
     uid = transform.uid
-    ln.Transform.filter(uid=uid).delete()
+    ln.Transform.filter(uid=uid).delete(permanent=True)
     return uid, {}
 
 
@@ -250,7 +251,7 @@ def test_explicit_uid_of_a_deleted_record_is_refused(instance: ln.Instance, regi
 def test_track_refuses_the_uid_of_a_deleted_transform(instance: ln.Instance):
     transform = ln.Transform(key="pipeline.py", type="script").save()
     uid = transform.uid
-    ln.Transform.filter(uid=uid).delete()
+    ln.Transform.filter(uid=uid).delete(permanent=True)
     with pytest.raises(ln.IntegrityError, match="never reused"):
         ln.track(uid, key="pipeline.py")
     assert fresh_rows(instance, sa.select(ln.Transform)) == []
@@ -279,7 +280,7 @@ def test_upgraded_catalog_never_reuses_uids(tmp_path: Path, db_url: str | None):
     ln.Artifact.from_df(pd.DataFrame({"v": [1]}), key=key).save()
     second = ln.Artifact.from_df(pd.DataFrame({"v": [2]}), key=key).save()
     second_uid = second.uid
-    second.delete()
+    second.delete(permanent=True)
     third = ln.Artifact.from_df(pd.DataFrame({"v": [3]}), key=key).save()
     assert third.uid != second_uid
     with pytest.raises(ln.IntegrityError, match="never reused"):
@@ -320,7 +321,7 @@ def test_version_family_invariants_hold_for_any_saves_and_deletes(instance: ln.I
                 if saved.uid not in [v.uid for v in current]:
                     assert all(u < saved.uid for u in stem_seen), "uid not after every earlier"
             elif current:
-                current[value % len(current)].delete()
+                current[value % len(current)].delete(permanent=True)
             remaining = versions_of(instance, key)
             if remaining:
                 assert [v.is_latest for v in remaining].count(True) == 1

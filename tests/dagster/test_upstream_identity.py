@@ -50,7 +50,7 @@ def replace_content(catalog: Catalog, artifact: ln.Artifact) -> str:
 def delete(catalog: Catalog, artifact: ln.Artifact) -> str:
     """Delete `artifact` from the catalog; return an empty string (there is no new hash)."""
     with catalog.instance.activate():
-        artifact.delete()
+        artifact.delete(permanent=True)
     return ""
 
 
