@@ -25,6 +25,7 @@ from lamin_core.errors import (
     ValidationError,
     did_you_mean,
 )
+from lamin_core.models.branches import has_branch
 from lamin_core.models.registry import reference_text, registries, spellings
 from lamin_core.query.coercion import python_type
 from lamin_core.query.q import LOOKUP_SEP
@@ -73,14 +74,16 @@ def add_parsers(sub: Any, db_help: str) -> None:
     ls.add_argument("--order-by", default="-id", help="a field, - for descending (default: -id)")
     ls.add_argument("--limit", type=int, default=DEFAULT_ROWS, help="at most this many rows")
     ls.add_argument("--columns", help="comma-separated fields to show (default: a summary)")
-    delete = command("delete", "delete a record (for an artifact: its latest version and file)")
+    delete = command("delete", "move a record to the trash, or delete it for good with --permanent")
     delete.add_argument("target", metavar="KEY|UID", help="an artifact's key or any uid")
     delete.add_argument(
         "--permanent",
         action="store_true",
-        help="delete without asking (this catalog has no trash: every delete is permanent)",
+        help="delete for good (for an artifact: its file too) instead of moving it to the trash",
     )
-    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    delete.add_argument(
+        "--yes", "-y", action="store_true", help="do not ask before a permanent delete"
+    )
     for parser in commands.values():
         parser.add_argument("--storage", help="storage root (default: LAMIN_CORE_STORAGE)")
         parser.add_argument("--db", help=db_help)
@@ -253,24 +256,39 @@ def _ls(args: argparse.Namespace, instance: Instance) -> int:
 
 
 def _delete(args: argparse.Namespace, instance: Instance) -> int:
+    """Move a record to the trash, or with ``--permanent`` remove it (after confirmation).
+
+    Registries without a trash (users, storages, bio records) only delete permanently, so
+    they need ``--permanent`` too; a record already in the trash is told to use it.
+    """
     record = find_record(args.target)
     shown = f"{type(record).__name__}('{record.uid}'" + (
         f", key={record.key!r}, version={record.version!r})"
         if getattr(record, "key", None)
         else ")"
     )
-    if not (args.permanent or args.yes):
+    trash = has_branch(type(record)) and not args.permanent
+    if trash:
+        record.delete()
+        print(f"moved {shown} to the trash; restore it with record.restore() in Python")
+        return 0
+    if not has_branch(type(record)) and not args.permanent:
+        raise ValidationError(
+            f"{type(record).__name__} records have no trash: deleting {shown} is permanent. "
+            "Pass --permanent to delete it."
+        )
+    if not args.yes:
         if not sys.stdin.isatty():
             raise ValidationError(
-                f"Not deleting {shown} without confirmation: pass --yes (every delete is "
-                "permanent here), or run the command in a terminal to be asked."
+                f"Not deleting {shown} permanently without confirmation: pass --yes, or run "
+                "the command in a terminal to be asked."
             )
         answer = input(f"Delete {shown} permanently? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return 1
-    record.delete()
-    print(f"deleted {shown}")
+    record.delete(permanent=True)
+    print(f"deleted {shown} permanently")
     return 0
 
 

@@ -115,19 +115,37 @@ def test_search_ranks_and_ls_names_registries_in_lower_case(instance: ln.Instanc
     assert "ULabel: 2 of 2" in labels
 
 
-def test_delete_asks_unless_told_and_moves_latest_back(instance: ln.Instance, tmp_path: Path):
+def test_delete_trashes_and_asks_before_a_permanent_delete(instance: ln.Instance, tmp_path: Path):
     first = ln.Artifact.from_df(pd.DataFrame({"v": [1]}), key="t.parquet").save()
     second = ln.Artifact.from_df(pd.DataFrame({"v": [2]}), key="t.parquet").save()
+    trashed = succeeded(lamin(instance, "delete", "t.parquet", cwd=tmp_path))
+    assert f"moved Artifact('{second.uid}', key='t.parquet', version='2') to the trash" in trashed
+    ln.get_instance().session.expire_all()
+    assert latest("t.parquet").uid == first.uid  # the previous version is the latest again
+    assert ln.Artifact.get(second.uid).branch_id == -1 and second.path.exists()
     before = catalog_snapshot(instance)
-    refused = lamin(instance, "delete", "t.parquet", cwd=tmp_path)  # stdin is not a terminal
+    refused = lamin(instance, "delete", second.uid, "--permanent", cwd=tmp_path)  # no terminal
     assert refused.returncode == 1 and "--yes" in refused.stderr
     assert catalog_snapshot(instance) == before
-    deleted = succeeded(lamin(instance, "delete", "t.parquet", "--yes", cwd=tmp_path))
-    assert deleted.strip() == f"deleted Artifact('{second.uid}', key='t.parquet', version='2')"
-    assert latest("t.parquet").uid == first.uid  # the previous version is the latest again
-    succeeded(lamin(instance, "delete", first.uid, "--permanent", cwd=tmp_path))
+    deleted = succeeded(lamin(instance, "delete", second.uid, "--permanent", "--yes", cwd=tmp_path))
+    assert deleted.strip() == (
+        f"deleted Artifact('{second.uid}', key='t.parquet', version='2') permanently"
+    )
+    succeeded(lamin(instance, "delete", first.uid, "--permanent", "--yes", cwd=tmp_path))
     ln.get_instance().session.commit()
-    assert ln.Artifact.filter(key="t.parquet").count() == 0
+    assert ln.Artifact.filter(key="t.parquet", branch_id=None).count() == 0
+
+
+def test_delete_of_a_registry_without_trash_needs_permanent(instance: ln.Instance, tmp_path: Path):
+    import lamin_core.bio as bt
+
+    cell_type = bt.CellType(name="my cell").save()
+    before = catalog_snapshot(instance)
+    refused = lamin(instance, "delete", cell_type.uid, "--yes", cwd=tmp_path)
+    assert refused.returncode == 1 and "have no trash" in refused.stderr
+    assert catalog_snapshot(instance) == before
+    succeeded(lamin(instance, "delete", cell_type.uid, "--permanent", "--yes", cwd=tmp_path))
+    assert bt.CellType.filter(name="my cell").count() == 0
 
 
 def test_run_files_are_listed_by_kind_and_protected_from_delete(
@@ -145,7 +163,7 @@ def test_run_files_are_listed_by_kind_and_protected_from_delete(
     assert "no Artifact records match" in succeeded(lamin(instance, "ls", "artifact",
                                                           cwd=tmp_path))  # fmt: skip
     before = catalog_snapshot(instance)
-    refused = lamin(instance, "delete", run.report.uid, "--yes", cwd=tmp_path)
+    refused = lamin(instance, "delete", run.report.uid, "--permanent", "--yes", cwd=tmp_path)
     assert refused.returncode == 1
     assert f"it is the report of Run('{run.uid}')" in refused.stderr
     assert catalog_snapshot(instance) == before

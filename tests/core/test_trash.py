@@ -43,7 +43,7 @@ MAKERS: dict[str, Callable[[], Any]] = {
     "Run": lambda: ln.Run(transform=_transform(), name=f"trashrun{next(_counter)}").save(),
     "ULabel": lambda: ln.ULabel(name=f"trashlabel{next(_counter)}").save(),
     "Feature": lambda: ln.Feature(name=f"trashfeature{next(_counter)}", dtype="int").save(),
-    "FeatureSet": lambda: ln.FeatureSet(name=f"trashset{next(_counter)}").save(),
+    "Schema": lambda: ln.Schema(name=f"trashset{next(_counter)}").save(),
     "Project": lambda: ln.Project(name=f"trashproject{next(_counter)}").save(),
     "Reference": lambda: ln.Reference(name=f"trashreference{next(_counter)}").save(),
     "Record": lambda: ln.Record(name=f"trashrecord{next(_counter)}").save(),
