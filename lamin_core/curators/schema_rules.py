@@ -21,7 +21,12 @@ import sqlalchemy as sa
 
 from lamin_core.annotations.dtypes import DType, parse_dtype
 from lamin_core.curators.keys import column_key, columns_key, index_key
-from lamin_core.errors import RegistryReferenceError, ValidationError, did_you_mean
+from lamin_core.errors import (
+    InvalidArgument,
+    RegistryReferenceError,
+    ValidationError,
+    did_you_mean,
+)
 from lamin_core.instance import get_instance
 from lamin_core.models import Feature, Schema
 from lamin_core.models.registry import parse_reference
@@ -48,11 +53,13 @@ def check_schema(schema: Any, *, otype: str) -> Schema:
     """Return `schema` if it can validate an object of `otype`, else raise with the fix.
 
     Raises:
-        ValidationError: not a Schema, or a schema for another kind of object.
+        InvalidArgument: not a Schema.
+        ValidationError: a schema for another kind of object.
     """
     if not isinstance(schema, Schema):
-        raise ValidationError(
-            f"schema must be a ln.Schema, got {type(schema).__name__} {schema!r}. Make one with "
+        raise InvalidArgument(
+            f"The schema argument must be a Schema, got {type(schema).__name__} {schema!r}. "
+            "Make one with "
             "ln.Schema(features=[...]) or ln.Schema(otype='AnnData', slots={...})."
         )
     if otype == "AnnData" and not schema.is_composite:

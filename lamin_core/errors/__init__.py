@@ -9,7 +9,8 @@ catches all of them and nothing else::
     ├── DoesNotExist           a query that must match one record matched none
     ├── MultipleResultsFound   a query that must match one record matched several
     ├── ValidationError        a value, key or dataset that breaks a rule of the catalog
-    │   └── RegistryReferenceError   text naming no registry field ("bionty.CellTyp.name")
+    │   ├── RegistryReferenceError   text naming no registry field ("bionty.CellTyp.name")
+    │   └── InvalidArgument   an argument of the wrong kind (also a TypeError)
     ├── IntegrityError         a write that would break a constraint (duplicate name, dangling link)
     ├── NoWriteAccess          a write the database role may not make (read-only role, other space)
     └── StorageError           a path, URL or file that storage cannot read or write
@@ -28,6 +29,7 @@ __all__ = [
     "FieldError",
     "InstanceError",
     "IntegrityError",
+    "InvalidArgument",
     "LaminError",
     "MultipleResultsFound",
     "NoWriteAccess",
@@ -94,6 +96,15 @@ class RegistryReferenceError(ValidationError):
         self.hint = hint
         self.registry = registry
         self.name = name
+
+
+class InvalidArgument(ValidationError, TypeError):
+    """An argument is of the wrong kind: a registry where a field belongs, a string where a
+    Schema belongs, a class method called on a record (LaminDB's ``InvalidArgument``).
+
+    It is a TypeError, as Python raises for arguments of the wrong type, and a ValidationError,
+    so code that caught lamin_core's earlier ValidationError for these cases still does.
+    """
 
 
 class IntegrityError(LaminError):

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 
 from lamin_core.binding import above
-from lamin_core.errors import ValidationError
+from lamin_core.errors import InvalidArgument, ValidationError
 from lamin_core.models.base import RecordList
 
 if TYPE_CHECKING:
@@ -40,6 +40,32 @@ __all__ = ["SYNONYM_SEPARATOR", "CanCurate", "HasSynonyms"]
 
 SYNONYM_SEPARATOR = "|"
 C = TypeVar("C", bound="CanCurate")
+
+
+class _ClassOnlyMethod:
+    """A class method that refuses to be called on a record (LaminDB's rule for ``validate``).
+
+    ``label.validate([...])`` would check the values against the whole registry, not against
+    the record, which is never what the caller meant; it raises `InvalidArgument` instead.
+    """
+
+    def __init__(self, method: classmethod[Any, Any, Any]) -> None:
+        self._method = method
+        self.__doc__ = method.__func__.__doc__
+        self.__name__ = method.__func__.__name__
+
+    def __get__(self, record: Any, registry: type) -> Any:
+        if record is None:
+            return self._method.__get__(registry, registry)
+        name, method = registry.__name__, self.__name__
+
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise InvalidArgument(
+                f"{name}.{method}() is a class method and must be called on the {name} class, "
+                f"not on a {name} object: write {name}.{method}(values, ...)."
+            )
+
+        return refuse
 
 
 class CanCurate:
@@ -114,6 +140,9 @@ class CanCurate:
             source=source,
             strict_source=strict_source,
         )
+
+    if not TYPE_CHECKING:  # type checkers see the plain classmethod
+        validate = _ClassOnlyMethod(validate)
 
     @classmethod
     def inspect(

@@ -20,7 +20,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from lamin_core.errors import FieldError, RegistryReferenceError, ValidationError, did_you_mean
+from lamin_core.errors import (
+    FieldError,
+    InvalidArgument,
+    RegistryReferenceError,
+    ValidationError,
+    did_you_mean,
+)
 from lamin_core.models.base import Record
 from lamin_core.models.registry import ACCEPTED_FORMS, parse_reference
 from lamin_core.query.sql import escape_like
@@ -46,7 +52,9 @@ def resolve_field(field_ref: Any, registry: Any = None) -> tuple[Any, str]:
     ``"ln.ULabel"``: see `lamin_core.models.registry.parse_reference`).
 
     Raises:
-        ValidationError: `field_ref` is neither a registry column nor a field name.
+        InvalidArgument: `field_ref` is neither a registry column nor a field name (e.g. a
+            registry such as ``bt.CellType``).
+        ValidationError: text naming no registry, or a field of no catalog registry.
         FieldError: the registry has no such field.
     """
     if isinstance(field_ref, str) and registry is None:
@@ -66,7 +74,7 @@ def resolve_field(field_ref: Any, registry: Any = None) -> tuple[Any, str]:
     elif field_ref is None and registry is not None:
         name = registry._name_field
     else:
-        raise ValidationError(
+        raise InvalidArgument(
             f"Expected a registry field such as ln.ULabel.name or bt.CellType.name, got "
             f"{field_ref!r} ({type(field_ref).__name__})."
         )

@@ -247,6 +247,17 @@ def test_bad_construction_arguments(registries: ln.Instance):
     assert by_text.validate() is True
 
 
+@pytest.mark.parametrize("not_a_schema", ["cells", 3, {"cell_type": "bt.CellType"}, ln.Feature])
+@pytest.mark.parametrize("curator", ["DataFrameCurator", "AnnDataCurator"])
+def test_a_schema_argument_that_is_no_schema_is_an_invalid_argument(
+    registries: ln.Instance, curator: str, not_a_schema: object
+):
+    anndata = pytest.importorskip("anndata")
+    data = make_df() if curator == "DataFrameCurator" else anndata.AnnData(obs=make_df())
+    with pytest.raises(ln.errors.InvalidArgument, match="schema argument must be a Schema"):
+        getattr(ln.curators, curator)(data, schema=not_a_schema)
+
+
 def test_lookup_from_registry_and_public_source(registries: ln.Instance):
     curator = curator_for(make_df())
     assert curator.lookup()["cell_medium"].dmso.name == "DMSO"

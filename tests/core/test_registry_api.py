@@ -168,6 +168,30 @@ def test_an_unknown_field_raises_with_the_closest_match(
     assert catalog_snapshot(instance) == before
 
 
+@pytest.mark.parametrize("registry", CURATABLE, ids=name_of)
+@pytest.mark.parametrize("method", ["validate", "inspect", "standardize", "from_values"])
+def test_a_registry_in_place_of_a_field_is_an_invalid_argument(
+    instance: ln.Instance, registry: Any, method: str
+):
+    before = catalog_snapshot(instance)
+    with pytest.raises(ln.errors.InvalidArgument, match="Expected a registry field") as error:
+        getattr(registry, method)([ALPHA], field=registry, organism=organism_of(registry))
+    # LaminDB raises a TypeError here; lamin_core's earlier ValidationError still catches it
+    assert isinstance(error.value, TypeError) and isinstance(error.value, ln.ValidationError)
+    assert catalog_snapshot(instance) == before
+
+
+@pytest.mark.parametrize("registry", CURATABLE, ids=name_of)
+def test_validate_on_a_record_is_refused(instance: ln.Instance, registry: Any):
+    (record,) = make(registry, ALPHA)
+    name = registry.__name__
+    with pytest.raises(TypeError, match=rf"{name}\.validate\(\) is a class method") as error:
+        record.validate([ALPHA])
+    assert isinstance(error.value, ln.errors.InvalidArgument)
+    assert registry.validate([ALPHA], organism=organism_of(registry)).tolist() == [True]
+    assert registry.validate.__doc__ == CanCurate.validate.__doc__
+
+
 def test_a_field_of_another_registry_and_a_bad_return_field_are_refused(
     sqlite_instance: ln.Instance,
 ):
