@@ -117,7 +117,10 @@ def materialize_demo(
     keys = list(
         instance.session.scalars(
             sa.select(ln.Artifact.key)
-            .where(ln.Artifact.is_latest.is_(True))
+            .where(
+                ln.Artifact.is_latest.is_(True),
+                ln.Artifact.key.is_not(None),  # not the runs' environments and reports
+            )
             .order_by(ln.Artifact.id)
         )
     )

@@ -113,7 +113,7 @@ def test_strip_password_removes_any_password(password: str):
     stripped = strip_password(url)
     assert sa.make_url(stripped).password is None
     assert sa.make_url(stripped).username == "alice"
-    assert quote(password, safe="") not in stripped.split("@", 1)[0]
+    assert stripped == "postgresql://alice@host:5432/lab"
 
 
 @pytest.mark.parametrize("password", HOSTILE_PASSWORDS)
