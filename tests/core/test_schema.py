@@ -277,7 +277,7 @@ def test_from_df_failing_its_schema_names_columns_and_values_and_saves_nothing(
 def test_from_df_with_schema_that_is_not_a_schema_is_refused(features: dict[str, ln.Feature]):
     instance = ln.get_instance()
     before = catalog_snapshot(instance)
-    with pytest.raises(ln.ValidationError, match=r"schema must be a ln\.Schema, got dict"):
+    with pytest.raises(ln.ValidationError, match=r"schema argument must be a Schema, got dict"):
         ln.Artifact.from_df(make_df(), key="x.parquet", schema={"temperature": "float"})  # type: ignore[arg-type]
     composite = ln.Schema(otype="AnnData", slots={"obs": ln.Schema([features["cell_type"]])})
     with pytest.raises(ln.ValidationError, match="pass one of its slots"):
