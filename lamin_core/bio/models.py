@@ -25,7 +25,7 @@ from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lamin_core.models.annotation import run_column
-from lamin_core.models.artifact import Artifact, _link_table
+from lamin_core.models.artifact import Artifact, link_table
 from lamin_core.models.base import Record, RecordList, created_at_column, created_by_column
 from lamin_core.models.can_curate import CanCurate, HasSynonyms
 from lamin_core.models.registry import BIO, register
@@ -345,9 +345,7 @@ def _add_hierarchy(registry: type[OntologyRecord]) -> None:
 
 def _add_artifact_links(registry: type[BioRecord]) -> None:
     """Create ``artifact_<table>`` (with feature_id) and the relations on both sides."""
-    table = _link_table(
-        f"artifact_{registry.__tablename__}", registry.__tablename__, with_feature=True
-    )
+    table = link_table("artifact", registry.__tablename__, with_feature=True)
     setattr(Artifact, registry._plural, relationship(registry, secondary=table, viewonly=True))
     registry.artifacts = relationship(Artifact, secondary=table, viewonly=True)
 

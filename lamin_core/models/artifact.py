@@ -43,16 +43,17 @@ if TYPE_CHECKING:
     from lamin_core.query import QuerySet
 
 
-def _link_table(name: str, target: str, *, with_feature: bool = False) -> sa.Table:
-    """Return the link table between artifacts and `target` records.
+def link_table(owner: str, target: str, *, with_feature: bool = False) -> sa.Table:
+    """Return the link table ``<owner>_<target>`` between two registries' records.
 
-    The unique constraint (artifact_id, <target>_id[, feature_id]) is also the index from an
-    artifact to its records; the index (<target>_id, artifact_id) goes the other way and
-    answers ``filter(ulabels=...)`` from the index alone, already in artifact order.
+    The unique constraint (<owner>_id, <target>_id[, feature_id]) is also the index from an
+    owner (an artifact) to its records; the index (<target>_id, <owner>_id) goes the other way
+    and answers ``filter(ulabels=...)`` from the index alone, already in owner order.
     """
+    name = f"{owner}_{target}"
     columns = [
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("artifact_id", ForeignKey("artifact.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(f"{owner}_id", ForeignKey(f"{owner}.id", ondelete="CASCADE"), nullable=False),
         sa.Column(f"{target}_id", ForeignKey(f"{target}.id", ondelete="CASCADE"), nullable=False),
     ]
     if with_feature:
@@ -64,15 +65,15 @@ def _link_table(name: str, target: str, *, with_feature: bool = False) -> sa.Tab
         Record.metadata,
         *columns,
         sa.UniqueConstraint(
-            "artifact_id", f"{target}_id", *(["feature_id"] if with_feature else [])
+            f"{owner}_id", f"{target}_id", *(["feature_id"] if with_feature else [])
         ),
-        sa.Index(f"ix_{name}_{target}_id", f"{target}_id", "artifact_id"),
+        sa.Index(f"ix_{name}_{target}_id", f"{target}_id", f"{owner}_id"),
     )
 
 
-artifact_ulabel = _link_table("artifact_ulabel", "ulabel", with_feature=True)
-artifact_featurevalue = _link_table("artifact_featurevalue", "featurevalue")
-artifact_featureset = _link_table("artifact_featureset", "featureset")
+artifact_ulabel = link_table("artifact", "ulabel", with_feature=True)
+artifact_featurevalue = link_table("artifact", "featurevalue")
+artifact_featureset = link_table("artifact", "featureset")
 artifact_featureset.append_column(sa.Column("slot", String(64)))
 
 

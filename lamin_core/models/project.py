@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from lamin_core.errors import ValidationError
 from lamin_core.models.annotation import run_column
-from lamin_core.models.artifact import Artifact, Collection
+from lamin_core.models.artifact import Artifact, Collection, link_table
 from lamin_core.models.base import Record, created_at_column, created_by_column
 from lamin_core.models.can_curate import CanCurate
 from lamin_core.models.provenance import Run, Transform
@@ -41,33 +41,6 @@ LINKED_REGISTRIES: dict[str, Any] = {
 # a DOI: the directory "10.", a registrant code of digits, "/", a suffix without spaces
 _DOI = re.compile(r"^10\.\d{4,9}(\.\d+)*/\S+$")
 _URL = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$", re.IGNORECASE)
-
-
-def link_table(owner: str, target: str, *, with_feature: bool = False) -> sa.Table:
-    """Return the link table ``<owner>_<target>`` between two registries' records.
-
-    The unique constraint (owner, target[, feature]) is the index from an owner to its targets;
-    the index (target, owner) goes the other way, for ``filter(<targets>__name=...)``.
-    """
-    name = f"{owner}_{target}"
-    columns = [
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column(f"{owner}_id", ForeignKey(f"{owner}.id", ondelete="CASCADE"), nullable=False),
-        sa.Column(f"{target}_id", ForeignKey(f"{target}.id", ondelete="CASCADE"), nullable=False),
-    ]
-    if with_feature:
-        columns.append(
-            sa.Column("feature_id", ForeignKey("feature.id", ondelete="CASCADE"), index=True)
-        )
-    return sa.Table(
-        name,
-        Record.metadata,
-        *columns,
-        sa.UniqueConstraint(
-            f"{owner}_id", f"{target}_id", *(["feature_id"] if with_feature else [])
-        ),
-        sa.Index(f"ix_{name}_{target}_id", f"{target}_id", f"{owner}_id"),
-    )
 
 
 def parent_table(table: str) -> sa.Table:

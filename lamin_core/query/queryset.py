@@ -196,19 +196,7 @@ class QuerySet(Generic[R]):
         if hidden is None:
             return False
         field = hidden[0]
-        stack: list[Any] = [Q(*[q for q in queries if isinstance(q, Q)], **lookups)]
-        while stack:
-            node = stack.pop()
-            for child in node.children:
-                if isinstance(child, Q):
-                    stack.append(child)
-                elif (
-                    isinstance(child, tuple)
-                    and isinstance(child[0], str)
-                    and child[0].split(LOOKUP_SEP)[0] == field
-                ):
-                    return True
-        return False
+        return any(name.split(LOOKUP_SEP)[0] == field for name in _lookup_names(queries, lookups))
 
     def _visibility(self) -> list[ColumnElement[bool]]:
         """The condition leaving out the rows the registry hides unless asked for."""
