@@ -375,6 +375,19 @@ class Schema(CanCurate, Record):
         """Whether the schema is made of slots (an AnnData schema) rather than features."""
         return self.itype == COMPOSITE
 
+    def _content_hash(self, member_uids: list[str], slots: dict[str, str] | None = None) -> str:
+        """Return `schema_hash` of these members (and slots) under this schema's constraints."""
+        return schema_hash(
+            member_uids,
+            itype=self.itype,
+            dtype=self.dtype,
+            minimal_set=bool(self.minimal_set is not False),
+            maximal_set=bool(self.maximal_set),
+            flexible=bool(self.flexible),
+            coerce_dtype=bool(self.coerce_dtype),
+            slots=slots,
+        )
+
     def _rehash(self) -> None:
         """Recompute n and the hash of a schema identified by its content, before writing."""
         if not getattr(self, "_is_hashed", False):
@@ -382,14 +395,8 @@ class Schema(CanCurate, Record):
         features = list(self.features)
         slots = self.slots
         self.n = len(features)
-        self.hash = schema_hash(
+        self.hash = self._content_hash(
             [feature.uid for feature in features],
-            itype=self.itype,
-            dtype=self.dtype,
-            minimal_set=bool(self.minimal_set is not False),
-            maximal_set=bool(self.maximal_set),
-            flexible=bool(self.flexible),
-            coerce_dtype=bool(self.coerce_dtype),
             slots={slot: component._identity() for slot, component in slots.items()},
         )
 
@@ -454,15 +461,7 @@ class Schema(CanCurate, Record):
         if self.itype != "Feature":  # a gene set: the set of its members, as curators made it
             self.hash = set_hash(uids)
             return
-        self.hash = schema_hash(
-            uids,
-            itype=self.itype,
-            dtype=self.dtype,
-            minimal_set=bool(self.minimal_set is not False),
-            maximal_set=bool(self.maximal_set),
-            flexible=bool(self.flexible),
-            coerce_dtype=bool(self.coerce_dtype),
-        )
+        self.hash = self._content_hash(uids)
 
 
 FeatureSet = Schema  # the name before LaminDB 2.x, for existing code
