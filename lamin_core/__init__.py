@@ -101,6 +101,7 @@ __getattr__ = _first_use_getattr(
     {
         "Curator": "lamin_core.curators",
         "curators": "lamin_core.curators",
+        "examples": "lamin_core.examples",
         "view": "lamin_core.display",
     },
 )
@@ -139,6 +140,7 @@ __all__ = [
     "connect",
     "curators",
     "errors",
+    "examples",
     "finish",
     "flow",
     "get_instance",

@@ -168,7 +168,34 @@ def describe_text(record: Record) -> str:
     return "\n".join(lines)
 
 
-def describe(record: Record) -> None:
+def describe(record: Record | type[Record]) -> None:
     """Print a record with its relations: for an artifact its storage, run, transform, labels,
-    feature sets and feature values."""
-    print(describe_text(record))
+    feature sets and feature values. Given a registry, print its fields and relations."""
+    print(describe_registry(record) if isinstance(record, type) else describe_text(record))
+
+
+def describe_registry(registry: type[Record]) -> str:
+    """Return a registry's fields (with their types) and relations (with their registries).
+
+    Examples:
+        >>> print(describe_registry(ln.ULabel).splitlines()[0])
+        ULabel (table ulabel)
+    """
+    mapper = sa.inspect(registry)
+    lines = [f"{registry.__name__} (table {registry.__tablename__})", "  Fields"]
+    for name in registry._column_order():
+        if name == "id" or name.endswith("_id"):
+            continue
+        column = mapper.columns[name]
+        try:
+            kind = column.type.python_type.__name__
+        except NotImplementedError:  # JSON and other types without one Python type
+            kind = type(column.type).__name__
+        lines.append(f"    .{name}: {kind}")
+    relations = sorted(mapper.relationships, key=lambda relation: relation.key)
+    for title, to_many in (("Links to one", False), ("Links to many", True)):
+        shown = [r for r in relations if r.uselist is to_many and not r.key.startswith("_")]
+        if shown:
+            lines.append(f"  {title}")
+            lines += [f"    .{r.key}: {r.mapper.class_.__name__}" for r in shown]
+    return "\n".join(lines)

@@ -125,12 +125,12 @@ class FeatureManager(ArtifactAnnotations):
         >>> artifact.features.describe()
     """
 
-    def add_values(self, values: Mapping[str, Any]) -> None:
+    def add_values(self, values: Mapping[Any, Any]) -> None:
         """Add dataset-level values of features, e.g. ``adata.uns``, in one transaction.
 
         Args:
-            values: Feature name -> value. Categorical features take label names or records
-                (or lists of them); lists need a ``list[...]`` dtype.
+            values: Feature (or its name) -> value. Categorical features take label names or
+                records (or lists of them); lists need a ``list[...]`` dtype.
 
         Raises:
             ValidationError: unknown feature names (with the code to create them), values of the
@@ -146,9 +146,10 @@ class FeatureManager(ArtifactAnnotations):
                 f"add_values() expects a mapping of feature name -> value, got "
                 f"{type(values).__name__}."
             )
+        values = _by_name(values)
         instance = self._artifact._instance()
         session = instance.session
-        names = [str(name) for name in values]
+        names = list(values)
         valid = [name for name in names if is_valid_text(name)]  # others cannot be features
         features = {
             f.name: f for f in session.scalars(sa.select(Feature).where(Feature.name.in_(valid)))
@@ -208,6 +209,56 @@ class FeatureManager(ArtifactAnnotations):
                     )
             for feature, registry, id_ in labels:
                 insert_links(session, artifact_id, registry, [id_], feature.id)
+
+    def update_values(self, values: Mapping[Any, Any]) -> None:
+        """Replace the values of the given features (others stay), in one transaction.
+
+        Args:
+            values: Feature (or its name) -> new value, as for `add_values`.
+
+        Raises:
+            ValidationError: as `add_values`; the old values then stay.
+
+        Examples:
+            >>> artifact.features.update_values({"temperature": 22.0})
+        """
+        self._replace(_by_name(values), self._artifact_values(list(_by_name(values))))
+
+    def set_values(self, values: Mapping[Any, Any]) -> None:
+        """Make `values` the artifact's dataset-level feature values, in one transaction.
+
+        Values of other features added with `add_values` are removed; labels that curation
+        linked from the dataset's columns stay.
+
+        Raises:
+            ValidationError: as `add_values`; the old values then stay.
+
+        Examples:
+            >>> artifact.features.set_values({temperature: 21.6, experiment: "My experiment"})
+        """
+        values = _by_name(values)
+        stored = feature_values(self._artifact._instance(), self._artifact_id())
+        self._replace(values, [*self._artifact_values(list(values)), *self._dataset_level(stored)])
+
+    def _artifact_values(self, names: list[str]) -> list[str]:
+        """The features among `names` that the artifact has values of."""
+        stored = feature_values(self._artifact._instance(), self._artifact_id())
+        return [name for name in names if name in stored]
+
+    def _dataset_level(self, stored: dict[str, tuple[str, list[Any]]]) -> list[str]:
+        """The features of `stored` whose values are dataset-level (not labels of columns)."""
+        return [
+            name
+            for name, (dtype, _values) in stored.items()
+            if not parse_dtype(dtype).is_categorical
+        ]
+
+    def _replace(self, values: dict[str, Any], old: list[str]) -> None:
+        instance = self._artifact._instance()
+        with instance.writing():
+            if old:
+                self.remove_values(sorted(set(old)))
+            self.add_values(values)
 
     def get_values(self) -> dict[str, Any]:
         """Return feature name -> value (a list when a feature has several values or labels)."""
@@ -274,6 +325,16 @@ class FeatureManager(ArtifactAnnotations):
         from lamin_core.annotations.describe import describe_features
 
         return describe_features(self._artifact)
+
+
+def _by_name(values: Mapping[Any, Any]) -> dict[str, Any]:
+    """Key `values` by feature name: a Feature key becomes its name, anything else its text."""
+    if not isinstance(values, Mapping):
+        raise ValidationError(
+            f"Feature values must be a mapping of feature (or name) -> value, got "
+            f"{type(values).__name__}."
+        )
+    return {getattr(key, "name", None) or str(key): value for key, value in values.items()}
 
 
 def feature_values(instance: Instance, artifact_id: int) -> dict[str, tuple[str, list[Any]]]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lamin_core.errors import ValidationError
 from lamin_core.models.base import Record, created_at_column, created_by_column
 from lamin_core.models.can_curate import CanCurate, HasSynonyms
+from lamin_core.models.feature_predicate import FeatureComparisons
 
 if TYPE_CHECKING:
     from lamin_core.models.artifact import Artifact
@@ -117,7 +118,7 @@ featureset_feature = sa.Table(
 )
 
 
-class Feature(CanCurate, HasSynonyms, Record):
+class Feature(FeatureComparisons, CanCurate, HasSynonyms, Record):
     """A typed dimension of data: a DataFrame column, an ``obs`` column or an ``uns`` key.
 
     `dtype` is one of ``str int float num bool date datetime dict``, ``cat[ULabel]``,

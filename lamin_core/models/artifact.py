@@ -157,6 +157,8 @@ class Artifact(IsVersioned):
     feature_sets: Mapped[list[Schema]] = relationship(
         secondary=artifact_featureset, back_populates="artifacts", viewonly=True
     )
+    # LaminDB 2.x's name of feature_sets: filter(schemas__in=...), artifact.schemas
+    schemas: Mapped[list[Schema]] = relationship(secondary=artifact_featureset, viewonly=True)
     # the schema the artifact was validated against (from_df(..., schema=), a curator)
     schema: Mapped[Schema | None] = relationship(
         secondary=artifact_schema, back_populates="validated_artifacts", viewonly=True

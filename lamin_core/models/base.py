@@ -67,6 +67,18 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+class _on_class_or_record:
+    """A method that receives the record, or the registry when called on the class."""
+
+    def __init__(self, method: Callable[[Any], Any]) -> None:
+        self.method = method
+        self.__doc__ = method.__doc__
+
+    def __get__(self, record: Any, registry: type) -> Callable[[], Any]:
+        target = registry if record is None else record
+        return lambda: self.method(target)
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timestamp stored in UTC and always returned timezone-aware.
 
@@ -427,6 +439,19 @@ class Record(Base, Trashable, metaclass=RecordMeta):
             run = above.current_run(instance)
             if run is not None and run is not self:
                 setattr(self, "run_id", run.id)  # noqa: B010
+                self._take_run_context(run)
+
+    def _take_run_context(self, run: Any) -> None:
+        """Put a record made in a run into the run's space and projects (``ln.track(project=,
+        space=)``), unless it names its own space."""
+        space = getattr(run, "tracked_space", None)
+        if space is not None and record_space_id(self) in (None, ALL_SPACE_ID):
+            self.space_id = space.id
+        projects = getattr(run, "tracked_projects", ())
+        relation = sa.inspect(type(self)).relationships.get("projects")
+        if projects and relation is not None and not relation.viewonly:
+            linked = self.projects  # type: ignore[attr-defined]
+            linked.extend(p for p in projects if p not in linked)
 
     # --- persistence ---------------------------------------------------------------------------
 
@@ -510,8 +535,12 @@ class Record(Base, Trashable, metaclass=RecordMeta):
             parts.append(f"{name}={_format_value(value)}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
+    @_on_class_or_record
     def describe(self) -> None:
-        """Print the record with its relations (storage, run, transform, labels, features)."""
+        """Print the record with its relations (storage, run, transform, labels, features).
+
+        Called on the registry (``ln.Artifact.describe()``), print its fields and relations.
+        """
         above.describe(self)
 
     # --- queries (implemented in lamin_core.query and lamin_core.search) -------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamin_core.errors import ValidationError
+from lamin_core.models.feature_predicate import FeaturePredicate
 
 __all__ = ["LOOKUP_SEP", "Q"]
 
@@ -25,7 +26,8 @@ class Q:
     """A condition on a registry: keyword lookups, combinable with ``&``, ``|`` and ``~``.
 
     Args:
-        *children: Other `Q` objects or SQLAlchemy boolean expressions, ANDed.
+        *children: Other `Q` objects, feature comparisons (``temperature > 20``) or
+            SQLAlchemy boolean expressions, ANDed.
         **lookups: Django-style lookups such as ``suffix=".h5ad"`` or ``size__gt=1e4``.
 
     Examples:
@@ -43,7 +45,7 @@ class Q:
                     f"Q() got the string {child!r} as a positional argument; pass lookups as "
                     "keywords, e.g. Q(name='DMSO')."
                 )
-        self.children: list[Any] = [*children, *lookups.items()]
+        self.children: list[Any] = [*map(_from_predicate, children), *lookups.items()]
         self.connector = self.AND
         self.negated = False
 
@@ -101,3 +103,11 @@ class Q:
                 parts.append(repr(child))
         inner = f" {self.connector} ".join(parts) if len(parts) > 1 else "".join(parts)
         return f"~Q({inner})" if self.negated else f"Q({inner})"
+
+
+def _from_predicate(child: Any) -> Any:
+    """Turn a feature comparison (``temperature == 21.6``) into its lookup; keep anything else."""
+    if not isinstance(child, FeaturePredicate):
+        return child
+    q = Q(**{child.key: child.value})
+    return ~q if child.negated else q

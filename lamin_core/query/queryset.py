@@ -496,7 +496,8 @@ class QuerySet(Generic[R]):
     def get(self, idlike: int | str | None = None, **lookups: Any) -> R:
         """Return the one record with this id, uid, uid prefix, or lookups.
 
-        A 16-character stem of a versioned uid returns its latest version.
+        A 16-character stem of a versioned uid returns its latest version, and so does a key
+        (``get(key="a.csv")``) unless the lookups name a version, a uid or an id.
 
         Raises:
             DoesNotExist: no record matches.
@@ -526,12 +527,23 @@ class QuerySet(Generic[R]):
             described = ", ".join(filter(None, [repr(idlike), described]))
         if lookups:
             queryset = queryset.filter(**lookups)
+            if self._names_latest_version_by_key(lookups):
+                queryset = queryset.filter(is_latest=True)
         if idlike is None and not lookups:
             raise ValidationError(
                 f"{self.model.__name__}.get() needs an id, a uid or lookups such as name='x'."
             )
         queryset._describe = lambda: f"get({described})"  # type: ignore[method-assign]
         return queryset.one()
+
+    def _names_latest_version_by_key(self, lookups: dict[str, Any]) -> bool:
+        """Whether get(**lookups) names a versioned record by its key and not a version of it."""
+        fields = {name.split(LOOKUP_SEP)[0] for name in lookups}
+        return (
+            "key" in fields
+            and hasattr(self.model, "is_latest")
+            and not fields & {"version", "is_latest", "uid", "id"}
+        )
 
     def delete(self, permanent: bool | None = None) -> int:
         """Move the matching records to the trash (or remove them) and return how many.

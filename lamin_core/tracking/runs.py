@@ -17,12 +17,12 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
 from lamin_core.console import logger
-from lamin_core.errors import LaminError, ValidationError
+from lamin_core.errors import DoesNotExist, LaminError, ValidationError
 from lamin_core.ids import encode_version
 from lamin_core.instance import Instance, get_instance
 from lamin_core.models.base import utcnow
@@ -39,7 +39,7 @@ from lamin_core.tracking.output import (
 from lamin_core.tracking.params import run_params
 
 if TYPE_CHECKING:
-    from lamin_core.models import Artifact, Run, Transform
+    from lamin_core.models import Artifact, Project, Run, Space, Transform
 
 PACKAGE_DIR = Path(__file__).parent.parent
 
@@ -174,6 +174,8 @@ def track(
     key: str | None = None,
     description: str | None = None,
     params: dict[str, Any] | None = None,
+    project: str | Project | None = None,
+    space: str | Space | None = None,
 ) -> Run:
     """Register the calling script or notebook as a Transform and start a Run.
 
@@ -189,22 +191,28 @@ def track(
         description: A description of the transform.
         params: Parameters of this run, stored as JSON in `run.params` (records, dates and
             paths as text; secrets such as ``password=`` as ``***``).
+        project: A Project (or its name or uid): the transform, the run and every record with
+            projects saved in the run (artifacts, collections) are linked to it.
+        space: A Space (or its name): the run and the records saved in it go into it.
 
     Returns:
         The started run; artifacts saved from now on get it as their run.
 
     Raises:
         ValidationError: `params` cannot be stored as JSON (nothing is written).
+        DoesNotExist: no project or space of that name (nothing is written).
 
     Examples:
         >>> ln.track(params={"learning_rate": 0.01})
         >>> ln.Artifact.from_df(df, key="results.parquet").save()
         >>> ln.finish()
     """
-    from lamin_core.models import Run, Transform
+    from lamin_core.models import Project, Run, Space, Transform
 
     instance = get_instance()
     stored_params = run_params(params)
+    project_record = _saved_record(Project, project, "project") if project is not None else None
+    space_record = _saved_record(Space, space, "space") if space is not None else None
     instance.check_write("track a run", [("transform", "INSERT"), ("run", "INSERT")])
     session = instance.session
     path: Path | None = None
@@ -230,6 +238,7 @@ def track(
         started_at=utcnow(),
         created_by_id=instance.user_id,
     )
+    _set_run_context(run, record, project=project_record, space=space_record)
     with instance.writing():
         session.add_all([record, run])
     _end_script_tracking()  # the output and hook of an earlier track() in this process
@@ -244,6 +253,46 @@ def track(
         shown = ", ".join(f"{name}={value!r}" for name, value in stored_params.items())
         logger.info(f"→ params: {shown}")
     return run
+
+
+def _set_run_context(run: Run, transform: Transform, *, project: Any, space: Any) -> None:
+    """Link the run and its transform to `project`, put the run into `space`, and keep both on
+    the run for the records saved in it (`Record._take_run_context`)."""
+    tracked: Any = run  # the project links and the context are not declared on the model
+    tracked.tracked_space = space
+    tracked.tracked_projects = [project] if project is not None else []
+    if space is not None:
+        run.space_id = space.id
+    if project is not None:
+        tracked.projects.append(project)
+        projects = cast(Any, transform).projects
+        if project not in projects:
+            projects.append(project)
+
+
+def _saved_record(registry: type[Any], value: Any, what: str) -> Any:
+    """Return the saved `registry` record `value` names (the record, its name or uid)."""
+    if isinstance(value, registry):
+        if value.id is None:
+            raise ValidationError(
+                f"track({what}=...) got an unsaved {registry.__name__} {value!r}; save it first: "
+                f"{what}.save()."
+            )
+        return value
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"track({what}=...) expects a {registry.__name__}, its name or uid, got "
+            f"{type(value).__name__} {value!r}."
+        )
+    found = registry.filter(sa.or_(registry.name == value, registry.uid == value)).first()
+    if found is None:
+        names = registry.filter().to_list("name")
+        raise DoesNotExist(
+            f"No {registry.__name__} named {value!r} (track({what}=...)). "
+            f"{registry.__name__}s: {', '.join(map(repr, names)) or 'none'}. "
+            f"Create it with ln.{registry.__name__}(name={value!r}).save()."
+        )
+    return found
 
 
 def _is_main_script(path: Path) -> bool:

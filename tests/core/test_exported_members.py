@@ -35,6 +35,7 @@ PUBLIC = {
     "connect",
     "curators",
     "errors",
+    "examples",
     "finish",
     "flow",
     "get_instance",

@@ -116,5 +116,5 @@ def test_public_names_stay_what_they_are_after_every_module_is_imported():
     changed, modules = result.stdout.splitlines()[-2:]
 
     assert changed == "[]"
-    # the namespaces ln.errors and ln.curators (ln.settings is a module of its own class)
-    assert modules == "['curators', 'errors']"
+    # the namespaces ln.errors, ln.curators and ln.examples (ln.settings: a class of its own)
+    assert modules == "['curators', 'errors', 'examples']"

@@ -57,6 +57,25 @@ SELECTED = (
     "pydata/_dataset_fixtures.py",  # fixtures the test files import
 )
 
+# LaminDB 2.x's guides (paths inside the sdist, under docs/) run by test_guide.py: the tutorial
+# (tracking, annotation, queries, search), curation and tracking. Their python code blocks get the
+# same import rewrites as the tests; the prose stays as it is.
+GUIDES = ("tutorial.md", "curate.md", "track.md")
+# The scripts the guides include (``.. literalinclude:: scripts/<name>``) that the sdist ships,
+# in its examples package; the others (workflows run with ``python scripts/...``) it does not.
+GUIDE_SCRIPTS = {
+    "define_a_feature_type.py": "lamindb/examples/schemas/define_a_feature_type.py",
+    "define_mini_immuno_features_labels.py": (
+        "lamindb/examples/datasets/define_mini_immuno_features_labels.py"
+    ),
+    "define_mini_immuno_schema_flexible.py": (
+        "lamindb/examples/datasets/define_mini_immuno_schema_flexible.py"
+    ),
+    "define_schema_anndata_ensembl_gene_ids_and_obs_feature_type.py": (
+        "lamindb/examples/schemas/define_schema_anndata_ensembl_gene_ids_and_obs_feature_type.py"
+    ),
+}
+
 # The one table of import rewrites. Keys are what LaminDB's tests import: a module
 # (``import lamindb as ln``) or a module-qualified name (``from lamindb.errors import X``).
 # A value is the lamin_core module or name that plays the same part; None means lamin_core has no
@@ -252,16 +271,42 @@ def download(version: str, cache: Path = CACHE) -> Path:
     return found[0]
 
 
-def _members(archive: tarfile.TarFile, selected: Iterable[str]) -> dict[str, str]:
+def _members(
+    archive: tarfile.TarFile, selected: Iterable[str], folder: str = "tests"
+) -> dict[str, str]:
     by_suffix = {}
+    prefix = f"{folder}/" if folder else ""
     for member in archive.getmembers():
         parts = member.name.split("/", 1)  # drop the <dist>-<version>/ folder
-        if len(parts) == 2 and parts[1].startswith("tests/"):
-            by_suffix[parts[1].removeprefix("tests/")] = member.name
+        if len(parts) == 2 and parts[1].startswith(prefix):
+            by_suffix[parts[1].removeprefix(prefix)] = member.name
     missing = [path for path in selected if path not in by_suffix]
     if missing:
-        raise SystemExit(f"the source distribution has no tests/{missing[0]}; update SELECTED")
+        raise SystemExit(f"the source distribution has no {prefix}{missing[0]}; update the list")
     return {path: by_suffix[path] for path in selected}
+
+
+CODE_BLOCK = re.compile(r"^```python\n(.*?)^```$", flags=re.MULTILINE | re.DOTALL)
+
+
+def rewrite_guide(text: str) -> str:
+    """Rewrite the imports in a Markdown guide's python code blocks; leave all else as is.
+
+    A block that is not valid Python (pseudocode such as ``features=[...]``) stays unchanged.
+
+    Examples:
+        >>> rewrite_guide("```python\\nimport bionty as bt\\n```\\n")
+        '```python\\nimport lamin_core.bio as bt\\n```\\n'
+    """
+
+    def rewrite(match: re.Match[str]) -> str:
+        try:
+            code = rewrite_imports(match.group(1))[0]
+        except SyntaxError:
+            code = match.group(1)
+        return f"```python\n{code}```"
+
+    return CODE_BLOCK.sub(rewrite, text)
 
 
 def _sha256(path: Path) -> str:
@@ -285,6 +330,19 @@ def extract(sdist: Path, version: str, target: Path = UPSTREAM) -> list[Rewrite]
             for rewrite in rewrites:
                 note = f"  (absent: {', '.join(rewrite.absent)})" if rewrite.absent else ""
                 print(f"{path}:{rewrite.line}: {rewrite.before!r} -> {rewrite.after!r}{note}")
+    guides = target / "docs"
+    guides.mkdir()
+    with tarfile.open(sdist) as archive:
+        for path, member in _members(archive, GUIDES, folder="docs").items():
+            handle = archive.extractfile(member)
+            assert handle is not None, member
+            (guides / path).write_text(rewrite_guide(handle.read().decode()))
+        (guides / "scripts").mkdir()
+        for name, member in _members(archive, GUIDE_SCRIPTS.values(), folder="").items():
+            handle = archive.extractfile(member)
+            assert handle is not None, member
+            script = Path(name).name
+            (guides / "scripts" / script).write_text(rewrite_imports(handle.read().decode())[0])
     # a package, so that upstream.test_search does not clash with tests/core/test_search.py
     (target / "__init__.py").write_text(header)
     (target / "_absent.py").write_text(header + ABSENT_MODULE)
@@ -294,6 +352,7 @@ def extract(sdist: Path, version: str, target: Path = UPSTREAM) -> list[Rewrite]
         "sdist": sdist.name,
         "sdist_sha256": _sha256(sdist),
         "files": [Path(path).name for path in SELECTED],
+        "guides": list(GUIDES),
         "fetch_sha256": _sha256(Path(__file__)),
     }
     MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
@@ -333,7 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rewrites = extract(download(version), version)
     absent = sorted({name for rewrite in rewrites for name in rewrite.absent})
-    print(f"wrote {len(SELECTED)} files to {UPSTREAM}; {len(rewrites)} imports rewritten")
+    print(
+        f"wrote {len(SELECTED)} test files and {len(GUIDES)} guides to {UPSTREAM}; "
+        f"{len(rewrites)} imports rewritten in the tests"
+    )
     if absent:
         print(f"no lamin_core equivalent (stand-ins): {', '.join(absent)}")
     return 0
