@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from lamin_core.annotations.dtypes import readable_dtype
 from lamin_core.models.registry import label_link, label_registries
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def labels_by_feature_lines(artifact: Artifact) -> list[str]:
         for feature_id, name, dtype, value in rows:
             by_feature.setdefault((feature_id, name, dtype), []).append(value)
     return [
-        f"    {name} ({dtype}): {_join(values)}"
+        f"    {name} ({readable_dtype(session, dtype)}): {_join(values)}"
         for (_, name, dtype), values in sorted(by_feature.items())
     ]
 
@@ -153,7 +154,10 @@ def describe_features(artifact: Artifact) -> str:
         lines += set_lines
     if measured:
         lines.append("  Labels by feature")
-        lines += [f"    {name} ({dtype}): {_join(vals)}" for name, dtype, vals in measured]
+        lines += [
+            f"    {name} ({readable_dtype(instance.session, dtype)}): {_join(vals)}"
+            for name, dtype, vals in measured
+        ]
     if other:
         lines.append("  Labels")
         lines += other

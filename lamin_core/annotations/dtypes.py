@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import typing
 from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
+import sqlalchemy as sa
 
 from lamin_core.errors import RegistryReferenceError, ValidationError, did_you_mean
 from lamin_core.errors.values import json_value
@@ -35,7 +37,16 @@ from lamin_core.models.registry import (
     split_list,
 )
 
-__all__ = ["SIMPLE_DTYPES", "DType", "dtype_text", "parse_dtype", "valid_dtypes_text"]
+__all__ = [
+    "SIMPLE_DTYPES",
+    "DType",
+    "dtype_text",
+    "parse_dtype",
+    "readable_dtype",
+    "type_condition",
+    "type_record",
+    "valid_dtypes_text",
+]
 
 SIMPLE_DTYPES = ("str", "int", "float", "num", "bool", "date", "datetime", "dict")
 
@@ -43,7 +54,10 @@ SIMPLE_DTYPES = ("str", "int", "float", "num", "bool", "date", "datetime", "dict
 def valid_dtypes_text() -> str:
     """Return the list of valid dtypes for error messages."""
     labels = ", ".join(f"cat[{reference_text(r)}]" for r in label_registries())
-    return f"{', '.join(SIMPLE_DTYPES)}, {labels}, cat[A|B], list[<dtype>]"
+    return (
+        f"{', '.join(SIMPLE_DTYPES)}, {labels}, cat[A|B], a Record or ULabel type record "
+        "(is_type=True), list[<dtype>]"
+    )
 
 
 @dataclass(frozen=True)
@@ -55,12 +69,15 @@ class DType:
         base: One of `SIMPLE_DTYPES` or ``"cat"``.
         is_list: Values are lists of `base` values.
         registries: For ``cat``: (registry, field) pairs, e.g. ``((ULabel, "name"),)``.
+        type_uid: For a dtype naming a type record (``cat[Record[<uid>]]``): the uid of the
+            type; values are then only the records of that type (and of its subtypes).
     """
 
     text: str
     base: str
     is_list: bool = False
     registries: tuple[tuple[type, str], ...] = ()
+    type_uid: str | None = None
 
     @property
     def is_categorical(self) -> bool:
@@ -211,7 +228,36 @@ def dtype_text(dtype: Any) -> str:
         return f"cat[{'|'.join(parts)}]"
     if isinstance(dtype, type) and dtype in _PYTHON_TYPES:
         return _PYTHON_TYPES[dtype]
+    if _is_type_record(dtype):
+        return f"cat[{type(dtype).__name__}[{_type_uid(dtype)}]]"
     return f"cat[{_categorical_part(dtype)}]"
+
+
+def _is_type_record(value: Any) -> bool:
+    """Whether `value` is a record (not a class) of a label registry that has types."""
+    registry = type(value)
+    return (
+        not isinstance(value, type)
+        and is_label_registry(registry)
+        and "type_id" in field_names(registry)
+    )
+
+
+def _type_uid(record: Any) -> str:
+    name = type(record).__name__
+    if record.id is None:
+        raise ValidationError(
+            f"{name} {record.name!r} is not saved; save the type before using it as a dtype: "
+            f"ln.{name}(name={record.name!r}, is_type=True).save()."
+        )
+    if not record.is_type:
+        raise ValidationError(
+            f"{name} {record.name!r} is not a type (is_type=False), so it cannot be a dtype: "
+            f"only a type groups the records a column may hold. Pass its type"
+            f"{'' if record.type is None else f' ({record.type.name!r})'}, the registry "
+            f"ln.{name}, or make a type with ln.{name}(name=..., is_type=True).save()."
+        )
+    return str(record.uid)
 
 
 def _categorical_part(value: Any) -> str:
@@ -264,6 +310,19 @@ def parse_dtype(text: Any) -> DType:
     if stripped in SIMPLE_DTYPES:
         canonical = f"list[{stripped}]" if is_list else stripped
         return DType(canonical, stripped, is_list)
+    typed = _TYPED.match(stripped)
+    if typed is not None:
+        registry = registry_named(typed.group("registry"))
+        if registry is None or not is_label_registry(registry) or not hasattr(registry, "type"):
+            raise _invalid(text, f": {typed.group('registry')} has no type records", "")
+        canonical = f"cat[{registry.__name__}[{typed.group('uid')}]]"
+        return DType(
+            f"list[{canonical}]" if is_list else canonical,
+            "cat",
+            is_list,
+            ((registry, registry._name_field),),
+            typed.group("uid"),
+        )
     try:
         registries = parse_categorical(stripped)  # the one parser of cat[...]
     except RegistryReferenceError as error:
@@ -272,3 +331,74 @@ def parse_dtype(text: Any) -> DType:
         raise _invalid(text)
     canonical = f"cat[{'|'.join(reference_text(r, f) for r, f in registries)}]"
     return DType(f"list[{canonical}]" if is_list else canonical, "cat", is_list, registries)
+
+
+# a type record as dtype: cat[Record[<uid>]] or cat[ULabel[<uid>]] (the uid survives renames)
+_TYPED = re.compile(r"^cat\[(?P<registry>\w+)\[(?P<uid>[A-Za-z0-9]+)\]\]$")
+
+
+def _type_record(session: Any, dtype: DType) -> Any:
+    """Return the type record a dtype names, or raise if it was deleted."""
+    registry: Any = dtype.registries[0][0]
+    record = session.scalars(sa.select(registry).where(registry.uid == dtype.type_uid)).first()
+    if record is None:
+        raise ValidationError(
+            f"The dtype {dtype.text!r} names the {registry.__name__} type with uid "
+            f"{dtype.type_uid!r}, which is not in the catalog; give the feature a dtype that "
+            "exists."
+        )
+    return record
+
+
+def type_record(session: Any, dtype: DType) -> Any:
+    """Return the type record a dtype such as ``cat[Record[<uid>]]`` names, or None.
+
+    Raises:
+        ValidationError: the type is not in the catalog (deleted).
+    """
+    return None if dtype.type_uid is None else _type_record(session, dtype)
+
+
+def type_condition(session: Any, dtype: DType) -> list[Any]:
+    """Return the SQL conditions restricting a type dtype's registry to the type's records.
+
+    The records of the type and of its subtypes (types whose ``type`` is the type, at any
+    depth) count; [] for a dtype without a type.
+    """
+    if dtype.type_uid is None:
+        return []
+    registry: Any = dtype.registries[0][0]
+    type_ids = [_type_record(session, dtype).id]
+    frontier = list(type_ids)
+    while frontier:  # subtypes, breadth first; a type hierarchy is shallow
+        frontier = list(
+            session.scalars(
+                sa.select(registry.id).where(
+                    registry.type_id.in_(frontier), registry.is_type.is_(True)
+                )
+            )
+        )
+        frontier = [i for i in frontier if i not in type_ids]
+        type_ids += frontier
+    # table columns, not ORM attributes: the value loaders read the DBAPI cursor of a Core select
+    return [registry.__table__.c.type_id.in_(type_ids)]
+
+
+def readable_dtype(session: Any, text: str | None) -> str | None:
+    """Return a dtype with a type record's uid replaced by its name and its parent types.
+
+    ``cat[Record[<uid>]]`` -> ``cat[Record[Perturbations]]``; a subtype is nested in its
+    type (``cat[Record[Samples[Blood]]]``). Other dtypes come back unchanged.
+    """
+    if text is None:
+        return None
+    dtype = parse_dtype(text)
+    if dtype.type_uid is None:
+        return dtype.text
+    record = _type_record(session, dtype)
+    nested = f"[{record.name}]"
+    parent, seen = record.type, {record.id}
+    while parent is not None and parent.id not in seen:
+        nested, seen = f"[{parent.name}{nested}]", seen | {parent.id}
+        parent = parent.type
+    return dtype.text.replace(f"[{dtype.type_uid}]", nested)

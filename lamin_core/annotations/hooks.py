@@ -63,10 +63,10 @@ def _on_name(target: Any, value: Any, oldvalue: Any, initiator: Any) -> str:
     return check_feature_name(value)
 
 
-def _on_dtype(target: Any, value: Any, oldvalue: Any, initiator: Any) -> str:
+def _on_dtype(target: Any, value: Any, oldvalue: Any, initiator: Any) -> str | None:
     from lamin_core.annotations.dtypes import parse_dtype
 
-    return parse_dtype(value).text
+    return None if value is None else parse_dtype(value).text
 
 
 def check_redeclared_dtype(existing: Any, kwargs: dict[str, Any]) -> None:
@@ -90,13 +90,23 @@ def check_redeclared_dtype(existing: Any, kwargs: dict[str, Any]) -> None:
 
 
 def check_dtype_given(mapper: Any, connection: Any, target: Any) -> None:
-    """Refuse to write a Feature without a dtype, with the choices.
+    """Refuse to write a Feature without a dtype (or a feature type with one), with the fix.
 
     Raises:
-        ValidationError: the feature has no dtype; nothing is written.
+        ValidationError: a feature has no dtype, or a feature type has one; nothing is
+            written.
     """
     from lamin_core.annotations.dtypes import valid_dtypes_text
 
+    if target.is_type:
+        if target.dtype is not None:
+            raise ValidationError(
+                f"Feature {target.name!r} is a feature type (is_type=True), which groups "
+                f"features and has no dtype, got dtype={target.dtype!r}. Leave dtype out, or "
+                f"make a feature of that type: ln.Feature(name=..., dtype={target.dtype!r}, "
+                f"type=<the type>)."
+            )
+        return
     if target.dtype is None:
         raise ValidationError(
             f"Feature {target.name!r} has no dtype; dtype is required. Pass one of: "

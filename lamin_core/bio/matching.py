@@ -124,6 +124,7 @@ def match_values(
     organism: Any = None,
     use_public: bool = True,
     suggest: bool = True,
+    conditions: list[Any] | None = None,
 ) -> MatchResult:
     """Match distinct `values` against ``registry.name``, then its public source.
 
@@ -135,9 +136,14 @@ def match_values(
         organism: For organism-bound registries (Gene): a name or an Organism record.
         use_public: Also look values up in the public source of bio registries.
         suggest: Find close matches for non-validated values.
+        conditions: SQL conditions the matching records must also meet, e.g. that they are
+            records of a type (a feature whose dtype is a type record).
     """
     uniques = pd.Index(pd.unique(pd.Series(list(values), dtype=object)), dtype=object)
+    extra = list(conditions or [])
     conditions = organism_condition(session, registry, organism)
+    if conditions is not None:
+        conditions = conditions + extra
     in_registry = values_in_registry(session, registry, name, uniques, conditions)
     result = MatchResult(field_label(registry, name), validated=uniques[in_registry].tolist())
     rest = uniques[~in_registry]

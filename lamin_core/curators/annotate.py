@@ -68,6 +68,7 @@ def annotate(curator: BaseCurator, artifact: Artifact) -> None:
         if name == "columns":
             continue
         conditions = organism_condition(session, key.registry, curator._organism) or []
+        conditions = [*conditions, *key.conditions]  # e.g. only the records of a type
         values = key.read().values.tolist()
         ids = _ids_by_value(session, key.registry, key.field, values, conditions)
         if name == "var_index":

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from lamin_core.annotations.dtypes import DType, parse_dtype
+from lamin_core.annotations.dtypes import parse_dtype
 from lamin_core.bio.matching import match_values, resolve_field
+from lamin_core.curators.columns import column_problem
 from lamin_core.curators.keys import CuratedKey, column_key, columns_key
 from lamin_core.curators.report import KeyReport, error_text, log_report, logger, quoted
 from lamin_core.curators.schema_rules import CatManager, coerce_columns, schema_problems
@@ -34,17 +35,6 @@ if TYPE_CHECKING:
     from lamin_core.models import Artifact, Run, Schema
 
 __all__ = ["BaseCurator", "CurateLookup"]
-
-_KINDS = {"int": "iu", "float": "iuf", "num": "iuf", "bool": "b", "str": "OSU", "date": "MOSU"}
-_KINDS["datetime"] = _KINDS["date"]
-
-
-def _column_dtype_problem(series: pd.Series, dtype: DType) -> str | None:
-    if dtype.is_list or dtype.base in ("dict", "cat"):
-        return None
-    if series.dtype.kind in _KINDS[dtype.base]:
-        return None
-    return f"the feature has dtype {dtype.text!r}, but the column holds {series.dtype}"
 
 
 class BaseCurator:
@@ -69,6 +59,8 @@ class BaseCurator:
         self._allowed: set[str] | None = None
         self._coerce_problems: dict[str, str] = {}
         self._coerce = False
+        self._coerced: dict[str, pd.Series] = {}  # converted columns, apart from the caller's
+        self._index_feature: Any = None  # the Feature the frame's index is validated as
         self._var_slot = "var"
 
     # --- keys --------------------------------------------------------------------------------
@@ -135,6 +127,7 @@ class BaseCurator:
                 found.values,
                 organism=self._organism,
                 use_public=key.use_public,
+                conditions=key.conditions,
             )
         if key.name == "columns":
             report.dtype_problems = {**self._feature_problems(), **schema_problems(self)}
@@ -157,11 +150,37 @@ class BaseCurator:
                         f"the feature has dtype {dtype.text!r}, but the column is validated "
                         f"against {key.label}"
                     )
-                continue
-            problem = _column_dtype_problem(self._frame[column], dtype)
+                if column in problems:
+                    continue
+            # labels too: missing values of a non-nullable feature, scalars in a list column
+            problem = column_problem(self._column(column), dtype, feature)
             if problem is not None:
                 problems[column] = problem
+        index = self._index_feature
+        if index is not None:
+            problem = column_problem(pd.Series(self._frame.index), parse_dtype(index.dtype), index)
+            if problem is not None:
+                problems["index"] = problem.replace("the column", "the index")
         return problems
+
+    def _column(self, name: str) -> pd.Series:
+        """Return a column as validated and saved: coerced if the schema or feature says so."""
+        coerced = self._coerced.get(name)
+        return coerced if coerced is not None else self._frame[name]
+
+    def saved_data(self) -> Any:
+        """Return the dataset to save: the caller's, or a copy holding the coerced columns.
+
+        The caller's object is not changed by coercion (standardize() does change it).
+        """
+        if not self._coerced:
+            return self._data
+        frame = self._frame.assign(**{str(k): v for k, v in self._coerced.items()})
+        if self._data is self._frame:
+            return frame
+        data = self._data.copy()  # an AnnData: its obs holds the coerced columns
+        data.obs = frame
+        return data
 
     def _match_all(self) -> dict[str, KeyReport]:
         with get_instance().reading():  # no idle transaction left open on PostgreSQL
@@ -181,8 +200,7 @@ class BaseCurator:
         """
         from lamin_core.bio.models import Gene
 
-        if self._coerce:
-            coerce_columns(self)
+        coerce_columns(self)  # the schema's coerce, or a feature's
         var = self._keys.get("var_index")
         if var is not None and var.registry is Gene and var.field == "symbol":
             logger.warning(
@@ -337,6 +355,8 @@ class BaseCurator:
                 key.feature = self._features[name]
 
     def _new_record(self, key: CuratedKey, value: Any, kwargs: dict[str, Any]) -> Any:
+        if key.type_record is not None:  # a record of the key's type (a feature of its type)
+            kwargs = {"type": key.type_record, **kwargs}
         if key.name == "columns":
             dtype = self._infer_dtype(str(value))
             return key.registry(**{key.field: value, "dtype": dtype, **kwargs})

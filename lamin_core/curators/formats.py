@@ -88,10 +88,11 @@ class DataFrameCurator(BaseCurator):
     ) -> Artifact:
         from lamin_core.models import Artifact
 
+        data = self.saved_data()
         artifact = Artifact.from_df(
-            self._data, key=key, description=description, revises=revises, run=run
+            data, key=key, description=description, revises=revises, run=run
         )
-        artifact.n_observations = len(self._data)
+        artifact.n_observations = len(data)
         return artifact
 
 
@@ -172,7 +173,7 @@ class AnnDataCurator(BaseCurator):
         from lamin_core.models import Artifact
 
         return Artifact.from_anndata(
-            self._data, key=key, description=description, revises=revises, run=run
+            self.saved_data(), key=key, description=description, revises=revises, run=run
         )
 
 

@@ -9,6 +9,7 @@ expected, a duplicated var index) are found here too.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["CuratedKey", "Distinct", "column_key", "columns_key", "distinct", "index_key"]
+__all__ = [
+    "CuratedKey",
+    "Distinct",
+    "column_key",
+    "columns_key",
+    "distinct",
+    "index_key",
+    "list_column_key",
+]
 
 SHOW = 10
 
@@ -52,6 +61,9 @@ class CuratedKey:
         use_public: Look values up in the registry's public source too.
         strict: Every value must validate. A lenient key (the columns of a schema without
             ``maximal_set``) fails only when none does; the others are left unannotated.
+        conditions: SQL conditions a matching record must also meet (the records of a type,
+            the features of a feature type).
+        type_record: The type those records have; `add_new_from` gives it to new records.
     """
 
     name: str
@@ -62,11 +74,14 @@ class CuratedKey:
     feature: Any = None
     use_public: bool = True
     strict: bool = True
+    conditions: list[Any] = dataclasses.field(default_factory=list)
+    type_record: Any = None  # the type the values' records belong to (set on new records)
 
     @property
     def label(self) -> str:
-        """The registry field, e.g. ``"Gene.symbol"``."""
-        return f"{self.registry.__name__}.{self.field}"
+        """The registry field, e.g. ``"Gene.symbol"`` or ``"Record.name of type 'Samples'"``."""
+        scope = "" if self.type_record is None else f" of type {self.type_record.name!r}"
+        return f"{self.registry.__name__}.{self.field}{scope}"
 
 
 def _is_text_field(registry: type, field: str) -> bool:
@@ -136,6 +151,43 @@ def column_key(
                 frame[column] = pd.Categorical(series.map(lambda v: mapper.get(v, v)))
         else:
             frame[column] = series.map(mapper).fillna(series)
+
+    return CuratedKey(column, registry, field, read, write, feature)
+
+
+def list_column_key(
+    frame: pd.DataFrame, column: str, registry: type, field: str, feature: Any = None
+) -> CuratedKey:
+    """Return the key validating the items of a column of lists (a ``list[cat[...]]`` feature).
+
+    Cells that are not lists are left to the column's dtype check; standardizing maps the
+    items inside each list.
+    """
+    label = f"{registry.__name__}.{field}"
+
+    def read() -> Distinct:
+        items = [
+            item
+            for cell in frame[column]
+            if isinstance(cell, (list, tuple, np.ndarray))
+            for item in cell
+        ]
+        values, n_missing = distinct(pd.Series(items, dtype=object))
+        result = Distinct(values, n_missing)
+        if _is_text_field(registry, field):
+            found = _non_text(column, values, "list items", label)
+            if found is not None:
+                result.problem, result.bad_values = found
+        return result
+
+    def write(mapper: dict[Any, Any]) -> None:
+        frame[column] = frame[column].map(
+            lambda cell: (
+                [mapper.get(item, item) for item in cell]
+                if isinstance(cell, (list, tuple, np.ndarray))
+                else cell
+            )
+        )
 
     return CuratedKey(column, registry, field, read, write, feature)
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 
-from lamin_core.annotations.dtypes import DType, parse_dtype
-from lamin_core.curators.keys import column_key, columns_key, index_key
+from lamin_core.annotations.dtypes import parse_dtype, type_condition, type_record
+from lamin_core.curators.columns import coerce_series
+from lamin_core.curators.keys import column_key, columns_key, index_key, list_column_key
 from lamin_core.errors import (
     InvalidArgument,
     RegistryReferenceError,
@@ -30,6 +30,7 @@ from lamin_core.errors import (
 from lamin_core.instance import get_instance
 from lamin_core.models import Feature, Schema
 from lamin_core.models.registry import parse_reference
+from lamin_core.models.schema import feature_type_uid
 
 if TYPE_CHECKING:
     from lamin_core.curators.base import BaseCurator
@@ -44,9 +45,6 @@ __all__ = [
     "infer_organism",
     "schema_problems",
 ]
-
-# pandas dtypes a column is converted to under coerce_dtype, by feature dtype
-_COERCE = {"int": "int64", "float": "float64", "num": "float64", "bool": "bool", "str": "str"}
 
 
 def check_schema(schema: Any, *, otype: str) -> Schema:
@@ -82,6 +80,8 @@ def check_schema(schema: Any, *, otype: str) -> Schema:
 
 
 def _itype_field(schema: Schema) -> tuple[Any, str]:
+    if feature_type_uid(schema.itype) is not None:
+        return Feature, "name"
     try:
         return parse_reference(schema.itype)
     except RegistryReferenceError as error:
@@ -91,32 +91,63 @@ def _itype_field(schema: Schema) -> tuple[Any, str]:
         ) from error
 
 
+def _feature_type_condition(session: Any, schema: Schema) -> list[Any]:
+    """Return the condition restricting features to those of the schema's feature type."""
+    uid = feature_type_uid(schema.itype)
+    if uid is None:
+        return []
+    feature_type = session.scalars(sa.select(Feature).where(Feature.uid == uid)).first()
+    if feature_type is None:
+        raise ValidationError(
+            f"Schema {schema.name or schema.uid!r} validates against the features of the "
+            f"feature type with uid {uid!r}, which is not in the catalog; make the schema "
+            "again with an existing feature type."
+        )
+    return [Feature.__table__.c.type_id == feature_type.id]  # a Core column: see type_condition
+
+
+def _feature_type(session: Any, schema: Schema) -> Feature | None:
+    uid = feature_type_uid(schema.itype)
+    if uid is None:
+        return None
+    return session.scalars(sa.select(Feature).where(Feature.uid == uid)).first()
+
+
 def add_frame_keys(curator: BaseCurator, schema: Schema) -> None:
     """Give `curator` the keys of a frame (a DataFrame, ``adata.obs``) under `schema`."""
     registry, field = _itype_field(schema)
     frame = curator._frame
     key = columns_key(frame, registry, field)
     key.strict = bool(schema.maximal_set) and schema.n == 0
-    curator._keys["columns"] = key
     names = [str(c) for c in frame.columns]
     declared = list(schema.features) if registry is Feature else []
     by_name = {feature.name: feature for feature in declared}
     registered: dict[str, Feature] = {}
-    if schema.flexible and registry is Feature:
-        with get_instance().reading() as session:
-            rows = session.scalars(sa.select(Feature).where(Feature.name.in_(names)))
+    with get_instance().reading() as session:
+        key.conditions = _feature_type_condition(session, schema)
+        key.type_record = _feature_type(session, schema)
+        if schema.flexible and registry is Feature:
+            rows = session.scalars(
+                sa.select(Feature).where(Feature.name.in_(names), *key.conditions)
+            )
             registered = {feature.name: feature for feature in rows}
-    known = {**registered, **by_name}
-    curator._features = {name: known[name] for name in names if name in known}
-    curator._required = [f.name for f in declared] if schema.minimal_set else []
-    curator._allowed = set(known) if schema.maximal_set and declared else None
-    curator._coerce = bool(schema.coerce_dtype)
-    for name, feature in curator._features.items():
-        dtype = parse_dtype(feature.dtype)
-        if dtype.is_categorical and not dtype.is_list:
+        curator._keys["columns"] = key
+        known = {**registered, **by_name}
+        curator._features = {name: known[name] for name in names if name in known}
+        curator._required = [f.name for f in declared] if schema.minimal_set else []
+        curator._allowed = set(known) if schema.maximal_set and declared else None
+        curator._coerce = bool(schema.coerce_dtype)
+        curator._index_feature = schema.index
+        for name, feature in curator._features.items():
+            dtype = parse_dtype(feature.dtype)
+            if not dtype.is_categorical:
+                continue
             label_registry, label_field = dtype.registries[0]
             curator._check_organism(label_registry)
-            curator._keys[name] = column_key(frame, name, label_registry, label_field, feature)
+            make_key = list_column_key if dtype.is_list else column_key
+            curator._keys[name] = make_key(frame, name, label_registry, label_field, feature)
+            curator._keys[name].conditions = type_condition(session, dtype)
+            curator._keys[name].type_record = type_record(session, dtype)
 
 
 def add_var_key(curator: BaseCurator, adata: Any, schema: Schema) -> None:
@@ -157,40 +188,24 @@ def schema_problems(curator: BaseCurator) -> dict[str, str]:
 
 
 def coerce_columns(curator: BaseCurator) -> None:
-    """Convert the columns of non-categorical features to their dtype, in place.
+    """Convert the columns whose feature (or the schema) says ``coerce`` to the feature's dtype.
 
-    Columns that cannot be converted are recorded as problems of the "columns" key.
+    The converted columns are kept in ``curator._coerced`` (the caller's frame is not
+    changed); columns that cannot be converted losslessly are problems of the "columns" key.
     """
-    curator._coerce_problems = {}
+    curator._coerce_problems, curator._coerced = {}, {}
     frame = curator._frame
     for name, feature in curator._features.items():
-        dtype = parse_dtype(feature.dtype)
-        target = _target(dtype)
-        if target is None or _fits(frame[name], dtype):
+        if not (curator._coerce or feature.coerce):
             continue
-        try:
-            if target == "datetime":
-                frame[name] = pd.to_datetime(frame[name])
-            else:
-                frame[name] = frame[name].astype(target)  # type: ignore[call-overload]
-        except (ValueError, TypeError) as error:
+        dtype = parse_dtype(feature.dtype)
+        converted, problem = coerce_series(frame[name], dtype)
+        if problem is not None:
             curator._coerce_problems[name] = (
-                f"cannot be coerced to the feature's dtype {dtype.text!r} ({error})"
+                f"cannot be coerced to the feature's dtype {dtype.text!r}: {problem}"
             )
-
-
-def _target(dtype: DType) -> str | None:
-    if dtype.is_list or dtype.is_categorical:
-        return None
-    if dtype.base in ("date", "datetime"):
-        return "datetime"
-    return _COERCE.get(dtype.base)
-
-
-def _fits(series: pd.Series, dtype: DType) -> bool:
-    kinds = {"int": "iu", "float": "f", "num": "iuf", "bool": "b", "str": "OSU"}
-    kinds["date"] = kinds["datetime"] = "M"
-    return series.dtype.kind in kinds.get(dtype.base, "")
+        elif converted is not None:
+            curator._coerced[name] = converted
 
 
 class CatManager:

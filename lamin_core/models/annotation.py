@@ -139,10 +139,18 @@ class Feature(FeatureComparisons, CanCurate, HasSynonyms, Record):
     _search_fields = ("name", "description", "synonyms")
 
     name: Mapped[str] = mapped_column(String(255), unique=True)
-    dtype: Mapped[str] = mapped_column(String(255))
+    # None only for a feature type (is_type=True), which groups features and holds no values
+    dtype: Mapped[str | None] = mapped_column(String(255))
     unit: Mapped[str | None] = mapped_column(String(64))
     description: Mapped[str | None] = mapped_column(Text)
     synonyms: Mapped[str | None] = mapped_column(Text)
+    is_type: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
+    # the feature type grouping this feature (LaminDB 2.x: ForeignKey("self", PROTECT))
+    type_id: Mapped[int | None] = mapped_column(ForeignKey("feature.id"), index=True)
+    # whether a column of this feature may hold missing values (None for a feature type)
+    nullable: Mapped[bool | None] = mapped_column(Boolean)
+    # whether a column is converted to the dtype before it is validated (losslessly)
+    coerce: Mapped[bool | None] = mapped_column(Boolean)
     run_id: Mapped[int | None] = run_column()
     created_at: Mapped[dt.datetime] = created_at_column()
     created_by_id: Mapped[int | None] = created_by_column()
@@ -151,6 +159,53 @@ class Feature(FeatureComparisons, CanCurate, HasSynonyms, Record):
         secondary=featureset_feature, back_populates="features"
     )
     values: Mapped[list[FeatureValue]] = relationship(back_populates="feature")
+    type: Mapped[Feature | None] = relationship(
+        remote_side="Feature.id", foreign_keys=[type_id], back_populates="features"
+    )
+    features: Mapped[list[Feature]] = relationship(
+        back_populates="type", foreign_keys=[type_id], passive_deletes="all"
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs = _feature_kwargs(kwargs)
+        if not kwargs.get("is_type"):
+            kwargs.setdefault("nullable", True)
+        super().__init__(**kwargs)
+
+    @classmethod
+    def _existing_for_call(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return super()._existing_for_call(args, _feature_kwargs(kwargs))
+
+    @sa.orm.validates("type")
+    def _validate_type(self, name: str, value: Any) -> Any:
+        if value is None:
+            return value
+        if not isinstance(value, Feature):
+            raise ValidationError(
+                f"The type of a Feature is a Feature with is_type=True, got "
+                f"{type(value).__name__} {value!r}."
+            )
+        if not value.is_type:
+            raise ValidationError(
+                f"Feature {value.name!r} is not a feature type; a feature's type must have "
+                f"is_type=True. Make one with ln.Feature(name='MyFeatures', is_type=True).save()."
+            )
+        return value
+
+
+def _feature_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Return Feature arguments with the older name ``coerce_dtype`` read as ``coerce``."""
+    if "coerce_dtype" not in kwargs:
+        return kwargs
+    kwargs = dict(kwargs)
+    older = kwargs.pop("coerce_dtype")
+    if "coerce" in kwargs and kwargs["coerce"] != older:
+        raise ValidationError(
+            f"Feature got coerce={kwargs['coerce']!r} and coerce_dtype={older!r}; coerce_dtype "
+            "is the older name of coerce: pass only coerce=."
+        )
+    kwargs["coerce"] = older
+    return kwargs
 
 
 class FeatureValue(Record):

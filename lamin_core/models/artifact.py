@@ -272,6 +272,8 @@ class Artifact(IsVersioned):
             )
         curator = above.curate(df, schema) if schema is not None else None
         extra: dict[str, Any] = {"space": space} if space is not None else {}
+        if curator is not None:  # the coerced values, if the schema coerces
+            df = curator.saved_data()
         artifact = cls(df, key=key, description=description, revises=revises, run=run, **extra)
         if curator is not None:
             artifact.__dict__["_curator"] = curator  # save() annotates from it
@@ -316,6 +318,8 @@ class Artifact(IsVersioned):
             )
         curator = above.curate(adata, schema) if schema is not None else None
         extra: dict[str, Any] = {"space": space} if space is not None else {}
+        if curator is not None:  # the coerced obs columns, if the schema coerces
+            adata = curator.saved_data()
         artifact = cls(adata, key=key, description=description, revises=revises, run=run, **extra)
         artifact.otype = "AnnData"
         artifact.kind = "dataset"

@@ -410,7 +410,9 @@ def split_list(dtype: str) -> tuple[bool, str]:
 def parse_categorical(dtype: str) -> tuple[RegistryRef, ...] | None:
     """Parse a categorical dtype: ``cat``, ``cat[ULabel]``, ``cat[ULabel|bt.CellType.ontology_id]``.
 
-    ``cat`` alone means ``cat[ULabel]``. Wrap lists with `split_list` first.
+    ``cat`` alone means ``cat[ULabel]``; ``cat[Record[<uid>]]`` means the records of the type
+    with that uid (the registry is Record; `lamin_core.annotations.dtypes` reads the uid).
+    Wrap lists with `split_list` first.
 
     Returns:
         The (registry, label field) pairs, or None when `dtype` is not categorical.
@@ -423,7 +425,22 @@ def parse_categorical(dtype: str) -> tuple[RegistryRef, ...] | None:
         return None
     inner = match.group("inner")
     parts = ("ULabel" if inner is None else inner).split("|")
-    return tuple(parse_reference(part, labels_only=True) for part in parts)
+    return tuple(_parse_part(part) for part in parts)
+
+
+# a type record as the part of a dtype: Record[<uid>] (the records of that type)
+_TYPED_PART = re.compile(r"^(?P<registry>\w+)\[(?P<uid>[A-Za-z0-9]+)\]$")
+
+
+def _parse_part(part: str) -> RegistryRef:
+    typed = _TYPED_PART.match(part)
+    if typed is None:
+        return parse_reference(part, labels_only=True)
+    ref = parse_reference(typed.group("registry"), labels_only=True)
+    if "type_id" not in field_names(ref.registry):
+        reason = f"{ref.registry.__name__} has no type records"
+        raise _error(part, reason, " Name the registry alone, e.g. 'bionty.CellType'.")
+    return ref
 
 
 def categorical_registries(dtype: str) -> tuple[RegistryRef, ...]:

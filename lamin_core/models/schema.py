@@ -15,6 +15,7 @@ Examples:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -34,9 +35,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPOSITE",
+    "FEATURE_TYPE_ITYPE",
     "SLOTS",
     "Schema",
     "artifact_schema",
+    "feature_type_uid",
     "schema_component",
     "schema_hash",
 ]
@@ -44,6 +47,8 @@ __all__ = [
 COMPOSITE = "Composite"  # the itype of a schema made of slots
 SLOTS = {"AnnData": ("obs", "var", "var.T")}  # the slots a composite schema may have, by otype
 _FLAGS = ("minimal_set", "maximal_set", "flexible", "coerce_dtype")
+# the itype of a schema validated against the features of a feature type
+FEATURE_TYPE_ITYPE = re.compile(r"^Feature\[(?P<uid>[A-Za-z0-9]+)\]$")
 
 schema_component = sa.Table(
     "schema_component",
@@ -73,6 +78,7 @@ def schema_hash(
     flexible: bool = False,
     coerce_dtype: bool = False,
     slots: dict[str, str] | None = None,
+    index: str | None = None,
 ) -> str:
     """Return the identity of a schema: what it requires, not its name or description.
 
@@ -86,12 +92,13 @@ def schema_hash(
         dtype: The dtype shared by all members, if any.
         minimal_set, maximal_set, flexible, coerce_dtype: The constraints.
         slots: For a composite: slot -> the component's hash.
+        index: The uid of the feature the index is validated as, if any.
     """
     is_plain = (
         itype == "Feature"
         and dtype is None
         and minimal_set
-        and not (maximal_set or flexible or coerce_dtype or slots)
+        and not (maximal_set or flexible or coerce_dtype or slots or index)
     )
     if is_plain and member_uids:
         return set_hash(member_uids)
@@ -104,6 +111,7 @@ def schema_hash(
             for flag, value in zip(_FLAGS, (minimal_set, maximal_set, flexible, coerce_dtype))
         ),
         *(f"slot:{slot}={component}" for slot, component in sorted((slots or {}).items())),
+        *([f"index={index}"] if index else []),  # absent: the hashes of schemas before it
     ]
     return hash_bytes("|".join(parts).encode())
 
@@ -112,6 +120,17 @@ def _itype_text(itype: Any) -> str:
     """Return the canonical text of an identifier type given as a registry, a field or text."""
     if itype is None:
         return "Feature"
+    if isinstance(itype, Feature):  # a feature type: its features are the identifiers
+        if not itype.is_type or itype.id is None:
+            state = "not saved" if itype.id is None else "not a feature type (is_type=False)"
+            raise _itype_error(
+                itype.name,
+                f"the Feature is {state}",
+                " Save a feature type, ln.Feature(name=..., is_type=True).save(), and pass it.",
+            )
+        return f"Feature[{itype.uid}]"
+    if isinstance(itype, str) and FEATURE_TYPE_ITYPE.match(itype):
+        return itype
     if isinstance(itype, str):
         try:
             return reference_text(*parse_reference(itype))
@@ -136,6 +155,24 @@ def _itype_error(itype: Any, reason: str, hint: str = "") -> ValidationError:
         "identifiers are validated against, e.g. itype=ln.Feature (the default), "
         "itype=bt.Gene.ensembl_gene_id or itype='bionty.Gene.symbol'."
     )
+
+
+def feature_type_uid(itype: str | None) -> str | None:
+    """Return the uid of the feature type an itype ``Feature[<uid>]`` names, or None."""
+    match = FEATURE_TYPE_ITYPE.match(itype or "")
+    return match.group("uid") if match else None
+
+
+def _check_index(index: Any) -> Feature | None:
+    if index is None:
+        return None
+    if not isinstance(index, Feature) or index.id is None or index.is_type:
+        raise ValidationError(
+            f"A Schema's index is a saved ln.Feature (not a feature type) the DataFrame index "
+            f"is validated as, got {type(index).__name__} {index!r}. Pass e.g. "
+            "index=ln.Feature(name='sample_id', dtype=str).save()."
+        )
+    return index
 
 
 def _check_features(features: Any) -> list[Feature]:
@@ -215,9 +252,20 @@ class _Declared:
     def __init__(self, features: Any, kwargs: dict[str, Any]) -> None:
         self.features = _check_features(features)
         self.slots = _check_slots(kwargs.pop("slots", None), kwargs.get("otype"))
+        if "coerce" in kwargs:  # LaminDB 2.x's name of coerce_dtype
+            coerce = kwargs.pop("coerce")
+            if kwargs.get("coerce_dtype") not in (None, coerce):
+                raise ValidationError(
+                    f"Schema got coerce={coerce!r} and coerce_dtype={kwargs['coerce_dtype']!r}; "
+                    "coerce is the 2.x name of coerce_dtype: pass only coerce=."
+                )
+            kwargs["coerce_dtype"] = coerce
+        self.index = _check_index(kwargs.pop("index", None))
+        if self.index is not None:
+            kwargs["index_feature_id"] = self.index.id
         given_itype = "itype" in kwargs
         itype = COMPOSITE if self.slots else _itype_text(kwargs.pop("itype", None))
-        if self.features and itype != "Feature":
+        if self.features and itype != "Feature" and not FEATURE_TYPE_ITYPE.match(itype):
             raise ValidationError(
                 f"A Schema of features has itype 'Feature', not {itype!r}; leave itype out or "
                 "pass itype=ln.Feature."
@@ -251,6 +299,7 @@ class _Declared:
             flexible=bool(self.flag("flexible")),
             coerce_dtype=bool(self.flag("coerce_dtype")),
             slots={slot: component._identity() for slot, component in self.slots.items()},
+            index=self.index.uid if self.index is not None else None,
         )
 
 
@@ -261,12 +310,16 @@ class Schema(CanCurate, Record):
         features: Saved ``ln.Feature`` records the dataset has (required by default).
         itype: The registry field that identifiers are validated against when there are no
             features, e.g. ``ln.Feature`` (columns must be registered features) or
-            ``bt.Gene.ensembl_gene_id`` (the var index of an AnnData).
+            ``bt.Gene.ensembl_gene_id`` (the var index of an AnnData); or a feature type
+            (``ln.Feature(name=..., is_type=True)``): columns are validated against the
+            features of that type.
         flexible: Also validate and annotate columns that are registered features but not in
             `features` (default: False with features, True with only an itype).
         minimal_set: Every feature in `features` must be present (default True).
         maximal_set: No column outside `features` may be present (default False).
-        coerce_dtype: Convert columns to their feature's dtype before checking (default False).
+        coerce_dtype: Convert columns to their feature's dtype before checking (default False);
+            ``coerce=`` is LaminDB 2.x's name, and ``schema.coerce`` reads it.
+        index: A Feature the DataFrame index is validated as.
         otype: The type of object described: ``"DataFrame"``, ``"AnnData"``.
         slots: For a composite object, slot -> component Schema, e.g.
             ``{"obs": obs_schema, "var.T": var_schema}`` for an AnnData.
@@ -288,7 +341,7 @@ class Schema(CanCurate, Record):
     _uid_length = 20
     _search_fields = ("name", "itype")
     # `registry` is reserved by SQLAlchemy's declarative base; queries accept it as an alias.
-    _field_aliases: ClassVar[dict[str, str]] = {"registry": "itype"}
+    _field_aliases: ClassVar[dict[str, str]] = {"registry": "itype", "coerce": "coerce_dtype"}
     _natural_keys = (("hash",),)
 
     name: Mapped[str | None] = mapped_column(String(255))
@@ -305,6 +358,8 @@ class Schema(CanCurate, Record):
     maximal_set: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
     flexible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
     coerce_dtype: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
+    # the feature the index of a DataFrame is validated as (LaminDB 2.x: Schema(index=...))
+    index_feature_id: Mapped[int | None] = mapped_column(ForeignKey("feature.id"), index=True)
 
     features: Mapped[list[Feature]] = relationship(
         secondary=featureset_feature, back_populates="feature_sets"
@@ -315,6 +370,7 @@ class Schema(CanCurate, Record):
     validated_artifacts: Mapped[list[Artifact]] = relationship(
         secondary=artifact_schema, back_populates="schema", viewonly=True
     )
+    index: Mapped[Feature | None] = relationship(foreign_keys=[index_feature_id])
 
     def __init__(self, features: Any = None, **kwargs: Any) -> None:
         declared = _Declared(features, kwargs)
@@ -349,6 +405,15 @@ class Schema(CanCurate, Record):
             if value is not None and getattr(existing, name) != value:
                 setattr(existing, name, value)
         return existing
+
+    @property
+    def coerce(self) -> bool | None:
+        """Whether columns are converted to their features' dtypes (2.x's name of coerce_dtype).
+
+        None when the schema does not coerce, as in LaminDB 2.x (a feature's own ``coerce``
+        then decides).
+        """
+        return True if self.coerce_dtype else None
 
     def _identity(self) -> str:
         """Return what identifies this schema inside a composite: its hash, else its uid."""
@@ -386,6 +451,7 @@ class Schema(CanCurate, Record):
             flexible=bool(self.flexible),
             coerce_dtype=bool(self.coerce_dtype),
             slots=slots,
+            index=self.index.uid if self.index is not None else None,
         )
 
     def _rehash(self) -> None:
