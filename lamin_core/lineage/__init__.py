@@ -28,7 +28,7 @@ from lamin_core.lineage.graph import LineageGraph, artifact_label
 from lamin_core.lineage.walk import check_arguments, walk
 
 if TYPE_CHECKING:
-    from lamin_core.models import Artifact, Run
+    from lamin_core.models import Artifact, Collection, Run
 
 __all__ = [
     "NODE_GAP",
@@ -47,7 +47,7 @@ __all__ = [
 
 
 def lineage(
-    record: Artifact | Run,
+    record: Artifact | Collection | Run,
     *,
     upstream: bool = True,
     downstream: bool = True,
@@ -60,7 +60,8 @@ def lineage(
     their outputs, the runs that read those, and so on.
 
     Args:
-        record: An Artifact, or a Run (its inputs are upstream, its outputs downstream).
+        record: An Artifact; a Collection (its members and what made them are upstream); or
+            a Run (its inputs are upstream, its outputs downstream).
         upstream: Include what `record` was made from.
         downstream: Include what was derived from `record`.
         depth: How many runs to cross in each direction (1: the run that made an artifact and
@@ -85,7 +86,7 @@ def lineage(
         return walk(session, record, upstream=upstream, downstream=downstream, depth=depth)
 
 
-def lineage_graph(artifact: Artifact, *, max_depth: int = 20) -> LineageGraph:
+def lineage_graph(artifact: Artifact | Collection, *, max_depth: int = 20) -> LineageGraph:
     """Return the graph of runs and input artifacts upstream of `artifact`."""
     return lineage(artifact, downstream=False, depth=max_depth)
 
@@ -107,11 +108,12 @@ def describe_lineage(artifact: Artifact) -> str:
     return "\n".join(f"{upstream} -> {downstream}" for upstream, downstream in edges)
 
 
-def view_lineage(artifact: Artifact, path: str | Path | None = None) -> Path | None:
+def view_lineage(artifact: Artifact | Collection, path: str | Path | None = None) -> Path | None:
     """Draw the lineage of `artifact`: show it inline in a notebook, else save it to a file.
 
     Args:
-        artifact: The artifact whose upstream runs, transforms and inputs are drawn.
+        artifact: The artifact (or collection) whose upstream runs, transforms and inputs are
+            drawn.
         path: Where to save the drawing; its suffix picks the format (.svg, .dot, and with
             graphviz also .png, .pdf). Without it, a notebook shows the drawing inline and a
             script saves an SVG in a temporary folder and prints its path.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from lamin_core.lineage.drawing import render, to_dot, to_mermaid
 
 if TYPE_CHECKING:
-    from lamin_core.models import Artifact, Run, Transform
+    from lamin_core.models import Artifact, Collection, Run, Transform
 
 __all__ = ["ARTIFACT", "RUN", "LineageGraph", "artifact_label", "artifact_node", "run_node"]
 
@@ -31,7 +31,7 @@ def run_node(run: Run) -> str:
     return f"{RUN}:{run.id}"
 
 
-def artifact_label(artifact: Artifact) -> str:
+def artifact_label(artifact: Artifact | Collection) -> str:
     """Return the label an artifact is drawn with: its key, else its uid."""
     return artifact.key or artifact.uid
 
@@ -61,8 +61,8 @@ class LineageGraph:
     nodes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     edges: list[tuple[str, str]] = field(default_factory=list)
     target: str = ""
-    records: dict[str, Artifact | Run] = field(default_factory=dict, repr=False)
-    start: Artifact | Run | None = field(default=None, repr=False)
+    records: dict[str, Artifact | Collection | Run] = field(default_factory=dict, repr=False)
+    start: Artifact | Collection | Run | None = field(default=None, repr=False)
 
     def add_artifact(self, artifact: Artifact) -> str:
         """Add an artifact's node (once); return its id."""
@@ -70,6 +70,15 @@ class LineageGraph:
         if node not in self.nodes:
             self.nodes[node] = (artifact_label(artifact), ARTIFACT, f"Artifact {artifact.uid}")
             self.records[node] = artifact
+        return node
+
+    def add_collection(self, collection: Collection) -> str:
+        """Add a collection's node (once, drawn as an artifact); return its id."""
+        node = f"collection:{collection.id}"
+        if node not in self.nodes:
+            label = f"{collection.key} (collection)"
+            self.nodes[node] = (label, ARTIFACT, f"Collection {collection.uid}")
+            self.records[node] = collection
         return node
 
     def add_run(self, run: Run, transform: Transform) -> str:

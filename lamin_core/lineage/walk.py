@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from lamin_core.errors import ValidationError
-from lamin_core.lineage.graph import LineageGraph, run_node
-from lamin_core.models import Artifact, Run, Transform
+from lamin_core.lineage.graph import LineageGraph, artifact_node, run_node
+from lamin_core.models import Artifact, Collection, Run, Transform
 from lamin_core.models.provenance import run_input_artifact
 
 __all__ = ["CHUNK", "check_arguments", "chunks", "walk"]
@@ -124,9 +124,9 @@ def check_arguments(record: Any, depth: Any) -> None:
     Raises:
         ValidationError: `record` is neither an Artifact nor a Run, or `depth` is no count.
     """
-    if not isinstance(record, (Artifact, Run)):
+    if not isinstance(record, (Artifact, Collection, Run)):
         raise ValidationError(
-            f"lineage() takes an Artifact or a Run, got {type(record).__name__}: "
+            f"lineage() takes an Artifact, a Collection or a Run, got {type(record).__name__}: "
             f"{record!r}. For a transform, pass one of its runs (transform.runs)."
         )
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
@@ -138,7 +138,7 @@ def check_arguments(record: Any, depth: Any) -> None:
 
 def walk(
     session: Session,
-    record: Artifact | Run,
+    record: Artifact | Collection | Run,
     *,
     upstream: bool = True,
     downstream: bool = True,
@@ -157,6 +157,18 @@ def walk(
                 state.edge(run_node(run), graph.target)
         if downstream:
             state.downstream([record], 0)
+    elif isinstance(record, Collection):
+        graph.target = graph.add_collection(record)
+        members = list(record.ordered_artifacts)
+        for artifact in members:
+            state.edge(graph.add_artifact(artifact), graph.target)
+        if upstream and state.within(1):
+            made = [(a, a.run) for a in members if a.run is not None]
+            state.upstream([(run, run.transform) for _artifact, run in made])
+            for artifact, run in made:
+                state.edge(run_node(run), artifact_node(artifact))
+        if downstream:
+            state.downstream(members, 0)
     else:
         graph.target = graph.add_run(record, record.transform)
         if upstream:

@@ -487,7 +487,13 @@ class Collection(IsVersioned):
     created_at: Mapped[dt.datetime] = created_at_column()
     created_by_id: Mapped[int | None] = created_by_column()
 
+    # the schema of its artifacts (LaminDB 2.x's Collection(schema=)); new versions keep it
+    schema_id: Mapped[int | None] = mapped_column(
+        ForeignKey("featureset.id", ondelete="SET NULL"), index=True
+    )
+
     run: Mapped[Run | None] = relationship(foreign_keys=[run_id])
+    schema: Mapped[Schema | None] = relationship(foreign_keys=[schema_id])
     artifacts: Mapped[list[Artifact]] = relationship(
         secondary=collection_artifact,
         back_populates="collections",
@@ -515,6 +521,34 @@ class Collection(IsVersioned):
         )
         self._members = members
         self._revises = revises
+
+    def view_lineage(self, path: str | Path | None = None) -> Path | None:
+        """Draw the collection with its artifacts and the runs that made them.
+
+        Args:
+            path: Where to save the drawing (its suffix picks the format); default: inline in
+                a notebook, else an SVG in a temporary folder.
+
+        Examples:
+            >>> collection.view_lineage("lineage.svg")
+        """
+        return above.view_lineage(self, path)
+
+    def append(self, artifact: Artifact, run: Run | None = None) -> Collection:
+        """Return a new version of the collection with `artifact` after its members (unsaved;
+        this version stays as it is).
+
+        Examples:
+            >>> collection_v2 = collection.append(artifact).save()
+        """
+        return Collection(
+            [*self.ordered_artifacts, artifact],
+            key=self.key,
+            description=self.description,
+            revises=self,
+            schema=self.schema,
+            run=run,
+        )
 
     def _after_links_changed(self, session: sa.orm.Session) -> None:
         """Rehash the members after ``collection.artifacts.add(...)`` and the like."""

@@ -76,7 +76,7 @@ def test_dataset2_differs_from_dataset1_in_genes_and_samples() -> None:
 
 
 def test_unknown_otype_is_refused_with_the_choices() -> None:
-    with pytest.raises(ln.ValidationError, match="'MuData'.*'DataFrame' or 'AnnData'"):
+    with pytest.raises(ln.ValidationError, match=r"'MuData'.*'DataFrame' or 'AnnData'"):
         mini_immuno.get_dataset1(otype="MuData")  # type: ignore[arg-type]
 
 

@@ -142,3 +142,27 @@ def test_get_by_key_returns_the_latest_version(instance: ln.Instance) -> None:
     assert ln.Artifact.get(key="data.parquet") == second
     assert ln.Artifact.get(key="data.parquet", version=first.version) == first
     assert ln.Artifact.filter(key="data.parquet").count() == 2
+
+
+def test_collection_schema_is_kept_by_new_versions_and_lineage_draws_members(
+    instance: ln.Instance, tmp_path
+) -> None:
+    ln.track(key="collect.py")
+    first = ln.Artifact.from_df(pd.DataFrame({"a": [1]}), key="part1.parquet").save()
+    second = ln.Artifact.from_df(pd.DataFrame({"a": [2]}), key="part2.parquet").save()
+    ln.finish()
+    schema = ln.Schema(itype=ln.Feature).save()
+    collection = ln.Collection([first], key="parts", schema=schema).save()
+    appended = collection.append(second)
+    assert collection.artifacts.count() == 1  # this version stays as it is
+    appended.save()
+    assert appended.schema == schema
+    assert appended.ordered_artifacts.to_list("key") == ["part1.parquet", "part2.parquet"]
+    assert ln.Collection.get(key="parts") == appended  # the latest version
+    graph = ln.lineage(appended)
+    assert {a.key for a in graph.artifacts} == {"part1.parquet", "part2.parquet"}
+    assert [r.transform.key for r in graph.runs] == ["collect.py"]
+    drawing = appended.view_lineage(tmp_path / "collection.svg")
+    assert "part2.parquet" in drawing.read_text()
+    schema.delete(permanent=True)
+    assert ln.Collection.get(key="parts").schema is None

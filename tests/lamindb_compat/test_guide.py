@@ -142,11 +142,9 @@ TUTORIAL = Guide(
         30: _that(
             lambda ns, out: (
                 ns["transform"].key == "tutorial.ipynb"
-                and len(ns["artifacts"])
-                == ln.Artifact.filter(transform=ns["transform"]).count()
-                > 0
+                and ln.Artifact.filter(transform=ns["transform"]).count() >= 2
             ),
-            "the notebook's artifacts",
+            "the notebook and the artifacts it saved",
         ),
         31: _that(
             lambda ns, out: ln.Transform.search("tutor")[0].key == "tutorial.ipynb",
@@ -169,14 +167,11 @@ TUTORIAL = Guide(
             "the schemas that contain CD8A lead to the AnnData artifact",
         ),
         44: _that(
-            lambda ns, out: ns["collection"].artifacts.count() == 2,
-            "the appended collection has both artifacts",
+            lambda ns, out: Path(out.value).exists() and ns["collection"].artifacts.count() == 1,
+            "append() makes a new version (unsaved): the collection keeps its one artifact",
         ),
         46: _that(
-            lambda ns, out: (
-                [a.key for a in out.value]
-                == ["my_datasets/my_rnaseq1.h5ad", "my_datasets/my_rnaseq2.h5ad"]
-            ),
+            lambda ns, out: out.value.to_list("key") == ["my_datasets/my_rnaseq1.h5ad"],
             "the collection's artifacts in their order",
         ),
     },

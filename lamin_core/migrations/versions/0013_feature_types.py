@@ -15,11 +15,12 @@ Revises: 0012
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+
+from lamin_core.migrations.sqlite import recreate_sqlite_table
 
 revision = "0013"
 down_revision = "0012"
@@ -28,40 +29,6 @@ depends_on = None
 
 TYPE_INDEX = "ix_feature_type_id"
 SCHEMA_INDEX = "ix_featureset_index_feature_id"
-
-
-def _recreate_sqlite(table: str, change: Callable[[Any], None], skip: str = "") -> None:
-    """Run `change` on a batch recreating `table`, keeping its triggers and indexes."""
-    bind = op.get_bind()
-    raw = bind.connection.dbapi_connection
-    assert raw is not None
-    rows = bind.exec_driver_sql(
-        "SELECT name, sql FROM sqlite_master WHERE tbl_name = ? "
-        "AND type IN ('index', 'trigger') AND sql IS NOT NULL",
-        (table,),
-    ).all()
-    raw.commit()  # the revisions before, with alembic_version saying so
-    raw.execute("PRAGMA foreign_keys=OFF")  # recreating the table must not cascade to links
-    try:
-        raw.execute("BEGIN")
-        try:
-            with op.batch_alter_table(table, recreate="always") as batch:
-                change(batch)
-            kept = {
-                name
-                for (name,) in bind.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE tbl_name = ?", (table,)
-                )
-            }
-            for name, sql in rows:
-                if name not in kept and not (skip and skip in sql):
-                    op.execute(sql)
-        except BaseException:
-            raw.rollback()
-            raise
-        raw.commit()
-    finally:
-        raw.execute("PRAGMA foreign_keys=ON")
 
 
 def upgrade() -> None:
@@ -90,7 +57,7 @@ def upgrade() -> None:
     op.create_index(SCHEMA_INDEX, "featureset", ["index_feature_id"])
     op.execute("UPDATE feature SET nullable = true")  # the behaviour before: missing values pass
     if bind.dialect.name == "sqlite":
-        _recreate_sqlite(
+        recreate_sqlite_table(
             "feature",
             lambda batch: batch.alter_column(
                 "dtype", existing_type=sa.String(length=255), nullable=True
@@ -119,7 +86,7 @@ def downgrade() -> None:
             batch.drop_column(column)
         batch.alter_column("dtype", existing_type=sa.String(length=255), nullable=False)
 
-    _recreate_sqlite(
+    recreate_sqlite_table(
         "featureset", lambda batch: batch.drop_column("index_feature_id"), "index_feature_id"
     )
-    _recreate_sqlite("feature", drop_feature_columns, "type_id")
+    recreate_sqlite_table("feature", drop_feature_columns, "type_id")
