@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import pathlib
 import re
 import typing
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -48,7 +51,7 @@ __all__ = [
     "valid_dtypes_text",
 ]
 
-SIMPLE_DTYPES = ("str", "int", "float", "num", "bool", "date", "datetime", "dict")
+SIMPLE_DTYPES = ("str", "int", "float", "num", "bool", "date", "datetime", "dict", "url", "path")
 
 
 def valid_dtypes_text() -> str:
@@ -140,6 +143,20 @@ def _integer(value: Any) -> Any:
     return value if isinstance(value, int) and not isinstance(value, bool) else _INVALID
 
 
+def _url(value: Any) -> Any:
+    """Return `value` if it is a URL with a scheme and a host (``https://host/...``)."""
+    if not isinstance(value, str):
+        return _INVALID
+    parts = urllib.parse.urlsplit(value)
+    return value if parts.scheme and parts.netloc and " " not in value else _INVALID
+
+
+def _path(value: Any) -> Any:
+    """Return a path or URI as text (a PathLike as its string)."""
+    text = os.fspath(value) if isinstance(value, os.PathLike) else value
+    return text if isinstance(text, str) and text.strip() else _INVALID
+
+
 def _iso(parse: Any, kind: type, exclude: type | None = None) -> Any:
     """Return a converter to ISO text from `kind` objects (not `exclude`) or ISO strings."""
 
@@ -166,6 +183,8 @@ _CONVERTERS: dict[str, Any] = {
     "date": _iso(dt.date.fromisoformat, dt.date, exclude=dt.datetime),
     "datetime": _iso(dt.datetime.fromisoformat, dt.datetime),  # also pandas.Timestamp
     "dict": lambda v: v if isinstance(v, dict) else _INVALID,
+    "url": _url,
+    "path": _path,
 }
 
 
@@ -178,6 +197,8 @@ _EXPECTED = {
     "date": "a date or an ISO date string such as '2024-12-01'",
     "datetime": "a datetime or an ISO datetime string such as '2024-12-01T09:30:00'",
     "dict": "a dict",
+    "url": "a URL with a scheme and a host, such as 'https://example.org/data.csv'",
+    "path": "a path or URI as text, such as 'data/sample.fastq.gz' or 's3://bucket/key'",
     "cat": "a label name (str) or a record",
 }
 
@@ -202,6 +223,7 @@ _PYTHON_TYPES: dict[Any, str] = {
     dict: "dict",
     dt.date: "date",
     dt.datetime: "datetime",
+    pathlib.Path: "path",
 }
 
 

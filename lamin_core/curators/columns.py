@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lamin_core.annotations.dtypes import DType
+from lamin_core.errors import ValidationError
 
 __all__ = ["COERCIBLE", "KINDS", "coerce_series", "column_problem", "is_missing", "missing_count"]
 
@@ -28,6 +29,7 @@ SHOW = 5
 # the numpy kinds a column of each dtype may have without conversion
 KINDS = {"int": "iu", "float": "iuf", "num": "iuf", "bool": "b", "str": "OSU", "date": "MOSU"}
 KINDS["datetime"] = KINDS["date"]
+KINDS["url"] = KINDS["path"] = KINDS["str"]
 COERCIBLE = ("int", "float", "date", "datetime")  # the dtypes `coerce` converts to
 
 
@@ -99,10 +101,27 @@ def column_problem(series: pd.Series, dtype: DType, feature: Any) -> str | None:
     if dtype.base in ("dict", "cat"):
         return None
     if series.dtype.kind in KINDS[dtype.base]:
-        return None
+        return _value_problem(series, dtype)
     if series.dtype.kind == "O" and series.map(is_missing).all():
         return None  # an empty or all-missing column has no values to be of another dtype
     return f"the feature has dtype {dtype.text!r}, but the column holds {series.dtype}"
+
+
+def _value_problem(series: pd.Series, dtype: DType) -> str | None:
+    """Return which text cells are not of a text dtype's form (a URL, a path), or None."""
+    if dtype.base not in ("url", "path"):
+        return None
+    wrong = []
+    for value in series:
+        if is_missing(value):
+            continue
+        try:
+            dtype.check("", value)
+        except ValidationError:
+            wrong.append(value)
+    if not wrong:
+        return None
+    return f"the feature has dtype {dtype.text!r}, but {len(wrong)} cells are not: {_shown(wrong)}"
 
 
 def _lossy(original: pd.Series, numbers: pd.Series) -> list[Any]:
@@ -146,4 +165,5 @@ def coerce_series(series: pd.Series, dtype: DType) -> tuple[pd.Series | None, st
 
 # the numpy kinds that need no conversion to each dtype
 _NATIVE = {"int": "iu", "float": "f", "num": "iuf", "bool": "b", "str": "OSU", "dict": "O"}
+_NATIVE.update({"url": "OSU", "path": "OSU"})
 _NATIVE.update({"date": "M", "datetime": "M", "cat": ""})

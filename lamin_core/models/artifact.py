@@ -11,7 +11,7 @@ import datetime as dt
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import sqlalchemy as sa
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
@@ -122,6 +122,8 @@ class Artifact(IsVersioned):
     _stem_length = 16
     _name_field = "key"
     _search_fields = ("key", "description")
+    # LaminDB 2.x's name of feature_sets in lookups: filter(schemas__in=...)
+    _field_aliases: ClassVar[dict[str, str]] = {"schemas": "feature_sets"}
     _repr_hidden = frozenset({"id"})
     # queries leave out the files documenting runs unless a lookup names `kind` (as LaminDB)
     _hidden_by_default = ("kind", (RUN_KIND,))
@@ -157,8 +159,6 @@ class Artifact(IsVersioned):
     feature_sets: Mapped[list[Schema]] = relationship(
         secondary=artifact_featureset, back_populates="artifacts", viewonly=True
     )
-    # LaminDB 2.x's name of feature_sets: filter(schemas__in=...), artifact.schemas
-    schemas: Mapped[list[Schema]] = relationship(secondary=artifact_featureset, viewonly=True)
     # the schema the artifact was validated against (from_df(..., schema=), a curator)
     schema: Mapped[Schema | None] = relationship(
         secondary=artifact_schema, back_populates="validated_artifacts", viewonly=True
@@ -427,6 +427,11 @@ class Artifact(IsVersioned):
                 "options go to the streaming opener, in mode 'r'."
             )
         return above.open_artifact(self, mode)
+
+    @property
+    def schemas(self) -> Any:
+        """The feature sets of the artifact (LaminDB 2.x's name of `feature_sets`)."""
+        return self.feature_sets
 
     def view_lineage(self, path: str | Path | None = None) -> Path | None:
         """Draw the runs, transforms and input artifacts that led to this artifact.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -336,3 +337,43 @@ def test_link_rows_carry_the_feature(annotated: tuple[ln.Artifact, ln.Artifact])
     ).scalars()
     assert list(linked) == [study.id]
     assert rows(artifact_featurevalue) == 6
+
+
+# --- url and path dtypes ------------------------------------------------------------------------
+
+URLS = ["https://bank.example/tx/1", "s3://bucket/key.csv", "http://host:8080/a?b=c"]
+NOT_URLS = ["bank.example/tx/1", "https://", "not a url", "https://a b.org"]
+
+
+@pytest.mark.parametrize("value", URLS)
+def test_url_feature_takes_urls(value: str) -> None:
+    assert parse_dtype("url").check("receipt", value) == value
+
+
+@pytest.mark.parametrize("value", [*NOT_URLS, 123, None])
+def test_url_feature_refuses_other_values_naming_the_form(value: object) -> None:
+    with pytest.raises(ln.ValidationError, match="receipt"):
+        parse_dtype("url").check("receipt", value)
+
+
+def test_path_feature_takes_text_and_pathlike_and_refuses_the_rest() -> None:
+    assert parse_dtype("path").check("fastq", Path("data/a.fastq.gz")) == "data/a.fastq.gz"
+    assert parse_dtype("list[path]").check("fastq", ["s3://b/k", "x"]) == ["s3://b/k", "x"]
+    for value in (1, "  ", b"bytes"):
+        with pytest.raises(ln.ValidationError, match="a path or URI"):
+            parse_dtype("path").check("fastq", value)
+
+
+def test_url_column_is_validated_cell_by_cell(instance: ln.Instance) -> None:
+    receipt = ln.Feature(name="receipt_url", dtype="url").save()
+    fastq = ln.Feature(name="fastq", dtype=Path).save()
+    schema = ln.Schema(features=[receipt, fastq]).save()
+    good = pd.DataFrame({"receipt_url": URLS, "fastq": ["a.fq", "b.fq", "s3://b/c.fq"]})
+    ln.curators.DataFrameCurator(good, schema).validate()
+    bad = good.assign(receipt_url=[URLS[0], "bank.example/tx/2", None])
+    with pytest.raises(ln.ValidationError, match=r"receipt_url.*1 cells are not: 'bank\.example"):
+        ln.curators.DataFrameCurator(bad, schema).validate()
+    numbers = good.assign(receipt_url=[1, 2, 3])
+    with pytest.raises(ln.ValidationError, match="receipt_url"):
+        ln.curators.DataFrameCurator(numbers, schema).validate()
+    assert fastq.dtype == "path"

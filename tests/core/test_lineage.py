@@ -280,7 +280,7 @@ def test_lineage_of_a_run_has_its_inputs_upstream_and_outputs_downstream(derived
 @pytest.mark.parametrize(
     ("record", "kwargs", "message"),
     [
-        ("raw/input.parquet", {}, r"lineage\(\) takes an Artifact or a Run, got str"),
+        ("raw/input.parquet", {}, r"lineage\(\) takes an Artifact, a Collection or a Run, got str"),
         (None, {"depth": -1}, r"depth=-1.*an integer >= 0"),
     ],
 )

@@ -23,21 +23,14 @@ INDEX = "ix_collection_schema_id"
 
 
 def upgrade() -> None:
+    target = sa.ForeignKey("featureset.id", ondelete="SET NULL", name="fk_collection_schema_id")
+    column = sa.Column("schema_id", sa.Integer(), target)
     if op.get_bind().dialect.name == "sqlite":
-        op.execute(
-            "ALTER TABLE collection ADD COLUMN schema_id INTEGER "
-            "REFERENCES featureset (id) ON DELETE SET NULL"
-        )
+        # a table-level FOREIGN KEY clause: SQLite's inline REFERENCES of ADD COLUMN would keep
+        # ON DELETE SET NULL, but reflection (and so the schema check) does not read it there
+        recreate_sqlite_table("collection", lambda batch: batch.add_column(column))
     else:
-        op.add_column(
-            "collection",
-            sa.Column(
-                "schema_id",
-                sa.Integer(),
-                sa.ForeignKey("featureset.id", ondelete="SET NULL"),
-                nullable=True,
-            ),
-        )
+        op.add_column("collection", column)
     op.create_index(INDEX, "collection", ["schema_id"])
 
 
