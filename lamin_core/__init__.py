@@ -87,6 +87,7 @@ _binding.install(
     mapped_collection=_on_first_call("lamin_core.artifacts.mapped", "mapped_collection"),
     load_collection=_on_first_call("lamin_core.artifacts.access", "load_collection"),
     view_lineage=_on_first_call("lamin_core.lineage", "view_lineage"),
+    view_parents=_on_first_call("lamin_core.lineage.hierarchy", "view_parents"),
     curate=_on_first_call("lamin_core.curators.formats", "curate"),
     save_with_curator=_on_first_call("lamin_core.curators.annotate", "save_with_curator"),
 )

@@ -66,6 +66,7 @@ class Above:
     mapped_collection: Callable[..., Any]  # artifacts.mapped.mapped_collection
     load_collection: Callable[..., Any]  # artifacts.access.load_collection
     view_lineage: Callable[..., Any]  # lineage.view_lineage
+    view_parents: Callable[..., Any]  # lineage.hierarchy.view_parents
     curate: Callable[..., Any]  # curators.formats.curate
     save_with_curator: Callable[..., Any]  # curators.annotate.save_with_curator
 

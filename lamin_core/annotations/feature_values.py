@@ -27,7 +27,9 @@ from lamin_core.annotations.dtypes import DType, parse_dtype
 from lamin_core.annotations.labels import ArtifactAnnotations, get_feature, insert_links
 from lamin_core.errors import FieldError, ValidationError, did_you_mean
 from lamin_core.errors.values import check_text, is_valid_text, json_value
+from lamin_core.models.artifact import artifact_featureset
 from lamin_core.models.registry import label_link, label_registries
+from lamin_core.models.schema import Schema
 
 if TYPE_CHECKING:
     from lamin_core.instance import Instance
@@ -259,6 +261,27 @@ class FeatureManager(ArtifactAnnotations):
             if old:
                 self.remove_values(sorted(set(old)))
             self.add_values(values)
+
+    @property
+    def slots(self) -> dict[str, Schema]:
+        """The schemas of the artifact by slot (``"columns"``, ``"obs"``, ``"var.T"``, ...).
+
+        An artifact saved with a composite schema (``ln.Schema(otype="AnnData", slots=...)``)
+        has one per slot it was validated against; a DataFrame's is under ``"columns"``.
+
+        Examples:
+            >>> artifact.features.slots["obs"].features.list("name")
+            ['cell_type_by_expert', 'perturbation']
+        """
+        link = artifact_featureset.c
+        with self._artifact._instance().reading() as session:
+            rows = session.execute(
+                sa.select(link.slot, Schema)
+                .join(Schema, Schema.id == link.featureset_id)
+                .where(link.artifact_id == self._artifact_id())
+                .order_by(link.id)
+            ).all()
+        return {slot: schema for slot, schema in rows}
 
     def get_values(self) -> dict[str, Any]:
         """Return feature name -> value (a list when a feature has several values or labels)."""

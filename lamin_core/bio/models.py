@@ -28,6 +28,7 @@ from lamin_core.models.annotation import run_column
 from lamin_core.models.artifact import Artifact, link_table
 from lamin_core.models.base import Record, RecordList, created_at_column, created_by_column
 from lamin_core.models.can_curate import CanCurate, HasSynonyms
+from lamin_core.models.hierarchy import HasParents
 from lamin_core.models.registry import BIO, register
 from lamin_core.models.schema import Schema
 
@@ -184,7 +185,7 @@ class BioRecord(CanCurate, HasSynonyms, Record):
         save_records(records)
 
 
-class OntologyRecord(BioRecord):
+class OntologyRecord(BioRecord, HasParents):
     """Columns of an ontology term registry (bionty's CellType, Tissue, Disease, ...)."""
 
     __abstract__ = True

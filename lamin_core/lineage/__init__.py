@@ -9,7 +9,6 @@ upstream graph of an artifact: inline in a notebook, otherwise to a file whose p
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,10 +16,8 @@ from lamin_core.lineage.drawing import (
     NODE_GAP,
     layout,
     node_width,
-    notebook_display,
-    render,
-    render_by_suffix,
     render_svg,
+    show,
     to_dot,
     to_mermaid,
 )
@@ -126,17 +123,9 @@ def view_lineage(artifact: Artifact | Collection, path: str | Path | None = None
         StorageError: the file cannot be written.
     """
     graph = lineage_graph(artifact)
-    if path is not None:
-        return render_by_suffix(graph, Path(path).expanduser())
-    display = notebook_display()
-    if display is not None:
-        from IPython.display import SVG
-
-        with tempfile.TemporaryDirectory() as scratch:
-            drawing = render(graph, Path(scratch) / "lineage.svg", "svg")
-            display(SVG(drawing.read_text()))
-        return None
-    folder = Path(tempfile.mkdtemp(prefix="lamin-lineage-"))
-    target = render(graph, folder / f"lineage-{artifact.uid}.svg", "svg")
-    print(f"→ lineage of {artifact_label(artifact)!r} drawn to {target} (open it in a browser)")
-    return target
+    return show(
+        graph,
+        None if path is None else Path(path),
+        name=f"lineage-{artifact.uid}",
+        what=f"lineage of {artifact_label(artifact)!r}",
+    )

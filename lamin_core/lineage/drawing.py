@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
@@ -29,16 +30,20 @@ __all__ = [
     "render",
     "render_by_suffix",
     "render_svg",
+    "show",
     "to_dot",
     "to_mermaid",
 ]
 
 
-# Colours of the two kinds of node, shared by the DOT source and the pure-Python SVG.
+# Colours of the kinds of node, shared by the DOT source and the pure-Python SVG: artifacts and
+# runs of a lineage graph, records of a hierarchy (`lamin_core.lineage.hierarchy`).
 STYLE = {
     "artifact": {"fill": "#dbeafe", "stroke": "#1d4ed8", "target_fill": "#93c5fd"},
     "run": {"fill": "#ffedd5", "stroke": "#c2410c", "target_fill": "#ffedd5"},
+    "record": {"fill": "#f0fdf4", "stroke": "#065f46", "target_fill": "#10b981"},
 }
+BOXED = ("artifact", "record")  # drawn as rounded boxes; runs as components
 
 
 def _dot_string(text: str) -> str:
@@ -55,7 +60,7 @@ def to_dot(graph: LineageGraph) -> str:
     for node, (label, kind, tooltip) in graph.nodes.items():
         style = STYLE[kind]
         fill = style["target_fill"] if node == graph.target else style["fill"]
-        shape = "box" if kind == "artifact" else "component"
+        shape = "box" if kind in BOXED else "component"
         lines.append(
             f"  {_dot_string(node)} [label={_dot_string(label)}, tooltip={_dot_string(tooltip)},"
             f' shape={shape}, fillcolor="{fill}", color="{style["stroke"]}"];'
@@ -81,7 +86,7 @@ def to_mermaid(graph: LineageGraph) -> str:
     ids = {node: f"n{index}" for index, node in enumerate(graph.nodes)}
     lines = ["flowchart TB"]
     for node, (label, kind, _) in graph.nodes.items():
-        opening, closing = ("(", ")") if kind == "artifact" else ("[[", "]]")
+        opening, closing = ("(", ")") if kind in BOXED else ("[[", "]]")
         lines.append(f"    {ids[node]}{opening}{_mermaid_label(label)}{closing}")
     lines += [f"    {ids[a]} --> {ids[b]}" for a, b in graph.edges]
     for kind, style in STYLE.items():
@@ -231,7 +236,7 @@ def render_svg(graph: LineageGraph) -> str:
     for node, (label, kind, tooltip) in graph.nodes.items():
         (x, y), style = centre[node], STYLE[kind]
         fill = style["target_fill"] if node == graph.target else style["fill"]
-        radius = 8 if kind == "artifact" else 2
+        radius = 8 if kind in BOXED else 2
         parts.append(
             f'<g class="node {kind}" id={quoteattr(node)}><title>{escape(tooltip)}</title>'
             f'<rect x="{x - width[node] / 2:.1f}" y="{y - NODE_HEIGHT / 2:.1f}" '
@@ -322,3 +327,31 @@ def notebook_display() -> Any:
     if shell is None or "IPKernelApp" not in getattr(shell, "config", {}):
         return None  # a terminal IPython cannot show pictures: save to a file as in a script
     return display
+
+
+def show(graph: LineageGraph, path: Path | None, *, name: str, what: str) -> Path | None:
+    """Draw `graph`: to `path` if given, inline in a notebook, else to a temporary SVG file.
+
+    Args:
+        graph: The graph to draw.
+        path: Where to save the drawing (its suffix picks the format), or None.
+        name: The stem of the temporary file (``lineage-<uid>``).
+        what: What the drawing shows, for the message naming the file.
+
+    Returns:
+        The file written, or None when the drawing was only shown inline.
+    """
+    if path is not None:
+        return render_by_suffix(graph, path.expanduser())
+    display = notebook_display()
+    if display is not None:
+        from IPython.display import SVG
+
+        with tempfile.TemporaryDirectory() as scratch:
+            drawing = render(graph, Path(scratch) / "drawing.svg", "svg")
+            display(SVG(drawing.read_text()))
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="lamin-lineage-"))
+    target = render(graph, folder / f"{name}.svg", "svg")
+    print(f"→ {what} drawn to {target} (open it in a browser)")
+    return target

@@ -19,6 +19,7 @@ from lamin_core.errors import ValidationError
 from lamin_core.models.base import Record, created_at_column, created_by_column
 from lamin_core.models.can_curate import CanCurate, HasSynonyms
 from lamin_core.models.feature_predicate import FeatureComparisons
+from lamin_core.models.hierarchy import HasParents
 
 if TYPE_CHECKING:
     from lamin_core.models.artifact import Artifact
@@ -38,7 +39,7 @@ ulabel_parent = sa.Table(
 )
 
 
-class ULabel(CanCurate, Record):
+class ULabel(CanCurate, Record, HasParents):
     """A universal label: a free-form category such as a study, a treatment or a project.
 
     As in LaminDB 1.x, labels are grouped by `type` (a label with ``is_type=True``; its

@@ -594,9 +594,19 @@ class Record(Base, Trashable, metaclass=RecordMeta):
     to_dataframe = df
 
     @classmethod
-    def search(cls: type[R], string: str, *, field: str | None = None, limit: int = 20) -> Any:
-        """Search the registry with ranking: exact > synonym > word > prefix > substring > fuzzy."""
-        return above.search(cls, string, field=field, limit=limit)
+    def search(
+        cls: type[R],
+        string: str,
+        *,
+        field: str | None = None,
+        limit: int = 20,
+        case_sensitive: bool = False,
+    ) -> Any:
+        """Search the registry with ranking: exact > synonym > word > prefix > substring > fuzzy.
+
+        ``case_sensitive=True`` keeps only records whose value contains `string` as written.
+        """
+        return above.search(cls, string, field=field, limit=limit, case_sensitive=case_sensitive)
 
     @classmethod
     def lookup(cls, field: str | None = None) -> Any:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lamin_core.errors import IntegrityError, ValidationError
 from lamin_core.ids import base62, encode_version
 from lamin_core.models.base import (
     Record,
@@ -135,8 +136,13 @@ class IsVersioned(Record):
 class Transform(IsVersioned):
     """A piece of code that produces data: a notebook, script, pipeline or Dagster op.
 
+    LaminDB 2.x calls its `type` `kind`: ``Transform(kind="script")``, ``transform.kind`` and
+    ``Transform.filter(kind="script")`` read and write the same column.
+
     Examples:
-        >>> transform = ln.Transform(key="qc.py", type="script").save()
+        >>> transform = ln.Transform(key="qc.py", kind="script").save()
+        >>> transform.kind, transform.type
+        ('script', 'script')
     """
 
     __tablename__ = "transform"
@@ -145,7 +151,7 @@ class Transform(IsVersioned):
     _name_field = "key"
     _search_fields = ("key", "description")
     # LaminDB's guide filters transforms by `name`, which is their description here
-    _field_aliases = {"name": "description"}
+    _field_aliases = {"name": "description", "kind": "type"}
     _natural_keys = (("key", "version"),)
 
     key: Mapped[str | None] = mapped_column(String(1024), index=True)
@@ -163,10 +169,78 @@ class Transform(IsVersioned):
         back_populates="transform", foreign_keys="Run.transform_id"
     )
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_kind_as_type(kwargs))
+
+    @classmethod
+    def _existing_for_call(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return super()._existing_for_call(args, _kind_as_type(kwargs))
+
+    @property
+    def kind(self) -> str:
+        """LaminDB 2.x's name of `type`: ``"pipeline"``, ``"script"``, ``"function"``, ..."""
+        return self.type
+
+    @kind.setter
+    def kind(self, value: str) -> None:
+        self.type = value
+
     @property
     def name(self) -> str | None:
         """The transform's display name: its description, else its key."""
         return self.description or self.key
+
+    def _delete_permanently(self) -> None:
+        """Remove this version and its runs, in one transaction (as LaminDB does).
+
+        Raises:
+            IntegrityError: artifacts made by its runs still exist (they would lose the run
+                that made them); nothing is deleted.
+            NoWriteAccess: the database role may not delete it.
+        """
+        instance = self._instance()
+        self._check_write(instance, "DELETE")
+        described = repr(self)  # a rollback expires the fields the message shows
+        with instance.writing() as session:
+            runs = list(session.scalars(sa.select(Run).where(Run.transform_id == self.id)))
+            producing = session.scalars(
+                sa.select(Run.uid)
+                .where(Run.transform_id == self.id, Run.output_artifacts.any())
+                .limit(4)
+            ).all()
+            if producing:
+                shown = ", ".join(f"Run('{uid}')" for uid in producing[:3])
+                more = " and more" if len(producing) > 3 else ""
+                raise IntegrityError(
+                    f"Cannot delete {described}: its runs {shown}{more} made artifacts that "
+                    "still exist (in the trash too). Nothing was deleted. Delete those artifacts "
+                    "first with delete(permanent=True) (see run.output_artifacts), then the "
+                    "transform."
+                )
+            for run in runs:
+                run._check_write(instance, "DELETE")
+                session.delete(run)
+            session.flush()
+            super()._delete_permanently()
+
+
+def _kind_as_type(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Return Transform keywords with LaminDB 2.x's `kind` given as `type`.
+
+    Raises:
+        ValidationError: both are given, with different values.
+    """
+    if "kind" not in kwargs:
+        return kwargs
+    kwargs = dict(kwargs)
+    kind = kwargs.pop("kind")
+    if kwargs.get("type", kind) != kind:
+        raise ValidationError(
+            f"Transform got kind={kind!r} and type={kwargs['type']!r}; they name the same field "
+            "(kind is LaminDB 2.x's name of type). Pass one of them."
+        )
+    kwargs["type"] = kind
+    return kwargs
 
 
 run_input_artifact = sa.Table(

@@ -28,6 +28,7 @@ from lamin_core.models.annotation import run_column
 from lamin_core.models.base import Record as SQLRecord
 from lamin_core.models.base import created_at_column, created_by_column
 from lamin_core.models.can_curate import CanCurate
+from lamin_core.models.hierarchy import HasParents
 from lamin_core.models.project import link_registries, parent_table, validate_type
 
 __all__ = ["Record"]
@@ -35,7 +36,7 @@ __all__ = ["Record"]
 record_parent = parent_table("record")
 
 
-class Record(CanCurate, SQLRecord):
+class Record(CanCurate, SQLRecord, HasParents):
     """A general record: a sample, an experiment, a donor, typed by another record.
 
     Examples:

@@ -251,10 +251,19 @@ class RelatedManager:
         """Return the one related record matching an id, a uid or lookups."""
         return self.all().get(idlike, **lookups)
 
-    def search(self, string: str, *, field: Any = None, limit: int | None = 20) -> Any:
+    def search(
+        self,
+        string: str,
+        *,
+        field: Any = None,
+        limit: int | None = 20,
+        case_sensitive: bool = False,
+    ) -> Any:
         """Search the related records, ranked as ``Registry.search`` ranks them."""
         condition = self._condition()
-        found = self.model.search(string, field=field, limit=None).filter(condition)  # type: ignore[attr-defined]
+        found = self.model.search(  # type: ignore[attr-defined]
+            string, field=field, limit=None, case_sensitive=case_sensitive
+        ).filter(condition)
         return found if limit is None else found[:limit]
 
     # --- writes --------------------------------------------------------------------------------

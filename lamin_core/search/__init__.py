@@ -30,7 +30,7 @@ from lamin_core.search.index import (
     search_index_ddl,
     searchable_registries,
 )
-from lamin_core.search.ranking import SYNONYM_FIELDS, is_literal, normalize, rank
+from lamin_core.search.ranking import SYNONYM_FIELDS, Candidate, is_literal, normalize, rank
 from lamin_core.search.retrieval import candidates, fuzzy_candidates
 
 __all__ = [
@@ -88,7 +88,13 @@ class SearchResult(QuerySet[Any]):
 
 
 def _check_query(model: Any, string: Any) -> str:
-    if string is None or not isinstance(string, str):
+    if string is None:
+        # LaminDB's wording first, so code matching its message keeps working
+        raise ValidationError(
+            f"Cannot search for None value! Please pass a valid string: {model.__name__}.search() "
+            "needs the text to search for, e.g. search('T cell')."
+        )
+    if not isinstance(string, str):
         raise ValidationError(
             f"{model.__name__}.search() expects a string to search for, got "
             f"{type(string).__name__} {string!r}."
@@ -126,7 +132,14 @@ def _search_fields(model: Any, field: Any) -> list[str]:
     return fields
 
 
-def search(model: Any, string: str, *, field: Any = None, limit: int | None = 20) -> SearchResult:
+def search(
+    model: Any,
+    string: str,
+    *,
+    field: Any = None,
+    limit: int | None = 20,
+    case_sensitive: bool = False,
+) -> SearchResult:
     """Search a registry for `string`, ranked, case-insensitive and typo-tolerant.
 
     Args:
@@ -134,18 +147,24 @@ def search(model: Any, string: str, *, field: Any = None, limit: int | None = 20
         string: The text to search for (at most `MAX_QUERY_LENGTH` characters).
         field: Search only this field; default: the registry's `_search_fields`.
         limit: At most this many results (None: every candidate that matches).
+        case_sensitive: Keep only records with a field that contains `string` with the same
+            case (whitespace runs count as one space); no typo matches. Default: ignore case.
 
     Returns:
         A `SearchResult`: iterate it, call `.first()`, `.list()`, `.df()` (with ``score``).
 
     Raises:
         ValidationError: an empty, None or too long search string, or one with a NUL character
-            or a lone surrogate.
+            or a lone surrogate; a `case_sensitive` that is not a bool.
         FieldError: an unknown `field`.
     """
     query = _check_query(model, string)
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValidationError(f"search() limit must be a positive integer or None, got {limit!r}.")
+    if not isinstance(case_sensitive, bool):
+        raise ValidationError(
+            f"search() case_sensitive must be True or False, got {case_sensitive!r}."
+        )
     fields = _search_fields(model, field)
     name_field = getattr(model, "_name_field", None)
     primary = fields[0] if field is not None or name_field not in fields else name_field
@@ -154,9 +173,11 @@ def search(model: Any, string: str, *, field: Any = None, limit: int | None = 20
     # a failed statement rolls the read back: it aborts a PostgreSQL transaction
     with queryset._catalog().reading() as session:
         found = candidates(session, model, query, fields, fields)
+        if case_sensitive:
+            found = _same_case(found, string)
         ranked = rank(query, found, primary=primary, synonym_fields=synonym_fields)
         literal = sum(1 for _id, score in ranked if is_literal(score))
-        if limit is None or literal < limit:
+        if not case_sensitive and (limit is None or literal < limit):
             # typo candidates fill the places that literal matches leave
             seen = {candidate.id for candidate in found}
             more = [
@@ -170,6 +191,19 @@ def search(model: Any, string: str, *, field: Any = None, limit: int | None = 20
     if limit is not None:
         ranked = ranked[:limit]
     return SearchResult(model, ranked, instance=queryset._instance)
+
+
+def _same_case(found: list[Candidate], string: str) -> list[Candidate]:
+    """Keep the candidates with a value that contains `string` as written (case included)."""
+    needle = " ".join(string.split())
+    return [
+        candidate
+        for candidate in found
+        if any(
+            isinstance(value, str) and needle in " ".join(value.split())
+            for value in candidate.values.values()
+        )
+    ]
 
 
 def _on_main_branch(

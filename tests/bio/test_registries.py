@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 import lamin_core as ln
 import lamin_core.bio as bt
-from lamin_core.bio.models import CellType
+from lamin_core.bio.models import ONTOLOGY_REGISTRIES, CellType
 
 
 def count(registry: type) -> int:
@@ -176,3 +178,26 @@ def test_artifacts_relate_to_bio_records(sqlite_instance: ln.Instance, tmp_path)
     assert [c.name for c in ln.Artifact.get(artifact.id).cell_types] == ["B cell"]
     assert ln.Artifact.filter(cell_types__name="B cell").one().id == artifact.id
     assert [a.id for a in b_cell.artifacts] == [artifact.id]
+
+
+@pytest.mark.parametrize("registry", ONTOLOGY_REGISTRIES, ids=lambda r: r.__name__)
+def test_ontology_query_parents_and_children_follow_every_level(
+    instance: ln.Instance, registry: Any
+):
+    top, middle, leaf = (registry(name=n, ontology_id=f"X:{i}").save() for i, n in enumerate("abc"))
+    top.children.add(middle)
+    middle.children.add(leaf)
+    assert sorted(leaf.query_parents().list("name")) == ["a", "b"]
+    assert sorted(top.query_children().list("name")) == ["b", "c"]
+
+
+def test_celltype_from_source_by_name_saves_its_ancestors(instance: ln.Instance, tmp_path: Path):
+    b_cell = bt.CellType.from_source(name="B cell")
+    assert b_cell.ontology_id == "CL:0000236"
+    b_cell.save()
+    ancestors = b_cell.query_parents().list("name")
+    assert "lymphocyte" in ancestors and "cell" in ancestors
+    assert b_cell.name not in ancestors
+    drawing = b_cell.view_parents(distance=1, path=tmp_path / "b.dot").read_text()
+    assert '"B cell"' in drawing and '"lymphocyte of B lineage"' in drawing
+    assert '"cell"' not in drawing  # five levels up, beyond distance=1

@@ -172,3 +172,34 @@ def test_suggestions_name_the_close_matches_of_a_typo(features: ln.Instance):
 
     assert curator.validate() is False
     assert curator.suggestions == {"cell_type": {"B cels": ["B cell"]}}
+
+
+def test_features_slots_give_the_schema_of_each_slot(features: ln.Instance):
+    obs_schema = ln.Schema(features=[ln.Feature.get(name="cell_type")], name="obs").save()
+    composite = ln.Schema(otype="AnnData", slots={"obs": obs_schema}).save()
+    adata = make_adata(["CD8A", "CD4"])
+    artifact = ln.Artifact.from_anndata(adata, key="sc/slots.h5ad", schema=composite).save()
+    slots = artifact.features.slots
+    assert list(slots) == ["obs"]
+    assert slots["obs"] == obs_schema
+    assert slots["obs"].features.list("name") == ["cell_type"]
+    frame = ln.Artifact.from_dataframe(pd.DataFrame({"cell_type": ["B cell"]}), key="t.parquet")
+    frame.save()
+    assert frame.features.slots == {}  # saved without a schema
+
+
+def test_features_slots_of_an_unsaved_artifact_say_save_it(features: ln.Instance):
+    artifact = ln.Artifact.from_dataframe(pd.DataFrame({"a": [1]}), key="t.parquet")
+    with pytest.raises(ln.ValidationError, match="is not saved; save it before"):
+        artifact.features.slots  # noqa: B018
+
+
+def test_anndata_curator_obs_slot_looks_up_its_keys(features: ln.Instance):
+    obs_schema = ln.Schema(features=[ln.Feature.get(name="cell_type")], name="obs").save()
+    composite = ln.Schema(otype="AnnData", slots={"obs": obs_schema}).save()
+    curator = ln.curators.AnnDataCurator(make_adata(["CD8A"]), composite)
+    curator.validate()
+    obs = curator.slots["obs"]
+    assert obs.cat.lookup()["cell_type"].b_cell.name == "B cell"
+    public = obs.cat.lookup(public=True)["cell_type"]
+    assert public.cd8_positive_alpha_beta_t_cell.name == "CD8-positive, alpha-beta T cell"

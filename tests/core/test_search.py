@@ -277,3 +277,33 @@ def test_fts_phrase_quotes_everything():
 def test_query_chunks_are_four_grams_for_long_queries():
     assert query_chunks("lymphocite")[:3] == ["lymp", "ymph", "mpho"]
     assert query_chunks("irsi") == ["irs", "rsi"]
+
+
+def test_search_case_sensitive_keeps_only_matches_of_the_same_case(instance: ln.Instance):
+    ln.save([ln.ULabel(name=n) for n in ("B cell", "b cell precursor", "Memory B cell", "B-cell")])
+    ignoring_case = set(names(ln.ULabel.search("B cell")))
+    assert {"B cell", "b cell precursor", "Memory B cell"} <= ignoring_case
+    same_case = ln.ULabel.search("B cell", case_sensitive=True)
+    assert names(same_case) == ["B cell", "Memory B cell"]  # exact name first
+    assert names(ln.ULabel.search("b cell", case_sensitive=True)) == ["b cell precursor"]
+    # typo matches need case folding, so a case-sensitive search has none
+    assert names(ln.ULabel.search("B cwll", case_sensitive=True)) == []
+    assert names(ln.ULabel.search("B cwll"))[0] == "B cell"
+
+
+def test_search_case_sensitive_on_related_records(instance: ln.Instance):
+    parent = ln.ULabel(name="cell types").save()
+    children = [ln.ULabel(name=n).save() for n in ("T cell", "t cell like", "NK cell")]
+    parent.children.add(*children)
+    found = parent.children.search("T cell", case_sensitive=True)
+    assert [record.name for record in found] == ["T cell"]
+
+
+def test_search_none_says_none_cannot_be_searched(instance: ln.Instance):
+    with pytest.raises(ValueError, match="Cannot search for None value! Please pass a valid str"):
+        ln.ULabel.search(None)  # type: ignore[arg-type]
+
+
+def test_search_case_sensitive_must_be_a_bool(instance: ln.Instance):
+    with pytest.raises(ln.ValidationError, match="case_sensitive must be True or False, got 'yes'"):
+        ln.ULabel.search("x", case_sensitive="yes")  # type: ignore[arg-type]

@@ -99,3 +99,45 @@ def test_get_or_create_transform_by_uid_finds_or_creates_that_uid(instance: ln.I
 
     assert created.uid == "pd7UR7Z8hoTq0000"
     assert found.id == created.id
+
+
+def test_transform_kind_is_the_2x_name_of_type(instance: ln.Instance):
+    transform = ln.Transform(key="step.py", kind="function").save()
+    assert (transform.kind, transform.type) == ("function", "function")
+    assert ln.Transform.filter(kind="function").one() == transform
+    transform.kind = "script"
+    transform.save()
+    assert ln.Transform.get(key="step.py").type == "script"
+    assert ln.Transform(key="old.py", type="notebook").kind == "notebook"  # type= still works
+
+
+def test_transform_kind_and_type_that_differ_are_refused(instance: ln.Instance):
+    with pytest.raises(ln.ValidationError, match="kind='script' and type='pipeline'"):
+        ln.Transform(key="step.py", kind="script", type="pipeline")
+    assert ln.Transform.filter().count() == 0
+
+
+def test_transform_permanent_delete_deletes_its_runs(instance: ln.Instance):
+    transform = ln.Transform(key="step.py", kind="function").save()
+    runs = [ln.Run(transform=transform).save() for _ in range(2)]
+    kept = ln.Run(transform=ln.Transform(key="other.py").save()).save()
+    transform.delete(permanent=True)
+    assert ln.Transform.filter(key="step.py").count() == 0
+    assert ln.Run.filter(id__in=[run.id for run in runs]).count() == 0
+    assert ln.Run.filter().one() == kept
+
+
+def test_transform_permanent_delete_is_refused_while_its_outputs_exist(instance: ln.Instance):
+    import pandas as pd
+
+    transform = ln.Transform(key="step.py").save()
+    run = ln.Run(transform=transform).save()
+    artifact = ln.Artifact.from_dataframe(pd.DataFrame({"a": [1]}), key="a.parquet", run=run)
+    artifact.save()
+    with pytest.raises(ln.IntegrityError, match=f"Run\\('{run.uid}'\\) made artifacts"):
+        transform.delete(permanent=True)
+    # nothing was deleted
+    assert ln.Run.get(run.uid).transform == ln.Transform.get(key="step.py")
+    artifact.delete(permanent=True)
+    transform.delete(permanent=True)
+    assert ln.Run.filter().count() == 0 and ln.Transform.filter().count() == 0
