@@ -168,6 +168,12 @@ class BaseCurator:
         coerced = self._coerced.get(name)
         return coerced if coerced is not None else self._frame[name]
 
+    @property
+    def dataset(self) -> Any:
+        """The dataset as validated (LaminDB 2.x): the caller's object itself unless columns
+        were coerced, then a copy holding the coerced columns (see `saved_data`)."""
+        return self.saved_data()
+
     def saved_data(self) -> Any:
         """Return the dataset to save: the caller's, or a copy holding the coerced columns.
 

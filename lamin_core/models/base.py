@@ -508,7 +508,15 @@ class Record(Base, Trashable, metaclass=RecordMeta):
         RecordList(records).save()
 
     def _delete_with(self, remove: Callable[[sa.orm.Session, Any], object]) -> None:
-        """Run `remove(session, self)` in a `writing()` block, translating a refused delete."""
+        """Run `remove(session, self)` in a `writing()` block, translating a refused delete.
+
+        A record this session already deleted (``ln.Schema.filter(...).delete()`` matched it)
+        stays deleted: deleting it again changes nothing, as in LaminDB.
+        """
+        state = sa.inspect(self)
+        if state.was_deleted or state.deleted:
+            logger.info(f"{type(self).__name__} {self.id} is already deleted")
+            return
         instance = self._instance()
         self._check_write(instance, "DELETE")
         described = repr(self)  # a rollback expires the fields the message shows

@@ -237,6 +237,18 @@ def test_coerce_converts_losslessly_into_the_saved_artifact(
     assert artifact.load()["n_cells"].tolist() == expected
     assert artifact.load()["n_cells"].dtype.kind == "i"
     assert df["n_cells"].tolist() == values
+    curator = ln.curators.DataFrameCurator(df, schema)
+    curator.validate()
+    assert curator.dataset["n_cells"].tolist() == expected  # the coerced copy
+    assert curator.dataset is not df
+
+
+def test_curator_dataset_is_the_callers_frame_when_nothing_is_coerced(instance: ln.Instance):
+    schema = ln.Schema(features=[ln.Feature(name="n_cells", dtype=int).save()]).save()
+    df = pd.DataFrame({"n_cells": [1, 2]})
+    curator = ln.curators.DataFrameCurator(df, schema)
+    curator.validate()
+    assert curator.dataset is df
 
 
 @pytest.mark.parametrize(("dtype", "values"), [("num", ["1", "2"]), (bool, [1, 0]), (str, [1, 2])])

@@ -166,3 +166,16 @@ def test_collection_schema_is_kept_by_new_versions_and_lineage_draws_members(
     assert "part2.parquet" in drawing.read_text()
     schema.delete(permanent=True)
     assert ln.Collection.get(key="parts").schema is None
+
+
+def test_deleting_a_record_a_queryset_delete_removed_changes_nothing(
+    instance: ln.Instance,
+) -> None:
+    feature = ln.Feature(name="n", dtype=int).save()
+    schema = ln.Schema(features=[feature], name="s").save()
+    kept = ln.Schema(features=[ln.Feature(name="m", dtype=int).save()], name="t").save()
+    assert ln.Schema.filter(features__name="n").delete(permanent=True) == 1
+    schema.delete(permanent=True)  # LaminDB's fixtures do this: no error, nothing else goes
+    feature.delete(permanent=True)
+    assert ln.Schema.filter().to_list("name") == [kept.name]
+    assert ln.Feature.filter().to_list("name") == ["m"]
