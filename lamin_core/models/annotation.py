@@ -20,6 +20,7 @@ from lamin_core.models.base import Record, created_at_column, created_by_column
 from lamin_core.models.can_curate import CanCurate, HasSynonyms
 from lamin_core.models.feature_predicate import FeatureComparisons
 from lamin_core.models.hierarchy import HasParents
+from lamin_core.models.record_types import validate_type
 
 if TYPE_CHECKING:
     from lamin_core.models.artifact import Artifact
@@ -96,19 +97,7 @@ class ULabel(CanCurate, Record, HasParents):
 
     @sa.orm.validates("type")
     def _validate_type(self, name: str, value: Any) -> Any:
-        if value is None:
-            return value
-        if not isinstance(value, ULabel):
-            raise ValidationError(
-                f"The type of a ULabel is a ULabel with is_type=True, got "
-                f"{type(value).__name__} {value!r}."
-            )
-        if not value.is_type:
-            raise ValidationError(
-                f"ULabel {value.name!r} is not a type; a label's type must have is_type=True. "
-                f"Make one with ln.ULabel(name={value.name!r}, is_type=True).save()."
-            )
-        return value
+        return validate_type(self, value)
 
 
 featureset_feature = sa.Table(
@@ -179,19 +168,7 @@ class Feature(FeatureComparisons, CanCurate, HasSynonyms, Record):
 
     @sa.orm.validates("type")
     def _validate_type(self, name: str, value: Any) -> Any:
-        if value is None:
-            return value
-        if not isinstance(value, Feature):
-            raise ValidationError(
-                f"The type of a Feature is a Feature with is_type=True, got "
-                f"{type(value).__name__} {value!r}."
-            )
-        if not value.is_type:
-            raise ValidationError(
-                f"Feature {value.name!r} is not a feature type; a feature's type must have "
-                f"is_type=True. Make one with ln.Feature(name='MyFeatures', is_type=True).save()."
-            )
-        return value
+        return validate_type(self, value)
 
 
 def _feature_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

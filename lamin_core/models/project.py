@@ -27,6 +27,7 @@ from lamin_core.models.artifact import Artifact, Collection, link_table
 from lamin_core.models.base import Record, created_at_column, created_by_column
 from lamin_core.models.can_curate import CanCurate
 from lamin_core.models.provenance import Run, Transform
+from lamin_core.models.record_types import validate_type
 
 __all__ = ["LINKED_REGISTRIES", "Project", "Reference", "check_url", "link_table"]
 
@@ -86,25 +87,6 @@ def link_registries(target: Any, *, with_feature: bool = False) -> None:
             backref=backref(f"{table}s", viewonly=has_feature),
         )
         setattr(target, f"{owner}s", relation)
-
-
-def validate_type(record: Any, value: Any) -> Any:
-    """Check that `value` may be the `type` of `record`: a saved-or-new type of its registry."""
-    if value is None:
-        return value
-    registry = type(record)
-    name = registry.__name__
-    if not isinstance(value, registry):
-        raise ValidationError(
-            f"The type of a {name} is a {name} with is_type=True, got "
-            f"{type(value).__name__} {value!r}."
-        )
-    if not value.is_type:
-        raise ValidationError(
-            f"{name} {value.name!r} is not a type; a {name}'s type must have is_type=True. "
-            f"Make one with ln.{name}(name={value.name!r}, is_type=True).save()."
-        )
-    return value
 
 
 project_parent = parent_table("project")

@@ -29,7 +29,8 @@ from lamin_core.models.base import Record as SQLRecord
 from lamin_core.models.base import created_at_column, created_by_column
 from lamin_core.models.can_curate import CanCurate
 from lamin_core.models.hierarchy import HasParents
-from lamin_core.models.project import link_registries, parent_table, validate_type
+from lamin_core.models.project import link_registries, parent_table
+from lamin_core.models.record_types import validate_type
 
 __all__ = ["Record"]
 

@@ -107,7 +107,7 @@ def test_feature_dtype_of_a_record_type_survives_renaming_the_type(
         ),
         (
             lambda: ln.Feature(name="bad", dtype=int, type=ln.Feature.get(name="donor")).save(),
-            "Feature 'donor' is not a feature type",
+            "Feature 'donor' is not a type",
         ),
         (
             lambda: ln.Schema(itype=ln.Feature.get(name="donor")).save(),

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fetch
 import pytest
 import sqlalchemy as sa
 from harness import (
@@ -43,6 +44,17 @@ HERE = Path(__file__).resolve().parent
 _STALE = pytest.StashKey[list[ExpectedFailure]]()  # listed failures that matched no test
 _outcomes: dict[str, str] = {}  # fetched test id -> its outcome, for the summary
 _RANK = ("passed", "skipped", "xfailed", "xpassed", "failed", "error")  # the worst phase wins
+
+
+@pytest.fixture
+def fetched(request: pytest.FixtureRequest) -> None:
+    """Skip unless LaminDB's tests and guides are fetched and current (fail in CI, where
+    .ci/run fetches them first: tests/conftest.py's rule)."""
+    problem = fetch.is_current(fetch.lamindb_version())
+    if problem:
+        root = request.config.pluginmanager.get_plugin(str(fetch.REPO / "tests" / "conftest.py"))
+        assert root is not None, "tests/conftest.py is not loaded"
+        root.unavailable(problem)
 
 
 def compat_backend() -> str:

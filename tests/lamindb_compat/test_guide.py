@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import fetch
 import pandas as pd
 import pytest
 from guide import Cell, Outcome, read_cells, run_cell
@@ -292,15 +291,6 @@ def _notebook(path: Path, cells: list[Cell]) -> Path:
     }  # fmt: skip
     path.write_text(json.dumps(notebook, indent=1))
     return path
-
-
-@pytest.fixture
-def fetched(request: pytest.FixtureRequest) -> None:
-    problem = fetch.is_current(fetch.lamindb_version())
-    if problem:  # skip, or fail in CI (.ci/run fetches them): tests/conftest.py's rule
-        root = request.config.pluginmanager.get_plugin(str(fetch.REPO / "tests" / "conftest.py"))
-        assert root is not None, "tests/conftest.py is not loaded"
-        root.unavailable(problem)
 
 
 @pytest.mark.parametrize("name", sorted(GUIDES))
