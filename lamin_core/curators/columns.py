@@ -158,9 +158,12 @@ def coerce_series(series: pd.Series, dtype: DType) -> tuple[pd.Series | None, st
             return numbers.astype("Int64" if missing.any() else "int64"), None
         return numbers.astype("float64"), None
     try:
-        return pd.to_datetime(series), None
+        moments = pd.to_datetime(series)
     except (ValueError, TypeError) as error:
         return None, f"cannot convert to dates ({error})"
+    if dtype.base == "date":  # calendar dates (datetime.date; a parquet date32 column)
+        return moments.dt.date.where(moments.notna(), None), None
+    return moments, None
 
 
 # the numpy kinds that need no conversion to each dtype

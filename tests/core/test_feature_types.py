@@ -6,6 +6,7 @@ dtype, a feature type as a schema's itype, flags that reject missing values or c
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -329,3 +330,16 @@ def test_list_bool_column_holds_only_lists_of_bools(
     else:
         with pytest.raises(ln.ValidationError, match="'flags'"):
             curator.validate()
+
+
+def test_coerce_to_date_stores_calendar_dates(instance: ln.Instance):
+    day = ln.Feature(name="collected_on", dtype=dt.date, coerce=True).save()
+    schema = ln.Schema(features=[day]).save()
+    df = pd.DataFrame({"collected_on": ["2024-01-01", None, "2024-01-02"]})
+    curator = ln.curators.DataFrameCurator(df, schema)
+    curator.validate()
+    expected = [dt.date(2024, 1, 1), None, dt.date(2024, 1, 2)]
+    assert curator.dataset["collected_on"].tolist() == expected
+    artifact = ln.Artifact.from_df(df, key="dates.parquet", schema=schema).save()
+    assert artifact.load()["collected_on"].tolist() == expected
+    assert df["collected_on"].tolist() == ["2024-01-01", None, "2024-01-02"]
