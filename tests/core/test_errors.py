@@ -254,8 +254,10 @@ def other_session(instance: ln.Instance) -> Session:
 
 
 def test_delete_of_a_record_others_still_use_is_an_integrity_error(instance: ln.Instance):
+    # a transform's runs go with it (as in LaminDB), but not while they made artifacts
     transform = ln.Transform(key="pipeline.py").save()
-    ln.Run(transform=transform).save()
+    run = ln.Run(transform=transform).save()
+    ln.Artifact.from_df(pd.DataFrame({"a": [1]}), key="made.parquet", run=run).save()
     before = catalog_snapshot(instance)
     with pytest.raises(ln.errors.IntegrityError):
         ln.Transform.filter(id=transform.id).delete(permanent=True)

@@ -52,6 +52,8 @@ def _kwargs(registry: type[Record], fields: tuple[str, ...], variant: str) -> di
         generated = column.primary_key or column.key == "uid" or bool(column.foreign_keys)
         if not (column.nullable or has_default or generated or column.key in kwargs):
             kwargs[column.key] = _value(registry, column.key, variant)
+    if registry is ln.Feature:  # dtype is nullable (a feature type has none), required otherwise
+        kwargs.setdefault("dtype", "str")
     return kwargs
 
 

@@ -7,8 +7,8 @@ cells in order in one namespace, in a fresh catalog, with the notebook's name vi
 ``ln.track()`` (as Jupyter makes it visible, through ``JPY_SESSION_NAME``).
 
 A cell that cannot run anywhere but in LaminDB's own set-up (a hosted bucket, a script the
-distribution does not ship, pseudocode) is listed in `SKIPPED` with why; every other cell must run,
-and `CHECKS` compares what cells produce with what the guide shows.
+distribution does not ship, ``lamin init``) is in its guide's `Guide.skipped` with why; every other
+cell must run, and `Guide.checks` compare what cells produce with what the guide says they do.
 """
 
 from __future__ import annotations
