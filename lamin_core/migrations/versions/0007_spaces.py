@@ -20,9 +20,7 @@ Revises: 0006
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 
 import sqlalchemy as sa
 from alembic import op
@@ -35,6 +33,7 @@ from lamin_core.instance.access import (
     drop_space_policy_ddl,
     space_policy_ddl,
 )
+from lamin_core.migrations.sqlite import foreign_keys_off
 
 revision = "0007"
 down_revision = "0006"
@@ -57,27 +56,6 @@ def _registry_tables(bind: sa.Connection) -> list[str]:
 
 def _has_space_id(bind: sa.Connection, table: str) -> bool:
     return "space_id" in {column["name"] for column in sa.inspect(bind).get_columns(table)}
-
-
-@contextlib.contextmanager
-def _sqlite_without_foreign_keys(bind: sa.Connection) -> Iterator[None]:
-    raw = bind.connection.dbapi_connection
-    assert raw is not None
-    raw.commit()  # the revisions before this one, with alembic_version saying so
-    raw.execute("PRAGMA foreign_keys=OFF")
-    try:
-        raw.execute("BEGIN")
-        try:
-            yield
-            problems = raw.execute("PRAGMA foreign_key_check").fetchall()
-            if problems:
-                raise RuntimeError(f"foreign keys broken by revision 0007: {problems[:5]}")
-        except BaseException:
-            raw.rollback()
-            raise
-        raw.commit()
-    finally:
-        raw.execute("PRAGMA foreign_keys=ON")
 
 
 def _create_space_tables(bind: sa.Connection) -> None:
@@ -133,7 +111,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     tables = _registry_tables(bind)
     if bind.dialect.name == "sqlite":
-        with _sqlite_without_foreign_keys(bind):
+        with foreign_keys_off(check="0007"):
             _create_space_tables(bind)
             for table in tables:
                 if not _has_space_id(bind, table):
@@ -171,7 +149,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     tables = [t for t in _registry_tables(bind) if _has_space_id(bind, t)]
     if bind.dialect.name == "sqlite":
-        with _sqlite_without_foreign_keys(bind):
+        with foreign_keys_off(check="0007"):
             for table in tables:
                 before = _sqlite_schema_objects(bind, table)
                 with op.batch_alter_table(table, recreate="always") as batch:

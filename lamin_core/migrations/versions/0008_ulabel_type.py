@@ -14,6 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from lamin_core.migrations.sqlite import recreate_sqlite_table
+
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
@@ -39,31 +41,4 @@ def downgrade() -> None:
     if bind.dialect.name != "sqlite":
         op.drop_column("ulabel", "type_id")
         return
-    raw = bind.connection.dbapi_connection
-    assert raw is not None
-    rows = bind.exec_driver_sql(
-        "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'ulabel' "
-        "AND type IN ('index', 'trigger') AND sql IS NOT NULL"
-    ).all()
-    raw.commit()  # the revisions before, with alembic_version saying so
-    raw.execute("PRAGMA foreign_keys=OFF")  # recreating ulabel must not cascade to its links
-    try:
-        raw.execute("BEGIN")
-        try:
-            with op.batch_alter_table("ulabel", recreate="always") as batch:
-                batch.drop_column("type_id")
-            kept = {
-                name
-                for (name,) in bind.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE tbl_name = 'ulabel'"
-                )
-            }
-            for name, sql in rows:
-                if name not in kept and "type_id" not in sql:
-                    op.execute(sql)
-        except BaseException:
-            raw.rollback()
-            raise
-        raw.commit()
-    finally:
-        raw.execute("PRAGMA foreign_keys=ON")
+    recreate_sqlite_table("ulabel", lambda batch: batch.drop_column("type_id"), ("type_id",))

@@ -14,8 +14,12 @@ Revises: 0010
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
+
+from lamin_core.migrations.sqlite import recreate_sqlite_table
 
 revision = "0011"
 down_revision = "0010"
@@ -50,32 +54,9 @@ def downgrade() -> None:
         for column in COLUMNS:
             op.drop_column("run", column)
         return
-    raw = bind.connection.dbapi_connection
-    assert raw is not None
-    rows = bind.exec_driver_sql(
-        "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'run' "
-        "AND type IN ('index', 'trigger') AND sql IS NOT NULL"
-    ).all()
-    raw.commit()  # the revisions before, with alembic_version saying so
-    raw.execute("PRAGMA foreign_keys=OFF")  # recreating run must not cascade to its links
-    try:
-        raw.execute("BEGIN")
-        try:
-            with op.batch_alter_table("run", recreate="always") as batch:
-                for column in COLUMNS:
-                    batch.drop_column(column)
-            kept = {
-                name
-                for (name,) in bind.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE tbl_name = 'run'"
-                )
-            }
-            for name, sql in rows:
-                if name not in kept and not any(column in sql for column in COLUMNS):
-                    op.execute(sql)
-        except BaseException:
-            raw.rollback()
-            raise
-        raw.commit()
-    finally:
-        raw.execute("PRAGMA foreign_keys=ON")
+
+    def drop_columns(batch: Any) -> None:
+        for column in COLUMNS:
+            batch.drop_column(column)
+
+    recreate_sqlite_table("run", drop_columns, COLUMNS)

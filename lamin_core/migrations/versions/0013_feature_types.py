@@ -87,6 +87,6 @@ def downgrade() -> None:
         batch.alter_column("dtype", existing_type=sa.String(length=255), nullable=False)
 
     recreate_sqlite_table(
-        "featureset", lambda batch: batch.drop_column("index_feature_id"), "index_feature_id"
+        "featureset", lambda batch: batch.drop_column("index_feature_id"), ("index_feature_id",)
     )
-    recreate_sqlite_table("feature", drop_feature_columns, "type_id")
+    recreate_sqlite_table("feature", drop_feature_columns, ("type_id",))

@@ -39,4 +39,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         op.drop_column("collection", "schema_id")
         return
-    recreate_sqlite_table("collection", lambda batch: batch.drop_column("schema_id"), "schema_id")
+    recreate_sqlite_table(
+        "collection", lambda batch: batch.drop_column("schema_id"), ("schema_id",)
+    )
