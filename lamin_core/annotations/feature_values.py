@@ -143,12 +143,7 @@ class FeatureManager(ArtifactAnnotations):
 
         artifact_id = self._artifact_id()
         self._check_write("add feature values to", ["featurevalue", "artifact_featurevalue"])
-        if not isinstance(values, Mapping):
-            raise ValidationError(
-                f"add_values() expects a mapping of feature name -> value, got "
-                f"{type(values).__name__}."
-            )
-        values = _by_name(values)
+        values = _by_name(values, "add_values")
         instance = self._artifact._instance()
         session = instance.session
         names = list(values)
@@ -224,7 +219,9 @@ class FeatureManager(ArtifactAnnotations):
         Examples:
             >>> artifact.features.update_values({"temperature": 22.0})
         """
-        self._replace(_by_name(values), self._artifact_values(list(_by_name(values))))
+        values = _by_name(values, "update_values")
+        stored = feature_values(self._artifact._instance(), self._artifact_id())
+        self._replace(values, [name for name in values if name in stored])
 
     def set_values(self, values: Mapping[Any, Any]) -> None:
         """Make `values` the artifact's dataset-level feature values, in one transaction.
@@ -238,26 +235,16 @@ class FeatureManager(ArtifactAnnotations):
         Examples:
             >>> artifact.features.set_values({temperature: 21.6, experiment: "My experiment"})
         """
-        values = _by_name(values)
+        values = _by_name(values, "set_values")
         stored = feature_values(self._artifact._instance(), self._artifact_id())
-        self._replace(values, [*self._artifact_values(list(values)), *self._dataset_level(stored)])
-
-    def _artifact_values(self, names: list[str]) -> list[str]:
-        """The features among `names` that the artifact has values of."""
-        stored = feature_values(self._artifact._instance(), self._artifact_id())
-        return [name for name in names if name in stored]
-
-    def _dataset_level(self, stored: dict[str, tuple[str, list[Any]]]) -> list[str]:
-        """The features of `stored` whose values are dataset-level (not labels of columns)."""
-        return [
-            name
-            for name, (dtype, _values) in stored.items()
-            if not parse_dtype(dtype).is_categorical
+        dataset_level = [
+            name for name, (dtype, _) in stored.items() if not parse_dtype(dtype).is_categorical
         ]
+        self._replace(values, [*(name for name in values if name in stored), *dataset_level])
 
     def _replace(self, values: dict[str, Any], old: list[str]) -> None:
-        instance = self._artifact._instance()
-        with instance.writing():
+        """Remove the values of the features `old`, then add `values`, in one transaction."""
+        with self._artifact._instance().writing():
             if old:
                 self.remove_values(sorted(set(old)))
             self.add_values(values)
@@ -350,11 +337,11 @@ class FeatureManager(ArtifactAnnotations):
         return describe_features(self._artifact)
 
 
-def _by_name(values: Mapping[Any, Any]) -> dict[str, Any]:
+def _by_name(values: Mapping[Any, Any], method: str) -> dict[str, Any]:
     """Key `values` by feature name: a Feature key becomes its name, anything else its text."""
     if not isinstance(values, Mapping):
         raise ValidationError(
-            f"Feature values must be a mapping of feature (or name) -> value, got "
+            f"{method}() expects a mapping of feature (or feature name) -> value, got "
             f"{type(values).__name__}."
         )
     return {getattr(key, "name", None) or str(key): value for key, value in values.items()}

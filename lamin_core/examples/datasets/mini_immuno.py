@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
+from lamin_core import bio as bt
 from lamin_core.errors import DoesNotExist, ValidationError
+from lamin_core.examples._records import saved
+from lamin_core.models import Artifact, Feature, GeneralRecord, Schema
 
 if TYPE_CHECKING:
     import anndata as ad
 
-    from lamin_core.models import Schema
 
 __all__ = [
     "define_features_labels",
@@ -165,31 +167,21 @@ def get_dataset2(
     return _assemble(genes, [[2, 3, 3], [3, 4, 5], [4, 2, 3]], obs, samples, metadata, otype)
 
 
-def _ensure(registry: Any, **fields: Any) -> Any:
-    """Return the record with these fields, saving it the first time (reruns change nothing)."""
-    lookup = {k: v for k, v in fields.items() if k in ("name", "type", "is_type")}
-    existing = registry.filter(**lookup).one_or_none()
-    return existing if existing is not None else registry(**fields).save()
-
-
 def define_features_labels() -> None:
     """Save the features and labels that validate the mini immuno datasets (idempotent).
 
     Saves the record type ``Perturbations`` with DMSO and IFNG, the cell types B cell and T cell
     from the Cell Ontology, and the feature type ``ImmunoSamples`` with the datasets' features.
     """
-    from lamin_core import bio as bt
-    from lamin_core.models import Feature, GeneralRecord
-
-    perturbations = _ensure(GeneralRecord, name="Perturbations", is_type=True)
+    perturbations = saved(GeneralRecord, {"name": "Perturbations", "is_type": True})
     for name in ("DMSO", "IFNG"):
-        _ensure(GeneralRecord, name=name, type=perturbations)
+        saved(GeneralRecord, {"name": name, "type": perturbations})
     for name in ("B cell", "T cell"):
         cell_type = bt.CellType.from_source(name=name)
         if cell_type is None:
             raise DoesNotExist(f"No cell type {name!r} in the Cell Ontology source of the catalog.")
         cell_type.save()
-    immuno = _ensure(Feature, name="ImmunoSamples", is_type=True)
+    immuno = saved(Feature, {"name": "ImmunoSamples", "is_type": True})
     features: list[dict[str, Any]] = [
         {"name": "perturbation", "dtype": perturbations},
         {"name": "cell_type_by_expert", "dtype": bt.CellType},
@@ -201,7 +193,7 @@ def define_features_labels() -> None:
         {"name": "donor_ethnicity", "dtype": list[bt.Ethnicity]},
     ]
     for fields in features:
-        _ensure(Feature, type=immuno, **fields)
+        saved(Feature, {"name": fields.pop("name"), "type": immuno}, **fields)
 
 
 def define_mini_immuno_schema_flexible() -> Schema:
@@ -210,8 +202,6 @@ def define_mini_immuno_schema_flexible() -> Schema:
 
     Saves the features and labels first (`define_features_labels`); idempotent.
     """
-    from lamin_core.models import Feature, Schema
-
     define_features_labels()
     existing = Schema.filter(name="mini_immuno").one_or_none()
     if existing is not None:
@@ -230,8 +220,6 @@ def save_mini_immuno_datasets() -> None:
 
     The keys are ``examples/dataset1.parquet`` and ``examples/dataset2.parquet``.
     """
-    from lamin_core.models import Artifact
-
     schema = define_mini_immuno_schema_flexible()
     for key, df in (
         ("examples/dataset1.parquet", get_dataset1()),
