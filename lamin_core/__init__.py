@@ -23,7 +23,7 @@ from lamin_core.errors import (
     StorageError,
     ValidationError,
 )
-from lamin_core.instance import Instance, connect, get_instance, init, settings
+from lamin_core.instance import Instance, connect, get_instance, init, settings, setup
 from lamin_core.lazy import first_use_getattr as _first_use_getattr
 from lamin_core.lazy import on_first_call as _on_first_call
 from lamin_core.lineage import lineage
@@ -149,6 +149,7 @@ __all__ = [
     "lineage",
     "save",
     "settings",
+    "setup",
     "step",
     "track",
     "tracked",

@@ -56,13 +56,18 @@ def field_label(registry: Any, name: str) -> str:
 
 
 def organism_condition(
-    session: Session, registry: Any, organism: Any
+    session: Session, registry: Any, organism: Any, *, required: bool = True
 ) -> list[sa.ColumnElement[bool]] | None:
     """Return the conditions that restrict `registry` to `organism` ([] when not organism-bound).
+
+    Without `organism`, an organism-bound registry raises unless not `required`: then records of
+    every organism match (``bt.Gene.validate(values)`` asks the catalog only).
 
     Returns None when the organism is not in the catalog yet: then no record can match.
     """
     if not getattr(registry, "_has_organism", False):
+        return []
+    if organism is None and not required:
         return []
     if organism is None:
         raise ValidationError(

@@ -287,12 +287,16 @@ def curation_conditions(
 ) -> list[sa.ColumnElement[bool]] | None:
     """Return the conditions restricting a bio registry to an organism (and a pinned source).
 
+    Without `organism`, records of every organism match: the catalog needs none to be asked
+    (its public source does, see `public_table`).
+
     Returns None when the organism is not in the catalog yet: then no record can match.
 
     Raises:
-        ValidationError: an organism-bound registry without `organism`, or an unknown one.
+        ValidationError: an unknown organism.
     """
-    conditions = organism_condition(session, registry, _organism_name(registry, organism))
+    name = _organism_name(registry, organism)
+    conditions = organism_condition(session, registry, name, required=False)
     if conditions is not None and strict_source and source is not None:
         source_id = getattr(source, "id", None)
         if source_id is None:
@@ -348,8 +352,18 @@ class PublicVocabulary:
 def curation_public(
     registry: type[BioRecord], field: str, *, organism: Any, source: Any
 ) -> PublicVocabulary | None:
-    """Return the public vocabulary of `field`, or None when the public source lacks it."""
+    """Return the public vocabulary of `field`, or None when the public source lacks it.
+
+    Genes without an organism have none (the gene tables are per organism): the catalog alone
+    answers, and a hint says how to ask the public table too.
+    """
     organism_name = _organism_name(registry, organism)
+    if registry._entity == "Gene" and organism_name is None:
+        logger.info(
+            "• no organism given: only the catalog's genes were asked; pass organism='human' "
+            "(or 'mouse', ...) to also ask that organism's public gene table"
+        )
+        return None
     if field not in _public_fields(registry, organism_name, source):
         return None
     return PublicVocabulary(registry, organism_name, source)

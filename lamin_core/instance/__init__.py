@@ -1,5 +1,6 @@
 """The catalog's database connection and its unit of work (see `lamin_core.instance.catalog`)."""
 
+from lamin_core.instance import settings, setup
 from lamin_core.instance.catalog import (
     CATALOG_DIR,
     SQLITE_NAME,
@@ -30,6 +31,8 @@ __all__ = [
     "get_instance",
     "init",
     "resolve_location",
+    "settings",
     "settings_dir",
+    "setup",
     "staging_root",
 ]

@@ -404,7 +404,7 @@ def _open(
         if new_folder is not None:  # an unreachable database leaves no folder behind
             shutil.rmtree(new_folder, ignore_errors=True)
         raise
-    handle = user or _system_user()
+    handle = user or system_user()
     instance = Instance(
         engine=engine,
         storage_root=root,
@@ -496,7 +496,8 @@ def _make_catalog_folder(root: str) -> Path | None:
     return missing[-1] if missing else None
 
 
-def _system_user() -> str:
+def system_user() -> str:
+    """Return the login name of this process's user (\"unknown\" when it has none)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):

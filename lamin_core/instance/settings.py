@@ -4,8 +4,10 @@ A catalog's database URL may carry a password. It never reaches the disk: the se
 the URL without it, and at connect time the password comes from the URL passed in, from
 ``LAMIN_CORE_DB``, or from ``~/.pgpass`` (``PGPASSFILE``), which libpq reads as psql does.
 
-As a module attribute of the package, ``ln.settings`` also holds LaminDB's run-time settings:
-``ln.settings.verbosity = "warning"`` quiets the catalog's messages (`lamin_core.console`).
+As a module attribute of the package, ``ln.settings`` (also ``ln.setup.settings``) holds LaminDB's
+run-time settings: ``ln.settings.verbosity = "warning"`` quiets the catalog's messages
+(`lamin_core.console`); ``ln.settings.user.handle``, ``ln.settings.instance`` and
+``ln.settings.storage`` describe the active catalog.
 
 The settings folder (``$LAMIN_CORE_HOME``, default ``~/.lamin_core``) is private to its user:
 mode 0700, files 0600, as OpenSSH and libpq want their files. A folder or file with looser modes
@@ -23,6 +25,7 @@ import os
 import stat
 import sys
 import types
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +46,22 @@ __all__ = [
     "write_settings",
 ]
 
-# ln.settings.verbosity: a property of this module (below), so that setting it takes effect
+# ln.settings.verbosity, .user, .instance, .storage: properties of this module (below), so that
+# they follow the active catalog and setting verbosity takes effect
 verbosity: str
+
+
+@dataclass(frozen=True)
+class UserSettings:
+    """The user records are created by: ``ln.settings.user.handle``.
+
+    Attributes:
+        handle: The handle given to `ln.init` / `ln.connect` (``user=``), else the system user.
+        id: The user's id in the active catalog; None without one.
+    """
+
+    handle: str
+    id: int | None = None
 
 
 class _SettingsModule(types.ModuleType):
@@ -56,6 +73,32 @@ class _SettingsModule(types.ModuleType):
     @verbosity.setter
     def verbosity(self, value: str | int) -> None:
         console.set_verbosity(value)
+
+    @property
+    def user(self) -> UserSettings:
+        """The user of the active catalog, or the system user when none is active."""
+        from lamin_core.instance.catalog import active_instance, system_user
+
+        instance = active_instance()
+        if instance is None:
+            return UserSettings(handle=system_user())
+        return UserSettings(handle=instance.user_handle, id=instance.user_id or None)
+
+    @property
+    def instance(self) -> Any:
+        """The active catalog (`lamin_core.Instance`), connecting as `ln.connect()` would.
+
+        Raises:
+            InstanceError: no catalog is active or configured; the message says how to make one.
+        """
+        from lamin_core.instance.catalog import get_instance
+
+        return get_instance()
+
+    @property
+    def storage(self) -> str:
+        """The storage root of the active catalog (a folder or ``s3://bucket/prefix``)."""
+        return str(self.instance.storage_root)
 
 
 sys.modules[__name__].__class__ = _SettingsModule

@@ -79,6 +79,22 @@ class _on_class_or_record:
         return lambda: self.method(target)
 
 
+class _Objects:
+    """Django's ``Registry.objects``: the registry's records as a QuerySet, as ``all()`` gives.
+
+    LaminDB's records are Django models, so 2.x code reaches for ``ln.User.objects.order_by(...)``;
+    like Django's manager it answers on the registry only.
+    """
+
+    def __get__(self, record: Any, registry: type[Record]) -> QuerySet[Any]:
+        if record is not None:
+            raise AttributeError(
+                f"objects is a query of the {registry.__name__} registry, not of one record: use "
+                f"ln.{registry.__name__}.objects (or ln.{registry.__name__}.filter(...))."
+            )
+        return registry.all()
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timestamp stored in UTC and always returned timezone-aware.
 
@@ -571,6 +587,10 @@ class Record(Base, Trashable, metaclass=RecordMeta):
     def all(cls: type[R]) -> QuerySet[R]:
         """Return a QuerySet over every record of the registry."""
         return above.queryset(cls)
+
+    objects: ClassVar[Any] = (
+        _Objects()
+    )  # ln.User.objects.order_by("id"): Django's spelling of all()
 
     @classmethod
     def get(cls: type[R], idlike: int | str | None = None, **lookups: Any) -> R:

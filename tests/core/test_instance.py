@@ -163,3 +163,26 @@ def test_record_repr_shows_set_fields(sqlite_instance: ln.Instance):
     text = repr(label)
     assert text.startswith(f"ULabel(uid='{label.uid}', name='Candidate marker study 1'")
     assert "is_type=False" in text and "created_by_id=1" in text and " UTC" in text
+
+
+def test_setup_namespace_creates_and_describes_the_catalog(tmp_path: Path):
+    # LaminDB 2.x code: ln.setup.init(...), ln.setup.settings.user.handle, ln.setup.close()
+    assert ln.setup.settings.user.id is None  # no catalog active yet
+    instance = ln.setup.init(storage=tmp_path / "cat", user="alice")
+    assert ln.setup.settings.user.handle == "alice"
+    assert ln.User.get(handle=ln.setup.settings.user.handle).id == ln.settings.user.id
+    assert ln.settings.instance is instance
+    assert ln.settings.storage == str(tmp_path / "cat")
+    ln.setup.close()
+    assert instance._closed
+    reopened = ln.setup.connect(str(tmp_path / "cat"), user="alice")
+    assert reopened.storage_root == str(tmp_path / "cat")
+
+
+def test_objects_is_djangos_spelling_of_all(instance: ln.Instance):
+    ln.ULabel(name="b").save()
+    ln.ULabel(name="a").save()
+    assert ln.ULabel.objects.order_by("-id").first().name == "a"
+    assert ln.ULabel.objects.filter(name="b").count() == 1
+    with pytest.raises(AttributeError, match=r"ln\.ULabel\.objects"):
+        ln.ULabel.get(name="a").objects  # noqa: B018

@@ -116,5 +116,6 @@ def test_public_names_stay_what_they_are_after_every_module_is_imported():
     changed, modules = result.stdout.splitlines()[-2:]
 
     assert changed == "[]"
-    # the namespaces ln.errors, ln.curators and ln.examples (ln.settings: a class of its own)
-    assert modules == "['curators', 'errors', 'examples']"
+    # the namespaces ln.errors, ln.curators, ln.examples and ln.setup (ln.settings: a class of
+    # its own)
+    assert modules == "['curators', 'errors', 'examples', 'setup']"

@@ -7,6 +7,7 @@ is tested without a change here.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -209,6 +210,24 @@ def test_bio_registries_keep_the_public_source_and_the_1x_keywords(instance: ln.
     assert bt.CellType.standardize(["nerve cell"], mute=True) == ["neuron"]
     source = bt.Source.get(entity="bionty.CellType")
     assert bt.CellType.validate(["B cell"], source=source, strict_source=True).tolist() == [True]
+
+
+def test_gene_queries_of_the_catalog_alone_need_no_organism(
+    instance: ln.Instance, caplog: pytest.LogCaptureFixture
+):
+    bt.Gene.from_values(["CD8A"], field="symbol", organism="human").save()
+    bt.Gene.from_values(["Cd4"], field="symbol", organism="mouse").save()
+    # the catalog's genes of every organism answer; the public tables need an organism
+    assert bt.Gene.validate(["CD8A", "Cd4", "TP53"], field="symbol").tolist() == [True, True, False]
+    assert bt.Gene.standardize(["cd8a", "TP53"], field="symbol", from_source=False) == [
+        "CD8A",
+        "TP53",
+    ]
+    assert bt.Gene.validate(["Cd4"], field="symbol", organism="human").tolist() == [False]
+    with caplog.at_level(logging.INFO, logger="lamin_core"):
+        assert bt.Gene.standardize(["TNFRSF4"], field="symbol") == ["TNFRSF4"]
+    assert "pass organism='human'" in caplog.text  # how to ask the public table too
+    assert bt.Gene.standardize(["tnfrsf4"], field="symbol", organism="human") == ["TNFRSF4"]
 
 
 # --- synonyms and abbreviations -----------------------------------------------------------------
