@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
+from lamin_core.models.record_types import readable_dtype
 from lamin_core.models.registry import registries
 
 if TYPE_CHECKING:
@@ -131,6 +132,8 @@ def describe_text(record: Record) -> str:
         if column in hidden or column.endswith("_id"):
             continue
         value = getattr(record, column)
+        if column == "dtype" and isinstance(value, str):  # a type record by name, not uid
+            value = readable_dtype(record._instance().session, value)
         if value is not None:
             lines.append(f"  {column}: {value}")
     for relation in mapper.relationships:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from lamin_core.annotations.dtypes import readable_dtype
+from lamin_core.models.record_types import readable_dtype
 from lamin_core.models.registry import label_link, label_registries
 
 if TYPE_CHECKING:
@@ -148,7 +148,10 @@ def describe_features(artifact: Artifact) -> str:
     measured = [(n, d, v) for n, (d, v) in values.items() if n in members]
     if dataset:
         lines.append("  Dataset features")
-        lines += [f"    {name} ({dtype}): {_join(vals)}" for name, dtype, vals in dataset]
+        lines += [
+            f"    {name} ({readable_dtype(instance.session, dtype)}): {_join(vals)}"
+            for name, dtype, vals in dataset
+        ]
     if set_lines:
         lines.append("  Feature sets")
         lines += set_lines

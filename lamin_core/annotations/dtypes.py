@@ -45,7 +45,6 @@ __all__ = [
     "DType",
     "dtype_text",
     "parse_dtype",
-    "readable_dtype",
     "type_condition",
     "type_record",
     "valid_dtypes_text",
@@ -404,23 +403,3 @@ def type_condition(session: Any, dtype: DType) -> list[Any]:
         type_ids += frontier
     # table columns, not ORM attributes: the value loaders read the DBAPI cursor of a Core select
     return [registry.__table__.c.type_id.in_(type_ids)]
-
-
-def readable_dtype(session: Any, text: str | None) -> str | None:
-    """Return a dtype with a type record's uid replaced by its name and its parent types.
-
-    ``cat[Record[<uid>]]`` -> ``cat[Record[Perturbations]]``; a subtype is nested in its
-    type (``cat[Record[Samples[Blood]]]``). Other dtypes come back unchanged.
-    """
-    if text is None:
-        return None
-    dtype = parse_dtype(text)
-    if dtype.type_uid is None:
-        return dtype.text
-    record = _type_record(session, dtype)
-    nested = f"[{record.name}]"
-    parent, seen = record.type, {record.id}
-    while parent is not None and parent.id not in seen:
-        nested, seen = f"[{parent.name}{nested}]", seen | {parent.id}
-        parent = parent.type
-    return dtype.text.replace(f"[{dtype.type_uid}]", nested)

@@ -1,16 +1,25 @@
-"""The one rule for typed records (``is_type`` / ``type``): a type of the same registry.
+"""Typed records (``is_type`` / ``type``): the one rule for a record's type, and how dtypes name
+type records.
 
-ULabel, Feature, Project, Reference and Record share it, through `validate_type` in their
-``@validates("type")`` hooks.
+ULabel, Feature, Project, Reference and Record share the rule, through `validate_type` in their
+``@validates("type")`` hooks. A feature whose dtype is a type record stores the type's uid
+(``cat[Record[<uid>]]``: a rename keeps it valid); `readable_dtype` shows it by name.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from lamin_core.errors import ValidationError
+import sqlalchemy as sa
 
-__all__ = ["validate_type"]
+from lamin_core.errors import ValidationError
+from lamin_core.models.registry import registry_named
+
+__all__ = ["readable_dtype", "validate_type"]
+
+# a type record inside a dtype: Record[<uid>], ULabel[<uid>], Feature[<uid>]
+_TYPE_IN_DTYPE = re.compile(r"(?P<registry>\b\w+)\[(?P<uid>[A-Za-z0-9]{12,16})\]")
 
 
 def validate_type(record: Any, value: Any) -> Any:
@@ -30,3 +39,31 @@ def validate_type(record: Any, value: Any) -> Any:
             f"Make one with ln.{name}(name={value.name!r}, is_type=True).save()."
         )
     return value
+
+
+def readable_dtype(session: Any, text: str | None) -> str | None:
+    """Return a dtype with each type record's uid replaced by its name, nested in its parents.
+
+    ``cat[Record[<uid>]]`` -> ``cat[Record[Perturbations]]``; a subtype is nested in its type
+    (``cat[Record[Samples[Blood]]]``). Other dtypes, and a uid no record has (a deleted type),
+    come back unchanged.
+    """
+    if text is None or "[" not in text:
+        return text
+
+    def name_of(match: re.Match[str]) -> str:
+        registry = registry_named(match.group("registry"))
+        if registry is None or "type_id" not in registry.__table__.c:
+            return match.group(0)
+        uid = match.group("uid")
+        record = session.scalars(sa.select(registry).where(registry.uid == uid)).first()
+        if record is None:
+            return match.group(0)
+        nested = f"[{record.name}]"
+        parent, seen = record.type, {record.id}
+        while parent is not None and parent.id not in seen:
+            nested, seen = f"[{parent.name}{nested}]", seen | {parent.id}
+            parent = parent.type
+        return f"{match.group('registry')}{nested}"
+
+    return _TYPE_IN_DTYPE.sub(name_of, text)

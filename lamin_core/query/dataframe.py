@@ -30,6 +30,7 @@ from sqlalchemy.orm import RelationshipProperty, aliased
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from lamin_core.errors import ValidationError
+from lamin_core.models.record_types import readable_dtype
 from lamin_core.query.collector import collector_paused
 from lamin_core.query.columnar import read_columns
 from lamin_core.query.compiler import related_column
@@ -339,7 +340,10 @@ def build_df(
         fetched, type_codes = _fetch_columns(queryset, statement, columnar=columnar)
         df = _frame(fetched, type_codes, selected, names, plan.to_many, feature_parts, explicit)
     if feature_dtypes:
-        df.attrs["feature_dtypes"] = {k: v for k, v in feature_dtypes.items() if k in df.columns}
+        with queryset._catalog().reading() as session:  # type records by name, not uid
+            df.attrs["feature_dtypes"] = {
+                k: readable_dtype(session, v) for k, v in feature_dtypes.items() if k in df.columns
+            }
     return df
 
 

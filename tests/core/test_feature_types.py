@@ -88,6 +88,23 @@ def test_feature_dtype_of_a_record_type_survives_renaming_the_type(
     )
     artifact.save().features.describe()
     assert "perturbation (cat[Record[Treatments]]): DMSO, IFNG" in capsys.readouterr().out
+    # every view shows the type by name: describe(), the feature's own, df(features=True)
+    artifact.describe()
+    assert "perturbation (cat[Record[Treatments]]): DMSO, IFNG" in capsys.readouterr().out
+    perturbation.describe()
+    assert "dtype: cat[Record[Treatments]]" in capsys.readouterr().out
+    frame = ln.Artifact.filter(key="renamed.parquet").df(features=["perturbation"])
+    assert frame.attrs["feature_dtypes"] == {"perturbation": "cat[Record[Treatments]]"}
+    # a subtype is shown inside its type
+    blood = ln.Record(name="Blood", is_type=True, type=immuno["perturbations"]).save()
+    assert "dtype: cat[Record[Treatments[Blood]]]" in describe_of(
+        ln.Feature(name="blood_marker", dtype=blood).save(), capsys
+    )
+
+
+def describe_of(record: Any, capsys: pytest.CaptureFixture[str]) -> str:
+    record.describe()
+    return capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
