@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lamin_core.errors import DoesNotExist, ValidationError, did_you_mean
-from lamin_core.models.registry import label_link
+from lamin_core.models.registry import label_link, label_registries
 
 if TYPE_CHECKING:
     from lamin_core.models import Artifact, Feature
@@ -214,6 +214,38 @@ class LabelManager(ArtifactAnnotations):
         if feature_record is not None:
             ids = ids.where(feature_col == feature_record.id)
         return registry.filter(registry.id.in_(ids))
+
+    def add_from(self, data: Artifact) -> None:
+        """Link every label of another artifact to this one, under the same features.
+
+        Labels of every registry (ULabels, records, bio records) are copied with the feature
+        they are values of; links the artifact already has are kept once.
+
+        Raises:
+            ValidationError: `data` is not a saved artifact of this catalog; nothing is linked.
+        """
+        from lamin_core.models import Artifact
+
+        artifact_id = self._artifact_id()
+        if not isinstance(data, Artifact) or data.id is None:
+            raise ValidationError(
+                f"labels.add_from() copies the labels of a saved artifact, got "
+                f"{type(data).__name__} {data!r}; pass ln.Artifact.get(...)."
+            )
+        instance = self._artifact._instance()
+        registries = label_registries()
+        self._check_write("add labels to", [label_link(r).table.name for r in registries])
+        with instance.writing() as session:
+            for registry in registries:
+                _table, artifact_col, label_col, feature_col = label_link(registry)
+                rows = session.execute(
+                    sa.select(label_col, feature_col).where(artifact_col == data.id)
+                )
+                by_feature: dict[int | None, list[int]] = {}
+                for label_id, feature_id in rows:
+                    by_feature.setdefault(feature_id, []).append(label_id)
+                for feature_id, ids in by_feature.items():
+                    insert_links(session, artifact_id, registry, ids, feature_id)
 
     def __repr__(self) -> str:
         from lamin_core.annotations.describe import describe_labels

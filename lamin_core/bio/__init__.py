@@ -15,6 +15,7 @@ Examples:
 from lamin_core.bio.models import (
     BIO_REGISTRIES,
     BioRecord,
+    CellLine,
     CellType,
     DevelopmentalStage,
     Disease,
@@ -22,6 +23,7 @@ from lamin_core.bio.models import (
     ExperimentalFactor,
     Gene,
     Organism,
+    Pathway,
     Phenotype,
     Source,
     Tissue,
@@ -31,6 +33,7 @@ from lamin_core.lazy import first_use_getattr
 __all__ = [
     "BIO_REGISTRIES",
     "BioRecord",
+    "CellLine",
     "CellType",
     "DevelopmentalStage",
     "Disease",
@@ -39,6 +42,7 @@ __all__ = [
     "Gene",
     "InspectResult",
     "Organism",
+    "Pathway",
     "Phenotype",
     "PublicGenes",
     "PublicOntology",

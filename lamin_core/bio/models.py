@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BIO_REGISTRIES",
     "BioRecord",
+    "CellLine",
     "CellType",
     "DevelopmentalStage",
     "Disease",
@@ -47,6 +48,7 @@ __all__ = [
     "ExperimentalFactor",
     "Gene",
     "Organism",
+    "Pathway",
     "Phenotype",
     "Source",
     "Tissue",
@@ -144,12 +146,23 @@ class BioRecord(CanCurate, HasSynonyms, Record):
 
     @classmethod
     def _curation_conditions(
-        cls, session: Session, *, organism: Any, source: Any, strict_source: bool
+        cls,
+        session: Session,
+        *,
+        organism: Any,
+        source: Any,
+        strict_source: bool,
+        organism_required: bool = False,
     ) -> list[sa.ColumnElement[bool]] | None:
         from lamin_core.bio.registry import curation_conditions
 
         return curation_conditions(
-            cls, session, organism=organism, source=source, strict_source=strict_source
+            cls,
+            session,
+            organism=organism,
+            source=source,
+            strict_source=strict_source,
+            organism_required=organism_required,
         )
 
     @classmethod
@@ -260,6 +273,33 @@ class Ethnicity(OntologyRecord):
     _plural = "ethnicities"
 
 
+class CellLine(OntologyRecord):
+    """Cell lines of the Cell Line Ontology (CLO).
+
+    No CLO snapshot ships with lamin-core: records are made by hand, or from a CLO file
+    registered with ``bt.add_source(path, entity="CellLine", name="clo", version=...)``.
+
+    Examples:
+        >>> ln.save([bt.CellLine(name="HEK293"), bt.CellLine(name="K562")])
+    """
+
+    __tablename__ = "cellline"
+    _entity = "CellLine"
+    _plural = "cell_lines"
+
+
+class Pathway(OntologyRecord):
+    """Pathways and biological processes of the Gene Ontology (GO).
+
+    No GO snapshot ships with lamin-core: records are made by hand, or from a GO file
+    registered with ``bt.add_source(path, entity="Pathway", name="go", version=...)``.
+    """
+
+    __tablename__ = "pathway"
+    _entity = "Pathway"
+    _plural = "pathways"
+
+
 class Organism(BioRecord):
     """Organisms of the NCBI Taxonomy, by common name.
 
@@ -315,6 +355,7 @@ class Gene(BioRecord):
 
 ONTOLOGY_REGISTRIES: tuple[type[OntologyRecord], ...] = (
     CellType, Tissue, Disease, ExperimentalFactor, DevelopmentalStage, Phenotype, Ethnicity,
+    CellLine, Pathway,
 )  # fmt: skip
 BIO_REGISTRIES: tuple[type[BioRecord], ...] = (*ONTOLOGY_REGISTRIES, Organism, Gene)
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from lamin_core.bio.matching import organism_condition
 from lamin_core.bio.public import PublicGenes, PublicOntology
 from lamin_core.bio.sources import Source as PublicSource
-from lamin_core.bio.sources import get_source, resolve_organism
+from lamin_core.bio.sources import get_source, has_source, resolve_organism
 from lamin_core.errors import ValidationError
 from lamin_core.instance import get_instance
 from lamin_core.models.base import RecordList
@@ -284,19 +284,21 @@ def curation_conditions(
     organism: Any,
     source: Any,
     strict_source: bool,
+    organism_required: bool = False,
 ) -> list[sa.ColumnElement[bool]] | None:
     """Return the conditions restricting a bio registry to an organism (and a pinned source).
 
     Without `organism`, records of every organism match: the catalog needs none to be asked
-    (its public source does, see `public_table`).
+    (its public source does, see `public_table`), unless `organism_required` (records will be
+    made, and need one).
 
     Returns None when the organism is not in the catalog yet: then no record can match.
 
     Raises:
-        ValidationError: an unknown organism.
+        ValidationError: an unknown organism, or none where one is required.
     """
     name = _organism_name(registry, organism)
-    conditions = organism_condition(session, registry, name, required=False)
+    conditions = organism_condition(session, registry, name, required=organism_required)
     if conditions is not None and strict_source and source is not None:
         source_id = getattr(source, "id", None)
         if source_id is None:
@@ -362,6 +364,13 @@ def curation_public(
         logger.info(
             "• no organism given: only the catalog's genes were asked; pass organism='human' "
             "(or 'mouse', ...) to also ask that organism's public gene table"
+        )
+        return None
+    if not has_source(registry._entity):
+        logger.info(
+            f"• no public {registry._entity} source ships with lamin-core: only the catalog was "
+            f"asked; register one with bt.add_source(path, entity={registry._entity!r}, "
+            "name=..., version=...)"
         )
         return None
     if field not in _public_fields(registry, organism_name, source):

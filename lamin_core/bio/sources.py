@@ -30,6 +30,7 @@ __all__ = [
     "check_entity",
     "existing_file",
     "get_source",
+    "has_source",
     "list_sources",
     "resolve_organism",
 ]
@@ -37,7 +38,7 @@ __all__ = [
 DATA_DIR = Path(__file__).parent / "data"
 ENTITIES = (
     "CellType", "Tissue", "Disease", "ExperimentalFactor", "DevelopmentalStage",
-    "Phenotype", "Ethnicity", "Organism", "Gene",
+    "Phenotype", "Ethnicity", "CellLine", "Pathway", "Organism", "Gene",
 )  # fmt: skip
 
 
@@ -120,6 +121,11 @@ def resolve_organism(organism: str) -> str:
             return aliases[candidate]
     hint = did_you_mean(key, names)
     raise ValidationError(f"Unknown organism {organism!r}.{hint} Organisms: {', '.join(names)}.")
+
+
+def has_source(entity: str) -> bool:
+    """Return whether any source (shipped or added) covers an entity, e.g. ``"CellLine"``."""
+    return any(s.entity == entity for s in _all_sources())
 
 
 def get_source(

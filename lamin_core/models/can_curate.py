@@ -84,9 +84,19 @@ class CanCurate:
 
     @classmethod
     def _curation_conditions(
-        cls, session: Session, *, organism: Any, source: Any, strict_source: bool
+        cls,
+        session: Session,
+        *,
+        organism: Any,
+        source: Any,
+        strict_source: bool,
+        organism_required: bool = False,
     ) -> list[sa.ColumnElement[bool]] | None:
-        """Return the conditions restricting matches (None: no record can match)."""
+        """Return the conditions restricting matches (None: no record can match).
+
+        `organism_required`: records of an organism-bound registry will be made (from_values),
+        so an organism must be given; otherwise none means every organism.
+        """
         return []
 
     @classmethod

@@ -170,10 +170,20 @@ def _log(mute: bool, message: str, *, warning: bool = False) -> None:
 
 
 def _conditions(
-    session: Session, registry: Any, organism: Any, source: Any, strict_source: bool
+    session: Session,
+    registry: Any,
+    organism: Any,
+    source: Any,
+    strict_source: bool,
+    *,
+    organism_required: bool = False,
 ) -> list[Any] | None:
     return registry._curation_conditions(
-        session, organism=organism, source=source, strict_source=strict_source
+        session,
+        organism=organism,
+        source=source,
+        strict_source=strict_source,
+        organism_required=organism_required,
     )
 
 
@@ -390,7 +400,8 @@ def from_values(
     uniques = _distinct(_series(values))[0].tolist()
     public = _public(registry, name, organism, source) if from_source else None
     with get_instance().reading() as session:
-        conditions = _conditions(session, registry, organism, source, False)
+        # records made for an organism-bound registry need their organism
+        conditions = _conditions(session, registry, organism, source, False, organism_required=True)
 
         def existing(wanted: list[Any]) -> dict[Any, Any]:
             found: dict[Any, Any] = {}

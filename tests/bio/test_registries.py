@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 import lamin_core as ln
 import lamin_core.bio as bt
+from lamin_core.bio import sources
 from lamin_core.bio.models import ONTOLOGY_REGISTRIES, CellType
 
 
@@ -201,3 +204,36 @@ def test_celltype_from_source_by_name_saves_its_ancestors(instance: ln.Instance,
     drawing = b_cell.view_parents(distance=1, path=tmp_path / "b.dot").read_text()
     assert '"B cell"' in drawing and '"lymphocyte of B lineage"' in drawing
     assert '"cell"' not in drawing  # five levels up, beyond distance=1
+
+
+@pytest.mark.parametrize("registry", [bt.CellLine, bt.Pathway], ids=lambda r: r.__name__)
+def test_registry_without_a_shipped_source_curates_against_the_catalog(
+    instance: ln.Instance,
+    registry: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+):
+    monkeypatch.setattr(sources, "_ADDED", [])
+    ln.save([registry(name="HEK293", synonyms="HEK-293"), registry(name="K562")])
+    assert registry.validate(["HEK293", "HeLa"]).tolist() == [True, False]
+    assert registry.standardize(["HEK-293", "hela"]) == ["HEK293", "hela"]
+    with caplog.at_level(logging.INFO, logger="lamin_core"):
+        assert [r.name for r in registry.from_values(["K562", "HeLa"])] == ["K562"]
+    assert f"bt.add_source(path, entity={registry._entity!r}" in caplog.text
+    assert registry.search("hek2").list("name")[0] == "HEK293"
+    with pytest.raises(ln.ValidationError, match=f"No {registry._entity} source"):
+        registry.public()
+    # a file registered for the entity fills records as the shipped ontologies do
+    terms = {
+        "X:1": {"label": "HeLa", "synonyms": ["Hela cell"], "ancestors": {"X:0": 1}},
+        "X:0": {"label": "cell line", "ancestors": {}},
+    }
+    (tmp_path / "terms.json").write_text(json.dumps(terms))
+    bt.add_source(tmp_path / "terms.json", registry._entity, "local", "v1")
+    hela = registry.from_values(["Hela cell"]).save()[0]
+    assert (hela.name, hela.ontology_id) == ("HeLa", "X:1")
+    assert [p.name for p in hela.parents.all()] == ["cell line"]
+    artifact = ln.Artifact.from_df(pd.DataFrame({"a": [1]}), key="lines.parquet").save()
+    getattr(artifact, registry._plural).add(hela)
+    assert registry.filter(artifacts=artifact).list("name") == ["HeLa"]

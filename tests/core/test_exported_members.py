@@ -43,6 +43,7 @@ PUBLIC = {
     "lineage",
     "save",
     "settings",
+    "setup",
     "step",
     "track",
     "tracked",

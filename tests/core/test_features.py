@@ -28,9 +28,10 @@ def snapshot() -> tuple[int, ...]:
     return (rows(Feature), rows(FeatureValue), rows(ULabel), *(rows(t) for t in links))
 
 
-def make_artifact(name: str = "a") -> ln.Artifact:
+def make_artifact(name: str = "a", *, save: bool = True) -> ln.Artifact:
     df = pd.DataFrame({"x": [1, 2, 3], "name": [name] * 3})
-    return ln.Artifact.from_df(df, key=f"tables/{name}.parquet").save()
+    artifact = ln.Artifact.from_df(df, key=f"tables/{name}.parquet")
+    return artifact.save() if save else artifact
 
 
 # --- dtypes -----------------------------------------------------------------------------------
@@ -263,6 +264,28 @@ def test_labels_add_and_get_by_feature(annotated: tuple[ln.Artifact, ln.Artifact
     with pytest.raises(ln.ValidationError, match="not saved"):
         second.labels.add(ln.ULabel(name="unsaved"))
     assert "project A" in repr(second.labels)
+
+
+def test_labels_add_from_copies_every_label_under_its_feature(
+    annotated: tuple[ln.Artifact, ln.Artifact],
+):
+    first, _ = annotated
+    first.labels.add(ln.ULabel(name="project A").save())
+    first.labels.add(ln.Record(name="sample 1").save())
+    copy = make_artifact("copy")
+    with pytest.raises(ln.ValidationError, match="copies the labels of a saved artifact"):
+        copy.labels.add_from(make_artifact("unsaved", save=False))
+    assert copy.labels.get(registry=ln.ULabel).count() == 0  # nothing linked
+    copy.labels.add_from(first)
+    copy.labels.add_from(first)  # links it has are kept once
+    assert copy.labels.get("treatments").list("name") == ["DMSO", "IFNG"]
+    assert copy.labels.get("cell_type").list("name") == ["B cell"]
+    assert copy.labels.get("study").list("name") == ["study 1"]
+    assert set(copy.labels.get(registry=ln.ULabel).list("name")) == {
+        "study 1", "DMSO", "IFNG", "project A",
+    }  # fmt: skip
+    assert copy.records.list("name") == ["sample 1"]
+    assert copy.features.get_values()["cell_type"] == "B cell"
 
 
 def test_describe_shows_values_and_labels(
