@@ -1,16 +1,31 @@
 """The one rule for typed records (``is_type`` / ``type``): a type of the same registry.
 
 ULabel, Feature, Project, Reference and Record share it, through `validate_type` in their
-``@validates("type")`` hooks.
+``@validates("type")`` hooks. ULabel, Feature and Record also share the rule that a name is
+unique within its type (LaminDB 2.x), through `name_per_type_index`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from lamin_core.errors import ValidationError
 
-__all__ = ["validate_type"]
+__all__ = ["NAME_PER_TYPE", "name_per_type_index", "validate_type"]
+
+# the expression that makes the root level (no type) one value in a unique index: NULLs are
+# distinct in SQL, so a plain UNIQUE (name, type_id) would take two root records named alike
+NAME_PER_TYPE = "coalesce(type_id, 0)"
+
+
+def name_per_type_index(table: str) -> sa.Index:
+    """Return the unique index making a name unique within its type (the root is one type).
+
+    Revision 0015 creates it on feature, ulabel and record, on SQLite and PostgreSQL alike.
+    """
+    return sa.Index(f"uq_{table}_name_type", "name", sa.text(NAME_PER_TYPE), unique=True)
 
 
 def validate_type(record: Any, value: Any) -> Any:
