@@ -45,7 +45,7 @@ class ULabel(CanCurate, Record, HasParents):
 
     As in LaminDB 1.x, labels are grouped by `type` (a label with ``is_type=True``; its
     ``ulabels`` are the labels of that type) and, for a DAG such as an ontology, by `parents`
-    and `children`. As in 2.x, a name is unique within its type: ``ULabel(name="Sample",
+    and `children`. As in 2.x, a name identifies a label within its type: ``ULabel(name="Sample",
     type=lab_a)`` is another label than the root ``Sample``, and the constructor returns the
     existing label with the same name and type.
 
@@ -58,7 +58,6 @@ class ULabel(CanCurate, Record, HasParents):
     """
 
     __tablename__ = "ulabel"
-    __table_args__ = (name_per_type_index("ulabel"),)
     _has_branch = True
     _natural_keys = (("name", "type"),)
     _optional_key_fields = frozenset({"type"})

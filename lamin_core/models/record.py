@@ -30,7 +30,7 @@ from lamin_core.models.base import created_at_column, created_by_column
 from lamin_core.models.can_curate import CanCurate
 from lamin_core.models.hierarchy import HasParents
 from lamin_core.models.project import link_registries, parent_table
-from lamin_core.models.record_types import name_per_type_index, validate_type
+from lamin_core.models.record_types import validate_type
 
 __all__ = ["Record"]
 
@@ -48,9 +48,8 @@ class Record(CanCurate, SQLRecord, HasParents):
     """
 
     __tablename__ = "record"
-    __table_args__ = (name_per_type_index("record"),)
     _has_branch = True
-    # a name is unique within its type (LaminDB 2.x); no type: the root level
+    # a name identifies a record within its type (LaminDB 2.x); no type: the root level
     _natural_keys = (("name", "type"),)
     _optional_key_fields = frozenset({"type"})
     _uid_length = 16

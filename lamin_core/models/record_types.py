@@ -1,8 +1,8 @@
 """The one rule for typed records (``is_type`` / ``type``): a type of the same registry.
 
 ULabel, Feature, Project, Reference and Record share it, through `validate_type` in their
-``@validates("type")`` hooks. ULabel, Feature and Record also share the rule that a name is
-unique within its type (LaminDB 2.x), through `name_per_type_index`.
+``@validates("type")`` hooks. A name identifies a ULabel, Feature or Record within its type
+(LaminDB 2.x); for features the catalog enforces it, through `name_per_type_index`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ NAME_PER_TYPE = "coalesce(type_id, 0)"
 def name_per_type_index(table: str) -> sa.Index:
     """Return the unique index making a name unique within its type (the root is one type).
 
-    Revision 0015 creates it on feature, ulabel and record, on SQLite and PostgreSQL alike.
+    Revision 0016 creates it on feature, on SQLite and PostgreSQL alike. Labels and records
+    have none, as in LaminDB: their constructors return the record of that name and type, and
+    same-named ones at one level (made on purpose) are reported as ambiguous where used.
     """
     return sa.Index(f"uq_{table}_name_type", "name", sa.text(NAME_PER_TYPE), unique=True)
 

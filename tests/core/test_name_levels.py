@@ -17,11 +17,19 @@ def test_same_name_under_another_type_is_another_record(instance: ln.Instance, r
     # the constructor finds the existing record by name and type (none: the root)
     assert registry(name="Sample", is_type=True).id == root.id
     assert registry(name="Sample", is_type=True, type=lab_a).id == under_a.id
-    # two records at the root with one name are refused, and nothing is written
-    duplicate = registry(name="Sample", is_type=True, _skip_validation=True)
+    # as in LaminDB, a second root record of one name is made only on purpose; then a
+    # get() by name names both and says how to pick one
+    registry(name="Sample", is_type=True, _skip_validation=True).save()
+    with pytest.raises(ln.MultipleResultsFound, match=r"Candidates: .*at the root.*type="):
+        registry.get(name="Sample", type=None)
+
+
+def test_two_root_features_of_one_name_are_refused(instance: ln.Instance):
+    ln.Feature(name="sample_name", dtype="str").save()
+    duplicate = ln.Feature(name="sample_name", dtype="str", _skip_validation=True)
     with pytest.raises(ln.IntegrityError):
         duplicate.save()
-    assert registry.filter(name="Sample").count() == 2
+    assert ln.Feature.filter(name="sample_name").count() == 1  # nothing written
 
 
 def test_feature_of_another_feature_type_is_another_feature(instance: ln.Instance):
