@@ -498,9 +498,10 @@ def _curator(handler: Any, obj: Any, schema: LaminSchema) -> Any:
 
 
 def _passes(curator: Any) -> bool:
-    """Validate; a curator made from a ln.Schema raises instead of returning False."""
+    """Validate; a curator made from a ln.Schema returns None or raises (LaminDB 2.x), a 1.x
+    curator returns True or False."""
     try:
-        return bool(curator.validate())
+        return curator.validate() is not False
     except ln.ValidationError:
         return False
 

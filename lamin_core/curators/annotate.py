@@ -16,6 +16,7 @@ from lamin_core.annotations.feature_sets import features_set, genes_set, link_fe
 from lamin_core.annotations.labels import insert_links
 from lamin_core.bio.matching import organism_condition
 from lamin_core.models.schema import artifact_schema
+from lamin_core.query.levels import has_levels, resolve_by_level
 
 if TYPE_CHECKING:
     from lamin_core.curators.base import BaseCurator
@@ -29,7 +30,11 @@ CHUNK = 10_000
 def _ids_by_value(
     session: Any, registry: type, field: str, values: list[Any], conditions: list[Any]
 ) -> dict[Any, int]:
-    """Return value -> id (the oldest record when several share a value), chunked."""
+    """Return value -> id, chunked: the oldest record when several share a value, or, in a
+    registry with types, the record at the shallowest level (`resolve_by_level`)."""
+    if has_levels(registry):
+        records = resolve_by_level(session, registry, field, values, conditions).records
+        return {value: record.id for value, record in records.items()}
     column = getattr(registry, field)
     found: dict[Any, int] = {}
     for start in range(0, len(values), CHUNK):

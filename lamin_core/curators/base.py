@@ -10,7 +10,7 @@ Examples:
     >>> curator = ln.Curator.from_anndata(
     ...     adata, var_index=bt.Gene.symbol, categoricals={"cell_medium": ln.ULabel.name},
     ...     organism="human")
-    >>> curator.validate()
+    >>> curator.validate()  # a curator made with a ln.Schema returns None (or raises)
     True
     >>> artifact = curator.save_artifact(key="example_datasets/dataset1.h5ad")
 """
@@ -29,6 +29,7 @@ from lamin_core.curators.report import KeyReport, error_text, log_report, logger
 from lamin_core.curators.schema_rules import CatManager, coerce_columns, schema_problems
 from lamin_core.errors import ValidationError, did_you_mean
 from lamin_core.instance import get_instance
+from lamin_core.query.levels import has_levels, resolve_by_level
 from lamin_core.storage.serializers import check_column_names
 
 if TYPE_CHECKING:
@@ -72,11 +73,9 @@ class BaseCurator:
         self._keys["columns"] = columns_key(self._frame, registry, field)
         names = [str(c) for c in self._frame.columns]
         if registry is Feature and field == "name":
-            import sqlalchemy as sa
-
             with get_instance().reading() as session:
-                rows = session.scalars(sa.select(Feature).where(Feature.name.in_(names)))
-                self._features = {f.name: f for f in rows}
+                found = resolve_by_level(session, Feature, "name", names)
+                self._features = found.records  # same-named at one level: reported, not used
         categoricals = dict(categoricals or {})
         for column, feature in self._features.items():  # categorical features need no listing
             dtype = parse_dtype(feature.dtype)
@@ -129,9 +128,29 @@ class BaseCurator:
                 use_public=key.use_public,
                 conditions=key.conditions,
             )
+            self._resolve_records(report)
         if key.name == "columns":
             report.dtype_problems = {**self._feature_problems(), **schema_problems(self)}
         return report
+
+    def _resolve_records(self, report: KeyReport) -> None:
+        """Find the record each validated value names; flag values naming several at a level.
+
+        The columns' features the schema lists (or the curator found) win over same-named
+        features elsewhere; other values name the record at the shallowest level of their
+        registry's type hierarchy (`lamin_core.query.levels`).
+        """
+        key = report.key
+        if not has_levels(key.registry):  # names are unique per registry (genes: no query)
+            return
+        given = dict(self._features) if key.name == "columns" else {}
+        rest = [v for v in report.match.validated if v not in given]
+        resolved = resolve_by_level(
+            get_instance().session, key.registry, key.field, rest, key.conditions
+        )
+        records = {**resolved.records, **given}
+        report.records = {v: records[v] for v in report.match.validated if v in records}
+        report.ambiguous = resolved.ambiguous
 
     def _feature_problems(self) -> dict[str, str]:
         """Return problems of columns whose Feature does not fit the data or the categorical."""
@@ -193,16 +212,18 @@ class BaseCurator:
             self._reports = {name: self._report(key) for name, key in self._keys.items()}
         return self._reports
 
-    def validate(self) -> bool:
+    def validate(self) -> bool | None:
         """Validate every key; when all pass, add the values found in public sources.
 
         Returns:
-            True when the dataset validates. Otherwise False, with a log line per failing key
-            naming its values, close matches and the fix; nothing is written.
+            For a 1.x curator (``ln.Curator.from_df(df, categoricals=...)``): True when the
+            dataset validates; otherwise False, with a log line per failing key naming its
+            values, close matches and the fix; nothing is written. For a curator made with a
+            ``ln.Schema`` (LaminDB 2.x): None when the dataset validates.
 
         Raises:
-            ValidationError: a curator made with a ``ln.Schema`` (LaminDB 2.x) raises instead
-                of returning False; the message names each failing key, column and value.
+            ValidationError: a curator made with a ``ln.Schema`` raises instead of returning
+                False; the message names each failing key, column and value.
         """
         from lamin_core.bio.models import Gene
 
@@ -219,9 +240,20 @@ class BaseCurator:
             self._save_public_records(reports)
         for report in reports.values():
             log_report(report, quiet_success=report.key.name == "columns")
-        if self._schema is not None and not self._is_validated:
-            raise ValidationError(error_text(list(reports.values())))
+        if self._schema is not None:
+            if not self._is_validated:
+                raise ValidationError(error_text(list(reports.values())))
+            return None
         return self._is_validated
+
+    @property
+    def _atomic_curator(self) -> BaseCurator:
+        """The curator validating the frame (compatibility view of LaminDB 2.x's internals).
+
+        LaminDB's tests read ``curator._atomic_curator.cat._cat_vectors[...]``; here the
+        DataFrame curator validates its frame itself, so this is the curator.
+        """
+        return self
 
     @property
     def cat(self) -> CatManager:
@@ -349,13 +381,12 @@ class BaseCurator:
         self._is_validated = None
 
     def _refresh_features(self) -> None:
-        import sqlalchemy as sa
-
         from lamin_core.models import Feature
 
-        names = [str(c) for c in self._frame.columns]
-        rows = get_instance().session.scalars(sa.select(Feature).where(Feature.name.in_(names)))
-        self._features = {f.name: f for f in rows}
+        names = [str(c) for c in self._frame.columns if str(c) not in self._features]
+        conditions = self._keys["columns"].conditions
+        found = resolve_by_level(get_instance().session, Feature, "name", names, conditions)
+        self._features.update(found.records)
         for name, key in self._keys.items():
             if name in self._features:
                 key.feature = self._features[name]
@@ -422,7 +453,9 @@ class BaseCurator:
         """
         from lamin_core.curators.annotate import save_curated
 
-        if self._is_validated is not True and not self.validate():
+        if self._is_validated is not True:
+            self.validate()  # a 2.x curator raises here, a 1.x one returns False
+        if self._is_validated is not True:
             raise ValidationError(error_text(list(self._reports.values())))
         artifact = self._artifact(key, description, revises, run)
         return save_curated(self, artifact)

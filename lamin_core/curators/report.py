@@ -39,6 +39,10 @@ class KeyReport:
     found: Distinct
     match: MatchResult = field(default_factory=lambda: MatchResult(""))
     dtype_problems: dict[str, str] = field(default_factory=dict)
+    # value -> the record it names (registries with types: the shallowest level's record)
+    records: dict[Any, Any] = field(default_factory=dict)
+    # value -> why it names several records at one level (see lamin_core.query.levels)
+    ambiguous: dict[Any, str] = field(default_factory=dict)
 
     @property
     def is_validated(self) -> bool:
@@ -46,7 +50,7 @@ class KeyReport:
 
         A lenient key (`CuratedKey.strict` False) validates when at least one value does.
         """
-        if self.found.problem is not None or self.dtype_problems:
+        if self.found.problem is not None or self.dtype_problems or self.ambiguous:
             return False
         return not self._failing_values()
 
@@ -65,6 +69,7 @@ class KeyReport:
         """The values that fail, as strings."""
         values = list(self.found.bad_values or []) + self._failing_values()
         values += [name for name in self.dtype_problems if name not in values]
+        values += [value for value in self.ambiguous if value not in values]
         return [str(v) for v in dict.fromkeys(values)]
 
     def fix(self) -> str:
@@ -84,7 +89,13 @@ class KeyReport:
             lines.append(self.found.problem)
         for column, reason in self.dtype_problems.items():
             lines.append(f"column {column!r}: {reason}")
+        lines += list(self.ambiguous.values())
         failing = self._failing_values()
+        if failing and key.feature is not None and key.name != "columns":
+            lines.append(  # LaminDB's summary of a feature's failing values
+                f"{_plural(len(failing), 'term')} not validated in feature {key.name!r}: "
+                f"{quoted(failing)}"
+            )
         plain = [v for v in failing if v not in self.match.synonyms]
         if self.match.synonyms and failing:
             pairs = ", ".join(f"{k!r} → {v!r}" for k, v in list(self.match.synonyms.items())[:SHOW])

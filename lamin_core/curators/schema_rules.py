@@ -31,12 +31,14 @@ from lamin_core.instance import get_instance
 from lamin_core.models import Feature, Schema
 from lamin_core.models.registry import parse_reference
 from lamin_core.models.schema import feature_type_uid
+from lamin_core.query.levels import resolve_by_level
 
 if TYPE_CHECKING:
     from lamin_core.curators.base import BaseCurator
 
 __all__ = [
     "CatManager",
+    "CatVector",
     "SlotCurator",
     "add_frame_keys",
     "add_var_key",
@@ -127,10 +129,10 @@ def add_frame_keys(curator: BaseCurator, schema: Schema) -> None:
         key.conditions = _feature_type_condition(session, schema)
         key.type_record = _feature_type(session, schema)
         if schema.flexible and registry is Feature:
-            rows = session.scalars(
-                sa.select(Feature).where(Feature.name.in_(names), *key.conditions)
-            )
-            registered = {feature.name: feature for feature in rows}
+            # the closest level wins; same-named features at one level are reported by the
+            # columns key, and the schema's own features win over all of them (below)
+            rest = [name for name in names if name not in by_name]
+            registered = resolve_by_level(session, Feature, "name", rest, key.conditions).records
         curator._keys["columns"] = key
         known = {**registered, **by_name}
         curator._features = {name: known[name] for name in names if name in known}
@@ -257,9 +259,71 @@ class CatManager:
         """Return the valid values of each key as attributes."""
         return self._curator.lookup(public=public)
 
+    @property
+    def _cat_vectors(self) -> dict[str, CatVector]:
+        """Key -> a read-only view of its validation state (compatibility view).
+
+        LaminDB's tests read ``curator.cat._cat_vectors["columns"]._validated`` and so on:
+        the keys are the curator's (``"columns"`` and each categorical column), the views
+        read the curator's latest report of each key.
+        """
+        names = self._names if self._names is not None else list(self._curator._keys)
+        return {name: CatVector(self._curator, name) for name in names}
+
     def __repr__(self) -> str:
         names = self._names if self._names is not None else list(self._curator._keys)
         return f"CatManager(keys: {', '.join(names)})"
+
+
+class CatVector:
+    """A read-only view of one key's validation state, as LaminDB's ``CatVector`` shows it.
+
+    A compatibility view for code that reads LaminDB's curator internals: ``_validated``,
+    ``_non_validated``, ``_synonyms`` and ``records`` (the records of the validated values).
+    """
+
+    def __init__(self, curator: BaseCurator, key: str) -> None:
+        self._curator, self._key = curator, key
+
+    def _report(self) -> Any:
+        curator = self._curator
+        report = curator._reports.get(self._key)
+        if report is None:
+            with get_instance().reading():
+                report = curator._reports[self._key] = curator._report(curator._key(self._key))
+        return report
+
+    @property
+    def _validated(self) -> list[Any]:
+        """The values found in the registry (or its public source)."""
+        match = self._report().match
+        return [*match.validated, *match.from_public]
+
+    @property
+    def _non_validated(self) -> list[Any]:
+        """The values that do not validate."""
+        return list(self._report().non_validated)
+
+    @property
+    def _synonyms(self) -> dict[Any, Any]:
+        """Non-validated values -> the value `standardize` replaces them with."""
+        return dict(self._report().match.synonyms)
+
+    @property
+    def records(self) -> list[Any]:
+        """The records of the validated values (a column's feature for ``"columns"``)."""
+        report = self._report()
+        found = dict(report.records)
+        missing = [v for v in report.match.validated if v not in found]
+        if missing:
+            key = report.key
+            with get_instance().reading() as session:
+                extra = resolve_by_level(session, key.registry, key.field, missing, key.conditions)
+            found.update(extra.records)
+        return [found[v] for v in report.match.validated if v in found]
+
+    def __repr__(self) -> str:
+        return f"CatVector({self._key!r}, validated={len(self._validated)})"
 
 
 class SlotCurator:

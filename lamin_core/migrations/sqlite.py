@@ -48,7 +48,10 @@ def foreign_keys_off(*, check: str = "") -> Iterator[None]:
 
 
 def recreate_sqlite_table(
-    table: str, change: Callable[[Any], None], skip: tuple[str, ...] = ()
+    table: str,
+    change: Callable[[Any], None],
+    skip: tuple[str, ...] = (),
+    naming_convention: dict[str, str] | None = None,
 ) -> None:
     """Run `change` on a batch recreating `table`, keeping its triggers and indexes.
 
@@ -57,6 +60,8 @@ def recreate_sqlite_table(
         change: What to do to it, given alembic's batch operations.
         skip: Leave out the triggers and indexes whose SQL contains one of these texts (those
             of dropped columns).
+        naming_convention: Names for the table's unnamed constraints, so that `change` can
+            drop one (alembic's batch mode, e.g. ``{"uq": "uq_%(table_name)s_%(column_0_name)s"}``).
     """
     bind = op.get_bind()
     rows = bind.exec_driver_sql(
@@ -65,7 +70,9 @@ def recreate_sqlite_table(
         (table,),
     ).all()
     with foreign_keys_off():  # recreating the table must not cascade to its links
-        with op.batch_alter_table(table, recreate="always") as batch:
+        with op.batch_alter_table(
+            table, recreate="always", naming_convention=naming_convention
+        ) as batch:
             change(batch)
         kept = {
             name

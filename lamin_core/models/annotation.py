@@ -20,7 +20,7 @@ from lamin_core.models.base import Record, created_at_column, created_by_column
 from lamin_core.models.can_curate import CanCurate, HasSynonyms
 from lamin_core.models.feature_predicate import FeatureComparisons
 from lamin_core.models.hierarchy import HasParents
-from lamin_core.models.record_types import validate_type
+from lamin_core.models.record_types import name_per_type_index, validate_type
 
 if TYPE_CHECKING:
     from lamin_core.models.artifact import Artifact
@@ -45,7 +45,9 @@ class ULabel(CanCurate, Record, HasParents):
 
     As in LaminDB 1.x, labels are grouped by `type` (a label with ``is_type=True``; its
     ``ulabels`` are the labels of that type) and, for a DAG such as an ontology, by `parents`
-    and `children`.
+    and `children`. As in 2.x, a name identifies a label within its type: ``ULabel(name="Sample",
+    type=lab_a)`` is another label than the root ``Sample``, and the constructor returns the
+    existing label with the same name and type.
 
     Examples:
         >>> ln.ULabel.from_values(["DMSO", "IFNG"], create=True).save()
@@ -57,7 +59,8 @@ class ULabel(CanCurate, Record, HasParents):
 
     __tablename__ = "ulabel"
     _has_branch = True
-    _natural_keys = (("name",),)
+    _natural_keys = (("name", "type"),)
+    _optional_key_fields = frozenset({"type"})
     _uid_length = 8
     _search_fields = ("name", "description")
 
@@ -116,6 +119,11 @@ class Feature(FeatureComparisons, CanCurate, HasSynonyms, Record):
     given as a Python type (``float``, ``list[str]``), a label registry (``ln.ULabel``,
     ``bt.CellType``) or one of its fields (``bt.CellType.ontology_id``), stored as the string.
 
+    A name is unique within its feature type (`type`): ``sample_name`` under ``ScopeA`` and
+    under ``ScopeB`` are two features; the constructor returns the one with the same name and
+    type (none given: the one at the root). ``_skip_validation=True`` (LaminDB's private
+    flag) skips that lookup.
+
     Examples:
         >>> ln.Feature(name="temperature", dtype="float").save()
         >>> ln.Feature(name="cell_type", dtype=bt.CellType).save().dtype
@@ -123,12 +131,15 @@ class Feature(FeatureComparisons, CanCurate, HasSynonyms, Record):
     """
 
     __tablename__ = "feature"
+    __table_args__ = (name_per_type_index("feature"),)
     _has_branch = True
-    _natural_keys = (("name",),)
+    _natural_keys = (("name", "type"),)
+    _optional_key_fields = frozenset({"type"})
     _uid_length = 12
     _search_fields = ("name", "description", "synonyms")
 
-    name: Mapped[str] = mapped_column(String(255), unique=True)
+    # unique within its type (name_per_type_index), as in LaminDB 2.x
+    name: Mapped[str] = mapped_column(String(255))
     # None only for a feature type (is_type=True), which groups features and holds no values
     dtype: Mapped[str | None] = mapped_column(String(255))
     unit: Mapped[str | None] = mapped_column(String(64))

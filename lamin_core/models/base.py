@@ -128,7 +128,11 @@ class Base(DeclarativeBase):
 
 
 def log_reuse(existing: Record, fields: tuple[str, ...]) -> None:
-    """Say, as LaminDB does, that an existing record is returned instead of a new one."""
+    """Say, as LaminDB does, that an existing record is returned instead of a new one.
+
+    A key field that is None (a record at the root, without a type) is not mentioned.
+    """
+    fields = tuple(name for name in fields if getattr(existing, name) is not None) or fields
     shown = ", ".join(_shown(getattr(existing, name)) for name in fields)
     logger.info(
         f"→ returning existing {type(existing).__name__} record with same "
@@ -156,9 +160,11 @@ class RecordMeta(DeclarativeAttributeIntercept):
     """
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        existing = cls._existing_for_call(args, kwargs)  # type: ignore[attr-defined]
-        if existing is not None:
-            return existing
+        # LaminDB's private flag: make a new record even if one with the natural key exists
+        if not kwargs.pop("_skip_validation", False):
+            existing = cls._existing_for_call(args, kwargs)  # type: ignore[attr-defined]
+            if existing is not None:
+                return existing
         return super().__call__(*args, **kwargs)
 
     def _create(cls, *args: Any, **kwargs: Any) -> Any:
@@ -191,6 +197,9 @@ class Record(Base, Trashable, metaclass=RecordMeta):
     # the natural keys: field tuples that identify a record; a constructor given all fields of
     # one of them (and no uid) returns the existing record with those values
     _natural_keys: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    # natural-key fields that may be left out or None: then they mean "none" (a record at the
+    # root of a type hierarchy: name and type identify a label, no type is the root level)
+    _optional_key_fields: ClassVar[frozenset[str]] = frozenset()
 
     # True for registries whose save commits on its own (with a stored file): ln.save writes
     # them after the one transaction of all other records
@@ -288,7 +297,9 @@ class Record(Base, Trashable, metaclass=RecordMeta):
         given = cls._given_natural_keys(values)
         identity = {name for fields in given for name in fields}
         for fields in given:
-            query = sa.select(cls).where(*(getattr(cls, name) == values[name] for name in fields))
+            query = sa.select(cls).where(
+                *(getattr(cls, name) == values.get(name) for name in fields)
+            )
             order: list[Any] = [cls.id]
             if "branch_id" in cls.__table__.c:  # a record on the main branch before a trashed one
                 order.insert(0, sa.case((cls.branch_id == MAIN_BRANCH, 0), else_=1))
@@ -297,7 +308,7 @@ class Record(Base, Trashable, metaclass=RecordMeta):
             # another identity field that differs (a new name for a saved ontology id) is a
             # new record, which the unique constraint then refuses with the fix
             if existing is not None and all(
-                getattr(existing, name) == values[name] for name in identity
+                getattr(existing, name) == values.get(name) for name in identity
             ):
                 return fields, existing
         return None, None
@@ -312,7 +323,11 @@ class Record(Base, Trashable, metaclass=RecordMeta):
         return [
             fields
             for fields in cls._natural_keys
-            if all(cls._can_match(name, values.get(name)) for name in fields)
+            if all(
+                cls._can_match(name, values.get(name))
+                or (name in cls._optional_key_fields and values.get(name) is None)
+                for name in fields
+            )
         ]
 
     @classmethod

@@ -49,6 +49,9 @@ class Record(CanCurate, SQLRecord, HasParents):
 
     __tablename__ = "record"
     _has_branch = True
+    # a name identifies a record within its type (LaminDB 2.x); no type: the root level
+    _natural_keys = (("name", "type"),)
+    _optional_key_fields = frozenset({"type"})
     _uid_length = 16
     _search_fields = ("name", "description")
 

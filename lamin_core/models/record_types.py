@@ -2,8 +2,10 @@
 type records.
 
 ULabel, Feature, Project, Reference and Record share the rule, through `validate_type` in their
-``@validates("type")`` hooks. A feature whose dtype is a type record stores the type's uid
-(``cat[Record[<uid>]]``: a rename keeps it valid); `readable_dtype` shows it by name.
+``@validates("type")`` hooks. A name identifies a ULabel, Feature or Record within its type
+(LaminDB 2.x); for features the catalog enforces it, through `name_per_type_index`. A feature
+whose dtype is a type record stores the type's uid (``cat[Record[<uid>]]``: a rename keeps it
+valid); `readable_dtype` shows it by name.
 """
 
 from __future__ import annotations
@@ -16,10 +18,23 @@ import sqlalchemy as sa
 from lamin_core.errors import ValidationError
 from lamin_core.models.registry import registry_named
 
-__all__ = ["readable_dtype", "validate_type"]
+__all__ = ["NAME_PER_TYPE", "name_per_type_index", "readable_dtype", "validate_type"]
 
 # a type record inside a dtype: Record[<uid>], ULabel[<uid>], Feature[<uid>]
 _TYPE_IN_DTYPE = re.compile(r"(?P<registry>\b\w+)\[(?P<uid>[A-Za-z0-9]{12,16})\]")
+# the expression that makes the root level (no type) one value in a unique index: NULLs are
+# distinct in SQL, so a plain UNIQUE (name, type_id) would take two root records named alike
+NAME_PER_TYPE = "coalesce(type_id, 0)"
+
+
+def name_per_type_index(table: str) -> sa.Index:
+    """Return the unique index making a name unique within its type (the root is one type).
+
+    Revision 0016 creates it on feature, on SQLite and PostgreSQL alike. Labels and records
+    have none, as in LaminDB: their constructors return the record of that name and type, and
+    same-named ones at one level (made on purpose) are reported as ambiguous where used.
+    """
+    return sa.Index(f"uq_{table}_name_type", "name", sa.text(NAME_PER_TYPE), unique=True)
 
 
 def validate_type(record: Any, value: Any) -> Any:

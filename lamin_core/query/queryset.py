@@ -25,6 +25,7 @@ from lamin_core.query.collector import collector_paused
 from lamin_core.query.compiler import compile_node, related_column, resolve_q
 from lamin_core.query.feature_filters import FeatureRef, feature_refs, has_features
 from lamin_core.query.fields import resolve_path, unknown_field_error
+from lamin_core.query.levels import has_levels
 from lamin_core.query.q import LOOKUP_SEP, Q
 
 if TYPE_CHECKING:
@@ -478,9 +479,24 @@ class QuerySet(Generic[R]):
         if total > 1:
             raise MultipleResultsFound(
                 f"{total} {self.model.__name__} records match the {self._describe()}, expected "
-                "one. Add lookups to narrow it down, or use .first() or .df()."
+                f"one.{self._candidates()} Add lookups to narrow it down, or use .first() or "
+                ".df()."
             )
         return record
+
+    def _candidates(self) -> str:
+        """Name the records a get() matched when their type tells them apart (2.x levels)."""
+        if not has_levels(self.model):
+            return ""
+        shown = []
+        for found in self._sliced(slice(0, 5))._fetch_all():
+            kind = found.type  # type: ignore[attr-defined]
+            where = "at the root" if kind is None else f"of type {kind.name!r}"
+            shown.append(f"uid {found.uid!r} {where}")  # type: ignore[attr-defined]
+        return (
+            f" Candidates: {', '.join(shown)}. A name is unique within its type: pick one with "
+            "type=<the type record> (type=None: the root), or by uid."
+        )
 
     def one_or_none(self) -> R | None:
         """Return the one matching record or None.

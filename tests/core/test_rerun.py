@@ -26,7 +26,11 @@ def _registries_with_keys() -> list[tuple[type[Record], tuple[str, ...]]]:
         (registry, fields)
         for registry in registries
         for fields in registry._natural_keys
-        if all(name in registry._field_names() for name in fields)  # keys of columns
+        # keys of columns; an optional key field (a type: None is the root) is left out
+        if all(
+            name in registry._field_names() or name in registry._optional_key_fields
+            for name in fields
+        )
     ]
 
 
@@ -46,7 +50,11 @@ def _value(registry: type[Record], name: str, variant: str) -> Any:
 
 def _kwargs(registry: type[Record], fields: tuple[str, ...], variant: str) -> dict[str, Any]:
     """The key's fields and every required column without a default, with plain values."""
-    kwargs = {name: _value(registry, name, variant) for name in fields}
+    kwargs = {
+        name: _value(registry, name, variant)
+        for name in fields
+        if name not in registry._optional_key_fields
+    }
     for column in registry.__table__.columns:
         has_default = column.default is not None or column.server_default is not None
         generated = column.primary_key or column.key == "uid" or bool(column.foreign_keys)
@@ -63,7 +71,16 @@ def _count(registry: type[Record]) -> int:
 
 def test_every_registry_with_a_name_has_a_natural_key():
     names = {registry.__name__ for registry, _ in CASES}
-    assert {"ULabel", "Feature", "Schema", "Transform", "Storage", "User", "Space"} <= names
+    assert {
+        "ULabel",
+        "Feature",
+        "Record",
+        "Schema",
+        "Transform",
+        "Storage",
+        "User",
+        "Space",
+    } <= names
     assert {"CellType", "Tissue", "Disease", "Organism", "Gene", "Source"} <= names
 
 
@@ -86,6 +103,7 @@ def test_constructor_returns_existing_record_with_same_natural_key(
     assert _count(registry) == before
     # the first key given is the one looked up (Organism: a name is required, so by name)
     matched = registry._given_natural_keys(_kwargs(registry, fields, "first"))[0]
+    matched = tuple(name for name in matched if getattr(first, name) is not None)  # root: no type
     shown = ", ".join(f"'{getattr(first, name)}'" for name in matched)
     assert (
         f"→ returning existing {registry.__name__} record with same {' and '.join(matched)}: "
@@ -150,8 +168,14 @@ def test_feature_without_dtype_says_dtype_is_required(instance: ln.Instance):
 
 
 def test_uid_given_on_purpose_is_a_new_record(instance: ln.Instance):
-    ln.ULabel(name="DMSO").save()
-    ln.ULabel(name="DMSO", uid="ABCDabcd").save()  # names are not unique for labels
+    dmso = ln.ULabel(name="DMSO").save()
+    new = ln.ULabel(name="DMSO", uid="ABCDabcd")  # not looked up: a new record
+    assert new is not dmso
+    # names are unique within their type (LaminDB 2.x): the new one needs another type
+    with pytest.raises(ln.IntegrityError, match="ULabel"):
+        new.save()
+    new.type = ln.ULabel(name="Compound", is_type=True).save()
+    new.save()
     assert ln.ULabel.filter(name="DMSO").count() == 2
 
 

@@ -291,7 +291,7 @@ def test_schema_constraints_decide_what_validates(features: dict[str, ln.Feature
     with pytest.raises(ln.ValidationError, match="'cell_medium': not in the schema"):
         ln.curators.DataFrameCurator(make_df(), strict).validate()
     optional = ln.Schema([temperature, donor_age], minimal_set=False).save()
-    assert ln.curators.DataFrameCurator(make_df(), optional).validate() is True
+    assert ln.curators.DataFrameCurator(make_df(), optional).validate() is None
     flexible = ln.Schema([temperature], flexible=True).save()
     artifact = ln.Artifact.from_df(make_df(), key="flexible.parquet", schema=flexible).save()
     assert artifact.labels.get("cell_medium").list("name") == ["DMSO", "IFNG"]  # not listed
@@ -329,7 +329,7 @@ def test_dataframe_curator_2x_fixes_values_then_saves(features: dict[str, ln.Fea
     assert df["cell_type"].tolist() == ["B cell", "T cell", "T cell"]
     curator.cat.add_new_from("cell_medium")
     assert ln.ULabel.get(name="Lipid") is not None
-    assert curator.validate() is True and curator.cat.non_validated == {}
+    assert curator.validate() is None and curator.cat.non_validated == {}
     artifact = curator.save_artifact(key="fixed.parquet")
     assert artifact.schema == schema
     assert artifact.labels.get("cell_medium").list("name") == ["DMSO", "Lipid"]
