@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 import lamin_core as ln
+import lamin_core.bio as bt
 from lamin_core.instance import create_engine
 from lamin_core.migrations import current_revision, head_revision, upgrade
 
@@ -157,3 +158,10 @@ def test_release_catalog_upgrades_with_every_row_and_file_intact(
     ]
     assert ln.ULabel.get(name="Experiment 1").parents.one().name == "Project A"
     assert "Experiment 1" in [label.name for label in ln.ULabel.search("Experimnt")]
+    # what the revisions after the release added works on the upgraded catalog
+    scope = ln.Feature(name="Scope", is_type=True).save()
+    scoped = ln.Feature(name="temperature", dtype=float, type=scope).save()
+    assert scoped.id != ln.Feature.get(name="temperature", type=None).id
+    with pytest.raises(ln.IntegrityError):  # one root feature per name, as before
+        ln.Feature(name="temperature", dtype=float, _skip_validation=True).save()
+    assert bt.CellLine(name="HEK293").save().artifacts.count() == 0
