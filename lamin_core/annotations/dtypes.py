@@ -16,6 +16,7 @@ Examples:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import os
 import pathlib
@@ -30,6 +31,7 @@ import sqlalchemy as sa
 
 from lamin_core.errors import RegistryReferenceError, ValidationError, did_you_mean
 from lamin_core.errors.values import json_value
+from lamin_core.models.branches import MAIN_BRANCH, TRASH_BRANCH
 from lamin_core.models.registry import (
     field_names,
     is_label_registry,
@@ -39,6 +41,8 @@ from lamin_core.models.registry import (
     registry_named,
     split_list,
 )
+
+logger = logging.getLogger("lamin_core.annotations")
 
 __all__ = [
     "SIMPLE_DTYPES",
@@ -359,7 +363,10 @@ _TYPED = re.compile(r"^cat\[(?P<registry>\w+)\[(?P<uid>[A-Za-z0-9]+)\]\]$")
 
 
 def _type_record(session: Any, dtype: DType) -> Any:
-    """Return the type record a dtype names, or raise if it was deleted."""
+    """Return the type record a dtype names, or raise if it was deleted.
+
+    A type in the trash still names its records (the uid finds it), with a warning.
+    """
     registry: Any = dtype.registries[0][0]
     record = session.scalars(sa.select(registry).where(registry.uid == dtype.type_uid)).first()
     if record is None:
@@ -367,6 +374,12 @@ def _type_record(session: Any, dtype: DType) -> Any:
             f"The dtype {dtype.text!r} names the {registry.__name__} type with uid "
             f"{dtype.type_uid!r}, which is not in the catalog; give the feature a dtype that "
             "exists."
+        )
+    if getattr(record, "branch_id", MAIN_BRANCH) == TRASH_BRANCH:
+        logger.warning(
+            f"! the dtype {dtype.text!r} names {registry.__name__} type {record.name!r}, "
+            f"which is in the trash: its records are used from trash; restore it with "
+            f"ln.{registry.__name__}.get({record.uid!r}).restore()"
         )
     return record
 

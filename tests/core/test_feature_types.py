@@ -7,6 +7,7 @@ dtype, a feature type as a schema's itype, flags that reject missing values or c
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,17 @@ def test_feature_dtype_of_a_record_type_survives_renaming_the_type(
         ln.Feature(name="blood_marker", dtype=blood).save(), capsys
     )
 
+
+
+def test_a_type_in_the_trash_still_names_its_records_with_a_warning(
+    immuno: dict[str, Any], caplog: pytest.LogCaptureFixture
+):
+    immuno["perturbations"].delete()  # to the trash: its uid still finds it
+    with caplog.at_level(logging.WARNING, logger="lamin_core"):
+        curator = ln.curators.DataFrameCurator(immuno_df(), ln.Schema(itype=immuno["type"]))
+        assert curator.validate() is None
+    assert "'Perturbations', which is in the trash" in caplog.text
+    assert f"ln.Record.get({immuno['perturbations'].uid!r}).restore()" in caplog.text
 
 def describe_of(record: Any, capsys: pytest.CaptureFixture[str]) -> str:
     record.describe()
