@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from lamin_core.errors import DoesNotExist, ValidationError, did_you_mean
-from lamin_core.models.registry import label_link, label_registries
+from lamin_core.models.registry import label_link, label_registries, namespace_of
 
 if TYPE_CHECKING:
     from lamin_core.models import Artifact, Feature
@@ -92,20 +92,53 @@ def insert_links(
     return len(rows)
 
 
-def _as_records(records: Any) -> list[Any]:
+def _as_records(session: Session, records: Any, feature: Feature | None) -> list[Any]:
+    """Return the records to link: records as given, names as the saved records they name.
+
+    A name (``"DMSO"``) names a saved record of the feature's registry, by the field its dtype
+    names (``cat[bionty.CellType.ontology_id]``); without a feature, a ULabel by name.
+    """
+    from lamin_core.annotations.dtypes import parse_dtype, type_condition
+    from lamin_core.models import ULabel
     from lamin_core.models.base import Record
 
-    items = [records] if isinstance(records, Record) else list(records)
+    items = [records] if isinstance(records, (Record, str)) else list(records)
+    names = [item for item in items if isinstance(item, str)]
     for item in items:
-        if not isinstance(item, Record):
+        if not isinstance(item, (Record, str)):
             raise ValidationError(
-                f"labels.add() expects records (e.g. ln.ULabel.get(name='DMSO')), got "
-                f"{type(item).__name__} {item!r}. Make records with "
+                f"labels.add() expects records (e.g. ln.ULabel.get(name='DMSO')) or names of "
+                f"saved ones, got {type(item).__name__} {item!r}. Make records with "
                 "ln.ULabel.from_values([...], create=True).save()."
             )
-        if item.id is None:
+        if isinstance(item, Record) and item.id is None:
             raise ValidationError(f"{item!r} is not saved; call .save() first.")
-    return items
+    if not names:
+        return items
+    dtype = parse_dtype(feature.dtype) if feature is not None else None
+    registry: Any
+    registry, field = dtype.registries[0] if dtype and dtype.registries else (ULabel, "name")
+    column = getattr(registry, field or registry._name_field)
+    conditions = type_condition(session, dtype) if dtype and dtype.registries else []
+    found: dict[str, Any] = {}
+    for record in session.scalars(sa.select(registry).where(column.in_(names), *conditions)):
+        found.setdefault(getattr(record, column.key), record)
+    missing = [name for name in names if name not in found]
+    if missing:
+        alias = namespace_of(registry).alias
+        example = f"{alias}.{registry.__name__}({column.key}={missing[0]!r}).save()"
+        raise ValidationError(
+            f"No {registry.__name__} record with {column.key} {_listed(missing)}: labels.add() "
+            f"takes records or the names of saved ones. Make one with label = {example}, then "
+            "add it."
+        )
+    return [found[item] if isinstance(item, str) else item for item in items]
+
+
+def _listed(values: list[str]) -> str:
+    return ", ".join(map(repr, values[:5])) + (
+        f" (+{len(values) - 5} more)" if len(values) > 5 else ""
+    )
 
 
 class ArtifactAnnotations:
@@ -145,20 +178,22 @@ class LabelManager(ArtifactAnnotations):
         """Link records (ULabels or bio records) to the artifact, optionally for a feature.
 
         Args:
-            records: A record, a list of records or a QuerySet; all saved.
+            records: A saved record, the name of one (``"DMSO"``: a record of the feature's
+                registry, by the field its dtype names; without a feature, a ULabel), or a
+                list or QuerySet of them.
             feature: The feature the labels are values of; its dtype must admit their registry.
 
         Raises:
-            ValidationError: unsaved records, or records of a registry the feature's dtype does
-                not name; nothing is linked.
+            ValidationError: unsaved records, names no saved record has, or records of a
+                registry the feature's dtype does not name; nothing is linked.
         """
         from lamin_core.annotations.dtypes import parse_dtype
 
         artifact_id = self._artifact_id()
-        items = _as_records(records)
         instance = self._artifact._instance()
         session = instance.session
         feature_record = get_feature(session, feature) if feature is not None else None
+        items = _as_records(session, records, feature_record)
         by_registry: dict[type, list[int]] = {}
         for item in items:
             by_registry.setdefault(type(item), []).append(item.id)

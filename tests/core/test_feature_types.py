@@ -103,7 +103,6 @@ def test_feature_dtype_of_a_record_type_survives_renaming_the_type(
     )
 
 
-
 def test_a_type_in_the_trash_still_names_its_records_with_a_warning(
     immuno: dict[str, Any], caplog: pytest.LogCaptureFixture
 ):
@@ -113,6 +112,7 @@ def test_a_type_in_the_trash_still_names_its_records_with_a_warning(
         assert curator.validate() is None
     assert "'Perturbations', which is in the trash" in caplog.text
     assert f"ln.Record.get({immuno['perturbations'].uid!r}).restore()" in caplog.text
+
 
 def describe_of(record: Any, capsys: pytest.CaptureFixture[str]) -> str:
     record.describe()

@@ -266,6 +266,24 @@ def test_labels_add_and_get_by_feature(annotated: tuple[ln.Artifact, ln.Artifact
     assert "project A" in repr(second.labels)
 
 
+def test_labels_add_takes_names_of_saved_records_of_the_features_registry(
+    annotated: tuple[ln.Artifact, ln.Artifact],
+):
+    first, _ = annotated
+    first.labels.add("IFNG", feature="study")  # a saved ULabel, by the feature's dtype
+    assert first.labels.get("study").list("name") == ["study 1", "IFNG"]
+    # a name no saved record has: refused before anything is linked, with the fix
+    with pytest.raises(ln.ValidationError) as error:
+        first.labels.add(["T cell", "unknown cell"], feature="cell_type")
+    assert "No CellType record with name 'unknown cell'" in str(error.value)
+    assert "label = bt.CellType(name='unknown cell').save()" in str(error.value)
+    assert first.labels.get("cell_type").list("name") == ["B cell"]
+    first.labels.add(["T cell"], feature="cell_type")
+    assert sorted(first.labels.get("cell_type").list("name")) == ["B cell", "T cell"]
+    with pytest.raises(ln.ValidationError, match=r"ln\.ULabel\(name='project B'\)"):
+        first.labels.add("project B")  # no feature: a ULabel name
+
+
 def test_labels_add_from_copies_every_label_under_its_feature(
     annotated: tuple[ln.Artifact, ln.Artifact],
 ):
