@@ -157,3 +157,10 @@ def test_release_catalog_upgrades_with_every_row_and_file_intact(
     ]
     assert ln.ULabel.get(name="Experiment 1").parents.one().name == "Project A"
     assert "Experiment 1" in [label.name for label in ln.ULabel.search("Experimnt")]
+    # revision 0015: the release's schemas have no optional members, and their members (links
+    # without a position) come in the order of the features' ids
+    schemas = ln.Schema.filter(itype="Feature", n__gt=0)
+    assert schemas.count() > 0
+    for schema in schemas:
+        assert schema.optionals.get().count() == 0
+        assert schema.members.list("id") == sorted(schema.members.list("id"))
