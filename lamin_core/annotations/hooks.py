@@ -16,7 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lamin_core.annotations.cat_filters import check_cat_filters, normalize_cat_filters
 from lamin_core.errors import ValidationError
 
 __all__ = [
@@ -71,6 +70,8 @@ def _on_dtype(target: Any, value: Any, oldvalue: Any, initiator: Any) -> str | N
 
 
 def _on_cat_filters(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
+    from lamin_core.annotations.cat_filters import normalize_cat_filters  # numpy: on first use
+
     return normalize_cat_filters(value)
 
 
@@ -81,6 +82,7 @@ def check_redeclared_dtype(existing: Any, kwargs: dict[str, Any]) -> None:
     Raises:
         ValidationError: the dtypes differ; names both and what to do.
     """
+    from lamin_core.annotations.cat_filters import normalize_cat_filters
     from lamin_core.annotations.dtypes import parse_dtype
 
     if "cat_filters" in kwargs:
@@ -110,6 +112,7 @@ def check_dtype_given(mapper: Any, connection: Any, target: Any) -> None:
         ValidationError: a feature has no dtype, or a feature type has one; nothing is
             written.
     """
+    from lamin_core.annotations.cat_filters import check_cat_filters
     from lamin_core.annotations.dtypes import valid_dtypes_text
 
     if target.is_type:

@@ -23,13 +23,18 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
-from lamin_core.binding import above
 from lamin_core.errors import RegistryReferenceError, ValidationError, did_you_mean
 from lamin_core.models.annotation import Feature, featureset_feature, run_column
 from lamin_core.models.base import Record, created_at_column, created_by_column, log_reuse
 from lamin_core.models.can_curate import CanCurate
 from lamin_core.models.registry import parse_reference, reference_text, registry_named
-from lamin_core.models.schema_members import SchemaOptionals, member_order, split_configs
+from lamin_core.models.schema_members import (
+    SchemaOptionals,
+    member_order,
+    member_rows,
+    members_queryset,
+    split_configs,
+)
 from lamin_core.storage.hashing import hash_bytes, set_hash
 
 if TYPE_CHECKING:
@@ -481,15 +486,7 @@ class Schema(CanCurate, Record):
             raise ValidationError(
                 f"Schema {self.name!r} is not saved; save it before reading its members."
             )
-        link = featureset_feature.c
-        position = (
-            sa.select(link.position)
-            .where(link.featureset_id == self.id, link.feature_id == Feature.id)
-            .scalar_subquery()
-        )
-        ids = sa.select(link.feature_id).where(link.featureset_id == self.id)
-        queryset = above.queryset(Feature, instance=self._instance())
-        return queryset.filter(Feature.id.in_(ids)).in_default_order(position.is_(None), position)
+        return members_queryset(self)
 
     def add(self, features: Feature | list[Feature]) -> None:
         """Add features to the schema as required members, after the others; written at once.
@@ -508,34 +505,16 @@ class Schema(CanCurate, Record):
 
     def _describe_members(self) -> list[str]:
         """Return the lines ``describe()`` shows for the members: in order, optional ones marked."""
-        link = featureset_feature.c
-        rows = (
-            self._instance()
-            .session.execute(
-                sa.select(Feature.name, Feature.dtype, link.optional)
-                .join(featureset_feature, link.feature_id == Feature.id)
-                .where(link.featureset_id == self.id)
-                .order_by(*member_order())
-            )
-            .all()
-        )
-        if not rows:
-            return []
-        lines = ["  members:"]
-        for name, dtype, optional in rows:
-            lines.append(f"    {name} ({dtype}{', optional' if optional else ''})")
-        return lines
+        rows = member_rows(self._instance().session, self.id)
+        lines = [
+            f"    {name} ({dtype}{', optional' if optional else ''})"
+            for _, name, dtype, optional in rows
+        ]
+        return ["  members:", *lines] if lines else []
 
     def _member_rows(self, session: sa.orm.Session) -> list[tuple[str, bool]]:
         """Return (uid, optional) of each member feature, in the declared order."""
-        link = featureset_feature.c
-        rows = session.execute(
-            sa.select(Feature.uid, link.optional)
-            .join(featureset_feature, link.feature_id == Feature.id)
-            .where(link.featureset_id == self.id)
-            .order_by(*member_order())
-        ).all()
-        return [(uid, bool(optional)) for uid, optional in rows]
+        return [(uid, bool(optional)) for uid, _, _, optional in member_rows(session, self.id)]
 
     def _content_hash(
         self,

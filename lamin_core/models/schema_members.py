@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from lamin_core.models.schema import Schema
     from lamin_core.query.queryset import QuerySet
 
-__all__ = ["CONFIG_KEYS", "SchemaOptionals", "member_order", "split_configs"]
+__all__ = [
+    "CONFIG_KEYS",
+    "SchemaOptionals",
+    "member_order",
+    "member_rows",
+    "members_queryset",
+    "split_configs",
+]
 
 CONFIG_KEYS = ("optional",)  # what feature.with_config() may set on a schema member
 
@@ -36,6 +43,34 @@ def member_order() -> list[Any]:
     """Return the SQL order of members: declared position (links without one last), then id."""
     position = featureset_feature.c.position
     return [position.is_(None), position, featureset_feature.c.feature_id]
+
+
+def member_rows(session: sa.orm.Session, schema_id: int | None) -> list[Any]:
+    """Return (uid, name, dtype, optional) of a schema's member features, in the declared order."""
+    link = featureset_feature.c
+    return list(
+        session.execute(
+            sa.select(Feature.uid, Feature.name, Feature.dtype, link.optional)
+            .join(featureset_feature, link.feature_id == Feature.id)
+            .where(link.featureset_id == schema_id)
+            .order_by(*member_order())
+        ).all()
+    )
+
+
+def members_queryset(schema: Schema, *, optional_only: bool = False) -> QuerySet[Feature]:
+    """Return a schema's member features (or its optional ones) as a QuerySet, in order."""
+    link = featureset_feature.c
+    ids = sa.select(link.feature_id).where(link.featureset_id == schema.id)
+    if optional_only:
+        ids = ids.where(link.optional.is_(True))
+    position = (
+        sa.select(link.position)
+        .where(link.featureset_id == schema.id, link.feature_id == Feature.id)
+        .scalar_subquery()
+    )
+    queryset: QuerySet[Feature] = above.queryset(Feature, instance=schema._instance())
+    return queryset.filter(Feature.id.in_(ids)).in_default_order(position.is_(None), position)
 
 
 def split_configs(items: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -98,19 +133,7 @@ class SchemaOptionals:
         Raises:
             ValidationError: the schema is not saved.
         """
-        schema = self._require_saved("get")
-        link = featureset_feature.c
-        optional = sa.select(link.feature_id).where(
-            link.featureset_id == schema.id, link.optional.is_(True)
-        )
-        position = (
-            sa.select(link.position)
-            .where(link.featureset_id == schema.id, link.feature_id == Feature.id)
-            .scalar_subquery()
-        )
-        queryset = above.queryset(Feature, instance=schema._instance())
-        members: QuerySet[Feature] = queryset.filter(Feature.id.in_(optional))
-        return members.in_default_order(position.is_(None), position)
+        return members_queryset(self._require_saved("get"), optional_only=True)
 
     def set(self, features: list[Feature]) -> None:
         """Make exactly `features` optional (the other members become required).
