@@ -157,7 +157,7 @@ def test_release_catalog_upgrades_with_every_row_and_file_intact(
     ]
     assert ln.ULabel.get(name="Experiment 1").parents.one().name == "Project A"
     assert "Experiment 1" in [label.name for label in ln.ULabel.search("Experimnt")]
-    # revision 0015: the release's schemas have no optional members, and their members (links
+    # revision 0017: the release's schemas have no optional members, and their members (links
     # without a position) come in the order of the features' ids
     schemas = ln.Schema.filter(itype="Feature", n__gt=0)
     assert schemas.count() > 0

@@ -10,8 +10,8 @@
 - ``feature.cat_filters`` (JSON): the conditions the labels of a categorical feature meet
   (LaminDB 2.x's ``Feature(cat_filters={"source__uid": ...})``).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from alembic import op
 
 from lamin_core.migrations.sqlite import recreate_sqlite_table
 
-revision = "0015"
-down_revision = "0014"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
