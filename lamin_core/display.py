@@ -163,6 +163,9 @@ def describe_text(record: Record) -> str:
         if related:
             lines.append("  related:")
             lines += [f"    {name}: {text}" for name, text in related]
+        describe_members = getattr(record, "_describe_members", None)
+        if describe_members is not None:  # a schema: its members in order, marked optional
+            lines += describe_members()
         features = frame.attrs.get("feature_dtypes", {})
         if features:
             lines.append("  features:")

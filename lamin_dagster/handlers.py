@@ -140,7 +140,7 @@ class DataFrameHandler(TableHandler):
 
     def curator(self, obj: Any, schema: Any) -> Any:
         if schema.schema is not None:
-            return ln.curators.DataFrameCurator(obj, schema.build(), organism=schema.organism)
+            return ln.curators.curator_for(obj, schema.build(), organism=schema.organism)
         return ln.Curator.from_df(
             obj,
             categoricals=schema.categorical_fields(),
@@ -164,7 +164,7 @@ class AnnDataHandler(TableHandler):
 
     def curator(self, obj: Any, schema: Any) -> Any:
         if schema.schema is not None:
-            return ln.curators.AnnDataCurator(obj, schema.build(), organism=schema.organism)
+            return ln.curators.curator_for(obj, schema.build(), organism=schema.organism)
         return ln.Curator.from_anndata(
             obj,
             var_index=schema.var_index_field(),

@@ -69,14 +69,30 @@ def _on_dtype(target: Any, value: Any, oldvalue: Any, initiator: Any) -> str | N
     return None if value is None else parse_dtype(value).text
 
 
+def _on_cat_filters(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
+    from lamin_core.annotations.cat_filters import normalize_cat_filters  # numpy: on first use
+
+    return normalize_cat_filters(value)
+
+
 def check_redeclared_dtype(existing: Any, kwargs: dict[str, Any]) -> None:
-    """Refuse ``Feature(name=..., dtype=...)`` whose dtype differs from the saved feature's.
+    """Refuse ``Feature(name=..., dtype=...)`` whose dtype (or cat_filters) differs from the
+    saved feature's.
 
     Raises:
         ValidationError: the dtypes differ; names both and what to do.
     """
+    from lamin_core.annotations.cat_filters import normalize_cat_filters
     from lamin_core.annotations.dtypes import parse_dtype
 
+    if "cat_filters" in kwargs:
+        filters = normalize_cat_filters(kwargs["cat_filters"])
+        if filters != existing.cat_filters:
+            raise ValidationError(
+                f"Feature {existing.name!r} exists with cat_filters {existing.cat_filters!r}, "
+                f"not {filters!r}. Declare it with the saved filters to use it, or choose "
+                "another name."
+            )
     dtype = kwargs.get("dtype")
     if dtype is None:
         return
@@ -96,6 +112,7 @@ def check_dtype_given(mapper: Any, connection: Any, target: Any) -> None:
         ValidationError: a feature has no dtype, or a feature type has one; nothing is
             written.
     """
+    from lamin_core.annotations.cat_filters import check_cat_filters
     from lamin_core.annotations.dtypes import valid_dtypes_text
 
     if target.is_type:
@@ -112,6 +129,7 @@ def check_dtype_given(mapper: Any, connection: Any, target: Any) -> None:
             f"Feature {target.name!r} has no dtype; dtype is required. Pass one of: "
             f"{valid_dtypes_text()}, e.g. ln.Feature(name={target.name!r}, dtype='str')."
         )
+    check_cat_filters(target)
 
 
 def install_hooks() -> None:
@@ -119,7 +137,8 @@ def install_hooks() -> None:
     from lamin_core.models import Feature
     from lamin_core.models.base import add_reuse_check
 
-    for attribute, hook in ((Feature.name, _on_name), (Feature.dtype, _on_dtype)):
+    hooks = ((Feature.name, _on_name), (Feature.dtype, _on_dtype))
+    for attribute, hook in (*hooks, (Feature.cat_filters, _on_cat_filters)):
         if not sa.event.contains(attribute, "set", hook):
             sa.event.listen(attribute, "set", hook, retval=True)
     for event in ("before_insert", "before_update"):

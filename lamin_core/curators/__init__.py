@@ -8,7 +8,7 @@ Examples:
 """
 
 from lamin_core.curators.base import BaseCurator, CurateLookup
-from lamin_core.curators.formats import AnnDataCurator, Curator, DataFrameCurator
+from lamin_core.curators.formats import AnnDataCurator, Curator, DataFrameCurator, curator_for
 from lamin_core.curators.seed_guide import seed_guide_setup
 
 __all__ = [
@@ -17,5 +17,6 @@ __all__ = [
     "CurateLookup",
     "Curator",
     "DataFrameCurator",
+    "curator_for",
     "seed_guide_setup",
 ]

@@ -99,8 +99,9 @@ def link_schema(session: Any, artifact_id: int, schema: Schema) -> None:
 
 def save_curated(curator: BaseCurator, artifact: Artifact) -> Artifact:
     """Save `artifact` and annotate it from `curator`; undo a new artifact if annotating fails."""
+    was_saved = artifact.id is not None  # a curated artifact: annotated, never deleted here
     saved = artifact.save()
-    is_new = saved is artifact
+    is_new = saved is artifact and not was_saved
     try:
         with saved._instance().writing():
             annotate(curator, saved)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from lamin_core.annotations.cat_filters import cat_filter_condition
 from lamin_core.annotations.dtypes import parse_dtype
 from lamin_core.bio.matching import match_values, resolve_field
 from lamin_core.curators.columns import column_problem
@@ -58,11 +59,13 @@ class BaseCurator:
         self._schema: Schema | None = None
         self._required: list[str] = []
         self._allowed: set[str] | None = None
+        self._ordered: list[str] | None = None  # the member order of an ordered_set schema
         self._coerce_problems: dict[str, str] = {}
         self._coerce = False
         self._coerced: dict[str, pd.Series] = {}  # converted columns, apart from the caller's
         self._index_feature: Any = None  # the Feature the frame's index is validated as
         self._var_slot = "var"
+        self._given_artifact: Artifact | None = None  # a saved artifact curated in place
 
     # --- keys --------------------------------------------------------------------------------
 
@@ -94,6 +97,13 @@ class BaseCurator:
             self._check_organism(registry_)
             feature = self._features.get(column)
             self._keys[column] = column_key(self._frame, column, registry_, field_, feature)
+            if feature is not None and feature.cat_filters:
+                filtered = [r for r, _ in parse_dtype(feature.dtype).registries]
+            else:
+                filtered = []
+            if registry_ in filtered:
+                with get_instance().reading() as session:  # only the feature's filtered records
+                    self._keys[column].conditions = cat_filter_condition(session, feature)
 
     def _check_organism(self, registry: type) -> None:
         if getattr(registry, "_has_organism", False) and self._organism is None:
@@ -172,12 +182,19 @@ class BaseCurator:
                 if column in problems:
                     continue
             # labels too: missing values of a non-nullable feature, scalars in a list column
-            problem = column_problem(self._column(column), dtype, feature)
+            problem = column_problem(
+                self._column(column), dtype, feature, ints_as_floats=self._schema is None
+            )
             if problem is not None:
                 problems[column] = problem
         index = self._index_feature
         if index is not None:
-            problem = column_problem(pd.Series(self._frame.index), parse_dtype(index.dtype), index)
+            problem = column_problem(
+                pd.Series(self._frame.index),
+                parse_dtype(index.dtype),
+                index,
+                ints_as_floats=self._schema is None,
+            )
             if problem is not None:
                 problems["index"] = problem.replace("the column", "the index")
         return problems
@@ -457,10 +474,40 @@ class BaseCurator:
             self.validate()  # a 2.x curator raises here, a 1.x one returns False
         if self._is_validated is not True:
             raise ValidationError(error_text(list(self._reports.values())))
-        artifact = self._artifact(key, description, revises, run)
+        if self._given_artifact is not None:
+            artifact = self._annotated_artifact(key, description, revises)
+        else:
+            artifact = self._artifact(key, description, revises, run)
         return save_curated(self, artifact)
 
+    def _annotated_artifact(
+        self, key: str | None, description: str | None, revises: Any
+    ) -> Artifact:
+        """Return the artifact the curator was given, to be annotated rather than copied."""
+        artifact = self._given_artifact
+        assert artifact is not None
+        if revises is not None or (key is not None and key != artifact.key):
+            raise ValidationError(
+                f"This curator annotates the artifact it was given ({artifact.key!r}); call "
+                "save_artifact() without key= or revises=, or curate the loaded object to save "
+                "a new artifact."
+            )
+        if self._coerced:
+            raise ValidationError(
+                f"Columns {', '.join(map(repr, self._coerced))} of artifact {artifact.key!r} "
+                "validate only once coerced, and its stored file holds the values before; save "
+                "the coerced data as a new version: "
+                f"DataFrameCurator(curator.dataset, schema).save_artifact(key={artifact.key!r})."
+            )
+        if description is not None:
+            artifact.description = description
+        return artifact
+
     def __repr__(self) -> str:
+        if self._schema is not None:  # LaminDB 2.x: the schema and whether it validated
+            state = "validated" if self._is_validated else "unvalidated"
+            name = self._schema.name or self._schema.uid
+            return f"{type(self).__name__}(Schema: {name}, {state})"
         keys = ", ".join(f"{k}: {v.label}" for k, v in self._keys.items())
         return f"{type(self).__name__}({keys})"
 

@@ -87,19 +87,37 @@ def _list_problem(series: pd.Series, dtype: DType) -> str | None:
     return None
 
 
-def column_problem(series: pd.Series, dtype: DType, feature: Any) -> str | None:
-    """Return why a column does not fit its feature (missing values, cells, dtype), or None."""
+def column_problem(
+    series: pd.Series, dtype: DType, feature: Any, *, ints_as_floats: bool = True
+) -> str | None:
+    """Return why a column does not fit its feature (missing values, cells, dtype), or None.
+
+    Args:
+        series: The column.
+        dtype: The feature's parsed dtype.
+        feature: The feature (its ``name`` and ``nullable``).
+        ints_as_floats: Take an integer column for a float feature (the 1.x curators do);
+            LaminDB 2.x's schema curators do not: such a column needs ``coerce``.
+    """
     if feature.nullable is False:
         n_missing = missing_count(series)
         if n_missing:
             return (
-                f"the feature is not nullable (nullable=False), but the column has {n_missing} "
-                "missing values (None, NaN or pd.NA); fill them or drop those rows"
+                f"non-nullable series {feature.name!r} contains null values: the column has "
+                f"{n_missing} missing values (None, NaN or pd.NA), but the feature is not "
+                "nullable (nullable=False); fill them or drop those rows, or allow them with "
+                "feature.nullable = True"
             )
     if dtype.is_list:
         return _list_problem(series, dtype)
     if dtype.base in ("dict", "cat"):
         return None
+    if dtype.base == "float" and not ints_as_floats and series.dtype.kind in "iu":
+        return (
+            f"the feature has dtype 'float', but the column holds {series.dtype}; convert it "
+            "with df[column].astype(float), or set feature.coerce = True (or the schema's "
+            "coerce=True) to convert it during validation"
+        )
     if series.dtype.kind in KINDS[dtype.base]:
         return _value_problem(series, dtype)
     if series.dtype.kind == "O" and series.map(is_missing).all():

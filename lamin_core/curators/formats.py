@@ -25,14 +25,40 @@ from lamin_core.curators.schema_rules import (
     check_schema,
 )
 from lamin_core.errors import ValidationError
-from lamin_core.models import Schema
+from lamin_core.models import Artifact, Schema
 
 if TYPE_CHECKING:
     import anndata as ad
 
-    from lamin_core.models import Artifact
+__all__ = ["AnnDataCurator", "Curator", "DataFrameCurator", "curate", "curator_for"]
 
-__all__ = ["AnnDataCurator", "Curator", "DataFrameCurator", "curate"]
+
+def _require_saved(schema: Any) -> None:
+    """Refuse a schema that is not saved, as LaminDB does (a builtin ValueError, its text)."""
+    if isinstance(schema, Schema) and schema.id is None:
+        raise ValueError("Schema must be saved before curation. Please save it using '.save()'.")
+
+
+def _loaded(data: Any, kind: type, name: str) -> tuple[Any, Artifact | None]:
+    """Return the object to curate and the saved artifact it was loaded from, if one was given.
+
+    Raises:
+        ValidationError: an unsaved artifact, or one that does not hold a `kind`.
+    """
+    if not isinstance(data, Artifact):
+        return data, None
+    if data.id is None:
+        raise ValidationError(
+            f"Artifact {data.key or data.description!r} is not saved; curate the object itself, "
+            f"{name}(obj, schema), or save the artifact first."
+        )
+    loaded = data.load()
+    if not isinstance(loaded, kind):
+        raise ValidationError(
+            f"Artifact {data.key or data.uid!r} holds {type(loaded).__name__}, not "
+            f"{kind.__name__}; {name} curates {kind.__name__} artifacts."
+        )
+    return loaded, data
 
 
 def _refuse_mixed(schema: Any, **legacy: Any) -> None:
@@ -47,9 +73,11 @@ def _refuse_mixed(schema: Any, **legacy: Any) -> None:
 class DataFrameCurator(BaseCurator):
     """Validates a DataFrame's column names against features and categorical columns.
 
-    Two signatures: LaminDB 2.x's ``DataFrameCurator(df, schema)`` with a ``ln.Schema``
+    Two signatures: LaminDB 2.x's ``DataFrameCurator(df, schema)`` with a saved ``ln.Schema``
     (`validate()` raises a ValidationError when the data fails), and the 1.x one with
-    ``categoricals=`` and ``columns=`` (`validate()` returns False).
+    ``categoricals=`` and ``columns=`` (`validate()` returns False). In place of the DataFrame, a
+    saved artifact holding one may be given: it is loaded, and `save_artifact()` annotates that
+    artifact instead of making a new one.
 
     Examples:
         >>> schema = ln.Schema(features=[ln.Feature(name="cell_type", dtype=bt.CellType).save()])
@@ -62,21 +90,37 @@ class DataFrameCurator(BaseCurator):
 
     def __init__(
         self,
-        df: pd.DataFrame,
+        df: pd.DataFrame | Artifact,
         categoricals: dict[str, Any] | Schema | None = None,
         columns: Any = None,
         organism: str | None = None,
         *,
         schema: Schema | None = None,
     ) -> None:
+        """Make the curator; the arguments are described in the class docstring.
+
+        Raises:
+            ValueError: the schema is not saved (LaminDB's error): save it with ``.save()``.
+            ValidationError: not a DataFrame (or an artifact of one), or bad
+                arguments.
+        """
         if isinstance(categoricals, Schema):  # LaminDB 2.x: DataFrameCurator(df, schema)
             schema, categoricals = categoricals, None
+        _require_saved(schema)
+        self._setup(df, categoricals, columns, organism, schema)
+
+    def _setup(
+        self, df: Any, categoricals: Any, columns: Any, organism: str | None, schema: Any
+    ) -> None:
         _refuse_mixed(schema, categoricals=categoricals, columns=columns)
+        df, artifact = _loaded(df, pd.DataFrame, "DataFrameCurator")
         if not isinstance(df, pd.DataFrame):
             raise ValidationError(
-                f"DataFrameCurator expects a pandas DataFrame, got {type(df).__name__}."
+                f"DataFrameCurator expects a pandas DataFrame or an artifact of one, got "
+                f"{type(df).__name__}."
             )
         super().__init__(df, df, organism)
+        self._given_artifact = artifact
         if schema is None:
             self._add_columns(columns, categoricals)
         else:
@@ -86,8 +130,6 @@ class DataFrameCurator(BaseCurator):
     def _artifact(
         self, key: str | None, description: str | None, revises: Any, run: Any
     ) -> Artifact:
-        from lamin_core.models import Artifact
-
         data = self.saved_data()
         artifact = Artifact.from_df(
             data, key=key, description=description, revises=revises, run=run
@@ -99,10 +141,11 @@ class DataFrameCurator(BaseCurator):
 class AnnDataCurator(BaseCurator):
     """Validates an AnnData's var index, obs column names and categorical obs columns.
 
-    Two signatures: LaminDB 2.x's ``AnnDataCurator(adata, schema)`` with a composite
+    Two signatures: LaminDB 2.x's ``AnnDataCurator(adata, schema)`` with a saved composite
     ``ln.Schema(otype="AnnData", slots={"obs": ..., "var.T": ...})`` (`validate()` raises when
     the data fails; `slots` gives each slot's keys), and the 1.x one with ``var_index=`` and
-    ``categoricals=``.
+    ``categoricals=``. A saved artifact of an AnnData may be given in place of the object: it is
+    loaded, and `save_artifact()` annotates that artifact.
 
     Examples:
         >>> curator = ln.curators.AnnDataCurator(adata, anndata_schema)
@@ -114,7 +157,7 @@ class AnnDataCurator(BaseCurator):
 
     def __init__(
         self,
-        adata: ad.AnnData,
+        adata: ad.AnnData | Artifact,
         var_index: Any = None,
         categoricals: dict[str, Any] | None = None,
         obs_columns: Any = None,
@@ -122,19 +165,40 @@ class AnnDataCurator(BaseCurator):
         *,
         schema: Schema | None = None,
     ) -> None:
-        import anndata as ad
+        """Make the curator; the arguments are described in the class docstring.
 
+        Raises:
+            ValueError: the schema is not saved (LaminDB's error): save it with ``.save()``.
+            ValidationError: not an AnnData (or an artifact of one), or bad
+                arguments.
+        """
         if isinstance(var_index, Schema):  # LaminDB 2.x: AnnDataCurator(adata, schema)
             schema, var_index = var_index, None
+        _require_saved(schema)
+        self._setup(adata, var_index, categoricals, obs_columns, organism, schema)
+
+    def _setup(
+        self,
+        adata: Any,
+        var_index: Any,
+        categoricals: Any,
+        obs_columns: Any,
+        organism: str | None,
+        schema: Any,
+    ) -> None:
+        import anndata as ad
+
         _refuse_mixed(
             schema, var_index=var_index, categoricals=categoricals, obs_columns=obs_columns
         )
+        adata, artifact = _loaded(adata, ad.AnnData, "AnnDataCurator")
         if not isinstance(adata, ad.AnnData):
             raise ValidationError(
                 f"AnnDataCurator expects an AnnData object, got {type(adata).__name__}; "
                 "read files first with anndata.read_h5ad(path)."
             )
         super().__init__(adata, adata.obs, organism)
+        self._given_artifact = artifact
         self._slot_keys: dict[str, list[str]] = {}
         if schema is not None:
             self._add_slots(check_schema(schema, otype="AnnData"))
@@ -161,6 +225,8 @@ class AnnDataCurator(BaseCurator):
                     "ln.Schema(itype=bt.Gene.ensembl_gene_id)}."
                 )
             self._slot_keys[slot] = [name for name in self._keys if name not in before]
+            for name in self._slot_keys[slot]:
+                self._keys[name].slot = slot
 
     @property
     def slots(self) -> dict[str, SlotCurator]:
@@ -170,8 +236,6 @@ class AnnDataCurator(BaseCurator):
     def _artifact(
         self, key: str | None, description: str | None, revises: Any, run: Any
     ) -> Artifact:
-        from lamin_core.models import Artifact
-
         return Artifact.from_anndata(
             self.saved_data(), key=key, description=description, revises=revises, run=run
         )
@@ -238,20 +302,44 @@ class Curator:
         )
 
 
+def curator_for(
+    data: Any, schema: Any, *, organism: str | None = None
+) -> DataFrameCurator | AnnDataCurator:
+    """Return a curator of a DataFrame or AnnData under `schema`, which may be unsaved.
+
+    ``DataFrameCurator(df, schema)`` refuses an unsaved schema, as LaminDB does; this keeps the
+    schema out of the catalog until `save_artifact()` saves it with the artifact it validated,
+    so a dataset that fails leaves no schema behind (what an IO manager needs).
+
+    Raises:
+        InvalidArgument: `schema` is not a Schema.
+        ValidationError: `schema` does not fit the kind of `data`.
+    """
+    curator: DataFrameCurator | AnnDataCurator
+    if isinstance(data, (pd.DataFrame, Artifact)) and not _holds_anndata(data):
+        curator = DataFrameCurator.__new__(DataFrameCurator)
+        curator._setup(data, None, None, organism, check_schema(schema, otype="DataFrame"))
+    else:
+        curator = AnnDataCurator.__new__(AnnDataCurator)
+        curator._setup(data, None, None, None, organism, check_schema(schema, otype="AnnData"))
+    return curator
+
+
+def _holds_anndata(data: Any) -> bool:
+    return isinstance(data, Artifact) and data.otype == "AnnData"
+
+
 def curate(data: Any, schema: Any, *, organism: str | None = None) -> BaseCurator:
     """Return a curator of `data` under `schema` that validated, else raise.
 
     What ``ln.Artifact.from_df(df, schema=...)`` and ``from_anndata(adata, schema=...)`` call
-    (through ``lamin_core.binding``) before the artifact is made.
+    (through ``lamin_core.binding``) before the artifact is made; an unsaved schema is saved
+    with the artifact.
 
     Raises:
         ValidationError: `schema` does not fit `data`, or `data` fails it; the message names the
             failing columns and values, and nothing is written.
     """
-    curator: BaseCurator
-    if isinstance(data, pd.DataFrame):
-        curator = DataFrameCurator(data, check_schema(schema, otype="DataFrame"), organism=organism)
-    else:
-        curator = AnnDataCurator(data, check_schema(schema, otype="AnnData"), organism=organism)
+    curator = curator_for(data, schema, organism=organism)
     curator.validate()
     return curator

@@ -10,6 +10,7 @@ expected, a duplicated var index) are found here too.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,10 +25,19 @@ __all__ = [
     "columns_key",
     "distinct",
     "index_key",
+    "is_internal_column",
     "list_column_key",
 ]
 
 SHOW = 10
+# LaminDB's bookkeeping columns (a sheet's ``__lamindb_record_uid__``): not features, never
+# validated, and allowed by a schema that allows no other columns
+_INTERNAL_COLUMN = re.compile(r"^__lamindb_\w+__$")
+
+
+def is_internal_column(name: str) -> bool:
+    """Whether a column is LaminDB's bookkeeping (``__lamindb_record_uid__``), not a feature."""
+    return bool(_INTERNAL_COLUMN.match(name))
 
 
 @dataclass
@@ -64,6 +74,7 @@ class CuratedKey:
         conditions: SQL conditions a matching record must also meet (the records of a type,
             the features of a feature type).
         type_record: The type those records have; `add_new_from` gives it to new records.
+        slot: The slot of a composite schema (``"obs"``, ``"var.T"``) the key validates.
     """
 
     name: str
@@ -76,6 +87,17 @@ class CuratedKey:
     strict: bool = True
     conditions: list[Any] = dataclasses.field(default_factory=list)
     type_record: Any = None  # the type the values' records belong to (set on new records)
+    slot: str | None = None  # the slot of a composite schema the key belongs to
+
+    @property
+    def place(self) -> str:
+        """Where the values are, as LaminDB's messages say: ``feature 'cell_type'``, ``columns in
+        slot 'var.T'``."""
+        if self.name == "columns" or (self.name == "var_index" and self.slot is not None):
+            place = "columns"
+        else:
+            place = f"feature {self.name!r}" if self.feature is not None else repr(self.name)
+        return place if self.slot is None else f"{place} in slot {self.slot!r}"
 
     @property
     def label(self) -> str:
@@ -196,7 +218,8 @@ def columns_key(frame: pd.DataFrame, registry: type, field: str) -> CuratedKey:
     """Return the key validating the column names of a DataFrame (or ``obs``) as features."""
 
     def read() -> Distinct:
-        values = pd.Index([str(c) for c in frame.columns], dtype=object)
+        names = [str(c) for c in frame.columns if not is_internal_column(str(c))]
+        values = pd.Index(names, dtype=object)
         result = Distinct(values.unique())
         if values.has_duplicates:
             duplicated = values[values.duplicated()].unique().tolist()

@@ -88,7 +88,9 @@ class KeyReport:
         if self.found.problem is not None:
             lines.append(self.found.problem)
         for column, reason in self.dtype_problems.items():
-            lines.append(f"column {column!r}: {reason}")
+            # a reason is a clause ("not in dataframe", "is out of order") or a sentence
+            joint = ": " if reason.startswith(("the ", "non-nullable ")) else " "
+            lines.append(f"column {column!r}{joint}{reason}")
         lines += list(self.ambiguous.values())
         failing = self._failing_values()
         if failing and key.feature is not None and key.name != "columns":
@@ -109,8 +111,8 @@ class KeyReport:
             ]
             more = f", ... ({len(plain)} in total)" if len(plain) > SHOW else ""
             lines.append(
-                f"{_plural(len(plain), 'value')} not in {key.label}: {', '.join(described)}{more}; "
-                f"{self.fix()}"
+                f"{_plural(len(plain), 'term')} not validated in {key.place}: "
+                f"{', '.join(described)}{more}; not in {key.label}: {self.fix()}"
             )
         return lines
 

@@ -18,9 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from lamin_core.annotations.cat_filters import cat_filter_condition
 from lamin_core.annotations.dtypes import parse_dtype, type_condition, type_record
 from lamin_core.curators.columns import coerce_series
-from lamin_core.curators.keys import column_key, columns_key, index_key, list_column_key
+from lamin_core.curators.keys import (
+    column_key,
+    columns_key,
+    index_key,
+    is_internal_column,
+    list_column_key,
+)
 from lamin_core.errors import (
     InvalidArgument,
     RegistryReferenceError,
@@ -126,6 +133,7 @@ def add_frame_keys(curator: BaseCurator, schema: Schema) -> None:
     by_name = {feature.name: feature for feature in declared}
     registered: dict[str, Feature] = {}
     with get_instance().reading() as session:
+        optional = set(schema._optional_uids(session))
         key.conditions = _feature_type_condition(session, schema)
         key.type_record = _feature_type(session, schema)
         if schema.flexible and registry is Feature:
@@ -136,7 +144,13 @@ def add_frame_keys(curator: BaseCurator, schema: Schema) -> None:
         curator._keys["columns"] = key
         known = {**registered, **by_name}
         curator._features = {name: known[name] for name in names if name in known}
-        curator._required = [f.name for f in declared] if schema.minimal_set else []
+        curator._required = (
+            # None: an unsaved schema that left minimal_set at its default, True
+            [f.name for f in declared if f.uid not in optional]
+            if schema.minimal_set is not False
+            else []
+        )
+        curator._ordered = [f.name for f in declared] if schema.ordered_set else None
         curator._allowed = set(known) if schema.maximal_set and declared else None
         curator._coerce = bool(schema.coerce_dtype)
         curator._index_feature = schema.index
@@ -148,7 +162,10 @@ def add_frame_keys(curator: BaseCurator, schema: Schema) -> None:
             curator._check_organism(label_registry)
             make_key = list_column_key if dtype.is_list else column_key
             curator._keys[name] = make_key(frame, name, label_registry, label_field, feature)
-            curator._keys[name].conditions = type_condition(session, dtype)
+            curator._keys[name].conditions = [
+                *type_condition(session, dtype),
+                *cat_filter_condition(session, feature),
+            ]
             curator._keys[name].type_record = type_record(session, dtype)
 
 
@@ -174,17 +191,33 @@ def infer_organism(identifiers: Any) -> str | None:
 
 
 def schema_problems(curator: BaseCurator) -> dict[str, str]:
-    """Return column -> problem for required columns that are missing and forbidden extras."""
-    names = [str(c) for c in curator._frame.columns]
+    """Return column -> problem for missing required columns, forbidden extras and the order."""
+    names = [str(c) for c in curator._frame.columns if not is_internal_column(str(c))]
     problems = {
-        name: "required by the schema but missing"
+        name: (
+            f"not in dataframe, but required by the schema. Columns in dataframe: {names}. Add "
+            "the column, or make the feature optional: schema.optionals.add(feature)"
+        )
         for name in curator._required
         if name not in names
     }
     if curator._allowed is not None:
         for name in names:
             if name not in curator._allowed:
-                problems[name] = "not in the schema, which allows no other columns (maximal_set)"
+                problems[name] = (
+                    "is not in the schema, which allows no other columns (maximal_set); drop "
+                    "it or add its feature to the schema"
+                )
+    ordered = curator._ordered
+    if ordered is not None:
+        present = [name for name in names if name in ordered]
+        expected = [name for name in ordered if name in present]
+        if present != expected:
+            first = next(a for a, b in zip(present, expected, strict=True) if a != b)
+            problems[first] = (
+                f"is out of order: the schema orders its columns (ordered_set), expected "
+                f"{expected}, got {present}; reorder them, e.g. df = df[{expected}]"
+            )
     problems.update(curator._coerce_problems)
     return problems
 

@@ -16,6 +16,8 @@ catches all of them and nothing else::
     └── StorageError           a path, URL or file that storage cannot read or write
 
 Messages follow one pattern: the object, the offending value, the rule, then the fix or the choices.
+One exception to the tree, kept for LaminDB's users: a curator given an unsaved Schema raises a
+builtin ValueError with LaminDB's text (ValidationError is a ValueError too).
 """
 
 from __future__ import annotations

@@ -108,6 +108,10 @@ featureset_feature = sa.Table(
     Record.metadata,
     sa.Column("featureset_id", ForeignKey("featureset.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("feature_id", ForeignKey("feature.id", ondelete="CASCADE"), primary_key=True),
+    # a member a dataset may lack (LaminDB 2.x: feature.with_config(optional=True))
+    sa.Column("optional", Boolean, nullable=False, default=False, server_default=sa.false()),
+    # the member's place in the declared order (schema.members); NULL: after the ordered ones
+    sa.Column("position", sa.Integer),
 )
 
 
@@ -118,6 +122,8 @@ class Feature(FeatureComparisons, CanCurate, HasSynonyms, Record):
     ``cat[bionty.CellType]`` (any biological registry) or ``list[...]`` of those; it may be
     given as a Python type (``float``, ``list[str]``), a label registry (``ln.ULabel``,
     ``bt.CellType``) or one of its fields (``bt.CellType.ontology_id``), stored as the string.
+    A categorical feature may restrict its labels with ``cat_filters``, field lookups of the
+    label registry (``{"source__uid": "..."}``, ``{"type": sample_type, "is_type": True}``).
 
     A name is unique within its feature type (`type`): ``sample_name`` under ``ScopeA`` and
     under ``ScopeB`` are two features; the constructor returns the one with the same name and
@@ -152,6 +158,9 @@ class Feature(FeatureComparisons, CanCurate, HasSynonyms, Record):
     nullable: Mapped[bool | None] = mapped_column(Boolean)
     # whether a column is converted to the dtype before it is validated (losslessly)
     coerce: Mapped[bool | None] = mapped_column(Boolean)
+    # the conditions a categorical feature's labels meet, e.g. {"source__uid": "..."}; a record
+    # given as a value is stored by uid ({"type": t} as {"type__uid": t.uid})
+    cat_filters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     run_id: Mapped[int | None] = run_column()
     created_at: Mapped[dt.datetime] = created_at_column()
     created_by_id: Mapped[int | None] = created_by_column()
@@ -176,6 +185,17 @@ class Feature(FeatureComparisons, CanCurate, HasSynonyms, Record):
     @classmethod
     def _existing_for_call(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return super()._existing_for_call(args, _feature_kwargs(kwargs))
+
+    def with_config(self, *, optional: bool | None = None) -> tuple[Feature, dict[str, Any]]:
+        """Return this feature with its configuration as a member of a schema (LaminDB 2.x).
+
+        Args:
+            optional: The feature may be missing from a dataset the schema validates.
+
+        Examples:
+            >>> ln.Schema(features=[sample_id, sample_name.with_config(optional=True)]).save()
+        """
+        return self, {"optional": optional}
 
     @sa.orm.validates("type")
     def _validate_type(self, name: str, value: Any) -> Any:

@@ -2,7 +2,9 @@
 
 Samples, experiments, compounds or donors become records; a record with ``is_type=True`` is a
 type that groups others (``experiment = Record(name="Experiment", is_type=True)``), and
-parents/children build hierarchies. Records label artifacts like ulabels do (``cat[Record]``
+parents/children build hierarchies. A record type may carry a `schema`, the features of its
+records (the rows of a sheet); ``cat_filters={"schema": schema}`` on a feature then admits only
+the types with that schema. Records label artifacts like ulabels do (``cat[Record]``
 features, ``artifact.records.add(...)``) and link to transforms, collections and runs.
 
 The class is called `Record` as in LaminDB 2.x; the base class of all registries keeps its name
@@ -24,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lamin_core.errors import ValidationError
 from lamin_core.models.annotation import run_column
 from lamin_core.models.base import Record as SQLRecord
 from lamin_core.models.base import created_at_column, created_by_column
@@ -31,6 +34,7 @@ from lamin_core.models.can_curate import CanCurate
 from lamin_core.models.hierarchy import HasParents
 from lamin_core.models.project import link_registries, parent_table
 from lamin_core.models.record_types import validate_type
+from lamin_core.models.schema import Schema
 
 __all__ = ["Record"]
 
@@ -64,7 +68,12 @@ class Record(CanCurate, SQLRecord, HasParents):
     run_id: Mapped[int | None] = run_column()
     created_at: Mapped[dt.datetime] = created_at_column()
     created_by_id: Mapped[int | None] = created_by_column()
+    # the schema of a record type (LaminDB 2.x's Record.schema): the features of its records
+    schema_id: Mapped[int | None] = mapped_column(
+        ForeignKey("featureset.id", ondelete="SET NULL"), index=True
+    )
 
+    schema: Mapped[Schema | None] = relationship(foreign_keys=[schema_id])
     type: Mapped[Record | None] = relationship(
         remote_side="Record.id", foreign_keys=[type_id], back_populates="records"
     )
@@ -87,6 +96,16 @@ class Record(CanCurate, SQLRecord, HasParents):
     @sa.orm.validates("type")
     def _validate_type(self, name: str, value: Any) -> Any:
         return validate_type(self, value)
+
+    @sa.orm.validates("schema")
+    def _validate_schema(self, name: str, value: Any) -> Any:
+        if value is not None and (not isinstance(value, Schema) or value.id is None):
+            state = "an unsaved Schema" if isinstance(value, Schema) else type(value).__name__
+            raise ValidationError(
+                f"The schema of Record {self.name!r} must be a saved ln.Schema, got {state} "
+                f"{value!r}. Save it first: ln.Schema(features=[...]).save()."
+            )
+        return value
 
 
 link_registries(Record, with_feature=True)

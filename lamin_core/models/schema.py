@@ -28,6 +28,13 @@ from lamin_core.models.annotation import Feature, featureset_feature, run_column
 from lamin_core.models.base import Record, created_at_column, created_by_column, log_reuse
 from lamin_core.models.can_curate import CanCurate
 from lamin_core.models.registry import parse_reference, reference_text, registry_named
+from lamin_core.models.schema_members import (
+    SchemaOptionals,
+    member_order,
+    member_rows,
+    members_queryset,
+    split_configs,
+)
 from lamin_core.storage.hashing import hash_bytes, set_hash
 
 if TYPE_CHECKING:
@@ -79,6 +86,8 @@ def schema_hash(
     coerce_dtype: bool = False,
     slots: dict[str, str] | None = None,
     index: str | None = None,
+    ordered_set: bool = False,
+    optionals: list[str] | None = None,
 ) -> str:
     """Return the identity of a schema: what it requires, not its name or description.
 
@@ -93,12 +102,15 @@ def schema_hash(
         minimal_set, maximal_set, flexible, coerce_dtype: The constraints.
         slots: For a composite: slot -> the component's hash.
         index: The uid of the feature the index is validated as, if any.
+        ordered_set: The members must come in the order of `member_uids`.
+        optionals: The uids of the members a dataset may lack.
     """
     is_plain = (
         itype == "Feature"
         and dtype is None
         and minimal_set
         and not (maximal_set or flexible or coerce_dtype or slots or index)
+        and not (ordered_set or optionals)
     )
     if is_plain and member_uids:
         return set_hash(member_uids)
@@ -111,7 +123,10 @@ def schema_hash(
             for flag, value in zip(_FLAGS, (minimal_set, maximal_set, flexible, coerce_dtype))
         ),
         *(f"slot:{slot}={component}" for slot, component in sorted((slots or {}).items())),
-        *([f"index={index}"] if index else []),  # absent: the hashes of schemas before it
+        # absent when unset: the hashes of schemas made before these existed stay the same
+        *([f"index={index}"] if index else []),
+        *([f"order={','.join(member_uids)}"] if ordered_set else []),
+        *([f"optionals={set_hash(optionals)}"] if optionals else []),
     ]
     return hash_bytes("|".join(parts).encode())
 
@@ -175,15 +190,16 @@ def _check_index(index: Any) -> Feature | None:
     return index
 
 
-def _check_features(features: Any) -> list[Feature]:
+def _check_features(features: Any) -> tuple[list[Feature], list[Feature]]:
+    """Return the declared features and those of them configured optional."""
     if features is None:
-        return []
+        return [], []
     if isinstance(features, (str, bytes, Record)) or not hasattr(features, "__iter__"):
         raise ValidationError(
             f"Schema features must be a list of ln.Feature records, got "
             f"{type(features).__name__} {features!r}. Wrap a single feature in a list."
         )
-    checked = list(features)
+    checked, optionals = split_configs(list(features))
     for feature in checked:
         if not isinstance(feature, Feature):
             raise ValidationError(
@@ -196,7 +212,8 @@ def _check_features(features: Any) -> list[Feature]:
                 f"Feature {feature.name!r} is not saved; save it before using it in a Schema: "
                 f"ln.Feature(name={feature.name!r}, dtype={feature.dtype!r}).save()."
             )
-    return list({feature.id: feature for feature in checked}.values())
+    members = list({feature.id: feature for feature in checked}.values())
+    return members, list({feature.id: feature for feature in optionals}.values())
 
 
 def _check_slots(slots: Any, otype: Any) -> dict[str, Schema]:
@@ -250,7 +267,7 @@ class _Declared:
     """A Schema's arguments, normalised: the columns, the features and the slots."""
 
     def __init__(self, features: Any, kwargs: dict[str, Any]) -> None:
-        self.features = _check_features(features)
+        self.features, self.optionals = _check_features(features)
         self.slots = _check_slots(kwargs.pop("slots", None), kwargs.get("otype"))
         if "coerce" in kwargs:  # LaminDB 2.x's name of coerce_dtype
             coerce = kwargs.pop("coerce")
@@ -300,6 +317,8 @@ class _Declared:
             coerce_dtype=bool(self.flag("coerce_dtype")),
             slots={slot: component._identity() for slot, component in self.slots.items()},
             index=self.index.uid if self.index is not None else None,
+            ordered_set=bool(self.flag("ordered_set")),
+            optionals=[feature.uid for feature in self.optionals],
         )
 
 
@@ -307,7 +326,9 @@ class Schema(CanCurate, Record):
     """A schema: the features of a dataset, or the features a dataset must have to validate.
 
     Args:
-        features: Saved ``ln.Feature`` records the dataset has (required by default).
+        features: Saved ``ln.Feature`` records the dataset has (required by default); a
+            member given as ``feature.with_config(optional=True)`` may be missing from the
+            dataset (see `optionals`).
         itype: The registry field that identifiers are validated against when there are no
             features, e.g. ``ln.Feature`` (columns must be registered features) or
             ``bt.Gene.ensembl_gene_id`` (the var index of an AnnData); or a feature type
@@ -317,6 +338,7 @@ class Schema(CanCurate, Record):
             `features` (default: False with features, True with only an itype).
         minimal_set: Every feature in `features` must be present (default True).
         maximal_set: No column outside `features` may be present (default False).
+        ordered_set: The columns of `features` must come in the order given (default False).
         coerce_dtype: Convert columns to their feature's dtype before checking (default False);
             ``coerce=`` is LaminDB 2.x's name, and ``schema.coerce`` reads it.
         index: A Feature the DataFrame index is validated as.
@@ -358,11 +380,13 @@ class Schema(CanCurate, Record):
     maximal_set: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
     flexible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
     coerce_dtype: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
+    ordered_set: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa.false())
     # the feature the index of a DataFrame is validated as (LaminDB 2.x: Schema(index=...))
     index_feature_id: Mapped[int | None] = mapped_column(ForeignKey("feature.id"), index=True)
 
+    # in the declared order: `features.add()` gives new members the next positions
     features: Mapped[list[Feature]] = relationship(
-        secondary=featureset_feature, back_populates="feature_sets"
+        secondary=featureset_feature, back_populates="feature_sets", order_by=member_order()
     )
     artifacts: Mapped[list[Artifact]] = relationship(
         secondary="artifact_featureset", back_populates="feature_sets", viewonly=True
@@ -379,6 +403,7 @@ class Schema(CanCurate, Record):
         # the members are written by save(); set without events, an unsaved schema does not
         # enter the saved features' `feature_sets` (where every flush would warn about it)
         set_committed_value(self, "features", members)
+        self._pending_optionals: list[Feature] | None = declared.optionals
         self._pending_slots = declared.slots
         self._is_hashed = declared.is_hashed
 
@@ -440,7 +465,63 @@ class Schema(CanCurate, Record):
         """Whether the schema is made of slots (an AnnData schema) rather than features."""
         return self.itype == COMPOSITE
 
-    def _content_hash(self, member_uids: list[str], slots: dict[str, str] | None = None) -> str:
+    @property
+    def optionals(self) -> SchemaOptionals:
+        """The members a dataset may lack: ``.get()``, ``.set([...])``, ``.add()``, ``.remove()``.
+
+        Examples:
+            >>> schema.optionals.get().to_list("name")
+            ['sample_name']
+        """
+        return SchemaOptionals(self)
+
+    @property
+    def members(self) -> Any:
+        """The features of the schema as a QuerySet, in the order they were declared.
+
+        Raises:
+            ValidationError: the schema is not saved.
+        """
+        if self.id is None:
+            raise ValidationError(
+                f"Schema {self.name!r} is not saved; save it before reading its members."
+            )
+        return members_queryset(self)
+
+    def add(self, features: Feature | list[Feature]) -> None:
+        """Add features to the schema as required members, after the others; written at once.
+
+        The schema's hash follows its new members.
+
+        Raises:
+            ValidationError: a feature is not saved, or the schema is not saved.
+        """
+        if self.id is None:
+            raise ValidationError(
+                f"Schema {self.name!r} is not saved; declare its features in "
+                "ln.Schema(features=[...]) or save it before schema.add()."
+            )
+        self.features.add(*(features if isinstance(features, list) else [features]))  # type: ignore[attr-defined]
+
+    def _describe_members(self) -> list[str]:
+        """Return the lines ``describe()`` shows for the members: in order, optional ones marked."""
+        rows = member_rows(self._instance().session, self.id)
+        lines = [
+            f"    {name} ({dtype}{', optional' if optional else ''})"
+            for _, name, dtype, optional in rows
+        ]
+        return ["  members:", *lines] if lines else []
+
+    def _member_rows(self, session: sa.orm.Session) -> list[tuple[str, bool]]:
+        """Return (uid, optional) of each member feature, in the declared order."""
+        return [(uid, bool(optional)) for uid, _, _, optional in member_rows(session, self.id)]
+
+    def _content_hash(
+        self,
+        member_uids: list[str],
+        slots: dict[str, str] | None = None,
+        optionals: list[str] | None = None,
+    ) -> str:
         """Return `schema_hash` of these members (and slots) under this schema's constraints."""
         return schema_hash(
             member_uids,
@@ -452,6 +533,8 @@ class Schema(CanCurate, Record):
             coerce_dtype=bool(self.coerce_dtype),
             slots=slots,
             index=self.index.uid if self.index is not None else None,
+            ordered_set=bool(self.ordered_set),
+            optionals=optionals,
         )
 
     def _rehash(self) -> None:
@@ -464,12 +547,21 @@ class Schema(CanCurate, Record):
         self.hash = self._content_hash(
             [feature.uid for feature in features],
             slots={slot: component._identity() for slot, component in slots.items()},
+            optionals=self._optional_uids(self._instance().session),
         )
+
+    def _optional_uids(self, session: sa.orm.Session) -> list[str]:
+        """Return the uids of the optional members, declared (unsaved schema) or saved."""
+        pending = getattr(self, "_pending_optionals", None)
+        if pending is None and self.id is not None:
+            return [uid for uid, is_optional in self._member_rows(session) if is_optional]
+        return [feature.uid for feature in pending or []]
 
     def save(self) -> Schema:
         """Write the schema with its features and component schemas; return it.
 
-        Unsaved component schemas are saved with it, in one transaction.
+        Unsaved component schemas are saved with it, in one transaction; the members keep
+        their declared order and which of them are optional.
 
         Raises:
             IntegrityError: another schema with the same content was saved meanwhile.
@@ -480,11 +572,14 @@ class Schema(CanCurate, Record):
             saved = {slot: component.save() for slot, component in pending.items()}
             self._pending_slots = saved
             self._rehash()
+            members: list[Feature] = []
             if self.id is None:  # the members as changes of the new record: link rows
                 members = list(self.features)
                 set_committed_value(self, "features", [])
                 self.features = members
             super().save()
+            if members:
+                self._write_member_config(session, members)
             link = schema_component.c
             for slot, component in saved.items():
                 exists = session.scalar(
@@ -498,7 +593,22 @@ class Schema(CanCurate, Record):
                         {"composite_id": self.id, "slot": slot, "component_id": component.id},
                     )
         self._pending_slots = {}
+        self._pending_optionals = None
         return self
+
+    def _write_member_config(self, session: sa.orm.Session, members: list[Feature]) -> None:
+        """Write the declared position of each new member and whether it is optional."""
+        optional_ids = {feature.id for feature in getattr(self, "_pending_optionals", None) or []}
+        link = featureset_feature.c
+        session.execute(
+            featureset_feature.update()
+            .where(link.featureset_id == self.id, link.feature_id == sa.bindparam("member"))
+            .values(position=sa.bindparam("place"), optional=sa.bindparam("is_optional")),
+            [
+                {"member": f.id, "place": place, "is_optional": f.id in optional_ids}
+                for place, f in enumerate(members)
+            ],
+        )
 
     @classmethod
     def _save_many(cls, records: Any) -> None:
@@ -527,7 +637,10 @@ class Schema(CanCurate, Record):
         if self.itype != "Feature":  # a gene set: the set of its members, as curators made it
             self.hash = set_hash(uids)
             return
-        self.hash = self._content_hash(uids)
+        rows = self._member_rows(session)  # in order: an ordered set hashes its order
+        self.hash = self._content_hash(
+            [uid for uid, _ in rows], optionals=[uid for uid, optional in rows if optional]
+        )
 
 
 FeatureSet = Schema  # the name before LaminDB 2.x, for existing code

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from lamin_core.errors import DoesNotExist, IntegrityError, MultipleResultsFound, ValidationError
+from lamin_core.errors import (
+    DoesNotExist,
+    FieldError,
+    IntegrityError,
+    MultipleResultsFound,
+    ValidationError,
+    did_you_mean,
+)
 from lamin_core.errors.values import is_valid_text
 from lamin_core.models.branches import MAIN_BRANCH, has_branch
 from lamin_core.query.collector import collector_paused
@@ -598,6 +605,38 @@ class QuerySet(Generic[R]):
                 f"still point to them ({error.orig}). Nothing was deleted; delete those first."
             ) from error
         return int(getattr(result, "rowcount", 0) or 0)
+
+    def update(self, **fields: Any) -> int:
+        """Set fields (or to-one relations) of every matching record; return how many changed.
+
+        The records are changed as by assignment and saved in one transaction, so every rule
+        of the registry holds (a ``type`` must be a type, a uid stays immutable).
+
+        Raises:
+            FieldError: a name is not a field or to-one relation of the registry.
+            ValidationError: a value breaks a rule of the registry; nothing is changed.
+
+        Examples:
+            >>> ln.Record.filter(type=old_type).update(type=new_type)
+        """
+        self._check_unsliced("update")
+        model: Any = self.model
+        mapper = sa.inspect(model)
+        to_one = {relation.key for relation in mapper.relationships if not relation.uselist}
+        settable = (model._field_names() | to_one) - {"id"}
+        for name in fields:
+            if name not in settable:
+                raise FieldError(
+                    f"Cannot update {name!r} of {model.__name__}: not a field or to-one relation."
+                    f"{did_you_mean(name, settable)} Fields: {', '.join(sorted(settable))}."
+                )
+        with self._catalog().writing() as session:
+            records: list[Any] = self._fetch_all()
+            for record in records:
+                for name, value in fields.items():
+                    setattr(record, name, value)
+            session.flush()
+        return len(records)
 
     def _trash(self, permanent: bool | None) -> int:
         """Move the matching records to the trash in one transaction; return how many moved."""

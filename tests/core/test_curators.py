@@ -89,7 +89,8 @@ def test_invalid_values_are_reported_and_nothing_is_saved(
     with pytest.raises(ln.ValidationError) as error:
         curator.save_artifact(key="curated/bad.parquet")
     message = str(error.value)
-    assert '"cell_medium" (ULabel.name): 2 values not in ULabel.name' in message
+    assert '"cell_medium" (ULabel.name): 2 terms not validated in ' in message
+    assert "; not in ULabel.name: fix typos" in message
     assert "'IFNGG' (did you mean 'IFNG'?), 'PBS'" in message and "nothing was saved" in message
     assert table_counts() == before
     assert not list(Path(ln.get_instance().catalog_path).glob("*.parquet"))

@@ -92,7 +92,9 @@ def test_unknown_gene_fails_and_public_genes_are_not_added(
     before = table_counts()
     assert curator.validate() is False
     assert curator.non_validated == {"var_index": ["NOTAGENE1"]}
-    with pytest.raises(ln.ValidationError, match=r'"var_index" \(Gene\.symbol\): 1 value not in'):
+    with pytest.raises(
+        ln.ValidationError, match=r'"var_index" \(Gene\.symbol\): 1 term not validated in '
+    ):
         curator.save_artifact(key="sc/bad.h5ad")
     assert table_counts() == before
 

@@ -201,7 +201,9 @@ def test_record_type_column_rejects_records_of_another_type(
     before = catalog_snapshot(instance)
     df = immuno_df(perturbation=["DMSO", "aspirin", "DMSO"])  # aspirin: a Compounds record
     with pytest.raises(
-        ln.ValidationError, match=r"1 value not in Record\.name of type 'Perturbations': 'aspirin'"
+        ln.ValidationError,
+        match=r"1 term not validated in feature 'perturbation': 'aspirin'; not in Record\.name "
+        r"of type 'Perturbations'",
     ):
         ln.Artifact.from_df(df, key="bad.parquet", schema=schema)
     assert catalog_snapshot(instance) == before

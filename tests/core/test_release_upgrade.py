@@ -165,3 +165,10 @@ def test_release_catalog_upgrades_with_every_row_and_file_intact(
     with pytest.raises(ln.IntegrityError):  # one root feature per name, as before
         ln.Feature(name="temperature", dtype=float, _skip_validation=True).save()
     assert bt.CellLine(name="HEK293").save().artifacts.count() == 0
+    # revision 0017: the release's schemas have no optional members, and their members (links
+    # without a position) come in the order of the features' ids
+    schemas = ln.Schema.filter(itype="Feature", n__gt=0)
+    assert schemas.count() > 0
+    for schema in schemas:
+        assert schema.optionals.get().count() == 0
+        assert schema.members.list("id") == sorted(schema.members.list("id"))

@@ -288,7 +288,7 @@ def test_from_df_with_schema_that_is_not_a_schema_is_refused(features: dict[str,
 def test_schema_constraints_decide_what_validates(features: dict[str, ln.Feature]):
     temperature, donor_age = features["temperature"], features["donor_age"]
     strict = ln.Schema([temperature], maximal_set=True).save()
-    with pytest.raises(ln.ValidationError, match="'cell_medium': not in the schema"):
+    with pytest.raises(ln.ValidationError, match="'cell_medium' is not in the schema"):
         ln.curators.DataFrameCurator(make_df(), strict).validate()
     optional = ln.Schema([temperature, donor_age], minimal_set=False).save()
     assert ln.curators.DataFrameCurator(make_df(), optional).validate() is None
@@ -340,7 +340,7 @@ def test_dataframe_curator_2x_fixes_values_then_saves(features: dict[str, ln.Fea
 def test_curators_keep_their_1x_signatures_and_refuse_mixing(features: dict[str, ln.Feature]):
     legacy = ln.curators.DataFrameCurator(make_df(), categoricals={"cell_medium": ln.ULabel.name})
     assert legacy.validate() is True
-    schema = ln.Schema([features["temperature"]])
+    schema = ln.Schema([features["temperature"]]).save()
     with pytest.raises(ln.ValidationError, match="either a schema or categoricals"):
         ln.curators.DataFrameCurator(
             make_df(), categoricals={"cell_medium": ln.ULabel.name}, schema=schema
