@@ -108,7 +108,8 @@ def test_a_type_in_the_trash_still_names_its_records_with_a_warning(
 ):
     immuno["perturbations"].delete()  # to the trash: its uid still finds it
     with caplog.at_level(logging.WARNING, logger="lamin_core"):
-        curator = ln.curators.DataFrameCurator(immuno_df(), ln.Schema(itype=immuno["type"]))
+        schema = ln.Schema(itype=immuno["type"]).save()
+        curator = ln.curators.DataFrameCurator(immuno_df(), schema)
         assert curator.validate() is None
     assert "'Perturbations', which is in the trash" in caplog.text
     assert f"ln.Record.get({immuno['perturbations'].uid!r}).restore()" in caplog.text

@@ -98,13 +98,13 @@ def test_members_keep_the_declared_order_and_ordered_set_checks_it(
     ln.curators.DataFrameCurator(sample_df("sample_type", "sample_id", "sample_name"), ordered)
     with pytest.raises(ln.ValidationError, match=r"out of order.*df = df\["):
         ln.curators.DataFrameCurator(sample_df(), ordered).validate()
-    assert ln.curators.DataFrameCurator(sample_df(), plain).validate() is True
+    assert ln.curators.DataFrameCurator(sample_df(), plain).validate() is None
 
 
 def test_maximal_set_allows_lamindb_internal_columns(samples: dict[str, ln.Feature]):
     schema = ln.Schema(features=list(samples.values()), maximal_set=True).save()
     df = sample_df().assign(__lamindb_record_uid__="x")
-    assert ln.curators.DataFrameCurator(df, schema).validate() is True
+    assert ln.curators.DataFrameCurator(df, schema).validate() is None
     with pytest.raises(ln.ValidationError, match="'extra' is not in the schema"):
         ln.curators.DataFrameCurator(sample_df().assign(extra=1), schema).validate()
 
