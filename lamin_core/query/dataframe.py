@@ -7,11 +7,12 @@ correlated scalar subquery, to-many paths (``ulabels__name``) a JSON array per r
 costs one statement (two with `features`, which first lists the features).
 
 How a to-many path is aggregated depends on the database and the rows asked for. SQLite runs
-a correlated subquery per row fast. On PostgreSQL that is a SubPlan run once per row (~40 ms for
-10,000 artifacts with their labels); instead each to-many path is one grouped subquery over the
-related rows of the records the filters select, LEFT OUTER JOINed to them (~30 ms), and a page
-(a `limit`) a LATERAL join, which reads the related rows of only the records on the page.
-`benchmarks/include_join.py` measures both.
+a correlated subquery per row fast (a grouped subquery joined to the rows took ~20% longer). On
+PostgreSQL that is a SubPlan run once per row (~40 ms of server time for 10,000 artifacts with
+their labels); instead each to-many path is one grouped subquery over the related rows of the
+records the filters select, LEFT OUTER JOINed to them (~30 ms), and a page (a `limit`) a
+LATERAL join, which reads the related rows of only the records on the page.
+`benchmarks/include_join.py` measures both backends.
 
 The rows are fetched from the driver as they are and converted column by column (see
 `_Columns`) instead of by a type processor per value and pandas' type inference per column, with
