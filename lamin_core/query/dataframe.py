@@ -10,8 +10,9 @@ How a to-many path is aggregated depends on the database and the rows asked for.
 a correlated subquery per row fast (a grouped subquery joined to the rows took ~20% longer). On
 PostgreSQL that is a SubPlan run once per row (~40 ms of server time for 10,000 artifacts with
 their labels); instead each to-many path is one grouped subquery over the related rows of the
-records the filters select, LEFT OUTER JOINed to them (~30 ms), and a page (a `limit`) a
-LATERAL join, which reads the related rows of only the records on the page.
+records the query selects, LEFT OUTER JOINed to them (~30 ms), and a page (a `limit`) a LATERAL
+join, whose cost follows the page, not the registry. The grouped subquery runs the filters a
+second time: for a filter keeping few rows it costs a little more than a row-by-row read.
 `benchmarks/include_join.py` measures both backends.
 
 The rows are fetched from the driver as they are and converted column by column (see
@@ -351,8 +352,8 @@ def _plan(
 def _join_grouped(queryset: QuerySet[Any], plan: _Plan, selected: _Columns) -> Any:
     """Return the FROM clause of `plan` with its grouped to-many subqueries joined.
 
-    Each subquery aggregates the related rows of the records the filters select (the filters,
-    the branch, trash and space conditions, without order and offset: the join picks the rows),
+    Each subquery aggregates the related rows of the records the query selects (its branch,
+    trash and space conditions and any filters, without order and offset: the join picks the rows),
     one row per record, so the LEFT OUTER JOIN never multiplies rows and a record without
     related rows gets NULL, as from the correlated form.
     """

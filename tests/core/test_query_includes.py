@@ -66,8 +66,12 @@ LABELS = {
 }
 
 
-def test_df_to_many_include_keeps_order_filters_limit_and_offset(labelled: list[ln.Artifact]):
-    queryset = ln.Artifact.filter(key__startswith="files/").order_by("-size")
+@pytest.mark.parametrize("filtered", [False, True])
+def test_df_to_many_include_keeps_order_filters_limit_and_offset(
+    labelled: list[ln.Artifact], filtered: bool
+):
+    queryset = ln.Artifact.filter(key__startswith="files/") if filtered else ln.Artifact.filter()
+    queryset = queryset.order_by("-size")
     frame = queryset.df(include=["ulabels__name"])
     assert list(frame["key"]) == [f"files/f{i}.txt" for i in range(5, -1, -1)]
     assert by_key(frame, "ulabels__name") == LABELS
@@ -77,8 +81,8 @@ def test_df_to_many_include_keeps_order_filters_limit_and_offset(labelled: list[
     rest = queryset[2:].df(include=["ulabels__name"])  # an offset without a limit
     assert list(rest["key"]) == [f"files/f{i}.txt" for i in range(3, -1, -1)]
     assert by_key(rest, "ulabels__name") == {key: LABELS[key] for key in rest["key"]}
-    filtered = ln.Artifact.filter(ulabels__name="c").exclude(key="files/f4.txt")
-    assert by_key(filtered.df(include=["ulabels__name"]), "ulabels__name") == {
+    filtered_out = ln.Artifact.filter(ulabels__name="c").exclude(key="files/f4.txt")
+    assert by_key(filtered_out.df(include=["ulabels__name"]), "ulabels__name") == {
         "files/f1.txt": {"a", "c"}
     }
     assert list(ln.Artifact.filter(key="nothing").df(include=["ulabels__name"]).columns) == [
@@ -170,8 +174,9 @@ def test_df_to_many_include_is_joined_not_a_subplan_per_row_on_postgresql(
     engine = ln.get_instance().engine
     includes = ["ulabels__name", "ulabels__parents__name"]
     for frame in [
+        lambda: ln.Artifact.filter().df(include=includes),  # grouped subqueries
         lambda: ln.Artifact.filter(size__gt=0).df(include=includes),
-        lambda: ln.Artifact.filter().order_by("-size")[:2].df(include=includes),
+        lambda: ln.Artifact.filter().order_by("-size")[:2].df(include=includes),  # LATERAL
     ]:
         lines = explain(engine, frame)
         assert not [line for line in lines if "SubPlan" in line], "\n".join(lines)
