@@ -36,7 +36,15 @@ from lamin_core.query.sql import DatePart
 if TYPE_CHECKING:
     from lamin_core.query.feature_filters import FeatureRef
 
-__all__ = ["Node", "compile_filter", "compile_node", "related_column", "resolve_q"]
+__all__ = [
+    "Node",
+    "RelatedRows",
+    "compile_filter",
+    "compile_node",
+    "related_column",
+    "related_rows",
+    "resolve_q",
+]
 
 
 @dataclass
@@ -268,6 +276,52 @@ def _existence(
     return condition if want_related else sa.not_(condition)
 
 
+@dataclass(frozen=True)
+class RelatedRows:
+    """The records reached from each `entity` row through a path, as SQL to select them from.
+
+    A related row belongs to the `entity` row whose `outer_key` equals its `key`: a correlated
+    subquery selects ``WHERE key = outer_key``; a grouped subquery groups by `key` and is
+    joined on it.
+    """
+
+    from_clause: Any
+    key: ColumnElement[Any]
+    outer_key: ColumnElement[Any]
+    value: ColumnElement[Any]
+
+
+def related_rows(
+    entity: Any, hops: tuple[RelationshipProperty[Any], ...], column: str
+) -> RelatedRows:
+    """Return how to select `column` of the records reached from `entity` rows via `hops`."""
+    first = hops[0]
+    current = aliased(first.mapper.class_)
+    if first.direction in (MANYTOONE, ONETOMANY) and _single_pair(first):
+        ((local, remote),) = first.local_remote_pairs
+        from_clause: Any = current
+        key, outer_key = _attribute(current, remote), _attribute(entity, local)
+    elif first.secondary is not None and _single_pair(first):
+        ((local, secondary_local),) = first.synchronize_pairs
+        ((remote, secondary_remote),) = first.secondary_synchronize_pairs or ()
+        link = _link(first.secondary)
+        from_clause = link.join(
+            current, _attribute(current, remote) == link.c[secondary_remote.name]
+        )
+        key, outer_key = link.c[secondary_local.name], _attribute(entity, local)
+    else:
+        root = aliased(sa.inspect(entity).mapper.class_)
+        from_clause = sa.orm.join(root, current, getattr(root, first.key).of_type(current))
+        key, outer_key = root.id, entity.id
+    for relation in hops[1:]:
+        following = aliased(relation.mapper.class_)
+        from_clause = sa.orm.join(
+            from_clause, following, getattr(current, relation.key).of_type(following)
+        )
+        current = following
+    return RelatedRows(from_clause, key, outer_key, getattr(current, column))
+
+
 def related_column(
     entity: Any,
     hops: tuple[RelationshipProperty[Any], ...],
@@ -280,35 +334,7 @@ def related_column(
     With `aggregate` (e.g. `JsonArrayAgg`, ``sa.func.min``), the values of a to-many path are
     aggregated into one per row; without it the path must be to-one.
     """
-    first = hops[0]
-    current = aliased(first.mapper.class_)
-    if first.direction is MANYTOONE and _single_pair(first):
-        ((local, remote),) = first.local_remote_pairs
-        from_clause: Any = current
-        correlation = _attribute(current, remote) == _attribute(entity, local)
-    elif first.direction is ONETOMANY and _single_pair(first):
-        ((local, remote),) = first.local_remote_pairs
-        from_clause = current
-        correlation = _attribute(current, remote) == _attribute(entity, local)
-    elif first.secondary is not None and _single_pair(first):
-        ((local, secondary_local),) = first.synchronize_pairs
-        ((remote, secondary_remote),) = first.secondary_synchronize_pairs or ()
-        link = _link(first.secondary)
-        from_clause = link.join(
-            current, _attribute(current, remote) == link.c[secondary_remote.name]
-        )
-        correlation = link.c[secondary_local.name] == _attribute(entity, local)
-    else:
-        root = aliased(sa.inspect(entity).mapper.class_)
-        from_clause = sa.orm.join(root, current, getattr(root, first.key).of_type(current))
-        correlation = root.id == entity.id
-    for relation in hops[1:]:
-        following = aliased(relation.mapper.class_)
-        from_clause = sa.orm.join(
-            from_clause, following, getattr(current, relation.key).of_type(following)
-        )
-        current = following
-    value = getattr(current, column)
-    selected = aggregate(value) if aggregate is not None else value
-    statement = sa.select(selected).select_from(from_clause).where(correlation)
+    rows = related_rows(entity, hops, column)
+    selected = aggregate(rows.value) if aggregate is not None else rows.value
+    statement = sa.select(selected).select_from(rows.from_clause).where(rows.key == rows.outer_key)
     return statement.correlate(entity).scalar_subquery()
