@@ -22,35 +22,20 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 import lamin_core as ln
+from benchmarks.search_quality import postgres_schema
 
 BATCH = 5_000
 CASES: dict[str, Callable[[], Any]] = {
     "full": lambda: ln.Artifact.filter().df(include=["ulabels__name"]),
     "limit=100": lambda: ln.Artifact.filter().order_by("-id")[:100].df(include=["ulabels__name"]),
 }
-
-
-@contextmanager
-def postgres_schema(url: str) -> Iterator[str]:
-    """Yield a URL to a fresh schema of the database at `url`; drop the schema afterwards."""
-    schema = f"lamin_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{url}?options=-csearch_path%3D{schema},public"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def fill(folder: Path, size: int) -> None:
@@ -113,7 +98,7 @@ def run(backend: str, size: int, repeat: int, postgres: str) -> dict[str, float]
                 return measure(repeat)
             finally:
                 instance.close()
-        with postgres_schema(postgres) as url:
+        with postgres_schema(postgres, f"lamin_bench_{uuid.uuid4().hex[:10]}") as url:
             instance = ln.init(storage=Path(folder) / "storage", db=url, user="bench")
             try:
                 fill(Path(folder), size)
