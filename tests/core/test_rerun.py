@@ -169,14 +169,14 @@ def test_feature_without_dtype_says_dtype_is_required(instance: ln.Instance):
 
 def test_uid_given_on_purpose_is_a_new_record(instance: ln.Instance):
     dmso = ln.ULabel(name="DMSO").save()
-    new = ln.ULabel(name="DMSO", uid="ABCDabcd")  # not looked up: a new record
-    assert new is not dmso
-    # names are unique within their type (LaminDB 2.x): the new one needs another type
-    with pytest.raises(ln.IntegrityError, match="ULabel"):
-        new.save()
-    new.type = ln.ULabel(name="Compound", is_type=True).save()
-    new.save()
+    new = ln.ULabel(name="DMSO", uid="ABCDabcd").save()  # not looked up: a new record
+    assert new.id != dmso.id  # label names are not unique, as in LaminDB
     assert ln.ULabel.filter(name="DMSO").count() == 2
+    # a feature name is unique at its level: the same on purpose is refused, nothing written
+    ln.Feature(name="dose", dtype=float).save()
+    with pytest.raises(ln.IntegrityError, match="Feature"):
+        ln.Feature(name="dose", dtype=float, uid="ABCDabcdABCD").save()
+    assert ln.Feature.filter(name="dose").count() == 1
 
 
 def test_save_refuses_what_is_not_a_record(instance: ln.Instance):
