@@ -41,6 +41,11 @@ def normalize_cat_filters(filters: Any) -> dict[str, Any] | None:
         )
     stored: dict[str, Any] = {}
     for key, value in filters.items():
+        if not isinstance(key, str):
+            raise ValidationError(
+                f"cat_filters keys are field lookups of the label registry (text), got "
+                f"{type(key).__name__} {key!r}; e.g. cat_filters={{'source__uid': '...'}}."
+            )
         if isinstance(value, Record):
             if value.id is None:
                 raise ValidationError(
@@ -52,7 +57,7 @@ def normalize_cat_filters(filters: Any) -> dict[str, Any] | None:
                 f"cat_filters[{key!r}] must be text, a number, a boolean or a saved record, got "
                 f"{type(value).__name__} {value!r}."
             )
-        stored[str(key)] = value
+        stored[key] = value
     return stored
 
 
