@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from lamin_core.errors import DoesNotExist, ValidationError, did_you_mean
+from lamin_core.errors import DoesNotExist, ValidationError, did_you_mean, quoted
 from lamin_core.models.registry import label_link, label_registries, namespace_of
 
 if TYPE_CHECKING:
@@ -128,17 +128,11 @@ def _as_records(session: Session, records: Any, feature: Feature | None) -> list
         alias = namespace_of(registry).alias
         example = f"{alias}.{registry.__name__}({column.key}={missing[0]!r}).save()"
         raise ValidationError(
-            f"No {registry.__name__} record with {column.key} {_listed(missing)}: labels.add() "
+            f"No {registry.__name__} record with {column.key} {quoted(missing)}: labels.add() "
             f"takes records or the names of saved ones. Make one with label = {example}, then "
             "add it."
         )
     return [found[item] if isinstance(item, str) else item for item in items]
-
-
-def _listed(values: list[str]) -> str:
-    return ", ".join(map(repr, values[:5])) + (
-        f" (+{len(values) - 5} more)" if len(values) > 5 else ""
-    )
 
 
 class ArtifactAnnotations:

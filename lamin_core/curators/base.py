@@ -26,9 +26,9 @@ from lamin_core.annotations.dtypes import parse_dtype
 from lamin_core.bio.matching import match_values, resolve_field
 from lamin_core.curators.columns import column_problem
 from lamin_core.curators.keys import CuratedKey, column_key, columns_key
-from lamin_core.curators.report import KeyReport, error_text, log_report, logger, quoted
+from lamin_core.curators.report import KeyReport, error_text, log_report, logger
 from lamin_core.curators.schema_rules import CatManager, coerce_columns, schema_problems
-from lamin_core.errors import ValidationError, did_you_mean
+from lamin_core.errors import ValidationError, did_you_mean, quoted
 from lamin_core.instance import get_instance
 from lamin_core.query.levels import has_levels, resolve_by_level
 from lamin_core.storage.serializers import check_column_names

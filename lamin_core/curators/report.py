@@ -13,18 +13,12 @@ from typing import Any
 
 from lamin_core.bio.matching import MatchResult
 from lamin_core.curators.keys import CuratedKey, Distinct
-from lamin_core.errors import with_suggestions
+from lamin_core.errors import quoted, with_suggestions
 
 __all__ = ["KeyReport", "error_text", "log_report", "logger", "quoted"]
 
 logger = logging.getLogger("lamin_core.curators")
 SHOW = 20
-
-
-def quoted(values: list[Any], limit: int = SHOW) -> str:
-    """Return ``'a', 'b', ... (N in total)``."""
-    shown = ", ".join(repr(v) for v in values[:limit])
-    return shown + (f", ... ({len(values)} in total)" if len(values) > limit else "")
 
 
 def _plural(count: int, word: str) -> str:

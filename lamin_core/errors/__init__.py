@@ -40,6 +40,7 @@ __all__ = [
     "ValidationError",
     "closest_match",
     "did_you_mean",
+    "quoted",
     "with_suggestions",
 ]
 
@@ -135,6 +136,13 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or an empty string."""
     match = closest_match(name, choices)
     return f" Did you mean {match!r}?" if match else ""
+
+
+def quoted(values: Iterable[Any], limit: int = 20) -> str:
+    """Return ``'a', 'b', ... (N in total)``: values as messages list them, at most `limit`."""
+    values = list(values)
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown + (f", ... ({len(values)} in total)" if len(values) > limit else "")
 
 
 def with_suggestions(value: Any, close: list[str] | None) -> str:

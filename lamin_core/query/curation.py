@@ -24,7 +24,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from lamin_core.errors import ValidationError
+from lamin_core.errors import ValidationError, quoted
 from lamin_core.instance import get_instance
 from lamin_core.query.values import (
     CHUNK,
@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("lamin_core.curation")
-SHOW = 20  # values a log message lists
 
 
 class PublicVocabulary(Protocol):
@@ -148,12 +147,6 @@ def _distinct(series: pd.Series) -> tuple[pd.Index, int]:
     """Return the distinct non-empty values (first-seen order) and the number of empty ones."""
     empty = series.map(_is_empty).astype(bool)
     return pd.Index(pd.unique(series[~empty]), dtype=object), int(empty.sum())
-
-
-def _quoted(values: Iterable[Any]) -> str:
-    values = list(values)
-    shown = ", ".join(repr(v) for v in values[:SHOW])
-    return shown + (f", ... ({len(values)} in total)" if len(values) > SHOW else "")
 
 
 def _n(count: int, registry: Any) -> str:
@@ -266,7 +259,7 @@ def validate(
         _log(
             mute,
             f"{len(invalid)} unique value(s) not validated for {registry.__name__}.{name}: "
-            f"{_quoted(invalid)}",
+            f"{quoted(invalid)}",
             warning=True,
         )
     return np.asarray(series.isin(list(valid)), dtype=bool)
@@ -298,7 +291,7 @@ def inspect(
             _log(
                 mute,
                 f"{len(in_public)} value(s) not in the registry but in the public source: "
-                f"{_quoted(in_public)}; add them with "
+                f"{quoted(in_public)}; add them with "
                 f"{registry.__name__}.from_values([...]).save()",
                 warning=True,
             )
@@ -311,7 +304,7 @@ def inspect(
         _log(
             mute,
             f"{len(rest)} unique value(s) not validated for {registry.__name__}.{name}: "
-            f"{_quoted(rest)}{hint}",
+            f"{quoted(rest)}{hint}",
             warning=True,
         )
     return result
@@ -362,8 +355,8 @@ def standardize(
                 _log(
                     mute,
                     f"found {len(from_public)} synonym(s) in the public source: "
-                    f"{_quoted(from_public)}; add the records with "
-                    f"{registry.__name__}.from_values({_quoted(from_public.values())})",
+                    f"{quoted(from_public)}; add the records with "
+                    f"{registry.__name__}.from_values({quoted(from_public.values())})",
                     warning=True,
                 )
             mapper.update(from_public)
@@ -376,7 +369,7 @@ def standardize(
                 translated.update(public.translate(missing, name, target))
             mapper = {v: translated[c] for v, c in canonical.items() if c in translated}
     if mapper and not mute and target == name:
-        _log(mute, f"standardized {len(mapper)} value(s): {_quoted(mapper)}")
+        _log(mute, f"standardized {len(mapper)} value(s): {quoted(mapper)}")
     if return_mapper:
         return mapper
     result = [mapper.get(v, v) if not _is_empty(v) else v for v in series]
@@ -429,7 +422,7 @@ def from_values(
             _log(
                 mute,
                 f"created {_n(len(new), registry)} from public with {registry.__name__}."
-                f"{name}: {_quoted(getattr(r, name) for r in new)}",
+                f"{name}: {quoted(getattr(r, name) for r in new)}",
             )
         missing = [v for v in uniques if v not in by_value]
         if standardize and missing:
@@ -446,7 +439,7 @@ def from_values(
             if matched:
                 _log(
                     mute,
-                    f"found {_n(len(matched), registry)} matching synonyms: {_quoted(matched)}",
+                    f"found {_n(len(matched), registry)} matching synonyms: {quoted(matched)}",
                 )
             missing = [v for v in missing if v not in by_value]
         if missing and create:
@@ -456,7 +449,7 @@ def from_values(
         if missing:
             _log(
                 mute,
-                f"did not create {registry.__name__} records for {_quoted(missing)}: found "
+                f"did not create {registry.__name__} records for {quoted(missing)}: found "
                 "neither in the registry nor in a public source; pass create=True to make "
                 "new records",
                 warning=True,
