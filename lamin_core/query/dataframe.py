@@ -410,7 +410,7 @@ def build_df(
     )
     names, selected = [*plan.names], plan.columns.copy()
     from_clause = _join_grouped(queryset, plan, selected) if plan.grouped else plan.from_clause
-    feature_dtypes: dict[str, str] = {}
+    feature_dtypes: dict[str, str | None] = {}
     feature_parts: list[tuple[str, int]] = []  # (feature name, number of subqueries)
     explicit = not isinstance(features, bool)
     if features is not False and features is not None:
@@ -419,6 +419,8 @@ def build_df(
         wanted = None if features is True else list(features)
         with queryset._catalog().reading() as session:
             refs = feature_refs(session, model, wanted)
+            # type records by name, not uid (a query only for dtypes that name one)
+            shown = {name: readable_dtype(session, ref.dtype) for name, ref in refs.items()}
         if wanted is not None:
             missing = [name for name in wanted if name not in refs]
             if missing:
@@ -427,7 +429,7 @@ def build_df(
                 )
             refs = {name: refs[name] for name in wanted}
         for name, parts in feature_value_columns(model, refs.values()):
-            feature_dtypes[name] = refs[name].dtype
+            feature_dtypes[name] = shown[name]
             feature_parts.append((name, len(parts)))
             for index, part in enumerate(parts):
                 selected.add(part.label(f"feature_{len(feature_parts)}_{index}"), "set")
@@ -436,10 +438,7 @@ def build_df(
         fetched, type_codes = _fetch_columns(queryset, statement, columnar=columnar)
         df = _frame(fetched, type_codes, selected, names, plan.to_many, feature_parts, explicit)
     if feature_dtypes:
-        with queryset._catalog().reading() as session:  # type records by name, not uid
-            df.attrs["feature_dtypes"] = {
-                k: readable_dtype(session, v) for k, v in feature_dtypes.items() if k in df.columns
-            }
+        df.attrs["feature_dtypes"] = {k: v for k, v in feature_dtypes.items() if k in df.columns}
     return df
 
 
