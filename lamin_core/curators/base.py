@@ -196,7 +196,12 @@ class BaseCurator:
                 ints_as_floats=self._schema is None,
             )
             if problem is not None:
-                problems["index"] = problem.replace("the column", "the index")
+                problems["index"] = (
+                    problem.replace("the column", "the index")
+                    .replace(f"df[{index.name!r}]", "df.index")
+                    .replace(f"Column {index.name!r}", f"Index {index.name!r}")
+                    .replace(f"series {index.name!r}", f"index {index.name!r}")
+                )
         return problems
 
     def _column(self, name: str) -> pd.Series:

@@ -122,7 +122,25 @@ def column_problem(
         return _value_problem(series, dtype)
     if series.dtype.kind == "O" and series.map(is_missing).all():
         return None  # an empty or all-missing column has no values to be of another dtype
-    return f"the feature has dtype {dtype.text!r}, but the column holds {series.dtype}"
+    return _dtype_mismatch(series, dtype, feature.name)
+
+
+# the pandas dtypes that hold a dtype's values beside missing ones
+NULLABLE = {"int": "Int64", "bool": "boolean", "float": "float64", "str": "string"}
+
+
+def _dtype_mismatch(series: pd.Series, dtype: DType, name: str) -> str:
+    """Say that a column is not of its feature's dtype, in LaminDB's words, and how to fix it."""
+    if series.dtype.kind == "O":
+        found = f"Column {name!r} failed dtype check for {dtype.text!r}: got {series.dtype}"
+    else:
+        found = f"expected series {name!r} to have type {dtype.text}, got {series.dtype}"
+    fixes = []
+    if dtype.base in NULLABLE:
+        fixes.append(f"df[{name!r}].astype({NULLABLE[dtype.base]!r})")
+    if dtype.base in COERCIBLE:
+        fixes.append("coerce=True on the feature or the schema")
+    return f"{found}; convert it with {' or '.join(fixes)}" if fixes else found
 
 
 def _value_problem(series: pd.Series, dtype: DType) -> str | None:

@@ -83,6 +83,9 @@ class KeyReport:
             lines.append(self.found.problem)
         for column, reason in self.dtype_problems.items():
             # a reason is a clause ("not in dataframe", "is out of order") or a sentence
+            if reason.startswith(("Column ", "Index ", "expected ")):  # names the column
+                lines.append(reason)
+                continue
             joint = ": " if reason.startswith(("the ", "non-nullable ")) else " "
             lines.append(f"column {column!r}{joint}{reason}")
         lines += list(self.ambiguous.values())

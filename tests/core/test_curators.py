@@ -221,7 +221,9 @@ def test_feature_dtype_must_fit_the_column(registries: ln.Instance):
     curator = curator_for(make_df(donor_age=["thirty", "forty", "fifty", "sixty"]))
     assert curator.validate() is False
     assert curator.non_validated == {"columns": ["donor_age"]}
-    with pytest.raises(ln.ValidationError, match="'donor_age': the feature has dtype 'int'"):
+    with pytest.raises(
+        ln.ValidationError, match="Column 'donor_age' failed dtype check for 'int': got object"
+    ):
         curator.save_artifact(key="curated/age.parquet")
 
 
