@@ -40,7 +40,13 @@ from lamin_core.storage.paths import (
     suffix_of,
     validate_key,
 )
-from lamin_core.storage.serializers import count_rows, write_anndata, write_dataframe
+from lamin_core.storage.serializers import (
+    TEXT_TABLES,
+    count_rows,
+    write_anndata,
+    write_dataframe,
+    write_text_table,
+)
 
 
 @dataclass
@@ -113,7 +119,8 @@ def stage(data: Any, *, key: str | None, kind: str | None) -> Staged:
         ValidationError: the key is invalid or the data is of an unsupported type.
     """
     validate_key(key)
-    if isinstance(data, (str, os.PathLike)):
+    is_object = not isinstance(data, (str, os.PathLike))
+    if not is_object:
         text = os.fspath(data)
         staged = _stage_local(text, key) if is_local(text) else _stage_remote(text, key)
     else:
@@ -121,7 +128,8 @@ def stage(data: Any, *, key: str | None, kind: str | None) -> Staged:
     if kind is not None:
         staged.kind = kind
     try:
-        check_key_suffix(key, staged.suffix, is_folder=staged.is_folder)
+        is_dataframe = is_object and staged.otype == "DataFrame"
+        check_key_suffix(key, staged.suffix, is_folder=staged.is_folder, is_dataframe=is_dataframe)
     except ValidationError:
         staged.discard()  # a serialised DataFrame of an artifact that is never made
         raise
@@ -130,7 +138,9 @@ def stage(data: Any, *, key: str | None, kind: str | None) -> Staged:
     return staged
 
 
-def check_key_suffix(key: str | None, suffix: str, *, is_folder: bool) -> None:
+def check_key_suffix(
+    key: str | None, suffix: str, *, is_folder: bool, is_dataframe: bool = False
+) -> None:
     """Refuse a key whose suffix contradicts the content's, as LaminDB does.
 
     A key may leave out a compression suffix (``raw/x.fastq`` for a ``.fastq.gz`` file, as
@@ -148,16 +158,24 @@ def check_key_suffix(key: str | None, suffix: str, *, is_folder: bool) -> None:
     raise ValidationError(
         f"The key {key!r} ends in {key_suffix!r}, but the content is a {suffix!r} file: a key's "
         f"suffix must match its content. Use a key ending in {suffix!r}, e.g. "
-        f"{key[: len(key) - len(key_suffix)] + suffix!r}."
+        f"{key[: len(key) - len(key_suffix)] + suffix!r}"
+        + (" (or '.csv' / '.tsv' to save the DataFrame as text)." if is_dataframe else ".")
     )
 
 
 def _stage_object(data: Any, key: str | None) -> Staged:
     import pandas as pd
 
-    writer: Callable[[Any, Path], None]
+    writer: Callable[[Any, Any], None]
+    in_memory = True  # serialise to bytes: hashing them spares reading the file back
     if isinstance(data, pd.DataFrame):
         writer, suffix, otype, n_obs = write_dataframe, ".parquet", "DataFrame", len(data)
+        text_suffix = suffix_of(key).lower() if key is not None else ""
+        if text_suffix in TEXT_TABLES:  # key="table.csv" saves a CSV, as in LaminDB
+            suffix = text_suffix
+
+            def writer(df: Any, target: Any) -> None:
+                write_text_table(df, target, text_suffix)
     else:
         try:
             import anndata as ad
@@ -169,11 +187,11 @@ def _stage_object(data: Any, key: str | None) -> Staged:
                 "pandas DataFrame or an AnnData object."
             )
         writer, suffix, otype, n_obs = write_anndata, ".h5ad", "AnnData", data.n_obs
+        in_memory = False
     # the name tells fsck which process owns the file while the artifact is not saved yet
     path = staging_dir() / staging_name(suffix)
     try:
-        if writer is write_dataframe:
-            # serialise in memory: hashing the bytes spares reading the file back
+        if in_memory:
             buffer = io.BytesIO()
             writer(data, buffer)
             content = buffer.getbuffer()

@@ -175,6 +175,28 @@ def write_dataframe(df: Any, path: Path | IO[bytes]) -> None:
     pq.write_table(table.replace_schema_metadata(metadata), path, compression="snappy")
 
 
+# the delimiter of each text table suffix a DataFrame may be saved as (LaminDB: key="x.csv")
+TEXT_TABLES = {".csv": ",", ".tsv": "\t"}
+
+
+def write_text_table(df: Any, path: Path | IO[bytes], suffix: str) -> None:
+    """Write a pandas DataFrame as CSV or TSV (by `suffix`), as ``pd.read_csv`` reads it back.
+
+    The index is written as the first column only when it carries information (a name, or
+    other labels than 0, 1, 2, ...); text keeps values, not dtypes: parquet keeps both.
+
+    Raises:
+        ValidationError: the DataFrame has duplicate column names; nothing is written.
+    """
+    import pandas as pd
+
+    check_column_names(df)
+    index = df.index
+    default = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+    keep_index = not default or any(name is not None for name in index.names)
+    df.to_csv(path, sep=TEXT_TABLES[suffix], index=keep_index)
+
+
 def check_column_names(df: Any, what: str = "The DataFrame") -> None:
     """Raise a ValidationError when columns of `df` share a name (curators check it too).
 
