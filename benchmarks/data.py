@@ -27,6 +27,24 @@ from typing import Any
 
 import numpy as np
 
+# the PostgreSQL server of `--param db=postgresql` runs (harness.database makes a database per side)
+POSTGRES_ADMIN = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def postgres_unreachable() -> str | None:
+    """Return why POSTGRES_ADMIN's server cannot be reached (a TCP connect), or None."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(POSTGRES_ADMIN)
+    host, port = address.hostname or "127.0.0.1", address.port or 5432
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as error:
+        return f"PostgreSQL at {host}:{port} is not reachable ({error}); set BENCH_POSTGRES"
+    return None
+
+
 DEFAULT_SEED = 0
 
 DATA_DIR = Path(

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from data import DEFAULT_SEED
+from data import DEFAULT_SEED, POSTGRES_ADMIN
 
 # Audit events raised when Python code resolves a host name or opens a socket.
 NETWORK_AUDIT_EVENTS = frozenset({"socket.getaddrinfo", "socket.connect", "socket.gethostbyname"})
@@ -272,6 +272,45 @@ def parse_args(workloads: list[str], argv: list[str] | None = None) -> argparse.
     return args
 
 
+# `--param db=postgresql`: the side's catalog lives in a new database of its own on this server
+# (made before the setup, ANALYZEd after it, dropped at the end); the side reads its URL from
+# DB_ENV. Without it, each side uses SQLite in its instance directory.
+DB_ENV = "BENCH_DB_URL"
+
+
+def _run_sql(url: str, statement: str) -> None:
+    """Run one statement outside a transaction, with whichever PostgreSQL driver this venv has."""
+    try:
+        import psycopg
+
+        connection = psycopg.connect(url, autocommit=True)
+    except ImportError:  # LaminDB's venv has psycopg2
+        import psycopg2
+
+        connection = psycopg2.connect(url)
+        connection.autocommit = True
+    with contextlib.closing(connection):
+        connection.cursor().execute(statement)
+
+
+@contextlib.contextmanager
+def database(kind: str | None, side: str, workload: str) -> Iterator[str | None]:
+    """Yield the URL of a new PostgreSQL database for one side's run (None for SQLite)."""
+    if kind in (None, "sqlite"):
+        yield None
+        return
+    if kind != "postgresql":
+        raise ValueError(f"--param db={kind!r}: expected 'sqlite' or 'postgresql'")
+    name = f"bench_{side}_{workload}_{os.getpid()}_{time.time_ns() % 10**8}"
+    _run_sql(POSTGRES_ADMIN, f'CREATE DATABASE "{name}"')
+    os.environ[DB_ENV] = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
+    try:
+        yield os.environ[DB_ENV]
+    finally:
+        del os.environ[DB_ENV]
+        _run_sql(POSTGRES_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _json_default(value: Any) -> Any:
     """Serialise numpy scalars and other stragglers that json does not know."""
     if hasattr(value, "item"):
@@ -323,11 +362,16 @@ def main(
     result: dict[str, Any] = {"workload": args.workload, "size": args.size, "side": side}
     if args.params:
         result["params"] = args.params
-    with stdout_to_stderr() as real_stdout:
+    params = dict(args.params)
+    db = params.pop("db", None)
+    with stdout_to_stderr() as real_stdout, contextlib.ExitStack() as stack:
         try:
             instance_dir = fresh_dir(args.workdir, side, args.workload, args.size)
+            db_url = stack.enter_context(database(db, side, args.workload))
             start = time.perf_counter()
-            workload = workloads[args.workload](instance_dir, args.size, args.seed, **args.params)
+            workload = workloads[args.workload](instance_dir, args.size, args.seed, **params)
+            if db_url is not None:
+                _run_sql(db_url, "ANALYZE")  # autovacuum may be off: plans need statistics
             setup_s = time.perf_counter() - start
             if args.serve:
                 _emit(real_stdout, {"event": "ready", "setup_s": round(setup_s, 3)})

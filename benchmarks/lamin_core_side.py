@@ -40,7 +40,7 @@ def open_instance(instance_dir: Path) -> Any:
     logging.getLogger("lamin_core").setLevel(logging.ERROR)
     import lamin_core as ln
 
-    ln.init(storage=instance_dir / "storage")
+    ln.init(storage=instance_dir / "storage", db=os.environ.get(harness.DB_ENV))
     return ln
 
 
@@ -78,13 +78,22 @@ def insert_named(registry: Any, values: list[dict[str, Any]], uid_length: int) -
 
 def register_df(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     """Register `size` new small DataFrames per repeat, one `save()` each."""
+    import sqlalchemy as sa
+
     ln = open_instance(instance_dir)
+    sent = [0]
+
+    def count_statement(*args: Any) -> None:
+        sent[0] += 1
+
+    sa.event.listen(ln.get_instance().engine, "before_cursor_execute", count_statement)
     return workloads.register_df(
         lambda key, df: ln.Artifact.from_df(df, key=key).save(),
         lambda: ln.Artifact.filter(key__startswith="bench/df_").count(),
         size,
         seed,
         call="ln.Artifact.from_df(df, key=key).save()",
+        statements=lambda: sent[0],
     )
 
 

@@ -57,7 +57,8 @@ def open_instance(instance_dir: Path) -> tuple[Any, Any]:
     os.chdir(instance_dir)
     import lamindb_setup as ln_setup
 
-    ln_setup.init(storage=str(instance_dir / "storage"), name="bench", modules="bionty")
+    db = os.environ.get(harness.DB_ENV)  # a PostgreSQL database of its own, or SQLite
+    ln_setup.init(storage=str(instance_dir / "storage"), name="bench", modules="bionty", db=db)
     import bionty as bt
     import lamindb as ln
 
@@ -119,13 +120,23 @@ def bulk_insert(model: type, rows: list[dict[str, Any]], template: Any = None) -
 
 def register_df(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     """Register `size` new small DataFrames per repeat, one `save()` each."""
+    from django.db import connection
+
     ln, _ = open_instance(instance_dir)
+    sent = [0]
+
+    def count_statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent[0] += 1
+        return execute(sql, params, many, context)
+
+    connection.execute_wrappers.append(count_statement)
     return workloads.register_df(
         lambda key, df: ln.Artifact.from_dataframe(df, key=key).save(),
         lambda: ln.Artifact.filter(key__startswith="bench/df_").count(),
         size,
         seed,
         call="ln.Artifact.from_dataframe(df, key=key).save()",
+        statements=lambda: sent[0],
     )
 
 

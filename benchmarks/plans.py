@@ -195,10 +195,19 @@ class Case:
     cap_s: float | None = None
     requires: str | None = None
 
+    @property
+    def db(self) -> str:
+        """The database both sides run on: "sqlite" (default) or "postgresql"."""
+        return self.params.get("db", "sqlite")
+
     def missing(self) -> str | None:
         """Return why the case cannot run in this checkout, or None."""
         if self.requires and not (Path(__file__).parent / self.requires).exists():
             return f"benchmarks/{self.requires} is not in this checkout"
+        if self.db == "postgresql":
+            from benchmarks import data
+
+            return data.postgres_unreachable()
         return None
 
     @property
@@ -206,6 +215,25 @@ class Case:
         """How this case is compared."""
         return SPECS[self.workload]
 
+
+# issue 15: both sides on the PostgreSQL server, each in a new database (harness.database)
+PG = {"db": "postgresql"}
+POSTGRES_QUICK = (
+    Case("register_df", 20, 3, params=PG),
+    Case("query_df", 1_000, 3, params=PG),
+    Case("search", 1_000, 3, params=PG),
+    Case("lookup", 1_000, 3, params=PG),
+    Case("validate", 1_000, 2, params={"n_genes": "2000", **PG}),
+)
+POSTGRES_FULL = (
+    Case("register_df", 200, 5, params=PG),
+    *(Case("query_df", n, 5, params=PG) for n in (1_000, 10_000, 100_000)),
+    Case("query_df", 1_000_000, 3, params=PG, cap_repeat=2, cap_s=150),
+    *(Case("search", n, 5, params=PG) for n in (1_000, 10_000, 100_000)),
+    Case("search", 1_000_000, 3, params=PG, cap_repeat=2, cap_s=150),
+    Case("lookup", 10_000, 5, params=PG),
+    Case("validate", 100_000, 3, params=PG, cap_repeat=2, cap_s=200),
+)
 
 # CI-friendly: every workload once, small, in under 3 minutes on 2 cores.
 QUICK = (
@@ -220,6 +248,7 @@ QUICK = (
     Case("curation", 1_000, 2, {"n_genes": "2000", "n_categories": "100"}, requires=CURATION),
     Case("hash_file", 64, 3),
     Case("io_manager", 1_000, 3),
+    *POSTGRES_QUICK,
 )
 
 # The sizes the issues name, plus 10^3..10^6 for the scaling plot; about an hour on 2 cores,
@@ -242,4 +271,5 @@ FULL = (
     Case("hash_file", 1024, 5),
     Case("io_manager", 1_000, 5),
     Case("io_manager", 1_000_000, 5),
+    *POSTGRES_FULL,
 )

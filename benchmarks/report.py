@@ -13,8 +13,8 @@ from typing import Any
 from benchmarks import plans
 
 
-def _by_side(results: list[dict[str, Any]]) -> dict[tuple[str, int, str], dict[str, Any]]:
-    return {(r["workload"], r["size"], r["side"]): r for r in results}
+def _by_side(results: list[dict[str, Any]]) -> dict[tuple[str, int, str, str], dict[str, Any]]:
+    return {(r["workload"], r["size"], r.get("db", "sqlite"), r["side"]): r for r in results}
 
 
 def spread(result: dict[str, Any]) -> float | None:
@@ -31,11 +31,12 @@ def compare(cases: list[plans.Case], results: list[dict[str, Any]]) -> list[dict
     rows = []
     for case in cases:
         spec = case.spec
-        ours = found.get((case.workload, case.size, plans.OURS), {})
-        ref = found.get((case.workload, case.size, spec.reference), {})
+        ours = found.get((case.workload, case.size, case.db, plans.OURS), {})
+        ref = found.get((case.workload, case.size, case.db, spec.reference), {})
         row: dict[str, Any] = {
             "workload": case.workload,
             "size": case.size,
+            "db": case.db,
             "records": ours.get("records") or ref.get("records") or case.size,
             "size_unit": spec.size_unit,
             "params": case.params,
@@ -100,13 +101,17 @@ def _cell(result: dict[str, Any]) -> str:
         if name.endswith("_peak_mb")
     ]
     extra += children or [f"{result['peak_mem_mb']:.0f} MB"]
+    statements = (result.get("observed") or {}).get("sql_statements_per_save")
+    if statements is not None:  # register_df: round trips per save, beside BEGIN/COMMIT
+        extra.append(f"{statements:g} SQL statements/save")
     return f"{text}; {', '.join(extra)}"
 
 
 def _size_text(row: dict[str, Any]) -> str:
     text = f"{row['records']:,} {row['size_unit']}"
     if row["params"]:
-        text += " (" + ", ".join(f"{k}={int(v):,}" for k, v in row["params"].items()) + ")"
+        shown = [f"{k}={int(v):,}" if v.isdigit() else f"{k}={v}" for k, v in row["params"].items()]
+        text += " (" + ", ".join(shown) + ")"
     return text
 
 
@@ -156,9 +161,10 @@ def to_markdown(
         "|---|---:|---|---|---|---:|---|---|---|",
     ]
     for row in rows:
-        ours = found.get((row["workload"], row["size"], plans.OURS), {})
+        db = row.get("db", "sqlite")
+        ours = found.get((row["workload"], row["size"], db, plans.OURS), {})
         ref_side = plans.SPECS[row["workload"]].reference
-        ref = found.get((row["workload"], row["size"], ref_side), {})
+        ref = found.get((row["workload"], row["size"], db, ref_side), {})
         ref_cell = _cell(ref) if ref_side else "-"
         ref_cell += " — capped" if row["capped"] else ""
         ratio = f"{row['speedup']:.2f}x" if row["speedup"] is not None else "-"
@@ -285,23 +291,30 @@ def plot_scaling(results: list[dict[str, Any]], path: Path, title: str) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series = {(r["workload"], r["side"]): [] for r in results if r["workload"] in plans.SCALING}
+    series: dict[tuple[str, str, str], list[dict[str, Any]]] = {
+        (r["workload"], r["side"], r.get("db", "sqlite")): []
+        for r in results
+        if r["workload"] in plans.SCALING
+    }
     for r in results:
-        if (r["workload"], r["side"]) in series and r.get("per_item_s"):
-            series[(r["workload"], r["side"])].append(r)
+        key = (r["workload"], r["side"], r.get("db", "sqlite"))
+        if key in series and r.get("per_item_s"):
+            series[key].append(r)
     if not any(len(points) >= 2 for points in series.values()):
         return False
     fig, axes = plt.subplots(1, len(plans.SCALING), figsize=(11, 4.5))
     styles = {plans.OURS: ("#1565c0", "o", "lamin_core"), "lamindb": ("#ef6c00", "s", "LaminDB")}
     for ax, workload in zip(axes, plans.SCALING):
-        for (name, side), points in series.items():
+        for (name, side, db), points in series.items():
             if name != workload or side not in styles:
                 continue
             colour, marker, label = styles[side]
+            line = "--" if db == "postgresql" else "-"
+            label += " (PostgreSQL)" if db == "postgresql" else ""
             points.sort(key=lambda r: r.get("records", r["size"]))
             xs = [r.get("records", r["size"]) for r in points]
             ys = [r["per_item_s"] for r in points]
-            ax.plot(xs, ys, color=colour, marker=marker, label=label)
+            ax.plot(xs, ys, color=colour, marker=marker, linestyle=line, label=label)
             for x, y, r in zip(xs, ys, points):
                 if r.get("capped"):
                     ax.plot([x], [y], "o", ms=14, mfc="none", mec="red")

@@ -136,14 +136,14 @@ def run_case(
 ) -> list[dict[str, Any]]:
     """Run both sides of one case alternately; return their results (reference side first)."""
     order = [name for name in (case.spec.reference, plans.OURS) if name in sides]
-    base = {"workload": case.workload, "size": case.size}
+    base = {"workload": case.workload, "size": case.size, "db": case.db}
     results: dict[str, dict[str, Any]] = {}
     procs: dict[str, SideProcess] = {}
     for name in order:
         if reason := SIDES[name].missing():
             results[name] = base | {"side": name, "error": f"skipped: {reason}", "skipped": True}
             continue
-        log = logs / f"{name}-{case.workload}-{case.size}.log"
+        log = logs / f"{name}-{case.workload}-{case.size}-{case.db}.log"
         procs[name] = SideProcess(SIDES[name], case, workdir, log)
     times: dict[str, list[float]] = {name: [] for name in procs}
     capped: dict[str, str] = {}
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             data.taxon_subset(case.size)
     try:
         for number, case in enumerate(cases, start=1):
-            _progress(f"[{number}/{len(cases)}] {case.workload} size={case.size}")
+            _progress(f"[{number}/{len(cases)}] {case.workload} size={case.size} db={case.db}")
             for result in run_case(case, args.sides, workdir, logs, args.timeout):
                 results.append(result)
                 summary = result.get("error") or f"median {result['median_s']:.4f} s"

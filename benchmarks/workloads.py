@@ -6,6 +6,7 @@ loop, its `check` and its `observed` values are written once here; each side pas
 its own API as small functions. Imports neither catalog.
 """
 
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,14 +40,21 @@ def count_names(value: Any) -> int:
 
 
 def register_df(
-    save: Callable[[str, Any], None], count: Callable[[], int], size: int, seed: int, call: str
+    save: Callable[[str, Any], None],
+    count: Callable[[], int],
+    size: int,
+    seed: int,
+    call: str,
+    statements: Callable[[], int] | None = None,
 ) -> harness.Workload:
     """Register `size` new small DataFrames per repeat, one `save(key, df)` each.
 
     Each repeat uses fresh tables (indices continue across repeats) so nothing is deduplicated
-    by hash; building them is not timed.
+    by hash; building them is not timed. `statements` returns how many SQL statements the side
+    has sent so far: their number per save (round trips, beside BEGIN/COMMIT) is reported.
     """
     frames: list[tuple[str, Any]] = []
+    per_save: list[float] = []
 
     def prepare(index: int) -> None:
         frames[:] = [
@@ -55,8 +63,14 @@ def register_df(
         ]
 
     def run(index: int) -> None:
+        before = statements() if statements else 0
         for key, df in frames:
             save(key, df)
+        if statements and index > 0:  # the warm-up's first save creates the storage record
+            per_save.append((statements() - before) / size)
+
+    def observed() -> dict[str, float] | None:
+        return {"sql_statements_per_save": statistics.median(per_save)} if per_save else None
 
     return harness.Workload(
         run=run,
@@ -64,6 +78,7 @@ def register_df(
         prepare=prepare,
         items=size,
         unit="artifact",
+        observed=observed,
         notes={"call": call},
     )
 

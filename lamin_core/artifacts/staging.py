@@ -17,8 +17,9 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from lamin_core.errors import StorageError, ValidationError
 from lamin_core.instance import CATALOG_DIR, get_instance, staging_root
@@ -166,16 +167,13 @@ def check_key_suffix(
 def _stage_object(data: Any, key: str | None) -> Staged:
     import pandas as pd
 
-    writer: Callable[[Any, Any], None]
-    in_memory = True  # serialise to bytes: hashing them spares reading the file back
+    to_bytes: Callable[[Any, IO[bytes]], None] | None = None  # hashing bytes spares a re-read
     if isinstance(data, pd.DataFrame):
-        writer, suffix, otype, n_obs = write_dataframe, ".parquet", "DataFrame", len(data)
-        text_suffix = suffix_of(key).lower() if key is not None else ""
-        if text_suffix in TEXT_TABLES:  # key="table.csv" saves a CSV, as in LaminDB
-            suffix = text_suffix
-
-            def writer(df: Any, target: Any) -> None:
-                write_text_table(df, target, text_suffix)
+        suffix, otype, n_obs = suffix_of(key or "").lower(), "DataFrame", len(data)
+        if suffix in TEXT_TABLES:  # key="table.csv" saves a CSV, as in LaminDB
+            to_bytes = partial(write_text_table, suffix=suffix)
+        else:
+            suffix, to_bytes = ".parquet", write_dataframe
     else:
         try:
             import anndata as ad
@@ -186,19 +184,18 @@ def _stage_object(data: Any, key: str | None) -> Staged:
                 f"Cannot make an artifact from a {type(data).__name__}: pass a path or URL, a "
                 "pandas DataFrame or an AnnData object."
             )
-        writer, suffix, otype, n_obs = write_anndata, ".h5ad", "AnnData", data.n_obs
-        in_memory = False
+        suffix, otype, n_obs = ".h5ad", "AnnData", data.n_obs
     # the name tells fsck which process owns the file while the artifact is not saved yet
     path = staging_dir() / staging_name(suffix)
     try:
-        if in_memory:
+        if to_bytes is not None:
             buffer = io.BytesIO()
-            writer(data, buffer)
+            to_bytes(data, buffer)
             content = buffer.getbuffer()
             path.write_bytes(content)
             size, content_hash = len(content), hash_bytes(content)
         else:
-            writer(data, path)
+            write_anndata(data, path)
             content_hash, size = hash_file_and_size(path)
     except BaseException:
         path.unlink(missing_ok=True)

@@ -86,11 +86,11 @@ def test_bench_quick_runs_every_workload_on_both_sides(quick_run):
 
     failed = {f"{r['workload']}/{r['side']}": r["error"] for r in report["results"] if "error" in r}
     assert not failed, f"sides failed: {failed}\n{proc.stderr[-3000:]}"
-    ran = {(r["workload"], r["size"], r["side"]) for r in report["results"]}
+    ran = {(r["workload"], r["size"], r["db"], r["side"]) for r in report["results"]}
     for case in _planned():
-        assert (case.workload, case.size, plans.OURS) in ran
+        assert (case.workload, case.size, case.db, plans.OURS) in ran
         if case.spec.reference is not None:
-            assert (case.workload, case.size, case.spec.reference) in ran
+            assert (case.workload, case.size, case.db, case.spec.reference) in ran
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -98,16 +98,17 @@ def test_bench_quick_runs_every_workload_on_both_sides(quick_run):
 def test_bench_quick_sides_agree_on_every_check(quick_run):
     out, _ = quick_run
     report = json.loads((out / "latest.json").read_text())
-    by_side = {(r["workload"], r["side"]): r for r in report["results"]}
+    by_side = {(r["workload"], r["db"], r["side"]): r for r in report["results"]}
 
     for row in report["comparison"]:
         reference = plans.SPECS[row["workload"]].reference
         if reference is None:
             assert row["check"] == "ours only"
             continue
-        ours = by_side[(row["workload"], plans.OURS)]["check"]
-        theirs = by_side[(row["workload"], reference)]["check"]
-        assert row["check"] == "match", f"{row['workload']}: ours {ours} vs {reference} {theirs}"
+        ours = by_side[(row["workload"], row["db"], plans.OURS)]["check"]
+        theirs = by_side[(row["workload"], row["db"], reference)]["check"]
+        where = f"{row['workload']} on {row['db']}"
+        assert row["check"] == "match", f"{where}: ours {ours} vs {reference} {theirs}"
         assert ours == theirs and ours  # an empty check would agree vacuously
 
 
@@ -137,8 +138,15 @@ def test_bench_quick_writes_a_readable_report(quick_run):
 def test_bench_quick_checks_match_what_the_data_implies(quick_run):
     out, _ = quick_run
     report = json.loads((out / "latest.json").read_text())
-    ours = {r["workload"]: r for r in report["results"] if r["side"] == plans.OURS}
+    for db in ("sqlite", "postgresql"):
+        ours = {
+            r["workload"]: r for r in report["results"] if r["side"] == plans.OURS and r["db"] == db
+        }
+        if ours:
+            _check_ours(ours)
 
+
+def _check_ours(ours: dict[str, dict]) -> None:
     register = ours["register_df"]
     saved = register["size"] * (1 + len(register["times_s"]))  # warm-up + timed repeats
     assert register["check"] == {"artifacts": saved}
