@@ -216,7 +216,8 @@ class Case:
         return SPECS[self.workload]
 
 
-# issue 15: both sides on the PostgreSQL server, each in a new database (harness.database)
+# issue 15: both sides on the PostgreSQL server, each in a new database (harness.database);
+# `run --quick --db postgresql` runs the quick ones, `run --full` all of them
 PG = {"db": "postgresql"}
 POSTGRES_QUICK = (
     Case("register_df", 20, 3, params=PG),
@@ -248,7 +249,6 @@ QUICK = (
     Case("curation", 1_000, 2, {"n_genes": "2000", "n_categories": "100"}, requires=CURATION),
     Case("hash_file", 64, 3),
     Case("io_manager", 1_000, 3),
-    *POSTGRES_QUICK,
 )
 
 # The sizes the issues name, plus 10^3..10^6 for the scaling plot; about an hour on 2 cores,

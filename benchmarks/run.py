@@ -9,6 +9,7 @@ asks them for one repeat at a time, alternately: warm-up A, warm-up B, repeat 1 
     python -m benchmarks.run --quick              # CI-sized, < 3 min; writes results/quick/
     python -m benchmarks.run --full               # the sizes the issues name; writes results/
     python -m benchmarks.run --quick --workloads search,lookup --out /tmp/bench
+    python -m benchmarks.run --quick --db postgresql  # both sides on the PostgreSQL server
 
 Writes `latest.json` (every result and the comparison), `latest.md` (tables), `ratios.png` and,
 with --full, `scaling.png`; per-process logs go to `logs/`. Exits 1 when a side failed or the
@@ -270,9 +271,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="default: results/ (full) or results/quick/")
     parser.add_argument("--workdir", type=Path, help="default: a temporary directory, removed")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per repeat")
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgresql", "both"),
+        help="where both sides' catalogs live; default: sqlite (quick), both (full). LaminDB "
+        "takes 1-3 min to set up each PostgreSQL catalog",
+    )
     args = parser.parse_args(argv)
     args.mode = "full" if args.full else "quick"
     cases = list(plans.FULL if args.full else plans.QUICK)
+    if not args.full:
+        cases += plans.POSTGRES_QUICK
+    db = args.db or ("both" if args.full else "sqlite")
+    if db != "both":
+        cases = [case for case in cases if case.db == db]
     # search_quality runs on its own (benchmarks/search_quality.py): one table, not cases
     args.search_quality = args.full and not args.workloads
     if args.workloads:
