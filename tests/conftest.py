@@ -13,7 +13,7 @@ import shutil
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -90,22 +90,36 @@ def _postgres_problem() -> str:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """Return a URL to a fresh schema in the test database; drop the schema afterwards."""
+def postgres_url_factory() -> Iterator[Callable[[], str]]:
+    """Return a function that makes a fresh schema in the test database and returns its URL;
+    the schemas are dropped afterwards."""
     problem = _postgres_problem()
     if problem:
         unavailable(problem)
-    schema = f"lamin_t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema},public"
-    finally:
-        lamin_core.testing.reset()  # close the catalog before its schema goes
+    schemas: list[str] = []
+
+    def make() -> str:
+        schema = f"lamin_t_{uuid.uuid4().hex[:12]}"
         with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        schemas.append(schema)
+        return f"{POSTGRES_URL}?options=-csearch_path%3D{schema},public"
+
+    try:
+        yield make
+    finally:
+        lamin_core.testing.reset()  # close the catalogs before their schemas go
+        with admin.begin() as connection:
+            for schema in schemas:
+                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_url_factory: Callable[[], str]) -> str:
+    """Return a URL to a fresh schema in the test database; drop the schema afterwards."""
+    return postgres_url_factory()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

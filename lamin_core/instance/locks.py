@@ -5,8 +5,9 @@ what the database holds at that moment, then act on it. Optimistic retries lose 
 (sixteen writers on one key), so such sections run under a lock held by the database until the
 transaction ends: a crash or a killed process releases it with the connection.
 
-- PostgreSQL: advisory transaction locks named by text (hashed to 64 bits), exclusive or shared,
-  so that writers of different keys never wait for each other.
+- PostgreSQL: advisory transaction locks named by text, exclusive or shared, so that writers of
+  different keys never wait for each other. The server hashes the catalog's schema with the name
+  (`lock_key`): catalogs in different schemas of one database never wait for each other either.
 - SQLite: one writer at a time anyway, so every lock is the database's write lock, taken at the
   start of the transaction (``BEGIN IMMEDIATE``) instead of at its first write; a transaction
   that reads first and writes later could otherwise fail without waiting ("database is locked").
@@ -14,7 +15,6 @@ transaction ends: a crash or a killed process releases it with the connection.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -25,10 +25,13 @@ from sqlalchemy.orm import Session
 REPAIR_LOCK = "lamin:repair"
 
 
-def lock_id(name: str) -> int:
-    """Return the signed 64-bit key of the advisory lock called `name`."""
-    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+def lock_key(name: str) -> sa.ColumnElement[int]:
+    """Return the 64-bit key of the advisory lock `name` of this connection's catalog.
+
+    The key hashes the current schema with the name (on the server, no extra round trip), so a
+    catalog's locks are its own even when several catalogs share a database, one schema each.
+    """
+    return sa.func.hashtextextended(sa.func.current_schema() + sa.literal(f":{name}"), 0)
 
 
 def hold_locks(
@@ -48,11 +51,10 @@ def hold_locks(
     if connection.dialect.name == "sqlite":
         begin_immediate(connection)
         return
-    calls = [f"pg_advisory_xact_lock_shared({lock_id(name)})" for name in shared]
-    calls += [f"pg_advisory_xact_lock({lock_id(name)})" for name in exclusive]
+    calls = [sa.func.pg_advisory_xact_lock_shared(lock_key(name)) for name in shared]
+    calls += [sa.func.pg_advisory_xact_lock(lock_key(name)) for name in exclusive]
     if calls:
-        # literal integers (not names from users): one round trip, evaluated left to right
-        connection.exec_driver_sql(f"SELECT {', '.join(calls)}")
+        connection.execute(sa.select(*calls))  # one round trip, evaluated left to right
 
 
 def begin_immediate(connection: sa.Connection) -> None:

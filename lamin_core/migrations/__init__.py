@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lamin_core.errors import InstanceError
+from lamin_core.instance.locks import lock_key
 from lamin_core.models import Base
 
 if TYPE_CHECKING:
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 # catalog (every cold start) never needs it
 
 HERE = Path(__file__).parent
-# an arbitrary constant naming the PostgreSQL advisory lock that guards schema changes
-SCHEMA_LOCK_KEY = 4_150_624_511
+# the PostgreSQL advisory lock that guards changes of a catalog's schema (see `lock_key`)
+SCHEMA_LOCK = "lamin:schema"
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
@@ -94,7 +95,8 @@ def schema_lock(engine: Engine) -> Iterator[None]:
     """Hold a lock, across processes, while the catalog's schema is created or upgraded.
 
     SQLite runs DDL outside transactions, so without it a second process could see half-created
-    tables; PostgreSQL gets an advisory lock, held for one transaction.
+    tables; PostgreSQL gets an advisory lock of the catalog's schema (other catalogs of the
+    database, in other schemas, are created meanwhile).
     """
     if engine.dialect.name == "sqlite":
         database = engine.url.database
@@ -109,12 +111,12 @@ def schema_lock(engine: Engine) -> Iterator[None]:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
         return
     with engine.connect() as connection:
-        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        connection.execute(sa.select(sa.func.pg_advisory_lock(lock_key(SCHEMA_LOCK))))
         connection.commit()
         try:
             yield
         finally:
-            connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            connection.execute(sa.select(sa.func.pg_advisory_unlock(lock_key(SCHEMA_LOCK))))
             connection.commit()
 
 

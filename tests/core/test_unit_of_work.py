@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ import lamin_core as ln
 import lamin_core.testing
 from lamin_core.errors import InstanceError, IntegrityError
 from lamin_core.instance import active_instance
-from lamin_core.instance.locks import lock_id
+from lamin_core.instance.locks import lock_key
 from lamin_core.tracking import current_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ def sqlite_writer_blocked(instance: ln.Instance) -> bool:
 def lock_taken_elsewhere(other: ln.Instance, name: str) -> bool:
     """Whether a PostgreSQL transaction of another connection holds the advisory lock `name`."""
     with other.engine.begin() as connection:
-        free = connection.execute(sa.select(sa.func.pg_try_advisory_xact_lock(lock_id(name))))
+        free = connection.execute(sa.select(sa.func.pg_try_advisory_xact_lock(lock_key(name))))
         return not free.scalar()
 
 
@@ -161,6 +161,25 @@ def test_writing_with_a_lock_serialises_writers_until_it_ends(
     with pytest.raises(ZeroDivisionError), instance.writing(lock="tests:unit-of-work"):
         _ = 1 / 0
     assert not blocked()  # a rollback releases it too
+
+
+def test_catalogs_in_two_schemas_of_one_database_never_wait_for_each_others_locks(
+    tmp_path: Path, postgres_url_factory: Callable[[], str]
+):
+    first_url, second_url = postgres_url_factory(), postgres_url_factory()
+    first = ln.init(storage=tmp_path / "first", db=first_url, activate=False)
+    first_again = ln.connect(first_url, storage=first.storage_root, activate=False)
+    second = ln.init(storage=tmp_path / "second", db=second_url, activate=False)
+    try:
+        with first.writing(lock="raw/data.csv"):  # a key both catalogs may save under
+            assert lock_taken_elsewhere(first_again, "raw/data.csv")
+            assert not lock_taken_elsewhere(second, "raw/data.csv")
+            with second.writing(lock="raw/data.csv") as session:  # waits if they share it
+                session.add(label(second, "DMSO"))
+        assert names(second) == ["DMSO"]
+    finally:
+        for opened in (first, first_again, second):
+            opened.close()
 
 
 def test_sqlite_reading_leaves_writers_unblocked(sqlite_instance: ln.Instance):
