@@ -31,7 +31,7 @@ from lamin_core.search.index import (
     searchable_registries,
 )
 from lamin_core.search.ranking import SYNONYM_FIELDS, Candidate, is_literal, normalize, rank
-from lamin_core.search.retrieval import candidates, fuzzy_candidates
+from lamin_core.search.retrieval import candidates, fuzzy_candidates, index_plans
 
 __all__ = [
     "MAX_QUERY_LENGTH",
@@ -171,7 +171,7 @@ def search(
     synonym_fields = [f for f in fields if f in SYNONYM_FIELDS]
     queryset: QuerySet[Any] = QuerySet(model)
     # a failed statement rolls the read back: it aborts a PostgreSQL transaction
-    with queryset._catalog().reading() as session:
+    with queryset._catalog().reading() as session, index_plans(session):
         found = candidates(session, model, query, fields, fields)
         if case_sensitive:
             found = _same_case(found, string)
