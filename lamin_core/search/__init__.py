@@ -30,7 +30,7 @@ from lamin_core.search.index import (
     search_index_ddl,
     searchable_registries,
 )
-from lamin_core.search.ranking import SYNONYM_FIELDS, Candidate, is_literal, normalize, rank
+from lamin_core.search.ranking import SYNONYM_FIELDS, Candidate, normalize, rank
 from lamin_core.search.retrieval import candidates, fuzzy_candidates, index_plans
 
 __all__ = [
@@ -175,9 +175,9 @@ def search(
         found = candidates(session, model, query, fields, fields)
         if case_sensitive:
             found = _same_case(found, string)
-        ranked = rank(query, found, primary=primary, synonym_fields=synonym_fields)
-        literal = sum(1 for _id, score in ranked if is_literal(score))
-        if not case_sensitive and (limit is None or literal < limit):
+        literal: set[int] = set()
+        ranked = rank(query, found, primary=primary, synonym_fields=synonym_fields, literal=literal)
+        if not case_sensitive and (limit is None or len(literal) < limit):
             # typo candidates fill the places that literal matches leave
             seen = {candidate.id for candidate in found}
             more = [

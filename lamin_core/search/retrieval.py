@@ -402,22 +402,19 @@ def similar_terms(session: Any, table: str, terms: Sequence[str]) -> list[list[t
         for tier, (where, edits) in enumerate([(one_edit, 1), (lookup, MAX_EDITS)]):
             lo, hi = f"lo{k}_{tier}", f"hi{k}_{tier}"
             params[lo], params[hi] = len(term) - edits, len(term) + edits
-            prefixes = (
-                f"SELECT DISTINCT d.prefix FROM {quote(deletes_table(table))} d WHERE {where}"
-            )
+            dels, words = quote(deletes_table(table)), quote(terms_table(table))
             if dialect == "postgresql":
                 # LATERAL: one primary-key range per prefix, whatever the planner's statistics
                 # say (without them it hashes the whole vocabulary)
                 near = (
-                    f"SELECT {k} AS k, w.term FROM ({prefixes}) d CROSS JOIN LATERAL ("
-                    f"SELECT w.term FROM {quote(terms_table(table))} w WHERE w.prefix = d.prefix "
-                    f"AND w.n BETWEEN :{lo} AND :{hi}) w"
+                    f"SELECT {k} AS k, w.term FROM (SELECT DISTINCT d.prefix FROM {dels} d "
+                    f"WHERE {where}) d CROSS JOIN LATERAL (SELECT w.term FROM {words} w "
+                    f"WHERE w.prefix = d.prefix AND w.n BETWEEN :{lo} AND :{hi}) w"
                 )
             else:
                 near = (
-                    f"SELECT {k} AS k, w.term FROM ({prefixes}) d "
-                    f"JOIN {quote(terms_table(table))} w ON w.prefix = d.prefix "
-                    f"AND w.n BETWEEN :{lo} AND :{hi}"
+                    f"SELECT {k} AS k, w.term FROM {dels} d JOIN {words} w "
+                    f"ON w.prefix = d.prefix AND w.n BETWEEN :{lo} AND :{hi} WHERE {where}"
                 )
             parts.append(f"SELECT * FROM ({near} LIMIT :cap) AS near")
     found: list[list[tuple[int, str]]] = [[] for _ in terms]
