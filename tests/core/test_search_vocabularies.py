@@ -13,6 +13,8 @@ from rapidfuzz.distance import OSA
 
 import lamin_core as ln
 import lamin_core.bio as bt
+from lamin_core.instance import create_engine
+from lamin_core.migrations import upgrade
 from lamin_core.search.ranking import normalize
 from tests.conftest import shared_data
 from tests.core.test_search import cell_ontology_terms, insert_rows
@@ -118,3 +120,43 @@ def test_postgres_search_statements_read_through_indexes(instance: ln.Instance):
     assert any("ulabel_deletes" in statement for statement, _plan in plans)
     scans = [(statement, plan) for statement, plan in plans if "Seq Scan" in plan]
     assert scans == []
+
+
+def test_postgres_trigram_indexes_keep_a_small_pending_list(instance: ln.Instance):
+    """New rows wait in a GIN pending list that every lookup reads: at most 64 kB of them."""
+    if instance.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no GIN indexes")
+    with instance.engine.connect() as connection:
+        options = dict(
+            connection.execute(
+                sa.text(
+                    "SELECT c.relname, array_to_string(c.reloptions, ',') FROM pg_class c "
+                    "WHERE c.relname IN ('ix_ulabel_name_trgm', 'ix_celltype_synonyms_trgm') "
+                    "AND c.relnamespace = current_schema()::regnamespace"
+                )
+            ).all()
+        )
+    assert options == {
+        "ix_ulabel_name_trgm": "gin_pending_list_limit=64",
+        "ix_celltype_synonyms_trgm": "gin_pending_list_limit=64",
+    }
+
+
+def test_migration_0018_shrinks_the_pending_lists_of_existing_catalogs(postgres_url: str):
+    engine = create_engine(postgres_url)
+    upgrade(engine, "0017")
+    with engine.begin() as connection:  # as a catalog made before 0018 has it
+        connection.execute(
+            sa.text('ALTER INDEX "ix_ulabel_name_trgm" RESET (gin_pending_list_limit)')
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        options = connection.execute(
+            sa.text(
+                "SELECT array_to_string(reloptions, ',') FROM pg_class "
+                "WHERE relname = 'ix_ulabel_name_trgm' "
+                "AND relnamespace = current_schema()::regnamespace"
+            )
+        ).scalar()
+    engine.dispose()
+    assert options == "gin_pending_list_limit=64"
