@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from sqlalchemy.engine import Engine
 
@@ -417,12 +418,16 @@ def similar_terms(session: Any, table: str, terms: Sequence[str]) -> list[list[t
                     f"ON w.prefix = d.prefix AND w.n BETWEEN :{lo} AND :{hi} WHERE {where}"
                 )
             parts.append(f"SELECT * FROM ({near} LIMIT :cap) AS near")
+    read: list[list[str]] = [[] for _ in terms]
+    for k, word in session.execute(sa.text(" UNION ".join(parts)), params).all():
+        read[k].append(word)
     found: list[list[tuple[int, str]]] = [[] for _ in terms]
-    for k, word in session.execute(sa.text(" UNION ".join(parts)), params):
-        edits = OSA.distance(terms[k], word, score_cutoff=MAX_EDITS)
-        if edits <= MAX_EDITS:
-            found[k].append((edits, word))
     for k, term in enumerate(terms):
+        # one rapidfuzz call per query term: tens of thousands of terms checked in C
+        close = process.extract(
+            term, read[k], scorer=OSA.distance, score_cutoff=MAX_EDITS, limit=None
+        )
+        found[k] = [(int(edits), word) for word, edits, _index in close]
         found[k].sort(key=lambda item: (item[0], abs(len(item[1]) - len(term)), item[1]))
     return found
 
