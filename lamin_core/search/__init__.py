@@ -30,8 +30,8 @@ from lamin_core.search.index import (
     search_index_ddl,
     searchable_registries,
 )
-from lamin_core.search.ranking import SYNONYM_FIELDS, Candidate, is_literal, normalize, rank
-from lamin_core.search.retrieval import candidates, fuzzy_candidates
+from lamin_core.search.ranking import SYNONYM_FIELDS, Candidate, normalize, rank
+from lamin_core.search.retrieval import candidates, fuzzy_candidates, index_plans
 
 __all__ = [
     "MAX_QUERY_LENGTH",
@@ -171,13 +171,13 @@ def search(
     synonym_fields = [f for f in fields if f in SYNONYM_FIELDS]
     queryset: QuerySet[Any] = QuerySet(model)
     # a failed statement rolls the read back: it aborts a PostgreSQL transaction
-    with queryset._catalog().reading() as session:
+    with queryset._catalog().reading() as session, index_plans(session):
         found = candidates(session, model, query, fields, fields)
         if case_sensitive:
             found = _same_case(found, string)
-        ranked = rank(query, found, primary=primary, synonym_fields=synonym_fields)
-        literal = sum(1 for _id, score in ranked if is_literal(score))
-        if not case_sensitive and (limit is None or literal < limit):
+        literal: set[int] = set()
+        ranked = rank(query, found, primary=primary, synonym_fields=synonym_fields, literal=literal)
+        if not case_sensitive and (limit is None or len(literal) < limit):
             # typo candidates fill the places that literal matches leave
             seen = {candidate.id for candidate in found}
             more = [

@@ -24,7 +24,6 @@ __all__ = [
     "SYNONYM_FIELDS",
     "WORD",
     "Candidate",
-    "is_literal",
     "normalize",
     "rank",
 ]
@@ -37,6 +36,8 @@ FUZZY_CUTOFF = 72.0
 # a match in a secondary field (e.g. description) ranks below the same match in the name
 SECONDARY_PENALTY = 60.0
 MAX_SCORE = EXACT * 100 + 99
+# the lowest score of a literal match: a substring of a secondary field
+LITERAL_SCORE = SUBSTRING * 100 - SECONDARY_PENALTY
 # fields holding a "|"-separated list of alternative names
 SYNONYM_FIELDS = ("synonyms",)
 # a fuzzy match within this many edits (Damerau-Levenshtein, the whole value) ranks above every
@@ -70,6 +71,9 @@ def _literal_tier(query: str, value: str, word: re.Pattern[str]) -> tuple[int, f
         # a whole word at the start ("B cell receptor") beats one inside ("pro-B cell")
         return WORD, (50.0 if value.startswith(query) else 0.0) + similarity * 0.5
     if value.startswith(query):
+        if query[-1].isdigit() and value[len(query)].isdigit():
+            # another number, not a member of the family: "CD8" lists CD8A and CD8B before CD80
+            return PREFIX, similarity * 0.5
         return PREFIX, similarity
     return SUBSTRING, similarity
 
@@ -140,11 +144,15 @@ def rank(
     primary: str,
     synonym_fields: Sequence[str] = (),
     limit: int | None = None,
+    literal: set[int] | None = None,
 ) -> list[tuple[int, float]]:
     """Return ``[(id, score)]`` of the matching candidates, best first (ties by id).
 
     Scores are scaled to 0..100: 100 is an exact match of the name field. Literal matches are
     classified in Python; the typo similarity of the rest is computed in one rapidfuzz batch.
+    A score does not tell a literal match from a typo (a close typo of the name outscores a
+    substring of a synonym or a description): pass a set as `literal` to receive the ids of the
+    candidates with a literal match.
     """
     word = re.compile(rf"(?<![0-9a-z]){re.escape(query)}(?![0-9a-z])")
     synonyms = set(synonym_fields)
@@ -158,6 +166,8 @@ def rank(
         for field, is_synonym, value in _values(candidate, synonyms):
             tier, similarity = _literal_tier(query, value, word)
             if tier:
+                if literal is not None:
+                    literal.add(candidate.id)
                 score = _score(tier, similarity, is_synonym=is_synonym, is_primary=field == primary)
                 best[candidate.id] = max(best[candidate.id], score)
             else:
@@ -165,9 +175,13 @@ def rank(
                 fuzzy_owners.append((candidate.id, is_synonym, field == primary))
     if fuzzy_values:
         matches = process.extract(query, fuzzy_values, scorer=fuzz.WRatio, limit=None)
+        # a record with a literal match keeps it; the others take their best fuzzy value, which
+        # need not be the first in WRatio order ("b cetl": the synonym "B lymphocyte" has a
+        # higher WRatio than the name "B cell", one edit away)
+        settled = {id_ for id_, score in best.items() if score >= LITERAL_SCORE}
         for value, similarity, index in matches:
             id_, is_synonym, is_primary = fuzzy_owners[index]
-            if best[id_] >= SUBSTRING * 100 - SECONDARY_PENALTY:
+            if id_ in settled:
                 continue
             if similarity < FUZZY_CUTOFF and _typo_edits(query, value) is None:
                 continue
@@ -183,8 +197,3 @@ def rank(
     if limit is not None:
         ordered = ordered[:limit]
     return [(id_, round(score * 100 / MAX_SCORE, 2)) for id_, score in ordered]
-
-
-def is_literal(score: float) -> bool:
-    """Whether a 0..100 score comes from a literal match (exact to substring), not a typo."""
-    return score * MAX_SCORE / 100 >= SUBSTRING * 100 - SECONDARY_PENALTY

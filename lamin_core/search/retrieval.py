@@ -19,12 +19,14 @@ User text only ever reaches SQL as bound parameters; in FTS5 queries it is a quo
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from sqlalchemy.engine import Engine
 
@@ -32,7 +34,9 @@ from lamin_core.query.sql import LIKE_ESCAPE, escape_like
 from lamin_core.search.index import fts_table_name, prefix_fields, quote, trigram_schema
 from lamin_core.search.ranking import Candidate
 from lamin_core.search.typos import (
+    IDENTIFIER_FIELDS,
     MAX_EDITS,
+    PREFIX_LENGTH,
     ascii_lower,
     deletes,
     deletes_table,
@@ -40,7 +44,14 @@ from lamin_core.search.typos import (
     terms_table,
 )
 
-__all__ = ["CANDIDATES", "candidates", "fuzzy_candidates", "query_chunks", "similar_terms"]
+__all__ = [
+    "CANDIDATES",
+    "candidates",
+    "fuzzy_candidates",
+    "index_plans",
+    "query_chunks",
+    "similar_terms",
+]
 
 CANDIDATES = 1000
 # typo candidates ranked by how many of the query's chunks they contain
@@ -94,6 +105,38 @@ def query_chunks(query: str) -> list[str]:
     size = 4 if len(query) >= SHORT_QUERY else 3
     chunks = [query[i : i + size] for i in range(len(query) - size + 1)]
     return list(dict.fromkeys(chunk for chunk in chunks if chunk.strip()))
+
+
+# planner settings a search changes for its own statements, restored afterwards
+_SETTINGS = ("enable_seqscan", "pg_trgm.word_similarity_threshold")
+
+
+@contextlib.contextmanager
+def index_plans(session: Any) -> Iterator[None]:
+    """Make PostgreSQL read through the search indexes for the statements of the block.
+
+    Trigram operators cost far more per row than the planner assumes, so on a table of a few
+    thousand rows, or one without statistics yet (autovacuum not run after a bulk load), it
+    scans: 200-800 ms instead of a few. Sequential scans are off inside the block; the
+    settings (also the word-similarity threshold of `_postgres_fuzzy`) get their previous values
+    back when it ends without an error (an error rolls the read back), so a transaction the
+    search joins keeps its own.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    current = ", ".join(f"current_setting('{name}', true)" for name in _SETTINGS)
+    previous = session.execute(
+        sa.text(f"SELECT {current}, set_config('enable_seqscan', 'off', true)")
+    ).one()
+    yield
+    restore = [
+        f"set_config('{name}', :v{i}, true)"
+        for i, name in enumerate(_SETTINGS)
+        if previous[i] is not None
+    ]
+    params = {f"v{i}": value for i, value in enumerate(previous[: len(_SETTINGS)])}
+    session.execute(sa.text(f"SELECT {', '.join(restore)}"), params)
 
 
 def _engine(session: Any) -> Engine:
@@ -335,30 +378,56 @@ def similar_terms(session: Any, table: str, terms: Sequence[str]) -> list[list[t
 
     One statement: the deletions of every query term's prefix select prefixes from the
     ``<table>_deletes`` primary key, then the terms of those prefixes and of a length within
-    reach from the ``<table>_terms`` primary key (at most `TERMS_READ` per query term); the edit
-    distance is checked here. Closest first, then the length nearest to the query term's.
+    reach from the ``<table>_terms`` primary key; the edit distance is checked here. Closest
+    first, then the length nearest to the query term's.
+
+    Each query term reads at most `TERMS_READ` terms twice: first those that can be one edit
+    away, then all. A term one edit away has a length within one of the query term's, and its
+    prefix shares a deletion with the query's prefix that costs at most two deletions in all
+    (one on each side for a substitution or a transposition; the cost of a pair is known from
+    the lengths: ``len(query prefix) + len(prefix) - 2 * len(deletion)``). So a short name among
+    hundreds of thousands of names of similar prefixes ("hyidae" in NCBITaxon) is never cut off
+    by the terms two edits away.
     """
+    dialect = session.get_bind().dialect.name
     parts = []
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = {"cap": TERMS_READ}
     for k, term in enumerate(terms):
         names = []
         for m, deletion in enumerate(sorted(deletes(term))):
             params[f"d{k}_{m}"] = deletion
             names.append(f":d{k}_{m}")
-        params[f"lo{k}"], params[f"hi{k}"] = len(term) - MAX_EDITS, len(term) + MAX_EDITS
-        parts.append(
-            f"SELECT * FROM (SELECT {k} AS k, w.term FROM {quote(deletes_table(table))} d "
-            f"JOIN {quote(terms_table(table))} w ON w.prefix = d.prefix "
-            f"AND w.n BETWEEN :lo{k} AND :hi{k} WHERE d.del IN ({', '.join(names)}) "
-            f"LIMIT :cap) AS near"
-        )
-    params["cap"] = TERMS_READ
+        params[f"p{k}"] = len(term[:PREFIX_LENGTH])
+        lookup = f"d.del IN ({', '.join(names)})"
+        one_edit = f"{lookup} AND length(d.prefix) + :p{k} <= 2 * length(d.del) + 2"
+        for tier, (where, edits) in enumerate([(one_edit, 1), (lookup, MAX_EDITS)]):
+            lo, hi = f"lo{k}_{tier}", f"hi{k}_{tier}"
+            params[lo], params[hi] = len(term) - edits, len(term) + edits
+            dels, words = quote(deletes_table(table)), quote(terms_table(table))
+            if dialect == "postgresql":
+                # LATERAL: one primary-key range per prefix, whatever the planner's statistics
+                # say (without them it hashes the whole vocabulary)
+                near = (
+                    f"SELECT {k} AS k, w.term FROM (SELECT DISTINCT d.prefix FROM {dels} d "
+                    f"WHERE {where}) d CROSS JOIN LATERAL (SELECT w.term FROM {words} w "
+                    f"WHERE w.prefix = d.prefix AND w.n BETWEEN :{lo} AND :{hi}) w"
+                )
+            else:
+                near = (
+                    f"SELECT {k} AS k, w.term FROM {dels} d JOIN {words} w "
+                    f"ON w.prefix = d.prefix AND w.n BETWEEN :{lo} AND :{hi} WHERE {where}"
+                )
+            parts.append(f"SELECT * FROM ({near} LIMIT :cap) AS near")
+    read: list[list[str]] = [[] for _ in terms]
+    for k, word in session.execute(sa.text(" UNION ".join(parts)), params).all():
+        read[k].append(word)
     found: list[list[tuple[int, str]]] = [[] for _ in terms]
-    for k, word in session.execute(sa.text(" UNION ".join(parts)), params):
-        edits = OSA.distance(terms[k], word, score_cutoff=MAX_EDITS)
-        if edits <= MAX_EDITS:
-            found[k].append((edits, word))
     for k, term in enumerate(terms):
+        # one rapidfuzz call per query term: tens of thousands of terms checked in C
+        close = process.extract(
+            term, read[k], scorer=OSA.distance, score_cutoff=MAX_EDITS, limit=None
+        )
+        found[k] = [(int(edits), word) for word, edits, _index in close]
         found[k].sort(key=lambda item: (item[0], abs(len(item[1]) - len(term)), item[1]))
     return found
 
@@ -371,6 +440,8 @@ def _equal_rows(session: Any, table: sa.Table, values: Sequence[str], fields: Se
     params["n"] = CANDIDATES
     names = ", ".join(f":v{i}" for i in range(len(values)))
     for field in prefix_fields(table, fields):
+        if field in IDENTIFIER_FIELDS:
+            continue  # not in the typo index: no term of it is a value to look up
         column = f"t.{quote(field)}"
         test = f"{column} COLLATE NOCASE" if dialect == "sqlite" else f"lower({column})"
         statement = sa.text(

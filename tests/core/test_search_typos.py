@@ -217,7 +217,8 @@ def test_sqlite_typo_lookup_uses_the_primary_keys(sqlite_instance: ln.Instance):
                 str(row[-1])
                 for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
             ]
-            assert not [step for step in plan if step.startswith("SCAN")], plan
+            # "SCAN near": the rows of a capped lookup (a co-routine), not a table
+            assert not [s for s in plan if s.startswith("SCAN") and s != "SCAN near"], plan
             assert any("USING" in step and ("INDEX" in step or "KEY" in step) for step in plan)
 
 
