@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: str = "
     cursor.close()
 
 
+# A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out:
+# a server restart or an idle timeout that dropped it is noticed then, not by the user's query.
+# A connection used moments ago is not: the ping would be one more round trip per operation.
+PING_AFTER_IDLE_S = 5.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Ping a connection that sat idle in the pool; a dead one is replaced by a new one.
+
+    Raises:
+        sqlalchemy.exc.DisconnectionError: the ping failed; the pool then opens a new connection.
+    """
+    checked_in = record.info.get("checked_in")
+    if checked_in is not None and time.monotonic() - checked_in < PING_AFTER_IDLE_S:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error as error:
+        raise sa.exc.DisconnectionError(f"the pooled connection is gone: {error}") from error
+
+
 def create_engine(db_url: str | URL, *, create: bool = True) -> Engine:
     """Create an engine for a catalog database: SQLite tuned for concurrency, or PostgreSQL.
 
@@ -94,12 +120,15 @@ def create_engine(db_url: str | URL, *, create: bool = True) -> Engine:
         if url.drivername in ("postgresql", "postgres"):
             url = url.set(drivername="postgresql+psycopg")
         try:
-            engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=dberrors.json_dumps)
+            engine = sa.create_engine(url, json_serializer=dberrors.json_dumps)
         except (NoSuchModuleError, ImportError) as error:
             raise InstanceError(
                 "PostgreSQL needs the psycopg driver: pip install 'lamin-core[postgres]'."
             ) from error
         dberrors.install(engine)  # driver errors become LaminErrors
+        sa.event.listen(engine, "connect", _note_checkin)  # a new connection needs no ping
+        sa.event.listen(engine, "checkin", _note_checkin)
+        sa.event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
         return engine
     raise InstanceError(
         f"Unsupported database {backend!r} in {url.render_as_string(hide_password=True)!r}: "

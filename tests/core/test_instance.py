@@ -186,3 +186,48 @@ def test_objects_is_djangos_spelling_of_all(instance: ln.Instance):
     assert ln.ULabel.objects.filter(name="b").count() == 1
     with pytest.raises(AttributeError, match=r"ln\.ULabel\.objects"):
         ln.ULabel.get(name="a").objects  # noqa: B018
+
+
+def _terminate_pooled_connections(instance: ln.Instance) -> int:
+    """End the server side of every connection the catalog's pool holds, as a restart would."""
+    pool = instance.engine.pool
+    held = [instance.engine.connect() for _ in range(max(pool.checkedin(), 1))]  # type: ignore[attr-defined]
+    pids = [connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() for connection in held]
+    for connection in held:
+        connection.close()
+    admin = sa.create_engine(instance.engine.url)
+    try:
+        with admin.begin() as connection:
+            ended = connection.execute(
+                sa.select(sa.func.pg_terminate_backend(sa.func.unnest(sa.literal(pids))))
+            )
+            return sum(bool(flag) for flag in ended.scalars())
+    finally:
+        admin.dispose()
+
+
+def test_postgresql_connection_dropped_while_idle_is_replaced_before_the_next_query(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    import lamin_core.instance.engine as engine_module
+
+    instance = ln.init(storage=tmp_path / "catalog", db=postgres_url)
+    ln.ULabel(name="DMSO").save()
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)  # every checkout is "idle"
+    assert _terminate_pooled_connections(instance) >= 1
+    assert ln.ULabel.filter().list("name") == ["DMSO"]  # no "server closed the connection"
+    instance.close()
+
+
+def test_postgresql_connection_used_moments_ago_is_not_pinged(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    instance = ln.init(storage=tmp_path / "catalog", db=postgres_url)
+    ln.ULabel(name="DMSO").save()
+    pings: list[object] = []
+    ping = instance.engine.dialect.do_ping
+    monkeypatch.setattr(instance.engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
+    for _ in range(3):
+        assert ln.ULabel.filter().count() == 1
+    assert pings == []  # each query reused the pooled connection without a round trip first
+    instance.close()
