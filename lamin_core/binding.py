@@ -9,8 +9,11 @@ up to date with the migrations and registers its storage and user with the model
 Every such call goes through one attribute of `above`, the table declared here. The public face
 (``lamin_core/__init__.py``) fills every attribute once, at import, with `install`; a model
 calls ``above.save_artifact(self)``. Importing any module of lamin_core imports the face first,
-so the table is full before a model method can run. An attribute still empty raises
-`UnboundError` naming it, and `install` refuses names the table does not declare.
+so the table is full before a model method can run. The face imports no higher layer itself:
+each slot imports its module on first call, and ``models_defined``, which `lamin_core.models`
+calls once its registries exist, adds the bio registries and the related managers. An attribute
+still empty raises `UnboundError` naming it, and `install` refuses names the table does not
+declare.
 
 Examples:
     >>> from lamin_core.binding import above
@@ -40,6 +43,7 @@ class Above:
     register_storage_and_user: Callable[..., None]  # models.provenance.register_storage_and_user
 
     # --- called by the models ------------------------------------------------------------------
+    models_defined: Callable[[], None]  # the face: bio registries, related managers, Feature checks
     queryset: Callable[..., Any]  # query.QuerySet(registry)
     registry_df: Callable[..., Any]  # query.dataframe.registry_df
     lookup: Callable[..., Any]  # query.record_lookup.lookup

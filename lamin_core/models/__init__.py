@@ -1,5 +1,6 @@
 """The registries: SQLAlchemy 2 models, one module per family."""
 
+from lamin_core.binding import above
 from lamin_core.models.annotation import Feature, FeatureValue, ULabel
 from lamin_core.models.artifact import Artifact, Collection
 from lamin_core.models.base import Base, Record, RecordList
@@ -17,6 +18,8 @@ register(Feature, Schema, FeatureValue)
 register_alias("FeatureSet", Schema)  # the name before LaminDB 2.x
 register(Project, Reference)
 register(ULabel, GeneralRecord, is_label=True)
+# the face completes the registries: the bio ones, related managers, Feature checks (binding)
+above.models_defined()
 
 __all__ = [
     "Artifact",
