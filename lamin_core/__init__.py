@@ -58,13 +58,20 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-def _complete_the_models() -> None:
-    """Define the bio registries and install what the registries get from higher layers.
+def _define_bio_registries() -> None:
+    """Define the bio registries: a catalog always has their tables and relations.
 
-    The models call it once, when `lamin_core.models` has defined its registries (binding slot
-    ``models_defined``): a catalog always has the biological registries' tables and relations.
+    `lamin_core.models` calls it (binding slot ``models_defined``) once its registries exist.
     """
     _importlib.import_module("lamin_core.bio")
+
+
+def _install_model_behaviour() -> None:
+    """Install the related managers (``artifact.ulabels``) and the Feature checks.
+
+    `lamin_core.models` calls it (binding slot ``models_configuring``) before the registries are
+    first configured, when the higher layers have finished importing.
+    """
     _on_first_call("lamin_core.query.related", "install_related_managers")()
     _on_first_call("lamin_core.annotations.hooks", "install_hooks")()
 
@@ -74,7 +81,8 @@ def _complete_the_models() -> None:
 # Every slot imports its module on first call: `import lamin_core` loads neither SQLAlchemy nor
 # the models, which come with the first name that needs them (`ln.connect`, `ln.Artifact`).
 _binding.install(
-    models_defined=_complete_the_models,
+    models_defined=_define_bio_registries,
+    models_configuring=_install_model_behaviour,
     ensure_schema=_on_first_call("lamin_core.migrations", "ensure_schema"),
     register_storage_and_user=_on_first_call(
         "lamin_core.models.provenance", "register_storage_and_user"
