@@ -9,8 +9,12 @@ up to date with the migrations and registers its storage and user with the model
 Every such call goes through one attribute of `above`, the table declared here. The public face
 (``lamin_core/__init__.py``) fills every attribute once, at import, with `install`; a model
 calls ``above.save_artifact(self)``. Importing any module of lamin_core imports the face first,
-so the table is full before a model method can run. An attribute still empty raises
-`UnboundError` naming it, and `install` refuses names the table does not declare.
+so the table is full before a model method can run. The face imports no higher layer itself:
+each slot imports its module on first call. `lamin_core.models` calls ``models_defined`` once its
+registries exist (the face adds the bio registries) and ``models_configuring`` before they are
+first configured (the face installs the related managers and the Feature checks). An attribute
+still empty raises `UnboundError` naming it, and `install` refuses names the table does not
+declare.
 
 Examples:
     >>> from lamin_core.binding import above
@@ -40,6 +44,8 @@ class Above:
     register_storage_and_user: Callable[..., None]  # models.provenance.register_storage_and_user
 
     # --- called by the models ------------------------------------------------------------------
+    models_defined: Callable[[], None]  # the face: defines the bio registries
+    models_configuring: Callable[[], None]  # the face: related managers, Feature checks
     queryset: Callable[..., Any]  # query.QuerySet(registry)
     registry_df: Callable[..., Any]  # query.dataframe.registry_df
     lookup: Callable[..., Any]  # query.record_lookup.lookup

@@ -7,6 +7,7 @@ package's names load when first read (PEP 562).
 Examples:
     >>> registry_df = on_first_call("lamin_core.query.dataframe", "registry_df")
     >>> __getattr__ = first_use_getattr(__name__, globals(), {"Curator": "lamin_core.curators"})
+    >>> names = {"Record": "lamin_core.models.record:Record"}  # module:attribute
 """
 
 from __future__ import annotations
@@ -42,15 +43,22 @@ def first_use_getattr(
         namespace: That module's ``globals()``: a loaded name is stored there, so the next read
             does not come back here.
         names: Attribute name -> the module that defines it (or, for a submodule of
-            `package` with that name, the module itself).
+            `package` with that name, the module itself); ``"module:attribute"`` when the
+            module's attribute has another name or the name is also a submodule's.
     """
 
     def __getattr__(name: str) -> Any:
         if name not in names:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        module = importlib.import_module(names[name])
+        target, _, attribute = names[name].partition(":")
+        module = importlib.import_module(target)
         # a name may be the module itself (``ln.curators``) or one of its attributes
-        value = module if names[name] == f"{package}.{name}" else getattr(module, name)
+        if attribute:
+            value = getattr(module, attribute)
+        elif target == f"{package}.{name}":
+            value = module
+        else:
+            value = getattr(module, name)
         namespace[name] = value
         return value
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import sqlalchemy as sa
-
 import lamin_core as ln
 from lamin_dagster.errors import SchemaError
 
@@ -59,6 +57,8 @@ def check_features_exist(features: Mapping[str, Any], *, label: str) -> None:
     Raises:
         SchemaError: unknown feature names, with the code that creates them.
     """
+    import sqlalchemy as sa
+
     if not features:
         return
     session = ln.get_instance().session

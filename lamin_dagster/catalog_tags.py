@@ -28,7 +28,6 @@ import dagster as dg
 
 import lamin_core as ln
 from lamin_core.errors import RegistryReferenceError
-from lamin_core.models.registry import label_registries, parse_reference
 from lamin_dagster.errors import SchemaError
 
 COLUMN_TAG_PREFIX = "lamin_column"
@@ -75,6 +74,8 @@ def column_tags(categoricals: Mapping[str, str]) -> dict[str, str]:
 
 
 def _registry_name(reference: str) -> str:
+    from lamin_core.models.registry import parse_reference
+
     try:
         registry, _field = parse_reference(reference)
     except RegistryReferenceError:  # the schema check reports it when the asset runs
@@ -87,6 +88,8 @@ def artifact_label_tags(artifact: ln.Artifact) -> dict[str, str]:
 
     ULabels and bio records (the validated categorical values a curator linked) alike.
     """
+    from lamin_core.models.registry import label_registries
+
     tags: dict[str, str] = {}
     for registry in label_registries():
         names = [

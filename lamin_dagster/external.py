@@ -21,7 +21,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import dagster as dg
-import sqlalchemy as sa
 
 import lamin_core as ln
 from lamin_core.storage import suffix_of
@@ -154,6 +153,8 @@ def _producing_asset(artifact: ln.Artifact) -> dg.AssetKey | None:
 
 def latest_versions(instance: ln.Instance, stem_uids: Sequence[str]) -> dict[str, ln.Artifact]:
     """Return the latest artifact of each version family (by stem uid)."""
+    import sqlalchemy as sa
+
     if not stem_uids:
         return {}
     statement = sa.select(ln.Artifact).where(

@@ -159,7 +159,7 @@ def _requested_type(context: dg.InputContext, *, several: bool) -> Any:
     return requested
 
 
-def _input_metadata(artifacts: Mapping[str | None, ln.Artifact]) -> dict[str, Any]:
+def _input_metadata(artifacts: "Mapping[str | None, ln.Artifact]") -> dict[str, Any]:
     artifact = next(iter(artifacts.values()))
     return {
         UID_KEY: dg.MetadataValue.text(artifact.uid),
@@ -169,5 +169,5 @@ def _input_metadata(artifacts: Mapping[str | None, ln.Artifact]) -> dict[str, An
     }
 
 
-def _uids_text(artifacts: Mapping[str | None, ln.Artifact]) -> str:
+def _uids_text(artifacts: "Mapping[str | None, ln.Artifact]") -> str:
     return ", ".join(f"{partition}: {a.uid}" for partition, a in artifacts.items())

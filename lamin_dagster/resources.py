@@ -21,18 +21,19 @@ receiver that is down costs a warning in the log, never the step.
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 import lamin_core as ln
-from lamin_core.lineage.openlineage import export_events
-from lamin_core.tracking import reset_current_run, set_current_run
 from lamin_dagster.context import step_info
 from lamin_dagster.mapping import StepInfo, job_run_spec, step_run_spec
 from lamin_dagster.run_status import close_finished_runs
 from lamin_dagster.runs import on_runs_finished, start_step_run
+
+if TYPE_CHECKING:
+    from lamin_core import Instance
 
 # a warning shows in the step's log in Dagster's UI, and in the Python log elsewhere
 logger = dg.get_dagster_logger("lamin_dagster")
@@ -86,7 +87,9 @@ class CatalogResource(dg.ConfigurableResource):
         ),
     )
 
-    _instance: ln.Instance | None = PrivateAttr(default=None)
+    # a name pydantic cannot resolve: the instance module loads with the first catalog, not when
+    # the resource class is defined (pydantic evaluates the annotations it can)
+    _instance: "Instance | None" = PrivateAttr(default=None)
     # (step reference, attempt) -> Run id, so that loads and saves of a step do not query again
     _step_runs: dict[tuple[str, int], int] = PrivateAttr(default_factory=dict)
 
@@ -105,7 +108,7 @@ class CatalogResource(dg.ConfigurableResource):
         """Close the catalog's connections when the run's resources are released."""
         self.close()
 
-    def get_instance(self) -> ln.Instance:
+    def get_instance(self) -> "ln.Instance":
         """Return the open catalog, connecting on first use.
 
         With `create` (the default) a missing catalog is created first, as `ln.init` does:
@@ -138,8 +141,10 @@ class CatalogResource(dg.ConfigurableResource):
                 on_runs_finished(self._instance, self._emit_openlineage)
         return self._instance
 
-    def _emit_openlineage(self, instance: ln.Instance, runs: list[ln.Run]) -> None:
+    def _emit_openlineage(self, instance: "ln.Instance", runs: "list[ln.Run]") -> None:
         """Send the OpenLineage events of Runs that just finished; a failure is only logged."""
+        from lamin_core.lineage.openlineage import export_events
+
         try:
             export_events(
                 runs=runs,
@@ -154,7 +159,7 @@ class CatalogResource(dg.ConfigurableResource):
             )
 
     @property
-    def instance(self) -> ln.Instance:
+    def instance(self) -> "ln.Instance":
         """The open catalog (see `get_instance`)."""
         return self.get_instance()
 
@@ -167,7 +172,7 @@ class CatalogResource(dg.ConfigurableResource):
         self._step_runs.clear()
 
     @contextlib.contextmanager
-    def activate(self) -> Iterator[ln.Instance]:
+    def activate(self) -> "Iterator[ln.Instance]":
         """Make the catalog active for ``ln.*`` calls inside a ``with`` block (this context only).
 
         Examples:
@@ -178,7 +183,7 @@ class CatalogResource(dg.ConfigurableResource):
         with instance.activate():
             yield instance
 
-    def step_run(self, step: StepInfo) -> ln.Run:
+    def step_run(self, step: StepInfo) -> "ln.Run":
         """Return the catalog Run of a Dagster step's attempt, creating it (and its run's Run).
 
         Args:
@@ -197,7 +202,9 @@ class CatalogResource(dg.ConfigurableResource):
         return run
 
     @contextlib.contextmanager
-    def tracking(self, step: StepInfo | None, *, release: bool = False) -> Iterator[ln.Run | None]:
+    def tracking(
+        self, step: StepInfo | None, *, release: bool = False
+    ) -> "Iterator[ln.Run | None]":
         """Activate the catalog and make the step's Run current inside a ``with`` block.
 
         Artifacts saved inside get the step's Run as their run; artifacts loaded become its
@@ -210,6 +217,8 @@ class CatalogResource(dg.ConfigurableResource):
                 run with many outputs, saves grew from ~5 ms to ~13 ms without it. Records
                 obtained inside are detached afterwards.
         """
+        from lamin_core.tracking import reset_current_run, set_current_run
+
         instance = self.get_instance()
         with instance.activate():
             run = self.step_run(step) if step is not None else None
@@ -236,7 +245,7 @@ class LaminResource(CatalogResource):
     """
 
     @contextlib.contextmanager
-    def track(self, context: Any) -> Iterator[ln.Run | None]:
+    def track(self, context: Any) -> "Iterator[ln.Run | None]":
         """Activate the catalog with the Run of the step behind `context` as the current run.
 
         Args:

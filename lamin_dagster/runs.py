@@ -22,12 +22,9 @@ import datetime as dt
 import itertools
 import weakref
 from collections.abc import Callable, Mapping
-
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, TypeAlias
 
 import lamin_core as ln
-from lamin_core.tracking import get_or_create_transform
 from lamin_dagster.mapping import (
     ERRORED,
     FINAL_STEP_STATUSES,
@@ -40,10 +37,16 @@ from lamin_dagster.mapping import (
     attempt_of,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# SQLAlchemy and the models are imported by the functions that query, not here: every step
+# process of Dagster's multiprocess executor imports this module, most never query
+
 # the lock that serialises get-or-create of runs and transforms, across processes
 RUNS_LOCK = "lamin_dagster:runs"
 
-RunsFinished = Callable[[ln.Instance, list[ln.Run]], None]
+RunsFinished: TypeAlias = "Callable[[ln.Instance, list[ln.Run]], None]"
 # a listener lives as long as the catalog it was registered for
 _listeners: weakref.WeakKeyDictionary[ln.Instance, RunsFinished] = weakref.WeakKeyDictionary()
 
@@ -72,6 +75,8 @@ def _utcnow() -> dt.datetime:
 
 def _transform(instance: ln.Instance, spec: TransformSpec) -> ln.Transform:
     """Return the Transform of a spec, by lamin_core's rule (the same as ``ln.track()``'s)."""
+    from lamin_core.tracking import get_or_create_transform
+
     return get_or_create_transform(
         spec.key,
         type=spec.type,
@@ -83,6 +88,8 @@ def _transform(instance: ln.Instance, spec: TransformSpec) -> ln.Transform:
 
 
 def _find_run(session: Session, reference: str, reference_type: str) -> ln.Run | None:
+    import sqlalchemy as sa
+
     return session.scalars(
         sa.select(ln.Run)
         .where(ln.Run.reference == reference, ln.Run.reference_type == reference_type)
@@ -93,6 +100,8 @@ def _find_run(session: Session, reference: str, reference_type: str) -> ln.Run |
 
 def _step_attempts(session: Session, reference: str) -> list[ln.Run]:
     """Return the Runs of every attempt of a step, first attempt first."""
+    import sqlalchemy as sa
+
     runs = session.scalars(
         sa.select(ln.Run).where(
             ln.Run.reference == reference, ln.Run.reference_type == STEP_REFERENCE_TYPE
@@ -193,6 +202,8 @@ def finish_dagster_run(
     Returns:
         The run's Run, or None when no step of the run touched the catalog.
     """
+    import sqlalchemy as sa
+
     finished_at = at or _utcnow()
     outcomes = outcomes or {}
     closed: list[ln.Run] = []
@@ -237,6 +248,8 @@ def open_dagster_run_ids(instance: ln.Instance) -> set[str]:
 
     One statement, on the indexed `status` column: cheap when nothing is open.
     """
+    import sqlalchemy as sa
+
     # a connection of its own: the caller's session (and what it has pending) is not touched
     with instance.engine.connect() as connection:
         rows = connection.execute(

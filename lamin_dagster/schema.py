@@ -36,14 +36,6 @@ import dagster as dg
 
 import lamin_core as ln
 from lamin_core.errors import RegistryReferenceError, closest_match, with_suggestions
-from lamin_core.models.registry import (
-    ACCEPTED_FORMS,
-    field_names,
-    namespace_of,
-    parse_reference,
-    reference_text,
-    registries,
-)
 from lamin_dagster.errors import CurationError, SchemaError
 
 SCHEMA_FIELDS = (
@@ -77,6 +69,8 @@ def resolve_field(reference: str) -> Any:
     Raises:
         SchemaError: the string is malformed, or the registry or field does not exist.
     """
+    from lamin_core.models.registry import parse_reference
+
     try:
         registry, field_name = parse_reference(reference)
     except RegistryReferenceError as error:
@@ -85,6 +79,8 @@ def resolve_field(reference: str) -> Any:
 
 
 def _reference_problem(reference: Any, error: RegistryReferenceError) -> str:
+    from lamin_core.models.registry import ACCEPTED_FORMS, field_names, reference_text, registries
+
     if error.registry is not None:
         detail = f"Unknown field {error.name!r} of {error.registry.__name__} in {reference!r}"
         choices = f" Fields: {', '.join(sorted(field_names(error.registry)))}."
@@ -508,6 +504,8 @@ def _passes(curator: Any) -> bool:
 
 def register_hint(reference: str, values: Sequence[str]) -> str:
     """Return the code that registers `values` in the registry a schema string names."""
+    from lamin_core.models.registry import namespace_of, parse_reference
+
     registry_class, field_name = parse_reference(reference)
     module, registry = namespace_of(registry_class).alias, registry_class.__name__
     shown = [str(v) for v in values[:MAX_VALUES_SHOWN]]

@@ -11,6 +11,8 @@ returns the Dagster metadata that describes it (with ``lamin/categories``: the v
 validated categorical column, which Dagster cannot make selectable tags of at run time).
 """
 
+from __future__ import annotations
+
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any

@@ -14,13 +14,13 @@ An input may pin one version instead: ``dg.AssetIn(metadata={"lamin/version": "2
 (`input_pin`, `resolve_pinned`); a version that does not exist fails with the versions that do.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
 
 import lamin_core as ln
 from lamin_dagster.context import OutputTarget, plain, plain_mapping
@@ -140,6 +140,8 @@ def _asset_upstream(
 
 
 def _latest_uid(instance: ln.Instance, stem_uid: str, where: str) -> str:
+    import sqlalchemy as sa
+
     uid = instance.session.scalar(
         sa.select(ln.Artifact.uid).where(
             ln.Artifact.uid.startswith(stem_uid), ln.Artifact.is_latest.is_(True)
@@ -236,6 +238,9 @@ def recorded_artifact(instance: ln.Instance, upstream: RecordedUpstream) -> ln.A
         UpstreamArtifactError: no artifact has the uid any more (deleted, or another catalog),
             or its hash differs from the recorded one (the uid names other content now).
     """
+    import sqlalchemy as sa
+    from sqlalchemy.orm import joinedload
+
     uid, recorded = upstream.uid, upstream.hash
     artifact = instance.session.scalar(
         # the storage row is needed to locate the content: one statement instead of two
@@ -365,6 +370,8 @@ def _family(
     get_instance: Callable[[], ln.Instance],
 ) -> tuple[str, str] | None:
     """Return (stem uid, key) of the upstream's artifact family, or None when none is known."""
+    import sqlalchemy as sa
+
     instance = get_instance()
     try:
         latest: str | None = _asset_upstream(context, partition, label, stored, get_instance).uid
@@ -390,6 +397,8 @@ def _family(
 
 
 def _versions_text(instance: ln.Instance, stem: str) -> str:
+    import sqlalchemy as sa
+
     rows = instance.session.execute(
         sa.select(ln.Artifact.version, ln.Artifact.uid)
         .where(ln.Artifact.uid.startswith(stem))
@@ -401,6 +410,8 @@ def _versions_text(instance: ln.Instance, stem: str) -> str:
 def _pinned(
     instance: ln.Instance, family: tuple[str, str] | None, pin: Pin, where: str, fix: str
 ) -> RecordedUpstream:
+    import sqlalchemy as sa
+
     if family is None and pin.field == "version":
         raise UpstreamArtifactError(
             f"Cannot load {where}: {pin.text} pins a version, but the upstream asset was "

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import getpass
 import hashlib
 import os
@@ -138,7 +139,23 @@ class Instance:
         if not self.access.is_unrestricted:
             install_write_guard(factory, lambda: self.access, self.name)
         self._sessions = scoped_session(factory)
-        self.fs, self.storage_path = filesystem(self.storage_root, **self.storage_options)
+        if not self.is_local_storage:
+            self._filesystem  # noqa: B018  (an unknown protocol or a missing extra fails here)
+
+    @functools.cached_property
+    def _filesystem(self) -> tuple[Any, str]:
+        # local storage opens fsspec with the first file: connecting and querying need none
+        return filesystem(self.storage_root, **self.storage_options)
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem of the storage root."""
+        return self._filesystem[0]
+
+    @property
+    def storage_path(self) -> str:
+        """The storage root as a path within `fs`."""
+        return self._filesystem[1]
 
     def check_write(
         self,

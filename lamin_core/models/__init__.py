@@ -1,5 +1,9 @@
 """The registries: SQLAlchemy 2 models, one module per family."""
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapper
+
+from lamin_core.binding import above
 from lamin_core.models.annotation import Feature, FeatureValue, ULabel
 from lamin_core.models.artifact import Artifact, Collection
 from lamin_core.models.base import Base, Record, RecordList
@@ -17,6 +21,17 @@ register(Feature, Schema, FeatureValue)
 register_alias("FeatureSet", Schema)  # the name before LaminDB 2.x
 register(Project, Reference)
 register(ULabel, GeneralRecord, is_label=True)
+# the face defines the bio registries (binding): every catalog has their tables and relations
+above.models_defined()
+
+
+@sa.event.listens_for(Mapper, "before_configured", once=True)
+def _before_first_configuration() -> None:
+    # related managers and Feature checks come from higher layers, which may still be importing
+    # now (a module of the query layer imported first imports the models); the registries are
+    # configured at their first record or query, before either can be needed
+    above.models_configuring()
+
 
 __all__ = [
     "Artifact",

@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -119,7 +118,8 @@ class _ValueArray(sa.TypeDecorator[list[Any]]):
 
     def load_dialect_impl(self, dialect: sa.Dialect) -> Any:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(postgresql.ARRAY(self.item_type))
+            # the generic ARRAY: PostgreSQL's dialect adapts it (no dialect import at start-up)
+            return dialect.type_descriptor(sa.ARRAY(self.item_type))
         return dialect.type_descriptor(sa.String())
 
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:

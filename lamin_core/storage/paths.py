@@ -16,9 +16,6 @@ import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeGuard
 
-import fsspec
-from fsspec.core import split_protocol
-
 from lamin_core.errors import StorageError, ValidationError
 
 # Second-to-last suffixes kept together with a compression suffix: "x.fastq.gz" -> ".fastq.gz".
@@ -40,6 +37,21 @@ _DRIVE = re.compile(r"[A-Za-z]:")
 # characters that mean something to some storage once Unicode-normalised (NFKC), such as the
 # fullwidth full stop and solidus (U+FF0E, U+FF0F) or the two-dot leader (U+2025)
 _MEANINGFUL = frozenset("./\\:")
+
+
+def split_protocol(url: str | os.PathLike[str]) -> tuple[str | None, str]:
+    """Return the protocol of a URL (None for a local path) and the rest of it.
+
+    The split fsspec makes (a one-letter protocol is a Windows drive), without importing
+    fsspec: checking a key or a path needs no filesystem.
+    """
+    text = os.fspath(url)
+    protocol, separator, rest = text.partition("://")
+    if separator and len(protocol) > 1:
+        return protocol, rest
+    if text.startswith("data:"):
+        return "data", text[len("data:") :]
+    return None, text
 
 
 def is_local(url: str | os.PathLike[str]) -> bool:
@@ -69,6 +81,8 @@ def filesystem(url: str | os.PathLike[str], **storage_options: Any) -> tuple[Any
     Raises:
         StorageError: no installed filesystem handles the URL's protocol.
     """
+    import fsspec  # the first filesystem needs it; paths and keys are checked without it
+
     text = os.fspath(url)
     protocol, _ = split_protocol(text)
     if protocol in LOCAL_PROTOCOLS:

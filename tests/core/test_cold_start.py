@@ -1,4 +1,8 @@
-"""A cold start imports what connecting and counting need, not pandas, anndata or dagster."""
+"""A cold start imports what connecting and counting need, not pandas, anndata or dagster.
+
+`import lamin_dagster` (every step process of Dagster's multiprocess executor, every CLI call)
+loads no catalog machinery at all: SQLAlchemy and the models come with the first catalog.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,13 @@ import pytest
 import lamin_core as ln
 
 HEAVY = ("pandas", "anndata", "dagster", "pyarrow", "alembic", "numpy", "rapidfuzz")
+CATALOG = ("sqlalchemy", "fsspec", "lamin_core.instance", "lamin_core.models", "lamin_core.bio")
 
 
-def imported_after(code: str, cwd: Path) -> list[str]:
-    """Run `code` in a fresh interpreter; return which HEAVY modules it left in sys.modules."""
+def imported_after(code: str, cwd: Path, modules: tuple[str, ...] = HEAVY) -> list[str]:
+    """Run `code` in a fresh interpreter; return which of `modules` it left in sys.modules."""
     probe = (
-        f"{code}\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+        f"{code}\nimport json, sys\nprint(json.dumps([m for m in {modules!r} if m in sys.modules]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=cwd
@@ -27,6 +32,30 @@ def imported_after(code: str, cwd: Path) -> list[str]:
 
 def test_import_lamin_core_leaves_heavy_libraries_unloaded(tmp_path: Path):
     assert imported_after("import lamin_core", tmp_path) == []
+
+
+def test_import_lamin_core_loads_no_catalog_machinery(tmp_path: Path):
+    assert imported_after("import lamin_core", tmp_path, CATALOG) == []
+
+
+def test_import_lamin_dagster_loads_no_catalog_machinery(tmp_path: Path):
+    code = (
+        "import lamin_dagster\nfrom lamin_dagster import LaminIOManager, LaminResource, lamin_asset"
+    )
+
+    assert imported_after(code, tmp_path, CATALOG) == []
+
+
+def test_names_loaded_on_first_use_are_the_registries_and_functions():
+    import lamin_core.lineage.hierarchy  # noqa: F401  (the subpackage ln.lineage shares its name with)
+    from lamin_core.models import Artifact
+    from lamin_core.models.record import Record
+
+    assert ln.Artifact is Artifact
+    assert ln.Record is Record
+    assert callable(ln.lineage) and ln.lineage.__module__ == "lamin_core.lineage"
+    with pytest.raises(AttributeError, match="has no attribute 'Artefact'"):
+        ln.Artefact  # noqa: B018
 
 
 def test_connecting_and_counting_load_no_heavy_library(tmp_path: Path):

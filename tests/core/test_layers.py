@@ -20,7 +20,17 @@ def test_importing_lamin_core_installs_every_binding():
     assert all(callable(getattr(binding.above, name)) for name in binding.Above.__annotations__)
 
 
-@pytest.mark.parametrize("module", ["lamin_core.models", "lamin_core.instance", "lamin_core.bio"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "lamin_core.models",
+        "lamin_core.instance",
+        "lamin_core.bio",
+        # a layer above the models, whose import of the models runs before it is complete
+        "lamin_core.query",
+        "lamin_core.tracking",
+    ],
+)
 def test_importing_a_lower_module_first_still_binds_the_models(module: str):
     # a user (or a Dagster step process) may import a submodule before lamin_core itself
     code = (
