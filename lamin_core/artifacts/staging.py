@@ -160,7 +160,7 @@ def check_key_suffix(
         f"The key {key!r} ends in {key_suffix!r}, but the content is a {suffix!r} file: a key's "
         f"suffix must match its content. Use a key ending in {suffix!r}, e.g. "
         f"{key[: len(key) - len(key_suffix)] + suffix!r}"
-        + (" (or '.csv' / '.tsv' to save the DataFrame as text)." if is_dataframe else ".")
+        + (f" (or one of {', '.join(TEXT_TABLES)} to save it as text)." if is_dataframe else ".")
     )
 
 

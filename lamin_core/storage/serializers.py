@@ -176,11 +176,12 @@ def write_dataframe(df: Any, path: Path | IO[bytes]) -> None:
 
 
 # the delimiter of each text table suffix a DataFrame may be saved as (LaminDB: key="x.csv")
-TEXT_TABLES = {".csv": ",", ".tsv": "\t"}
+TEXT_TABLES = {".csv": ",", ".tsv": "\t", ".csv.gz": ",", ".tsv.gz": "\t"}
 
 
 def write_text_table(df: Any, path: Path | IO[bytes], suffix: str) -> None:
-    """Write a pandas DataFrame as CSV or TSV (by `suffix`), as ``pd.read_csv`` reads it back.
+    """Write a pandas DataFrame as CSV or TSV, gzipped or not (by `suffix`), as ``pd.read_csv``
+    reads it back.
 
     The index is written as the first column only when it carries information (a name, or
     other labels than 0, 1, 2, ...); text keeps values, not dtypes: parquet keeps both.
@@ -194,7 +195,9 @@ def write_text_table(df: Any, path: Path | IO[bytes], suffix: str) -> None:
     index = df.index
     default = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
     keep_index = not default or any(name is not None for name in index.names)
-    df.to_csv(path, sep=TEXT_TABLES[suffix], index=keep_index)
+    # gzip without a timestamp: the same table always gives the same bytes, hence the same hash
+    compression = {"method": "gzip", "mtime": 0} if suffix.endswith(".gz") else None
+    df.to_csv(path, sep=TEXT_TABLES[suffix], index=keep_index, compression=compression)
 
 
 def check_column_names(df: Any, what: str = "The DataFrame") -> None:

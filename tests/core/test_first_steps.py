@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import anndata as ad
@@ -104,14 +105,19 @@ def test_dataframe_with_a_key_of_another_format_is_refused_and_leaves_no_staging
 ):
     staging = Path(instance.storage_root, ".lamindb", "_staging")
     before = set(staging.iterdir()) if staging.exists() else set()
-    with pytest.raises(ln.ValidationError, match=r"'tables/x\.parquet' \(or '\.csv' / '\.tsv'"):
+    with pytest.raises(
+        ln.ValidationError,
+        match=r"'tables/x\.parquet' \(or one of \.csv, \.tsv, \.csv\.gz, \.tsv\.gz to",
+    ):
         ln.Artifact.from_df(pd.DataFrame({"x": [1]}), key="tables/x.txt")
     after = set(staging.iterdir()) if staging.exists() else set()
     assert after == before
     assert ln.Artifact.filter().count() == 0
 
 
-@pytest.mark.parametrize(("suffix", "separator"), [(".csv", ","), (".tsv", "\t")])
+@pytest.mark.parametrize(
+    ("suffix", "separator"), [(".csv", ","), (".tsv", "\t"), (".csv.gz", ","), (".tsv.gz", "\t")]
+)
 @pytest.mark.parametrize("named_index", [False, True])
 def test_dataframe_with_a_text_table_key_is_saved_as_that_text_table(
     instance: ln.Instance, suffix: str, separator: str, named_index: bool
@@ -121,10 +127,13 @@ def test_dataframe_with_a_text_table_key_is_saved_as_that_text_table(
         df = df.set_index("sample")
     artifact = ln.Artifact.from_df(df, key=f"tables/counts{suffix}").save()
     assert (artifact.suffix, artifact.otype, artifact.n_observations) == (suffix, "DataFrame", 3)
-    text = Path(artifact.path).read_text()
+    content = Path(artifact.path).read_bytes()
+    text = (gzip.decompress(content) if suffix.endswith(".gz") else content).decode()
     assert text.splitlines()[0] == separator.join(["sample", "n_cells"])
     loaded = artifact.load()
     assert loaded.to_dict("list") == {"sample": ["s1", "s2", "s3"], "n_cells": [10, 20, 30]}
+    # the same table saved again is the same content: no new version, even gzipped
+    assert ln.Artifact.from_df(df, key=f"tables/counts{suffix}").hash == artifact.hash
 
 
 def test_artifact_search_is_typo_tolerant_over_keys_and_descriptions(
