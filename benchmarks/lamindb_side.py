@@ -140,6 +140,18 @@ def register_df(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     )
 
 
+def bulk_save(instance_dir: Path, size: int, seed: int) -> harness.Workload:
+    """Save `size` new ULabels per repeat with one `ln.save(...)`."""
+    ln, _ = open_instance(instance_dir)
+    return workloads.bulk_insert(
+        lambda name: ln.ULabel(name=name),
+        ln.save,
+        lambda: ln.ULabel.filter().count(),
+        size,
+        call="ln.save([ln.ULabel(name=name) for name in names])",
+    )
+
+
 def search(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     """Search `size` ULabels with realistic names for a fixed list of queries."""
     ln, _ = open_instance(instance_dir)
@@ -330,6 +342,7 @@ def cold_start(instance_dir: Path, size: int, seed: int) -> harness.Workload:
 WORKLOADS: dict[str, harness.WorkloadFactory] = {
     "cold_start": cold_start,
     "register_df": register_df,
+    "bulk_insert": bulk_save,
     "search": search,
     "search_taxon": search_taxon,
     "query_df": query_df,

@@ -120,6 +120,13 @@ SPECS: dict[str, Spec] = {
             ),
         ),
     ),
+    # issue 15: a vocabulary loaded through the public API, search index included
+    "bulk_insert": Spec(
+        "lamindb",
+        "LaminDB",
+        "labels per repeat",
+        (Target("≥ 2x faster than LaminDB", min_speedup=2.0),),
+    ),
     "query_df": Spec(
         "lamindb",
         "LaminDB",
@@ -249,6 +256,7 @@ QUICK = (
     Case("curation", 1_000, 2, {"n_genes": "2000", "n_categories": "100"}, requires=CURATION),
     Case("hash_file", 64, 3),
     Case("io_manager", 1_000, 3),
+    Case("bulk_insert", 1_000, 3),
 )
 
 # The sizes the issues name, plus 10^3..10^6 for the scaling plot; about an hour on 2 cores,
@@ -271,5 +279,7 @@ FULL = (
     Case("hash_file", 1024, 5),
     Case("io_manager", 1_000, 5),
     Case("io_manager", 1_000_000, 5),
+    Case("bulk_insert", 10_000, 5),
+    Case("bulk_insert", 100_000, 3, cap_repeat=2, cap_s=600),
     *POSTGRES_FULL,
 )

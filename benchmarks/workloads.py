@@ -83,6 +83,35 @@ def register_df(
     )
 
 
+def bulk_insert(
+    make: Callable[[str], Any],
+    save_all: Callable[[list[Any]], Any],
+    count: Callable[[], int],
+    size: int,
+    call: str,
+) -> harness.Workload:
+    """Build `size` new labels and save them in one bulk call per repeat, as a user loading a
+    vocabulary does (search index included). Names continue across repeats, so every repeat
+    inserts new rows; generating them is not timed.
+    """
+    names: list[str] = []
+
+    def prepare(index: int) -> None:
+        names[:] = data.label_names(size * (index + 1))[size * index :]
+
+    def run(index: int) -> None:
+        save_all([make(name) for name in names])
+
+    return harness.Workload(
+        run=run,
+        check=lambda: {"labels": count()},
+        prepare=prepare,
+        items=size,
+        unit="label",
+        notes={"call": call},
+    )
+
+
 def search(
     search_df: Callable[[str], Any], names: list[str], queries: tuple[str, ...], call: str
 ) -> harness.Workload:

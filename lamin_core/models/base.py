@@ -314,6 +314,84 @@ class Record(Base, Trashable, metaclass=RecordMeta):
         return None, None
 
     @classmethod
+    def _find_existing_many(
+        cls: type[R], values_list: list[dict[str, Any]]
+    ) -> list[tuple[tuple[str, ...], R] | tuple[None, None]]:
+        """Return `_find_existing` of each element of `values_list`, a few queries in all.
+
+        Candidates are read per natural key with an IN list on one text field of the key, then
+        matched on every field of the key (a related record by its id), in the order
+        `_find_existing` prefers (main branch first, then the oldest).
+        """
+        from lamin_core.instance import active_instance
+
+        found: list[Any] = [(None, None)] * len(values_list)
+        instance = active_instance()
+        if not cls._natural_keys or instance is None or not values_list:
+            return found
+        given = [
+            [] if values.get("uid") is not None else cls._given_natural_keys(values)
+            for values in values_list
+        ]
+        pending = set(range(len(values_list)))
+        for fields in cls._natural_keys:
+            anchor = next(
+                (name for name in fields if isinstance(cls._key_column(name), sa.Column)), None
+            )
+            positions = [i for i in sorted(pending) if fields in given[i]]
+            if anchor is None or not positions:
+                continue
+            candidates = cls._candidates(instance, anchor, [values_list[i] for i in positions])
+            first: dict[tuple[Any, ...], R] = {}
+            for record in candidates:
+                first.setdefault(tuple(cls._key_of(record, name) for name in fields), record)
+            for i in positions:
+                values = values_list[i]
+                existing = first.get(tuple(cls._key_in(values, name) for name in fields))
+                identity = {name for key in given[i] for name in key}
+                if existing is not None and all(
+                    cls._key_of(existing, name) == cls._key_in(values, name) for name in identity
+                ):
+                    found[i] = (fields, existing)
+                    pending.discard(i)
+        return found
+
+    @classmethod
+    def _candidates(cls, instance: Any, anchor: str, values_list: list[dict[str, Any]]) -> list:
+        """Return the records whose `anchor` field is one of the given values, preferred first."""
+        wanted = list(dict.fromkeys(v[anchor] for v in values_list if v.get(anchor) is not None))
+        order: list[Any] = [cls.id]
+        if "branch_id" in cls.__table__.c:
+            order.insert(0, sa.case((cls.branch_id == MAIN_BRANCH, 0), else_=1))
+        records: list[Any] = []
+        with instance.reading() as session:
+            for start in range(0, len(wanted), 500):  # a bound parameter per value
+                chunk = wanted[start : start + 500]
+                query = sa.select(cls).where(getattr(cls, anchor).in_(chunk))
+                records += session.scalars(query.order_by(*order)).all()
+        branch = "branch_id" in cls.__table__.c
+        return sorted(records, key=lambda r: (branch and r.branch_id != MAIN_BRANCH, r.id))
+
+    @classmethod
+    def _key_column(cls, name: str) -> Any:
+        """Return the column of a natural key field: its own, or a related record's foreign key."""
+        mapper = sa.inspect(cls)
+        if name in mapper.relationships:
+            columns = list(mapper.relationships[name].local_columns)
+            return ("foreign key", columns[0].key) if len(columns) == 1 else None
+        return mapper.columns.get(name)
+
+    @classmethod
+    def _key_of(cls, record: Any, name: str) -> Any:
+        column = cls._key_column(name)
+        return getattr(record, column[1] if isinstance(column, tuple) else name)
+
+    @classmethod
+    def _key_in(cls, values: dict[str, Any], name: str) -> Any:
+        value = values.get(name)
+        return value.id if isinstance(value, Record) else value
+
+    @classmethod
     def _given_natural_keys(cls, values: dict[str, Any]) -> list[tuple[str, ...]]:
         """Return the natural keys whose fields `values` all give, with values that can match.
 

@@ -67,6 +67,7 @@ def save(records: Iterable[Record]) -> list[Record]:
     result: list[Record] = []
     seen: dict[tuple[Any, ...], Record] = {}
     to_write: list[Record] = []
+    in_catalog = _saved_twins(records)
     for record in records:
         if sa.inspect(record).has_identity:  # saved: write its changes, and it is the one
             for key in _key_values(record):
@@ -79,8 +80,7 @@ def save(records: Iterable[Record]) -> list[Record]:
         if duplicate is not None:
             log_reuse(duplicate, next(fields for _, fields, _ in keys))
         else:
-            given = {name: getattr(record, name) for _, fields, _ in keys for name in fields}
-            fields, existing = type(record)._find_existing(given)
+            fields, existing = in_catalog.get(id(record), (None, None))
             if existing is not None and fields is not None:
                 log_reuse(existing, fields)
                 duplicate = existing
@@ -93,6 +93,24 @@ def save(records: Iterable[Record]) -> list[Record]:
         to_write.append(record)
     _write(to_write)
     return result
+
+
+def _saved_twins(records: list[Record]) -> dict[int, tuple[Any, Any]]:
+    """Return, by `id()` of each unsaved record, the saved record with its natural key (if any),
+    looked up a few queries per registry instead of one per record."""
+    unsaved: dict[type[Record], list[Record]] = {}
+    for record in records:
+        if not sa.inspect(record).has_identity:
+            unsaved.setdefault(type(record), []).append(record)
+    twins: dict[int, tuple[Any, Any]] = {}
+    for registry, group in unsaved.items():
+        keyed = [
+            {name: getattr(r, name) for fields in registry._natural_keys for name in fields}
+            for r in group
+        ]
+        for record, found in zip(group, registry._find_existing_many(keyed)):
+            twins[id(record)] = found
+    return twins
 
 
 def _write(records: list[Record]) -> None:

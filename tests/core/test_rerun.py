@@ -195,3 +195,42 @@ def test_save_saves_bio_records_with_the_same_rule(instance: ln.Instance):
         "B cell",
         "my cell type",
     ]
+
+
+@pytest.mark.parametrize(
+    ("registry", "fields"), CASES, ids=[f"{r.__name__}-{'+'.join(f)}" for r, f in CASES]
+)
+def test_save_reuses_a_twin_saved_after_the_record_was_built(
+    instance: ln.Instance, registry: type[Record], fields: tuple[str, ...]
+):
+    # a notebook builds its records, then saves one of them on its own before ln.save
+    twin = registry(**_kwargs(registry, fields, "twin"))
+    late = registry(**_kwargs(registry, fields, "twin"))
+    fresh = registry(**_kwargs(registry, fields, "fresh"))
+    twin.save()
+    before = _count(registry)
+
+    saved = ln.save([late, fresh])
+
+    assert saved[0].id == twin.id  # found in the catalog, not written twice
+    assert saved[1] is fresh and fresh.id is not None
+    assert _count(registry) == before + 1
+
+
+def test_save_looks_up_many_new_records_in_a_few_queries(instance: ln.Instance):
+    records = [ln.ULabel(name=f"label {i}") for i in range(1200)]
+    existing = ln.ULabel(name="label 7").save()  # saved after records[7] was built
+    selects: list[str] = []
+
+    def count(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "ulabel" in statement:
+            selects.append(statement)
+
+    sa.event.listen(instance.engine, "before_cursor_execute", count)
+    try:
+        saved = ln.save(records)
+    finally:
+        sa.event.remove(instance.engine, "before_cursor_execute", count)
+    assert len(selects) <= 5  # in batches of 500 names, not one per record
+    assert saved[7].id == existing.id
+    assert ln.ULabel.filter().count() == 1200
