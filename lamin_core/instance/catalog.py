@@ -152,6 +152,10 @@ class Instance:
         """The fsspec filesystem of the storage root."""
         return self._filesystem[0]
 
+    @fs.setter
+    def fs(self, filesystem: Any) -> None:  # another filesystem over the same root (a wrapper)
+        self._filesystem = (filesystem, self.storage_path)
+
     @property
     def storage_path(self) -> str:
         """The storage root as a path within `fs`."""
