@@ -335,15 +335,17 @@ class Record(Base, Trashable, metaclass=RecordMeta):
         ]
         pending = set(range(len(values_list)))
         for fields in cls._natural_keys:
-            anchor = next(
-                (name for name in fields if isinstance(cls._key_column(name), sa.Column)), None
-            )
             positions = [i for i in sorted(pending) if fields in given[i]]
-            if anchor is None or not positions:
+            # the IN list goes on a text column of the key; a key without one is looked up alone
+            anchor = next((name for name in fields if cls._key_attribute(name) == name), None)
+            if anchor is None:
+                for i in positions:
+                    found[i] = cls._find_existing(values_list[i])
+                    if found[i][1] is not None:
+                        pending.discard(i)
                 continue
-            candidates = cls._candidates(instance, anchor, [values_list[i] for i in positions])
             first: dict[tuple[Any, ...], R] = {}
-            for record in candidates:
+            for record in cls._candidates(instance, anchor, [values_list[i] for i in positions]):
                 first.setdefault(tuple(cls._key_of(record, name) for name in fields), record)
             for i in positions:
                 values = values_list[i]
@@ -358,33 +360,30 @@ class Record(Base, Trashable, metaclass=RecordMeta):
 
     @classmethod
     def _candidates(cls, instance: Any, anchor: str, values_list: list[dict[str, Any]]) -> list:
-        """Return the records whose `anchor` field is one of the given values, preferred first."""
+        """Return the records whose `anchor` field is one of the given values, in the order
+        `_find_existing` prefers: main branch first, then the oldest."""
         wanted = list(dict.fromkeys(v[anchor] for v in values_list if v.get(anchor) is not None))
-        order: list[Any] = [cls.id]
-        if "branch_id" in cls.__table__.c:
-            order.insert(0, sa.case((cls.branch_id == MAIN_BRANCH, 0), else_=1))
         records: list[Any] = []
         with instance.reading() as session:
             for start in range(0, len(wanted), 500):  # a bound parameter per value
-                chunk = wanted[start : start + 500]
-                query = sa.select(cls).where(getattr(cls, anchor).in_(chunk))
-                records += session.scalars(query.order_by(*order)).all()
+                query = sa.select(cls).where(getattr(cls, anchor).in_(wanted[start : start + 500]))
+                records += session.scalars(query).all()
         branch = "branch_id" in cls.__table__.c
         return sorted(records, key=lambda r: (branch and r.branch_id != MAIN_BRANCH, r.id))
 
     @classmethod
-    def _key_column(cls, name: str) -> Any:
-        """Return the column of a natural key field: its own, or a related record's foreign key."""
+    def _key_attribute(cls, name: str) -> str | None:
+        """Return the attribute holding a natural key field's value: the field itself for a
+        column, the foreign key for a related record (None for anything else)."""
         mapper = sa.inspect(cls)
         if name in mapper.relationships:
             columns = list(mapper.relationships[name].local_columns)
-            return ("foreign key", columns[0].key) if len(columns) == 1 else None
-        return mapper.columns.get(name)
+            return mapper.get_property_by_column(columns[0]).key if len(columns) == 1 else None
+        return name if name in mapper.columns else None
 
     @classmethod
     def _key_of(cls, record: Any, name: str) -> Any:
-        column = cls._key_column(name)
-        return getattr(record, column[1] if isinstance(column, tuple) else name)
+        return getattr(record, cls._key_attribute(name) or name)
 
     @classmethod
     def _key_in(cls, values: dict[str, Any], name: str) -> Any:
