@@ -287,31 +287,7 @@ class Record(Base, Trashable, metaclass=RecordMeta):
         no active catalog nothing is looked up. Returns (None, None) when nothing matches or
         the match differs in another given key field.
         """
-        if not cls._natural_keys or values.get("uid") is not None:
-            return None, None
-        from lamin_core.instance import active_instance
-
-        instance = active_instance()
-        if instance is None:
-            return None, None
-        given = cls._given_natural_keys(values)
-        identity = {name for fields in given for name in fields}
-        for fields in given:
-            query = sa.select(cls).where(
-                *(getattr(cls, name) == values.get(name) for name in fields)
-            )
-            order: list[Any] = [cls.id]
-            if "branch_id" in cls.__table__.c:  # a record on the main branch before a trashed one
-                order.insert(0, sa.case((cls.branch_id == MAIN_BRANCH, 0), else_=1))
-            with instance.reading() as session:  # a constructor leaves no transaction open
-                existing = session.scalars(query.order_by(*order).limit(1)).first()
-            # another identity field that differs (a new name for a saved ontology id) is a
-            # new record, which the unique constraint then refuses with the fix
-            if existing is not None and all(
-                getattr(existing, name) == values.get(name) for name in identity
-            ):
-                return fields, existing
-        return None, None
+        return cls._find_existing_many([values])[0]
 
     @classmethod
     def _find_existing_many(
@@ -319,7 +295,7 @@ class Record(Base, Trashable, metaclass=RecordMeta):
     ) -> list[tuple[tuple[str, ...], R] | tuple[None, None]]:
         """Return `_find_existing` of each element of `values_list`, a few queries in all.
 
-        Candidates are read per natural key with an IN list on one text field of the key, then
+        Candidates are read per natural key with an IN list on one field of the key, then
         matched on every field of the key (a related record by its id), in the order
         `_find_existing` prefers (main branch first, then the oldest).
         """
@@ -336,20 +312,18 @@ class Record(Base, Trashable, metaclass=RecordMeta):
         pending = set(range(len(values_list)))
         for fields in cls._natural_keys:
             positions = [i for i in sorted(pending) if fields in given[i]]
-            # the IN list goes on a text column of the key; a key without one is looked up alone
-            anchor = next((name for name in fields if cls._key_attribute(name) == name), None)
-            if anchor is None:
-                for i in positions:
-                    found[i] = cls._find_existing(values_list[i])
-                    if found[i][1] is not None:
-                        pending.discard(i)
+            if not positions:
                 continue
+            # the IN list goes on a field every record gives (an optional type may be None)
+            anchor = next(f for f in fields if f not in cls._optional_key_fields)
             first: dict[tuple[Any, ...], R] = {}
             for record in cls._candidates(instance, anchor, [values_list[i] for i in positions]):
                 first.setdefault(tuple(cls._key_of(record, name) for name in fields), record)
             for i in positions:
                 values = values_list[i]
                 existing = first.get(tuple(cls._key_in(values, name) for name in fields))
+                # another identity field that differs (a new name for a saved ontology id) is a
+                # new record, which the unique constraint then refuses with the fix
                 identity = {name for key in given[i] for name in key}
                 if existing is not None and all(
                     cls._key_of(existing, name) == cls._key_in(values, name) for name in identity
@@ -362,28 +336,29 @@ class Record(Base, Trashable, metaclass=RecordMeta):
     def _candidates(cls, instance: Any, anchor: str, values_list: list[dict[str, Any]]) -> list:
         """Return the records whose `anchor` field is one of the given values, in the order
         `_find_existing` prefers: main branch first, then the oldest."""
-        wanted = list(dict.fromkeys(v[anchor] for v in values_list if v.get(anchor) is not None))
+        wanted = list(dict.fromkeys(cls._key_in(values, anchor) for values in values_list))
+        column = getattr(cls, cls._key_attribute(anchor))
         records: list[Any] = []
-        with instance.reading() as session:
+        with instance.reading() as session:  # a constructor leaves no transaction open
             for start in range(0, len(wanted), 500):  # a bound parameter per value
-                query = sa.select(cls).where(getattr(cls, anchor).in_(wanted[start : start + 500]))
+                query = sa.select(cls).where(column.in_(wanted[start : start + 500]))
                 records += session.scalars(query).all()
         branch = "branch_id" in cls.__table__.c
         return sorted(records, key=lambda r: (branch and r.branch_id != MAIN_BRANCH, r.id))
 
     @classmethod
-    def _key_attribute(cls, name: str) -> str | None:
+    def _key_attribute(cls, name: str) -> str:
         """Return the attribute holding a natural key field's value: the field itself for a
-        column, the foreign key for a related record (None for anything else)."""
-        mapper = sa.inspect(cls)
-        if name in mapper.relationships:
-            columns = list(mapper.relationships[name].local_columns)
-            return mapper.get_property_by_column(columns[0]).key if len(columns) == 1 else None
-        return name if name in mapper.columns else None
+        column, the foreign key for a related record."""
+        relationship = sa.inspect(cls).relationships.get(name)
+        if relationship is None:
+            return name
+        (column,) = relationship.local_columns  # a natural key refers by one foreign key
+        return sa.inspect(cls).get_property_by_column(column).key
 
     @classmethod
     def _key_of(cls, record: Any, name: str) -> Any:
-        return getattr(record, cls._key_attribute(name) or name)
+        return getattr(record, cls._key_attribute(name))
 
     @classmethod
     def _key_in(cls, values: dict[str, Any], name: str) -> Any:
