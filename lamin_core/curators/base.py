@@ -194,14 +194,10 @@ class BaseCurator:
                 parse_dtype(index.dtype),
                 index,
                 ints_as_floats=self._schema is None,
+                is_index=True,
             )
             if problem is not None:
-                problems["index"] = (
-                    problem.replace("the column", "the index")
-                    .replace(f"df[{index.name!r}]", "df.index")
-                    .replace(f"Column {index.name!r}", f"Index {index.name!r}")
-                    .replace(f"series {index.name!r}", f"index {index.name!r}")
-                )
+                problems["index"] = problem.replace("the column", "the index")
         return problems
 
     def _column(self, name: str) -> pd.Series:

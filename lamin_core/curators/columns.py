@@ -88,7 +88,12 @@ def _list_problem(series: pd.Series, dtype: DType) -> str | None:
 
 
 def column_problem(
-    series: pd.Series, dtype: DType, feature: Any, *, ints_as_floats: bool = True
+    series: pd.Series,
+    dtype: DType,
+    feature: Any,
+    *,
+    ints_as_floats: bool = True,
+    is_index: bool = False,
 ) -> str | None:
     """Return why a column does not fit its feature (missing values, cells, dtype), or None.
 
@@ -98,6 +103,7 @@ def column_problem(
         feature: The feature (its ``name`` and ``nullable``).
         ints_as_floats: Take an integer column for a float feature (the 1.x curators do);
             LaminDB 2.x's schema curators do not: such a column needs ``coerce``.
+        is_index: The series is the DataFrame's index, and the dtype message names it so.
     """
     if feature.nullable is False:
         n_missing = missing_count(series)
@@ -122,22 +128,27 @@ def column_problem(
         return _value_problem(series, dtype)
     if series.dtype.kind == "O" and series.map(is_missing).all():
         return None  # an empty or all-missing column has no values to be of another dtype
-    return _dtype_mismatch(series, dtype, feature.name)
+    return _dtype_mismatch(series, dtype, feature.name, is_index=is_index)
 
 
 # the pandas dtypes that hold a dtype's values beside missing ones
 NULLABLE = {"int": "Int64", "bool": "boolean", "float": "float64", "str": "string"}
 
 
-def _dtype_mismatch(series: pd.Series, dtype: DType, name: str) -> str:
-    """Say that a column is not of its feature's dtype, in LaminDB's words, and how to fix it."""
+def _dtype_mismatch(series: pd.Series, dtype: DType, name: str, *, is_index: bool) -> str:
+    """Say that a column (or the index) is not of its feature's dtype, in LaminDB's words, and
+    how to fix it."""
+    kind, values = ("index", "df.index") if is_index else ("series", f"df[{name!r}]")
     if series.dtype.kind == "O":
-        found = f"Column {name!r} failed dtype check for {dtype.text!r}: got {series.dtype}"
+        found = (
+            f"{'Index' if is_index else 'Column'} {name!r} failed dtype check for "
+            f"{dtype.text!r}: got {series.dtype}"
+        )
     else:
-        found = f"expected series {name!r} to have type {dtype.text}, got {series.dtype}"
+        found = f"expected {kind} {name!r} to have type {dtype.text}, got {series.dtype}"
     fixes = []
     if dtype.base in NULLABLE:
-        fixes.append(f"df[{name!r}].astype({NULLABLE[dtype.base]!r})")
+        fixes.append(f"{values}.astype({NULLABLE[dtype.base]!r})")
     if dtype.base in COERCIBLE:
         fixes.append("coerce=True on the feature or the schema")
     return f"{found}; convert it with {' or '.join(fixes)}" if fixes else found
