@@ -100,13 +100,7 @@ def register_df(instance_dir: Path, size: int, seed: int) -> harness.Workload:
 def bulk_save(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     """Save `size` new ULabels per repeat with one `ln.save(...)`."""
     ln = open_instance(instance_dir)
-    return workloads.bulk_insert(
-        lambda name: ln.ULabel(name=name),
-        ln.save,
-        lambda: ln.ULabel.filter().count(),
-        size,
-        call="ln.save([ln.ULabel(name=name) for name in names])",
-    )
+    return workloads.bulk_insert(ln, size)
 
 
 def search(instance_dir: Path, size: int, seed: int) -> harness.Workload:

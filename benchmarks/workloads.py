@@ -83,16 +83,11 @@ def register_df(
     )
 
 
-def bulk_insert(
-    make: Callable[[str], Any],
-    save_all: Callable[[list[Any]], Any],
-    count: Callable[[], int],
-    size: int,
-    call: str,
-) -> harness.Workload:
-    """Build `size` new labels and save them in one bulk call per repeat, as a user loading a
-    vocabulary does (search index included). Names continue across repeats, so every repeat
-    inserts new rows; generating them is not timed.
+def bulk_insert(ln: Any, size: int) -> harness.Workload:
+    """Build `size` new ULabels and save them with one `ln.save` per repeat, as a user loading a
+    vocabulary does (search index included); `ln` is either side's module, whose API is the
+    same here. Names continue across repeats, so every repeat inserts new rows; generating them
+    is not timed.
     """
     names: list[str] = []
 
@@ -100,15 +95,15 @@ def bulk_insert(
         names[:] = data.label_names(size * (index + 1))[size * index :]
 
     def run(index: int) -> None:
-        save_all([make(name) for name in names])
+        ln.save([ln.ULabel(name=name) for name in names])
 
     return harness.Workload(
         run=run,
-        check=lambda: {"labels": count()},
+        check=lambda: {"labels": ln.ULabel.filter().count()},
         prepare=prepare,
         items=size,
         unit="label",
-        notes={"call": call},
+        notes={"call": "ln.save([ln.ULabel(name=name) for name in names])"},
     )
 
 
