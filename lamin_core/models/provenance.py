@@ -316,8 +316,13 @@ class Run(Record):
         super().__init__(**kwargs)
 
 
-def register_storage_and_user(instance: Instance) -> None:
-    """Register the instance's storage root and user (once) and remember their ids on it."""
+def register_storage_and_user(instance: Instance, *, retry: bool = True) -> None:
+    """Register the instance's storage root and user (once) and remember their ids on it.
+
+    Raises:
+        IntegrityError: the rows cannot be written even after reading what a concurrent
+            process registered (a damaged catalog, e.g. without its default space).
+    """
     access = instance.access
     try:
         with instance.writing() as session:
@@ -337,8 +342,10 @@ def register_storage_and_user(instance: Instance) -> None:
                 )
                 session.add(storage)
     except sa.exc.IntegrityError:
+        if not retry:
+            raise
         # another process registered the same storage or user at the same moment: use theirs
-        return register_storage_and_user(instance)
+        return register_storage_and_user(instance, retry=False)
     # a role that may not register them reads without: its writes are refused anyway
     instance.user_id = user.id if user is not None else 0
     instance.storage_id = storage.id if storage is not None else 0

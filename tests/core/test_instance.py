@@ -231,3 +231,20 @@ def test_postgresql_connection_used_moments_ago_is_not_pinged(
         assert ln.ULabel.filter().count() == 1
     assert pings == []  # each query reused the pooled connection without a round trip first
     instance.close()
+
+
+def test_storage_that_cannot_be_registered_fails_with_the_constraint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from lamin_core.models import Storage
+
+    create = Storage._create
+
+    def in_a_missing_space(**fields):
+        storage = create(**fields)
+        storage.space_id = 987_654  # no such space: the foreign key refuses the row every time
+        return storage
+
+    monkeypatch.setattr(Storage, "_create", in_a_missing_space)
+    with pytest.raises(ln.IntegrityError, match="refers to does not exist"):
+        ln.init(storage=tmp_path / "catalog")  # one retry (a concurrent registration), then this
