@@ -122,6 +122,180 @@ def postgres_url(postgres_url_factory: Callable[[], str]) -> str:
     return postgres_url_factory()
 
 
+class ReusedCatalogSchema:
+    """One PostgreSQL schema holding an empty catalog, put back to that state after each test.
+
+    Creating a catalog's schema on PostgreSQL is some 800 DDL statements (about a second, more on
+    a loaded machine), and dropping one as much again; about 1,400 tests run on PostgreSQL. Each
+    test process therefore creates one catalog schema and, after every test, deletes the rows the
+    test wrote, puts back the rows the new schema had (the default space) and resets the
+    sequences: the next test's `ln.init` finds an empty catalog at the head revision, as on a new
+    schema. A test that changed the schema itself (DDL: its fingerprint differs) gets its schema
+    dropped and the next test a new one; so does every `RECREATE_AFTER`-th test, as the deleted
+    rows' dead tuples pile up where autovacuum is off.
+    """
+
+    RECREATE_AFTER = 150
+
+    # tables, columns, indexes (with their options), constraints, triggers and functions
+    FINGERPRINT = """
+        SELECT md5(string_agg(item, ',' ORDER BY item)) FROM (
+            SELECT c.relname || ':' || c.relkind::text || ':'
+                || coalesce(pg_get_indexdef(c.oid), '')
+                || coalesce(array_to_string(c.reloptions, ','), '') AS item
+            FROM pg_class c WHERE c.relnamespace = CAST(:schema AS regnamespace)
+            UNION ALL
+            SELECT c.relname || '.' || a.attname || ':' || format_type(a.atttypid, a.atttypmod)
+                || a.attnotnull::text || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE c.relnamespace = CAST(:schema AS regnamespace) AND a.attnum > 0
+                AND NOT a.attisdropped
+            UNION ALL
+            SELECT t.tgname || ':' || t.tgenabled::text || ':' || pg_get_triggerdef(t.oid)
+            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE c.relnamespace = CAST(:schema AS regnamespace)
+            UNION ALL
+            SELECT conname || ':' || pg_get_constraintdef(oid) FROM pg_constraint
+            WHERE connamespace = CAST(:schema AS regnamespace)
+            UNION ALL
+            SELECT p.proname || ':' || pg_get_functiondef(p.oid) FROM pg_proc p
+            WHERE p.pronamespace = CAST(:schema AS regnamespace)
+        ) items
+    """
+
+    def __init__(self) -> None:
+        self.admin = sa.create_engine(
+            POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://")
+        )
+        self.schema: str | None = None
+        self.uses = 0
+        self.fingerprint = ""
+        self.revision = ""
+        self.tables: list[str] = []
+        self.seed_rows: dict[str, tuple[list[str], list[tuple[object, ...]]]] = {}
+        self.sequences: dict[str, tuple[int, bool]] = {}
+
+    def url(self) -> str:
+        """Return the URL of the empty catalog schema, creating it when there is none."""
+        if self.schema is None:
+            self._create()
+        assert self.schema is not None
+        self.uses += 1
+        return f"{POSTGRES_URL}?options=-csearch_path%3D{self.schema},public"
+
+    def _create(self) -> None:
+        from lamin_core.instance import create_engine
+        from lamin_core.migrations import ensure_schema
+
+        schema = f"lamin_t_{uuid.uuid4().hex[:12]}"
+        with self.admin.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        engine = create_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema},public")
+        try:
+            ensure_schema(engine, create=True, auto_migrate=False)
+        finally:
+            engine.dispose()
+        with self.admin.connect() as connection:
+            self.fingerprint = self._fingerprint(connection, schema)
+            self.tables = list(
+                connection.execute(
+                    sa.text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
+                        "AND tablename <> 'alembic_version' ORDER BY tablename"
+                    ),
+                    {"schema": schema},
+                ).scalars()
+            )
+            self.seed_rows = {}
+            for table in self.tables:
+                result = connection.execute(sa.text(f'SELECT * FROM "{schema}"."{table}"'))
+                rows = [tuple(row) for row in result]
+                if rows:
+                    self.seed_rows[table] = (list(result.keys()), rows)
+            self.sequences = {}
+            for sequence in connection.execute(
+                sa.text("SELECT sequencename FROM pg_sequences WHERE schemaname = :schema"),
+                {"schema": schema},
+            ).scalars():
+                last_value, is_called = connection.execute(
+                    sa.text(f'SELECT last_value, is_called FROM "{schema}"."{sequence}"')
+                ).one()
+                self.sequences[sequence] = (last_value, is_called)
+            self.revision = connection.execute(
+                sa.text(f'SELECT version_num FROM "{schema}".alembic_version')
+            ).scalar_one()
+        self.schema = schema
+        self.uses = 0
+
+    def _fingerprint(self, connection: sa.Connection, schema: str) -> str:
+        return str(connection.execute(sa.text(self.FINGERPRINT), {"schema": schema}).scalar())
+
+    def restore(self) -> None:
+        """Put the schema back to the empty catalog, or drop it when that cannot be done."""
+        schema = self.schema
+        if schema is None:
+            return
+        try:
+            with self.admin.begin() as connection:
+                connection.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
+                revision = connection.execute(
+                    sa.text(f'SELECT version_num FROM "{schema}".alembic_version')
+                ).all()
+                if (
+                    self.uses >= self.RECREATE_AFTER
+                    or revision != [(self.revision,)]
+                    or self._fingerprint(connection, schema) != self.fingerprint
+                ):
+                    raise LookupError("the schema changed")
+                # no foreign-key or search-index triggers: every table is emptied anyway
+                connection.execute(sa.text("SET LOCAL session_replication_role = replica"))
+                connection.exec_driver_sql(
+                    "; ".join(f'DELETE FROM "{schema}"."{table}"' for table in self.tables)
+                )
+                for table, (columns, rows) in self.seed_rows.items():
+                    names = ", ".join(f'"{column}"' for column in columns)
+                    marks = ", ".join(f":c{index}" for index in range(len(columns)))
+                    connection.execute(
+                        sa.text(f'INSERT INTO "{schema}"."{table}" ({names}) VALUES ({marks})'),
+                        [{f"c{i}": value for i, value in enumerate(row)} for row in rows],
+                    )
+                for sequence, (last_value, is_called) in self.sequences.items():
+                    connection.execute(
+                        sa.select(sa.func.setval(f'"{schema}"."{sequence}"', last_value, is_called))
+                    )
+        except (LookupError, sa.exc.DBAPIError):
+            self.drop()
+
+    def drop(self) -> None:
+        """Drop the schema (the next test gets a new one)."""
+        schema, self.schema = self.schema, None
+        if schema is None:
+            return
+        with self.admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@pytest.fixture(scope="session")
+def reused_catalog_schema() -> Iterator[ReusedCatalogSchema]:
+    """Return this test process's reused PostgreSQL catalog schema (see ReusedCatalogSchema)."""
+    problem = _postgres_problem()
+    if problem:
+        unavailable(problem)
+    reused = ReusedCatalogSchema()
+    yield reused
+    reused.drop()
+    reused.admin.dispose()
+
+
+@pytest.fixture
+def postgres_catalog_url(reused_catalog_schema: ReusedCatalogSchema) -> Iterator[str]:
+    """Return a URL to an empty catalog schema on PostgreSQL (at the head revision, no rows)."""
+    yield reused_catalog_schema.url()
+    lamin_core.testing.reset()  # close the test's catalog before its rows go
+    reused_catalog_schema.restore()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     """Run a test once per database backend."""
@@ -130,7 +304,17 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def db_url(backend: str, request: pytest.FixtureRequest) -> str | None:
-    """Return the database URL for the backend: None (SQLite under storage) or PostgreSQL."""
+    """Return the database URL for the backend: None (SQLite under storage) or an empty catalog
+    on PostgreSQL. Tests that need a database without a catalog use `postgres_url`."""
+    if backend == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_catalog_url"))
+
+
+@pytest.fixture
+def empty_db_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """Return a database URL without a catalog, for tests that build one revision by revision:
+    None (a new SQLite file under storage) or a new, empty PostgreSQL schema."""
     if backend == "sqlite":
         return None
     return str(request.getfixturevalue("postgres_url"))

@@ -50,9 +50,11 @@ def make_first_revision_catalog(url: str) -> None:
     engine.dispose()
 
 
-def test_catalog_from_first_revision_upgrades_and_keeps_data(tmp_path: Path, db_url: str | None):
+def test_catalog_from_first_revision_upgrades_and_keeps_data(
+    tmp_path: Path, empty_db_url: str | None
+):
     assert head_revision() != FIRST_REVISION, "there is more than one revision to migrate through"
-    url = catalog_url(tmp_path, db_url)
+    url = catalog_url(tmp_path, empty_db_url)
     make_first_revision_catalog(url)
     storage = tmp_path / "catalog"
     with pytest.raises(ln.InstanceError, match="lamin-core migrate"):
@@ -66,9 +68,9 @@ def test_catalog_from_first_revision_upgrades_and_keeps_data(tmp_path: Path, db_
     assert ln.Artifact.filter(key="old/data.csv").one().branch_id == 1
 
 
-def test_upgrade_keeps_one_latest_artifact_per_key(tmp_path: Path, db_url: str | None):
+def test_upgrade_keeps_one_latest_artifact_per_key(tmp_path: Path, empty_db_url: str | None):
     # a catalog where a race left two version families with the same key, both latest
-    url = catalog_url(tmp_path, db_url)
+    url = catalog_url(tmp_path, empty_db_url)
     make_first_revision_catalog(url)
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -88,8 +90,8 @@ def test_upgrade_keeps_one_latest_artifact_per_key(tmp_path: Path, db_url: str |
     assert sorted(rows) == [("oldoldoldoldold00000", False), ("racerracerracer00000", True)]
 
 
-def test_migrations_produce_exactly_the_models_schema(tmp_path: Path, db_url: str | None):
-    url = catalog_url(tmp_path, db_url)
+def test_migrations_produce_exactly_the_models_schema(tmp_path: Path, empty_db_url: str | None):
+    url = catalog_url(tmp_path, empty_db_url)
     engine = create_engine(url)
     upgrade(engine)
     with engine.connect() as connection:
@@ -101,12 +103,12 @@ def test_migrations_produce_exactly_the_models_schema(tmp_path: Path, db_url: st
     assert differences == []
 
 
-def test_each_revision_downgrades_and_upgrades_again(tmp_path: Path, db_url: str | None):
+def test_each_revision_downgrades_and_upgrades_again(tmp_path: Path, empty_db_url: str | None):
     from alembic import command
 
     from lamin_core.migrations import alembic_config
 
-    url = catalog_url(tmp_path, db_url)
+    url = catalog_url(tmp_path, empty_db_url)
     make_first_revision_catalog(url)
     engine = create_engine(url)
     upgrade(engine)
@@ -179,3 +181,46 @@ def test_the_revisions_read_from_file_names_are_alembics():
 
     assert head_revision() == script.get_current_head()
     assert known_revisions() == {revision.revision for revision in script.walk_revisions()}
+
+
+def _sqlite_schema_rows(url: str) -> list[tuple[str, str, str]]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT type, name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name"
+        ).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+def test_new_sqlite_catalog_copies_exactly_the_created_schema(tmp_path: Path):
+    from lamin_core.migrations import _create_schema
+
+    created = f"sqlite:///{tmp_path / 'created.db'}"
+    engine = create_engine(created)
+    with engine.begin() as connection:
+        _create_schema(connection)  # statement by statement, as an upgrade from nothing would
+    engine.dispose()
+
+    first = ln.init(storage=tmp_path / "first")  # copied from the process's in-memory schema
+    second = ln.init(storage=tmp_path / "second")  # copied again: the two catalogs stay apart
+    ln.ULabel(name="only in second").save()
+    first.close()
+    second.close()
+
+    expected = _sqlite_schema_rows(created)
+    assert len(expected) > 100  # tables, indexes, triggers and the FTS5 tables
+    for root in ("first", "second"):
+        url = f"sqlite:///{tmp_path / root / '.lamindb' / 'lamin.db'}"
+        assert _sqlite_schema_rows(url) == expected
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
+                (head_revision(),)
+            ]
+        engine.dispose()
+    assert ln.connect(storage=tmp_path / "first").name == "first"
+    assert ln.ULabel.filter().count() == 0
+    ln.connect(storage=tmp_path / "second")
+    assert [label.name for label in ln.ULabel.search("second")] == ["only in second"]

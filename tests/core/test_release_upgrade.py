@@ -121,14 +121,14 @@ def _from_sqlite(column: sa.Column, value: Any) -> Any:
 
 
 def test_release_catalog_upgrades_with_every_row_and_file_intact(
-    release_catalog: tuple[Path, dict[str, Any]], db_url: str | None
+    release_catalog: tuple[Path, dict[str, Any]], empty_db_url: str | None
 ):
     root, before = release_catalog
     assert len(before) > 40 and len(before["artifact"][1]) == 7  # the whole release, read
-    if db_url is None:
+    if empty_db_url is None:
         url = f"sqlite:///{root / '.lamindb' / 'lamin.db'}"
     else:
-        url = db_url
+        url = empty_db_url
         _copy_into_postgres(root, url)
     instance = ln.connect(url, storage=root)
     assert current_revision(instance.engine) == head_revision()

@@ -101,8 +101,10 @@ def test_search_on_postgresql_without_pg_trgm_falls_back(
     assert ln.ULabel.search("lymphocite").first().name == "lymphocyte"
 
 
-def test_migration_0002_indexes_rows_of_an_existing_catalog(tmp_path: Path, db_url: str | None):
-    url = db_url or f"sqlite:///{tmp_path / 'catalog' / '.lamindb' / 'lamin.db'}"
+def test_migration_0002_indexes_rows_of_an_existing_catalog(
+    tmp_path: Path, empty_db_url: str | None
+):
+    url = empty_db_url or f"sqlite:///{tmp_path / 'catalog' / '.lamindb' / 'lamin.db'}"
     engine = create_engine(url)
     upgrade(engine, "0001")
     with engine.begin() as connection:

@@ -65,11 +65,11 @@ def test_new_postgresql_catalog_secures_every_table_with_a_space(tmp_path: Path,
     assert ln.Space(name="second").save().id == 2  # "all" took id 1 and the sequence moved on
 
 
-def test_upgrade_puts_existing_records_into_all(tmp_path: Path, db_url: str | None):
+def test_upgrade_puts_existing_records_into_all(tmp_path: Path, empty_db_url: str | None):
     from lamin_core.instance import create_engine
     from lamin_core.migrations import upgrade
 
-    url = db_url or f"sqlite:///{tmp_path / 'catalog' / '.lamindb' / 'lamin.db'}"
+    url = empty_db_url or f"sqlite:///{tmp_path / 'catalog' / '.lamindb' / 'lamin.db'}"
     engine = create_engine(url)
     upgrade(engine, "0005")
     with engine.begin() as connection:

@@ -270,8 +270,8 @@ def test_crash_leftover_at_the_next_uid_is_replaced_without_a_gap(instance: ln.I
     assert fsck(instance, verify=True).is_clean
 
 
-def test_upgraded_catalog_never_reuses_uids(tmp_path: Path, db_url: str | None):
-    url = db_url or f"sqlite:///{tmp_path / 'catalog' / '.lamindb' / 'lamin.db'}"
+def test_upgraded_catalog_never_reuses_uids(tmp_path: Path, empty_db_url: str | None):
+    url = empty_db_url or f"sqlite:///{tmp_path / 'catalog' / '.lamindb' / 'lamin.db'}"
     engine = create_engine(url)
     upgrade(engine, "0005")  # a catalog made before deleted uids were remembered
     engine.dispose()
