@@ -186,7 +186,7 @@ class PublicRows:
 
     def records(self) -> list[BioRecord]:
         """Return the rows as new unsaved records (linked to their Source and Organism)."""
-        related = {"source": self.source}
+        related: dict[str, Any] = {"source": self.source}
         if self.organism is not None:
             related["organism"] = self.organism
         records = new_records(self.registry, self.rows, **related)

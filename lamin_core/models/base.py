@@ -779,7 +779,7 @@ class RecordList(list[R]):
         try:
             with instance.writing() as session:
                 rest: list[Record] = []
-                for registry, group in new_by_registry(self).items():
+                for group in new_by_registry(self).values():
                     rest += insert_new(session, instance, group)
                 rest += [record for record in self if sa.inspect(record).has_identity]
                 for record in rest:

@@ -51,9 +51,9 @@ _FILLED_WHEN_NONE = frozenset({"created_by_id", "run_id"})
 
 # records inserted by `insert_new`, by the transaction they were inserted in, with their values
 # before the save: a rollback of that transaction (or of one enclosing it) makes them unsaved
-_inserted: weakref.WeakKeyDictionary[
-    SessionTransaction, list[tuple[Any, dict[str, Any]]]
-] = weakref.WeakKeyDictionary()
+_inserted: weakref.WeakKeyDictionary[SessionTransaction, list[tuple[Any, dict[str, Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def new_records(
@@ -139,7 +139,8 @@ def insert_new(session: Session, instance: Instance, records: Sequence[Record]) 
     mapper = sa.inspect(registry)
     run = above.current_run(instance)
     if run is not None and (
-        getattr(run, "tracked_space", None) is not None or getattr(run, "tracked_projects", ())
+        getattr(run, "tracked_space", None) is not None
+        or bool(getattr(run, "tracked_projects", ()))
     ):
         return list(records)  # a space or projects from ln.track(): per record, as before
     relations = [rel for rel in mapper.relationships if not rel.viewonly]
@@ -166,7 +167,9 @@ def insert_new(session: Session, instance: Instance, records: Sequence[Record]) 
             target = values.get(rel.key)
             if target is not None:
                 for local, remote in rel.local_remote_pairs:
-                    values[mapper.get_property_by_column(local).key] = getattr(target, remote.key)
+                    values[mapper.get_property_by_column(local).key] = getattr(
+                        target, str(remote.key)
+                    )
         row = {}
         for name, column in zip(names, columns):
             value = values.get(name, _UNSET)
@@ -176,16 +179,17 @@ def insert_new(session: Session, instance: Instance, records: Sequence[Record]) 
         if row.get("uid") is None:
             row["uid"] = registry._new_uid()
         rows.append(row)
-    ids = above.insert_rows(session, registry.__table__, rows)
+    # registered first: a failure from here on (half the batches written) unsaves them too
     transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is not None:
+        _inserted.setdefault(transaction, []).extend(zip(bulk, before))
+    ids = above.insert_rows(session, registry.__table__, rows)
     for record, row, record_id in zip(bulk, rows, ids):
         values = instance_dict(record)
         values.update({name: row[column.key] for name, column in zip(names, columns)})
         values["id"] = record_id
         sa.orm.make_transient_to_detached(record)
     session.add_all(bulk)
-    if transaction is not None:
-        _inserted.setdefault(transaction, []).extend(zip(bulk, before))
     return rest
 
 
@@ -198,7 +202,7 @@ def _save_related(
         values = instance_dict(record)
         for rel in scalars:
             target = values.get(rel.key)
-            if target is not None and target.id is None:
+            if target is not None and not instance_state(target).has_identity:
                 unsaved[id(target)] = target
     if unsaved:
         for target in unsaved.values():
@@ -235,7 +239,7 @@ def _defaults(registry: type[Record], instance: Instance, run: Any) -> dict[str,
 def _unsave_on_rollback(session: Session, previous: SessionTransaction) -> None:
     """Make records inserted in a rolled-back transaction unsaved again, as they were."""
     for transaction in list(_inserted):
-        chain = transaction
+        chain: SessionTransaction | None = transaction
         while chain is not None and chain is not previous:
             chain = chain.parent
         if chain is None:

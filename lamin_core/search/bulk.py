@@ -49,7 +49,9 @@ def insert_rows(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -
         return []
     connection = session.connection()
     statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    deferred = _insert_triggers(connection, table.name) if len(rows) >= MIN_DEFERRED_INDEX_ROWS else {}
+    deferred = (
+        _insert_triggers(connection, table.name) if len(rows) >= MIN_DEFERRED_INDEX_ROWS else {}
+    )
     if not deferred:
         return list(connection.execute(statement, rows).scalars())
     begin_immediate(connection)  # the DDL below must belong to the writing transaction
@@ -74,7 +76,7 @@ def _insert_triggers(connection: sa.Connection, table: str) -> dict[str, str]:
         ),
         {"table": table, "fts": names[0], "terms": names[1]},
     )
-    return dict(found.tuples().all())
+    return {name: sql for name, sql in found}
 
 
 def _index_rows(
