@@ -143,6 +143,8 @@ def insert_new(session: Session, instance: Instance, records: Sequence[Record]) 
         or bool(getattr(run, "tracked_projects", ()))
     ):
         return list(records)  # a space or projects from ln.track(): per record, as before
+    if mapper.dispatch.before_insert or mapper.dispatch.after_insert:
+        return list(records)  # checks that run per row (a Feature's dtype): the unit of work
     relations = [rel for rel in mapper.relationships if not rel.viewonly]
     scalars = [rel for rel in relations if rel.direction is MANYTOONE]
     collections = [rel.key for rel in relations if rel.uselist]

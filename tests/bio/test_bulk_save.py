@@ -113,3 +113,11 @@ def test_bulk_save_of_labels_reuses_a_twin_in_the_list(instance):
     assert ln.ULabel.filter(name__startswith="label ").count() == MIN_BULK_RECORDS * 2
     assert saved[-1] is saved[0]
     assert ln.ULabel.search("label 17").first().name == "label 17"
+
+
+def test_bulk_save_keeps_the_per_row_checks_of_a_registry(instance: ln.Instance):
+    features = [ln.Feature(name=f"feature {i}", dtype="str") for i in range(150)]
+    features.append(ln.Feature(name="no dtype"))
+    with pytest.raises(ln.ValidationError, match="no dtype"):
+        ln.save(features)  # a Feature's insert check runs for each of the 151 rows
+    assert ln.Feature.filter().count() == 0
