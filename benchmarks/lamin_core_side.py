@@ -103,6 +103,23 @@ def bulk_save(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     return workloads.bulk_insert(ln, size)
 
 
+def bulk_genes(instance_dir: Path, size: int, seed: int) -> harness.Workload:
+    """Save `size` public human genes, new to the catalog, with from_values + ln.save."""
+    ids = [ensembl_id for ensembl_id, _ in data.human_genes()[:size]]
+
+    def fresh_catalog(index: int) -> Any:
+        ln = open_instance(instance_dir / f"repeat_{index}")
+        import lamin_core.bio as bt
+
+        return ln, bt
+
+    return workloads.bulk_genes(
+        fresh_catalog,
+        ids,
+        call="ln.save(bt.Gene.from_values(ids, field='ensembl_gene_id', organism='human'))",
+    )
+
+
 def search(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     """Search `size` ULabels with realistic names for a fixed list of queries."""
     ln = open_instance(instance_dir)
@@ -381,6 +398,7 @@ WORKLOADS: dict[str, harness.WorkloadFactory] = {
     "dagster_import": dagster_import,
     "register_df": register_df,
     "bulk_insert": bulk_save,
+    "bulk_genes": bulk_genes,
     "search": search,
     "search_taxon": search_taxon,
     "query_df": query_df,

@@ -107,6 +107,38 @@ def bulk_insert(ln: Any, size: int) -> harness.Workload:
     )
 
 
+def bulk_genes(fresh_catalog: Callable[[int], Any], ids: list[str], call: str) -> harness.Workload:
+    """Save `ids` (Ensembl ids) as new genes: ``from_values`` then ``ln.save``, timed apart.
+
+    `fresh_catalog(index)` opens a new, empty catalog for each repeat (untimed) and returns
+    the side's (ln, bt) modules: the genes are new every time, as when a team loads its first
+    gene table.
+    """
+    modules: list[Any] = []
+
+    def prepare(index: int) -> None:
+        modules[:] = fresh_catalog(index)
+
+    def run(index: int) -> dict[str, float]:
+        ln, bt = modules
+        timings: dict[str, float] = {}
+        genes = timed(
+            timings, "from_values", bt.Gene.from_values, ids, field="ensembl_gene_id",
+            organism="human",
+        )  # fmt: skip
+        timed(timings, "save", ln.save, genes)
+        return timings
+
+    return harness.Workload(
+        run=run,
+        check=lambda: {"genes": modules[1].Gene.filter().count()},
+        prepare=prepare,
+        items=len(ids),
+        unit="gene",
+        notes={"call": call},
+    )
+
+
 def search(
     search_df: Callable[[str], Any], names: list[str], queries: tuple[str, ...], call: str
 ) -> harness.Workload:

@@ -95,6 +95,7 @@ _binding.install(
     standardize=_on_first_call("lamin_core.query.curation", "standardize"),
     from_values=_on_first_call("lamin_core.query.curation", "from_values"),
     search=_on_first_call("lamin_core.search", "search"),
+    insert_rows=_on_first_call("lamin_core.search.bulk", "insert_rows"),
     describe=_on_first_call("lamin_core.display", "describe"),
     current_run=_on_first_call("lamin_core.tracking", "current_run"),
     features=_on_first_call("lamin_core.annotations.accessors", "features"),

@@ -54,6 +54,7 @@ class Above:
     standardize: Callable[..., Any]  # query.curation.standardize
     from_values: Callable[..., Any]  # query.curation.from_values
     search: Callable[..., Any]  # search.search
+    insert_rows: Callable[..., list[int]]  # search.bulk.insert_rows
     describe: Callable[..., None]  # display.describe
     current_run: Callable[..., Any]  # tracking.current_run
     features: Callable[..., Any]  # annotations.accessors.features

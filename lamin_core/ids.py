@@ -17,6 +17,26 @@ def base62(n_chars: int) -> str:
     return "".join(chars[:n_chars])
 
 
+# bytes below 248 (= 4 * 62) map to base62 characters evenly; the others are dropped
+_TO_BASE62 = bytes(BASE62.encode() * 4 + bytes(8))
+_DROPPED = bytes(range(248, 256))
+
+
+def base62_many(n_chars: int, count: int) -> list[str]:
+    """Return `count` random base62 strings of `n_chars` characters each, as `base62` does.
+
+    One call to the random source for all of them: a bulk insert makes 60,000 uids in
+    milliseconds instead of a tenth of a second.
+    """
+    needed = n_chars * count
+    text = b""
+    while len(text) < needed:
+        raw = secrets.token_bytes(needed - len(text) + needed // 16 + 8)
+        text += raw.translate(_TO_BASE62, _DROPPED)
+    decoded = text[:needed].decode("ascii")
+    return [decoded[i : i + n_chars] for i in range(0, needed, n_chars)]
+
+
 def encode_version(number: int, n_chars: int = 4) -> str:
     """Encode a 0-based version number as a fixed-width base62 suffix: 1 -> "0001"."""
     if number < 0 or number >= 62**n_chars:

@@ -24,6 +24,7 @@ from lamin_core.bio.registry import (
 )
 from lamin_core.errors import IntegrityError
 from lamin_core.models.base import utcnow
+from lamin_core.models.insert import check_new_writes, insert_new, new_by_registry
 
 if TYPE_CHECKING:
     from lamin_core.models.base import Record
@@ -47,8 +48,8 @@ def save_records(records: Sequence[Record], bulk: Sequence[PublicRows] = ()) -> 
     from lamin_core.instance import get_instance
 
     instance = records[0]._instance() if records else get_instance()
-    for record in records:
-        record._check_write(instance)
+    if records:
+        check_new_writes(instance, records)
     if bulk:
         instance.check_write(
             f"save {bulk[0].registry.__name__} records",
@@ -57,7 +58,10 @@ def save_records(records: Sequence[Record], bulk: Sequence[PublicRows] = ()) -> 
     named = type(records[0]).__name__ if records else bulk[0].registry.__name__
     try:
         with instance.writing() as session:
-            session.add_all(records)
+            rest = [r for r in records if sa.inspect(r).has_identity]
+            for group in new_by_registry(records).values():
+                rest += insert_new(session, instance, group)
+            session.add_all(rest)
             for public in bulk:
                 session.add(public.source)
                 if public.organism is not None:

@@ -34,6 +34,7 @@ from lamin_core.bio.sources import get_source, has_source, resolve_organism
 from lamin_core.errors import ValidationError
 from lamin_core.instance import get_instance
 from lamin_core.models.base import RecordList
+from lamin_core.models.insert import new_records
 
 if TYPE_CHECKING:
     from lamin_core.bio.models import BioRecord, Organism, Source
@@ -185,14 +186,13 @@ class PublicRows:
 
     def records(self) -> list[BioRecord]:
         """Return the rows as new unsaved records (linked to their Source and Organism)."""
-        records = []
-        for index, row in enumerate(self.rows):
-            record = self.registry._create(**row, source=self.source)
-            if self.organism is not None:
-                record.organism = self.organism
-            if self.parents is not None:
-                record._public_parents = self.parents[index]
-            records.append(record)
+        related: dict[str, Any] = {"source": self.source}
+        if self.organism is not None:
+            related["organism"] = self.organism
+        records = new_records(self.registry, self.rows, **related)
+        if self.parents is not None:
+            for record, parents in zip(records, self.parents):
+                record._public_parents = parents
         return records
 
 

@@ -8,6 +8,7 @@ returns the record so calls chain, `delete()` removes it, and class methods (`fi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -32,6 +33,7 @@ from lamin_core.errors.values import check_values_on_set
 from lamin_core.ids import base62
 from lamin_core.instance.access import ALL_SPACE_ID, record_space_id
 from lamin_core.models.branches import MAIN_BRANCH, TRASH_BRANCH, Trashable
+from lamin_core.models.insert import check_new_writes, insert_new, new_by_registry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -388,8 +390,7 @@ class Record(Base, Trashable, metaclass=RecordMeta):
             return False
         if isinstance(value, Record):
             return value.id is not None
-        column = cls.__table__.columns.get(name)
-        if column is not None and isinstance(column.type, String):
+        if name in _string_columns(cls):
             return isinstance(value, str)
         return True
 
@@ -738,6 +739,12 @@ check_values_on_set(Record)  # every column of every registry: type, length, ran
 report_deleted_rows(Record)  # a record whose row another process deleted: DoesNotExist
 
 
+@functools.cache
+def _string_columns(registry: type[Record]) -> frozenset[str]:
+    """Return the names of the registry's text columns (a natural key lookup asks per value)."""
+    return frozenset(c.key for c in registry.__table__.columns if isinstance(c.type, String))
+
+
 def _active_session() -> sa.orm.Session:
     from lamin_core.instance import get_instance
 
@@ -768,13 +775,16 @@ class RecordList(list[R]):
         if not self:
             return self
         instance = self[0]._instance()
-        for record in self:
-            record._check_write(instance)
+        check_new_writes(instance, self)
         try:
             with instance.writing() as session:
-                for record in self:
+                rest: list[Record] = []
+                for group in new_by_registry(self).values():
+                    rest += insert_new(session, instance, group)
+                rest += [record for record in self if sa.inspect(record).has_identity]
+                for record in rest:
                     record._fill_defaults(instance)
-                session.add_all(self)
+                session.add_all(rest)
                 session.flush()
         except SAIntegrityError as error:
             raise IntegrityError(

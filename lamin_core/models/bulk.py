@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import sqlalchemy as sa
+from sqlalchemy.orm.attributes import instance_state
 
 from lamin_core.errors import ValidationError
 from lamin_core.models.base import Record, log_reuse
@@ -69,7 +69,7 @@ def save(records: Iterable[Record]) -> list[Record]:
     to_write: list[Record] = []
     in_catalog = _saved_twins(records)
     for record in records:
-        if sa.inspect(record).has_identity:  # saved: write its changes, and it is the one
+        if instance_state(record).has_identity:  # saved: write its changes, and it is the one
             for key in _key_values(record):
                 seen.setdefault(key, record)
             result.append(record)
@@ -100,7 +100,7 @@ def _saved_twins(records: list[Record]) -> dict[int, tuple[Any, Any]]:
     looked up a few queries per registry instead of one per record."""
     unsaved: dict[type[Record], list[Record]] = {}
     for record in records:
-        if not sa.inspect(record).has_identity:
+        if not instance_state(record).has_identity:
             unsaved.setdefault(type(record), []).append(record)
     twins: dict[int, tuple[Any, Any]] = {}
     for registry, group in unsaved.items():

@@ -204,12 +204,18 @@ def _sqlite_words(value: str, scan: str) -> str:
     return f"({source}) w, json_each('[' || replace(json_quote(w.v), ' ', '\",\"') || ']')"
 
 
-def _sqlite_terms(row: str, fields: Sequence[str], *, table: str | None = None) -> str:
+def _sqlite_terms(
+    row: str, fields: Sequence[str], *, table: str | None = None, where: str | None = None
+) -> str:
     """Return a SELECT of the terms (column ``term``) of row `row` (``new``, ``old``).
 
-    With `table`, `row` is an alias of it and the SELECT covers every row of the table.
+    With `table`, `row` is an alias of it and the SELECT covers every row of the table, or
+    those matching the SQL condition `where`.
     """
-    scan = f"{_q(table)} {row}" if table else ""
+    scan = ""
+    if table:
+        rows = _q(table) if where is None else f"(SELECT * FROM {_q(table)} WHERE {where})"
+        scan = f"{rows} {row}"
     selects = []
     for field in fields:
         value = f"{row}.{_q(field)}"
@@ -370,11 +376,21 @@ END
     ]
 
 
-def populate_ddl(table: str, fields: Sequence[str], *, dialect: str) -> list[str]:
-    """Return the statements that add the terms of the rows `table` already holds."""
+def populate_ddl(
+    table: str, fields: Sequence[str], *, dialect: str, where: str | None = None
+) -> list[str]:
+    """Return the statements that add the terms of the rows `table` already holds.
+
+    Args:
+        table: The registry's table name.
+        fields: Its typo-indexed fields.
+        dialect: ``"sqlite"`` or ``"postgresql"``.
+        where: SQLite: an SQL condition on the table's columns choosing the rows (rows just
+            inserted in bulk, see `lamin_core.search.bulk`); default every row.
+    """
     terms = _q(terms_table(table))
     if dialect == "sqlite":
-        selects = _sqlite_terms("t", fields, table=table)
+        selects = _sqlite_terms("t", fields, table=table, where=where)
         return [
             f"INSERT OR IGNORE INTO {terms} (prefix, n, term) "
             f"SELECT substr(term, 1, {PREFIX_LENGTH}), length(term), term FROM ({selects})"
