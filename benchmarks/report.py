@@ -151,6 +151,12 @@ def to_markdown(
             if meta.get("rerendered")
             else []
         ),
+        *(
+            f"- {', '.join(part['workloads'])}: from the run of {part['date']} (took "
+            f"{part['duration_s'] / 60:.1f} min, code {part.get('revision', 'unknown')}, "
+            f"command `{part['command']}`), which replaced this run's rows of them"
+            for part in meta.get("merged", [])
+        ),
         "",
         "Times are medians of the timed repeats after one warm-up (n = repeats, ± = half the "
         "range relative to the median, MB = peak RSS during the timed repeats). Ratio = "
@@ -359,6 +365,42 @@ def rerender(out: Path) -> None:
     write(out, meta, results, compare(cases, results), scaling=meta["mode"] == "full")
 
 
+def _row_key(row: dict[str, Any]) -> tuple[str, int, str]:
+    return (row["workload"], row["size"], row.get("db", "sqlite"))
+
+
+def merge(out: Path, other: Path) -> None:
+    """Put the rows of the run in `other`/latest.json into the report in `out`, replacing the
+    rows of the same workload, size and database, and write the report again.
+
+    For a workload re-run on its own (`--workloads`) after a full run: the report says which rows
+    came from which run (date, code, command).
+    """
+    payload = json.loads((out / "latest.json").read_text())
+    extra = json.loads((other / "latest.json").read_text())
+    replaced = {_row_key(row) for row in extra["comparison"]}
+    rows = [row for row in payload["comparison"] if _row_key(row) not in replaced]
+    rows += extra["comparison"]
+    results = [r for r in payload["results"] if _row_key(r) not in replaced]
+    results += extra["results"]
+    meta = payload["meta"]
+    part = {k: extra["meta"].get(k) for k in ("date", "duration_s", "revision", "command")}
+    part["workloads"] = sorted({row["workload"] for row in extra["comparison"]})
+    meta.setdefault("merged", []).append(part)
+    order = {key: index for index, key in enumerate(_row_key(c) for c in _plan_order(meta))}
+    rows.sort(key=lambda row: order.get(_row_key(row), len(order)))
+    cases = [
+        plans.Case(row["workload"], row["size"], repeat=0, params=row["params"]) for row in rows
+    ]
+    write(out, meta, results, compare(cases, results), scaling=meta["mode"] == "full")
+
+
+def _plan_order(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cases of the run's plan, in order, as rows (workload, size, db)."""
+    cases = plans.FULL if meta["mode"] == "full" else [*plans.QUICK, *plans.POSTGRES_QUICK]
+    return [{"workload": c.workload, "size": c.size, "db": c.db} for c in cases]
+
+
 def write(
     out: Path,
     meta: dict[str, Any],
@@ -391,4 +433,11 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=rerender.__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="a folder holding latest.json")
-    rerender(parser.parse_args().out)
+    parser.add_argument(
+        "--merge", type=Path, help="a folder holding another run's latest.json: see merge()"
+    )
+    args = parser.parse_args()
+    if args.merge:
+        merge(args.out, args.merge)
+    else:
+        rerender(args.out)

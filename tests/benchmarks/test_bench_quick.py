@@ -158,3 +158,40 @@ def _check_ours(ours: dict[str, dict]) -> None:
     }
     assert ours["validate"]["check"] == ours["validate"]["notes"]["expected_non_validated"]
     assert ours["lookup"]["check"]["records"] == ours["lookup"]["size"]
+
+
+@pytest.mark.slow
+def test_a_workload_run_again_replaces_its_rows_in_the_report(quick_run, tmp_path: Path):
+    from benchmarks import report
+
+    out, _ = quick_run
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    (merged / "latest.json").write_text((out / "latest.json").read_text())
+    again = tmp_path / "again"
+    command = ["-m", "benchmarks.run", "--quick", "--workloads", "hash_file", "--repeat", "2"]
+    proc = subprocess.run(
+        [sys.executable, *command, "--out", str(again), "--workdir", str(tmp_path / "work")],
+        cwd=REPO,
+        env={**os.environ, "LAMIN_BENCH_DATA": str(data.DATA_DIR)},
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    report.merge(merged, again)
+
+    before = json.loads((out / "latest.json").read_text())
+    after = json.loads((merged / "latest.json").read_text())
+    rerun = json.loads((again / "latest.json").read_text())
+    assert [(r["workload"], r["db"]) for r in after["comparison"]] == [
+        (r["workload"], r["db"]) for r in before["comparison"]
+    ]  # same rows, in the plan's order
+    hashed = [r for r in after["results"] if r["workload"] == "hash_file"]
+    assert hashed == rerun["results"]  # both sides' figures are the second run's
+    assert all(len(r["times_s"]) == 2 for r in hashed)
+    others = [r for r in after["results"] if r["workload"] != "hash_file"]
+    assert others == [r for r in before["results"] if r["workload"] != "hash_file"]
+    markdown = (merged / "latest.md").read_text()
+    assert f"- hash_file: from the run of {rerun['meta']['date']}" in markdown
