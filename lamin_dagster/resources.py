@@ -90,8 +90,8 @@ class CatalogResource(dg.ConfigurableResource):
     # a name pydantic cannot resolve: the instance module loads with the first catalog, not when
     # the resource class is defined (pydantic evaluates the annotations it can)
     _instance: "Instance | None" = PrivateAttr(default=None)
-    # (step reference, attempt) -> Run id, so that loads and saves of a step do not query again
-    _step_runs: dict[tuple[str, int], int] = PrivateAttr(default_factory=dict)
+    # (step reference, attempt) -> its Run, so that loads and saves of a step do not query again
+    _step_runs: "dict[tuple[str, int], ln.Run]" = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Open the catalog when the run starts, and close the Runs of finished Dagster runs.
@@ -194,11 +194,11 @@ class CatalogResource(dg.ConfigurableResource):
         memo_key = (spec.reference, step.attempt)
         cached = self._step_runs.get(memo_key)
         if cached is not None:
-            run = instance.session.get(ln.Run, cached)
-            if run is not None:
-                return run
+            # the Run this process made or found: attached again as it was, without a query
+            # (`tracking(release=True)` detached it); nothing here writes its columns
+            return instance.session.merge(cached, load=False)
         run = start_step_run(instance, job_run_spec(step.run_id, step.job_name), spec)
-        self._step_runs[memo_key] = run.id
+        self._step_runs[memo_key] = run
         return run
 
     @contextlib.contextmanager
