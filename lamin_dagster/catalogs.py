@@ -95,10 +95,16 @@ def acquire(key: CatalogKey, open_catalog: Callable[[], ln.Instance]) -> ln.Inst
         return entry.instance
 
 
-def release(key: CatalogKey, instance: ln.Instance) -> None:
+def release(key: CatalogKey, instance: ln.Instance, *, keep: bool = True) -> None:
     """Give back a catalog from `acquire`: end this thread's session, keep the connections.
 
     Catalogs beyond `IDLE_CATALOGS` that nobody uses are closed, the least recently used first.
+
+    Args:
+        key: The key it was acquired under.
+        instance: The catalog `acquire` returned.
+        keep: Keep it open for the next `acquire` when nobody else uses it; False closes it
+            then (other users keep it open until they release it).
     """
     instance.session.close()  # rolls back what was left open; the pool keeps the connection
     with _lock:
@@ -107,6 +113,10 @@ def release(key: CatalogKey, instance: ln.Instance) -> None:
             instance.close()  # no longer shared (replaced on disk): nobody else holds it
             return
         entry.users -= 1
+        if entry.users == 0 and not keep:
+            del _open[key]
+            instance.close()
+            return
         idle = [k for k, e in _open.items() if e.users == 0]
         for stale in idle[: max(0, len(idle) - IDLE_CATALOGS)]:
             _open.pop(stale).instance.close()

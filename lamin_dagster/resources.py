@@ -108,8 +108,10 @@ class CatalogResource(dg.ConfigurableResource):
             close_finished_runs(instance, context.instance, current_run_id=current)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        """Release the catalog when the run's resources are released (see `close`)."""
-        self.close()
+        """Release the catalog when the run's resources are released: its connections stay open
+        for the next run of this process with the same configuration (`lamin_dagster.catalogs`).
+        """
+        self._release(keep=True)
 
     def get_instance(self) -> "ln.Instance":
         """Return the open catalog, connecting on first use.
@@ -167,14 +169,14 @@ class CatalogResource(dg.ConfigurableResource):
         return self.get_instance()
 
     def close(self) -> None:
-        """Release the catalog if it is open; the next use opens it again.
+        """Close the catalog if it is open (unless another run of this process uses it too);
+        the next use opens it again."""
+        self._release(keep=False)
 
-        Its connections stay open for the next run in this process with the same configuration
-        (`lamin_dagster.catalogs`; at most a few catalogs nobody uses are kept open).
-        """
+    def _release(self, *, keep: bool) -> None:
         if self._instance is not None and self._catalog_key is not None:
             on_runs_finished(self._instance, None)
-            release(self._catalog_key, self._instance)
+            release(self._catalog_key, self._instance, keep=keep)
             self._instance = None
         self._step_runs.clear()
 

@@ -82,11 +82,12 @@ def test_only_a_few_unused_catalogs_stay_open(tmp_path: Path, extra: int) -> Non
     ]
     instances = [resource.get_instance() for resource in resources]
     for resource in resources:
-        resource.close()
+        resource.teardown_after_execution(dg.build_init_resource_context())
 
     # the least recently used ones are closed; the last IDLE_CATALOGS stay open for reuse
     assert [_is_closed(i) for i in instances] == [True] * extra + [False] * IDLE_CATALOGS
     again = LaminResource(storage=str(tmp_path / f"catalog-{IDLE_CATALOGS + extra - 1}"))
     assert again.get_instance() is instances[-1]
-    again.close()
+    again.close()  # closes it: nobody else uses it
+    assert _is_closed(instances[-1]) and not _is_closed(instances[-2])
     close_idle()
