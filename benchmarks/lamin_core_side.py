@@ -370,6 +370,26 @@ def io_manager(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     return dagster_io.io_workload(manager, "LaminIOManager", size)
 
 
+def dagster_pipeline(
+    instance_dir: Path, size: int, seed: int, rows: str = "1000", executor: str = "in_process"
+) -> harness.Workload:
+    """Run a chain of `size` DataFrame assets with LaminIOManager (see dagster_pipeline)."""
+    import dagster_pipeline
+
+    open_instance(instance_dir).get_instance().close()  # the IO manager opens it on its own
+    folder = instance_dir / "storage"
+    return dagster_pipeline.pipeline_workload(
+        "lamin", folder, instance_dir, size, rows=int(rows), executor=executor
+    )
+
+
+def dagster_pipeline_multiprocess(
+    instance_dir: Path, size: int, seed: int, rows: str = "1000"
+) -> harness.Workload:
+    """`dagster_pipeline` on the multiprocess executor: one new process per step."""
+    return dagster_pipeline(instance_dir, size, seed, rows=rows, executor="multiprocess")
+
+
 def cold_start(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     """Open a catalog and count its artifacts, and `lamin-core info`, each as a new process."""
     import sys
@@ -407,6 +427,8 @@ WORKLOADS: dict[str, harness.WorkloadFactory] = {
     "curation": curation,
     "hash_file": hash_file,
     "io_manager": io_manager,
+    "dagster_pipeline": dagster_pipeline,
+    "dagster_pipeline_multiprocess": dagster_pipeline_multiprocess,
 }
 
 

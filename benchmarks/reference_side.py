@@ -4,6 +4,8 @@
   1.3x of md5sum). The hex digest is re-encoded as url-safe base64 so the check compares equal.
 - `io_manager`: Dagster's `UPathIOManager` storing DataFrames as parquet (its documented
   pattern, from `io_manager_bench.py`), timed exactly like LaminIOManager (see `dagster_io`).
+- `dagster_pipeline`, `dagster_pipeline_multiprocess`: the same chain of assets as the lamin_core
+  side, with Dagster's `FilesystemIOManager` (see `dagster_pipeline`).
 
 Run it with the project's venv:
 
@@ -54,6 +56,25 @@ def io_manager(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     return dagster_io.io_workload(manager, "UPathIOManager (parquet)", size)
 
 
+def dagster_pipeline(
+    instance_dir: Path, size: int, seed: int, rows: str = "1000", executor: str = "in_process"
+) -> harness.Workload:
+    """Run a chain of `size` DataFrame assets with Dagster's FilesystemIOManager."""
+    import dagster_pipeline
+
+    folder = instance_dir / "filesystem"
+    return dagster_pipeline.pipeline_workload(
+        "filesystem", folder, instance_dir, size, rows=int(rows), executor=executor
+    )
+
+
+def dagster_pipeline_multiprocess(
+    instance_dir: Path, size: int, seed: int, rows: str = "1000"
+) -> harness.Workload:
+    """`dagster_pipeline` on the multiprocess executor: one new process per step."""
+    return dagster_pipeline(instance_dir, size, seed, rows=rows, executor="multiprocess")
+
+
 def dagster_import(instance_dir: Path, size: int, seed: int) -> harness.Workload:
     """`import dagster, pandas` in a new process: the floor under `import lamin_dagster`."""
     import sys
@@ -68,6 +89,8 @@ WORKLOADS: dict[str, harness.WorkloadFactory] = {
     "dagster_import": dagster_import,
     "hash_file": hash_file,
     "io_manager": io_manager,
+    "dagster_pipeline": dagster_pipeline,
+    "dagster_pipeline_multiprocess": dagster_pipeline_multiprocess,
 }
 
 

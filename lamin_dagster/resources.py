@@ -6,7 +6,8 @@ is opened with ``ln.init(..., activate=False)`` when the run's resources are set
 catalog is created, as a Dagster user expects of a resource configured with a path (dagster-duckdb
 creates its database file); with ``create=False`` it is opened with ``ln.connect`` and a missing
 catalog fails there, with lamin_core's message in the step log. An unreachable database fails
-there too. The catalog is closed when the resources are torn down. Catalog calls made on a
+there too. The catalog is released when the resources are torn down: its connections stay open
+for the next run of this process (`lamin_dagster.catalogs`). Catalog calls made on a
 step's behalf run inside ``instance.activate()``, which sets the active catalog for this context
 only: code elsewhere in the process that uses another catalog is not affected.
 
@@ -27,6 +28,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 import lamin_core as ln
+from lamin_dagster.catalogs import CatalogKey, acquire, catalog_key, release
 from lamin_dagster.context import step_info
 from lamin_dagster.mapping import StepInfo, job_run_spec, step_run_spec
 from lamin_dagster.run_status import close_finished_runs
@@ -90,8 +92,9 @@ class CatalogResource(dg.ConfigurableResource):
     # a name pydantic cannot resolve: the instance module loads with the first catalog, not when
     # the resource class is defined (pydantic evaluates the annotations it can)
     _instance: "Instance | None" = PrivateAttr(default=None)
-    # (step reference, attempt) -> Run id, so that loads and saves of a step do not query again
-    _step_runs: dict[tuple[str, int], int] = PrivateAttr(default_factory=dict)
+    _catalog_key: CatalogKey | None = PrivateAttr(default=None)  # under which it is shared
+    # (step reference, attempt) -> its Run, so that loads and saves of a step do not query again
+    _step_runs: "dict[tuple[str, int], ln.Run]" = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Open the catalog when the run starts, and close the Runs of finished Dagster runs.
@@ -105,8 +108,10 @@ class CatalogResource(dg.ConfigurableResource):
             close_finished_runs(instance, context.instance, current_run_id=current)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        """Close the catalog's connections when the run's resources are released."""
-        self.close()
+        """Release the catalog when the run's resources are released: its connections stay open
+        for the next run of this process with the same configuration (`lamin_dagster.catalogs`).
+        """
+        self._release(keep=True)
 
     def get_instance(self) -> "ln.Instance":
         """Return the open catalog, connecting on first use.
@@ -121,25 +126,25 @@ class CatalogResource(dg.ConfigurableResource):
                 database is unreachable.
         """
         if self._instance is None:
-            if self.create:
-                self._instance = ln.init(
-                    storage=self.storage, db=self.db, user=self.user, activate=False
-                )
-            else:
-                try:
-                    self._instance = ln.connect(
-                        self.db, storage=self.storage, user=self.user, activate=False
-                    )
-                except ln.InstanceError as error:
-                    if "No catalog" not in str(error) and "holds no catalog" not in str(error):
-                        raise
-                    raise ln.InstanceError(
-                        f"{error} Or let {type(self).__name__} create it on first use: "
-                        "create=True (the default)."
-                    ) from error
+            key = catalog_key(self.storage, self.db, self.user, self.create)
+            self._instance = acquire(key, self._open_catalog)
+            self._catalog_key = key
             if self.openlineage_url or self.openlineage_file:
                 on_runs_finished(self._instance, self._emit_openlineage)
         return self._instance
+
+    def _open_catalog(self) -> "ln.Instance":
+        if self.create:
+            return ln.init(storage=self.storage, db=self.db, user=self.user, activate=False)
+        try:
+            return ln.connect(self.db, storage=self.storage, user=self.user, activate=False)
+        except ln.InstanceError as error:
+            if "No catalog" not in str(error) and "holds no catalog" not in str(error):
+                raise
+            raise ln.InstanceError(
+                f"{error} Or let {type(self).__name__} create it on first use: "
+                "create=True (the default)."
+            ) from error
 
     def _emit_openlineage(self, instance: "ln.Instance", runs: "list[ln.Run]") -> None:
         """Send the OpenLineage events of Runs that just finished; a failure is only logged."""
@@ -164,10 +169,14 @@ class CatalogResource(dg.ConfigurableResource):
         return self.get_instance()
 
     def close(self) -> None:
-        """Close the catalog if it is open; the next use opens it again."""
-        if self._instance is not None:
+        """Close the catalog if it is open (unless another run of this process uses it too);
+        the next use opens it again."""
+        self._release(keep=False)
+
+    def _release(self, *, keep: bool) -> None:
+        if self._instance is not None and self._catalog_key is not None:
             on_runs_finished(self._instance, None)
-            self._instance.close()
+            release(self._catalog_key, self._instance, keep=keep)
             self._instance = None
         self._step_runs.clear()
 
@@ -194,11 +203,11 @@ class CatalogResource(dg.ConfigurableResource):
         memo_key = (spec.reference, step.attempt)
         cached = self._step_runs.get(memo_key)
         if cached is not None:
-            run = instance.session.get(ln.Run, cached)
-            if run is not None:
-                return run
+            # the Run this process made or found: attached again as it was, without a query
+            # (`tracking(release=True)` detached it); nothing here writes its columns
+            return instance.session.merge(cached, load=False)
         run = start_step_run(instance, job_run_spec(step.run_id, step.job_name), spec)
-        self._step_runs[memo_key] = run.id
+        self._step_runs[memo_key] = run
         return run
 
     @contextlib.contextmanager

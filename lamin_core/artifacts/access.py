@@ -27,21 +27,27 @@ def artifact_location(artifact: Artifact) -> tuple[Any, str]:
             edited behind the catalog's back); nothing is read or deleted there.
     """
     instance = artifact._instance()
-    storage = artifact.storage
-    if storage.id == instance.storage_id:
+    root_url = _storage_root(artifact)
+    if artifact.storage_id == instance.storage_id:
         fs, root = instance.fs, instance.storage_path
     else:
-        fs, root = filesystem(storage.root, **instance.storage_options)
+        fs, root = filesystem(root_url, **instance.storage_options)
     if artifact.key_is_virtual:
-        return fs, managed_path(
-            root, artifact.uid, artifact.suffix, is_local=is_local(storage.root)
-        )
+        return fs, managed_path(root, artifact.uid, artifact.suffix, is_local=is_local(root_url))
     if artifact.key is None:
         raise StorageError(
             f"The artifact {artifact.uid!r} is registered in place but has no key, so its "
             "location is unknown. The row was changed outside the catalog; restore its key."
         )
-    return fs, join_within(root, artifact.key, is_local=is_local(storage.root))
+    return fs, join_within(root, artifact.key, is_local=is_local(root_url))
+
+
+def _storage_root(artifact: Artifact) -> str:
+    """Return the root of the artifact's storage; the catalog's own without a query."""
+    instance = artifact._instance()
+    if artifact.storage_id is not None and artifact.storage_id == instance.storage_id:
+        return instance.storage_root
+    return artifact.storage.root
 
 
 def managed_path(root: str, uid: str, suffix: str, *, is_local: bool) -> str:
@@ -59,7 +65,7 @@ def artifact_path(artifact: Artifact) -> UPath:
     from upath import UPath
 
     _, path = artifact_location(artifact)
-    root = artifact.storage.root
+    root = _storage_root(artifact)
     if is_local(root):
         return UPath(path)
     protocol = root.split("://", 1)[0]

@@ -46,11 +46,16 @@ def register_loader(*suffixes: str) -> Callable[[Loader], Loader]:
 
 @register_loader(".parquet")
 def _load_parquet(path: Path) -> Any:
-    import pandas as pd
     import pyarrow.parquet as pq
 
-    df = pd.read_parquet(path)
-    extra = (pq.read_schema(path).metadata or {}).get(LABELS_KEY)
+    # what pd.read_parquet does (pyarrow >= 19 maps no types by default), reading the file
+    # once: the footer with our labels comes with the table
+    table = pq.read_table(path, use_pandas_metadata=True)
+    df = table.to_pandas()
+    metadata = table.schema.metadata or {}
+    if b"PANDAS_ATTRS" in metadata:  # as pandas restores them
+        df.attrs = json.loads(metadata[b"PANDAS_ATTRS"])
+    extra = metadata.get(LABELS_KEY)
     return restore_labels(df, json.loads(extra)) if extra else df
 
 
@@ -302,6 +307,8 @@ def _labels_to_restore(df: Any) -> dict[str, Any] | None:
     import pandas as pd
     import pyarrow as pa
 
+    if _has_plain_labels(df):  # most frames: no round trip needed to know
+        return None
     try:
         probe = pa.Table.from_pandas(df.iloc[:0], preserve_index=None).to_pandas()
     except (ValueError, TypeError, KeyError, pa.ArrowException):
@@ -344,6 +351,22 @@ def _labels_to_restore(df: Any) -> dict[str, Any] | None:
     if freq is not None:
         extra["index_freq"] = freq
     return extra or None
+
+
+def _has_plain_labels(df: Any) -> bool:
+    """Return whether parquet's pandas metadata restores the labels as they are: text column
+    labels without a name over an unnamed default index (checked without a round trip)."""
+    import pandas as pd
+
+    columns, index = df.columns, df.index
+    return (
+        type(columns) is pd.Index
+        and columns.dtype == object
+        and columns.name is None
+        and all(type(label) is str for label in columns)
+        and type(index) is pd.RangeIndex
+        and index.name is None
+    )
 
 
 _UNSTORABLE = object()
