@@ -194,13 +194,18 @@ def _sqlite_schema_rows(url: str) -> list[tuple[str, str, str]]:
 
 
 def test_new_sqlite_catalog_copies_exactly_the_created_schema(tmp_path: Path):
-    from lamin_core.migrations import _create_schema
+    import subprocess
+    import sys
 
     created = f"sqlite:///{tmp_path / 'created.db'}"
-    engine = create_engine(created)
-    with engine.begin() as connection:
-        _create_schema(connection)  # statement by statement, as an upgrade from nothing would
-    engine.dispose()
+    # statement by statement, in a new process (this one's models may carry other tests' state)
+    code = (
+        "import sys; from lamin_core.instance import create_engine; "
+        "from lamin_core.migrations import _create_schema; "
+        "engine = create_engine(sys.argv[1]); "
+        "connection = engine.connect(); _create_schema(connection); connection.commit()"
+    )
+    subprocess.run([sys.executable, "-c", code, created], check=True, timeout=120)
 
     first = ln.init(storage=tmp_path / "first")  # copied from the process's in-memory schema
     second = ln.init(storage=tmp_path / "second")  # copied again: the two catalogs stay apart
