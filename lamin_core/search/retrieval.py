@@ -20,6 +20,7 @@ User text only ever reaches SQL as bound parameters; in FTS5 queries it is a quo
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import weakref
 from collections.abc import Iterator, Sequence
@@ -73,10 +74,11 @@ MAX_QUERY_TERMS = 8
 TERMS_PER_QUERY_TERM = 8
 ROWS_PER_QUERY_TERM = 200
 EQUAL_VALUES = 200
-# terms read per side of a query term by the first, exact lookup (see `similar_terms`)
+# terms read per side of a query term by the first and the second lookup (see `similar_terms`)
+FIRST_READ = 250
 EXACT_READ = 4000
-# terms read per query term when both sides are crowded: a whole value sharing its first characters and length with
-# 200,000 others ("Lepidoptera sp. BOLD:AAA7372") is left to its words
+# terms read per query term when both sides are crowded: a whole value sharing its first
+# characters and length with 200,000 others is left to its words
 TERMS_READ = 30_000
 # containment is skipped for query terms whose neighbours are in more rows than this
 CONTAINMENT_BUDGET = 20_000
@@ -425,81 +427,95 @@ def _side_sql(table: str, k: int, term: str, side: str, dialect: str, params: di
     )
 
 
-def _read_terms(session: Any, parts: Sequence[str], params: dict[str, Any],
-                count: int) -> list[dict[int, list[str]]]:  # fmt: skip
-    """Run the capped SELECTs `parts` as one statement; return per query term {side: terms}."""
-    read: list[dict[int, list[str]]] = [{} for _ in range(count)]
-    statement = " UNION ALL ".join(f"SELECT * FROM ({part} LIMIT :cap) AS near" for part in parts)
-    for k, side, word in session.execute(sa.text(statement), params).all():
-        read[k].setdefault(side, []).append(word)
-    return read
+def _read_sides(session: Any, parts: Sequence[tuple[int, int, str, str]],
+                params: dict[str, Any]) -> dict[tuple[int, int], list[str]]:  # fmt: skip
+    """Run SELECTs of terms, each with its LIMIT parameter, as one statement.
+
+    `parts` are (query term, side, SELECT, name of its LIMIT parameter). Return the terms read
+    per (query term, side), each SELECT's as one JSON array: a fraction of the cost of a result
+    row per term.
+    """
+    dialect = session.get_bind().dialect.name
+    value = "json_group_array(term)" if dialect == "sqlite" else "json_agg(term)::text"
+    selects = [
+        f"SELECT {k} AS k, {side} AS side, {value} AS v FROM ({sql} LIMIT :{cap}) AS near"
+        for k, side, sql, cap in parts
+    ]
+    rows = session.execute(sa.text(" UNION ALL ".join(selects)), params).all()
+    return {(k, side): json.loads(v) if v else [] for k, side, v in rows}
 
 
 def similar_terms(session: Any, table: str, terms: Sequence[str]) -> list[list[tuple[int, str]]]:
     """Return, per query term, the vocabulary terms within `MAX_EDITS` edits: [(edits, term)].
 
     A term within reach shares a deletion of its prefix with the query term's prefix, and one
-    of its suffix with the query term's suffix (see `typos`). The first statement reads, per
-    query term, the terms of a length within reach from both sides, each up to `EXACT_READ`
-    terms: a side read in full holds every term within reach, so the answer is exact ("ensg0000
-    029v080" reads its few hundred suffix neighbours, not the 36,000 Ensembl ids sharing its
-    prefix). The edit distance is checked here; closest first, then the length nearest to the
-    query term's.
+    of its suffix with the query term's suffix (see `typos`); so the terms of a length within
+    reach read from either side, when that side is read in full, hold every term within
+    reach. Reads are bounded by key equality, in up to three statements, each for the query
+    terms the one before left open:
 
-    Only when both sides of a query term exceed the cap (a short term among hundreds of
-    thousands of terms of similar beginnings and endings) does a second statement read up to
-    `TERMS_READ` terms from the prefix side, twice: first those that can be one edit away,
-    then all. A term one edit away has a length within one of the query term's, and its prefix
-    shares a deletion with the query's prefix that costs at most two deletions in all (one on
-    each side for a substitution or a transposition; the cost of a pair is known from the
-    lengths: ``len(query prefix) + len(prefix) - 2 * len(deletion)``). So a short name among
-    hundreds of thousands of names of similar prefixes ("hyidae" in NCBITaxon) is never cut
-    off by the terms two edits away.
+    1. both sides, up to `FIRST_READ` terms each; the smaller side read in full answers;
+    2. the suffix side (or, for query terms too short for it, the prefix side) up to
+       `EXACT_READ` terms: "ensg0000029v080" reads its 1,300 suffix neighbours, never the
+       36,000 Ensembl ids sharing its prefix;
+    3. both crowded (a term among hundreds of thousands of terms of similar beginnings and
+       endings): up to `TERMS_READ` terms of the prefix side, twice: first those that can be
+       one edit away, then all. A term one edit away has a length within one of the query
+       term's, and its prefix shares a deletion with the query's prefix that costs at most two
+       deletions in all (one on each side for a substitution or a transposition; the cost of
+       a pair is known from the lengths: ``len(query prefix) + len(prefix) - 2 *
+       len(deletion)``). So a short name among hundreds of thousands of names of similar
+       prefixes ("hyidae" in NCBITaxon) is never cut off by the terms two edits away.
+
+    The edit distance is checked here; closest first, then the length nearest to the query
+    term's.
     """
     dialect = session.get_bind().dialect.name
-    parts = []
-    params: dict[str, Any] = {"cap": EXACT_READ + 1}
+    params: dict[str, Any] = {"first": FIRST_READ + 1, "exact": EXACT_READ + 1, "most": TERMS_READ}
+    sides: dict[tuple[int, int], str] = {}
     for k, term in enumerate(terms):
-        parts.append(_side_sql(table, k, term, "head", dialect, params))
+        sides[k, 0] = _side_sql(table, k, term, "head", dialect, params)
         if len(term) - MAX_EDITS >= TAIL_FROM:
-            parts.append(_side_sql(table, k, term, "tail", dialect, params))
-    first = _read_terms(session, parts, params, len(terms))
-    read: list[list[str]] = []
-    crowded = []
+            sides[k, 1] = _side_sql(table, k, term, "tail", dialect, params)
+    read: list[list[str] | None] = [None] * len(terms)
+
+    def settle(asked: Sequence[tuple[int, int]], cap: str, limit: int) -> None:
+        """Read the sides `asked`; a query term takes its smallest side read in full."""
+        found = _read_sides(session, [(k, side, sides[k, side], cap) for k, side in asked], params)
+        for k, side in asked:
+            words = found.get((k, side), [])
+            if len(words) <= limit and (read[k] is None or len(words) < len(read[k] or ())):
+                read[k] = words
+
+    settle(list(sides), "first", FIRST_READ)
+    open_ = [k for k in range(len(terms)) if read[k] is None]
+    if open_:
+        settle([(k, 1 if (k, 1) in sides else 0) for k in open_], "exact", EXACT_READ)
+        crowded = [k for k in open_ if read[k] is None]
+        if crowded:
+            parts = []
+            for k in crowded:
+                term = terms[k]
+                params[f"p{k}"] = len(term[:PREFIX_LENGTH])
+                one_edit = f" AND length(d.prefix) + :p{k} <= 2 * length(d.del) + 2"
+                tiers = [
+                    _side_sql(table, k, term, "head", dialect, params, where_extra=one_edit,
+                              edits=1, tier=1),
+                    _side_sql(table, k, term, "head", dialect, params, tier=2),
+                ]  # fmt: skip
+                parts += [(k, tier, sql, "most") for tier, sql in enumerate(tiers)]
+            more = _read_sides(session, parts, params)
+            for k in crowded:
+                read[k] = [*more.get((k, 0), []), *more.get((k, 1), [])]
+    found_terms: list[list[tuple[int, str]]] = [[] for _ in terms]
     for k, term in enumerate(terms):
-        sides = [first[k].get(0, [])]
-        if len(term) - MAX_EDITS >= TAIL_FROM:
-            sides.append(first[k].get(1, []))
-        complete = [words for words in sides if len(words) <= EXACT_READ]
-        if complete:
-            read.append(min(complete, key=len))
-        else:
-            read.append([word for words in first[k].values() for word in words])
-            crowded.append(k)
-    if crowded:
-        parts = []
-        params = {"cap": TERMS_READ}
-        for k in crowded:
-            term = terms[k]
-            params[f"p{k}"] = len(term[:PREFIX_LENGTH])
-            one_edit = f" AND length(d.prefix) + :p{k} <= 2 * length(d.del) + 2"
-            parts.append(
-                _side_sql(table, k, term, "head", dialect, params, where_extra=one_edit,
-                          edits=1, tier=1)  # fmt: skip
-            )
-            parts.append(_side_sql(table, k, term, "head", dialect, params, tier=2))
-        second = _read_terms(session, parts, params, len(terms))
-        for k in crowded:
-            read[k] = list(dict.fromkeys([*read[k], *second[k].get(0, [])]))
-    found: list[list[tuple[int, str]]] = [[] for _ in terms]
-    for k, term in enumerate(terms):
-        # one rapidfuzz call per query term: tens of thousands of terms checked in C
+        # one rapidfuzz call per query term: thousands of terms checked in C
         close = process.extract(
-            term, set(read[k]), scorer=OSA.distance, score_cutoff=MAX_EDITS, limit=None
+            term, set(read[k] or ()), scorer=OSA.distance, score_cutoff=MAX_EDITS, limit=None
         )
-        found[k] = [(int(edits), word) for word, edits, _index in close]
-        found[k].sort(key=lambda item: (item[0], abs(len(item[1]) - len(term)), item[1]))
-    return found
+        found_terms[k] = [(int(edits), word) for word, edits, _index in close]
+        found_terms[k].sort(key=lambda item: (item[0], abs(len(item[1]) - len(term)), item[1]))
+    return found_terms
 
 
 def _equal_rows(session: Any, table: sa.Table, values: Sequence[str], fields: Sequence[str],

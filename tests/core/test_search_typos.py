@@ -263,6 +263,31 @@ def test_postgres_typo_lookup_uses_the_primary_keys(instance: ln.Instance):
     assert [r.name for r in ln.ULabel.search("lymfocyte")][:1] == ["lymphocyte"]
 
 
+def test_postgres_suffix_lookup_uses_its_indexes(instance: ln.Instance):
+    if instance.engine.dialect.name != "postgresql":
+        pytest.skip("the SQLite plan is tested above")
+    ln.ULabel.from_values(["ENSG00000297080", "ENSG00000297081"], create=True).save()
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        seen.append((statement, parameters))
+
+    sa.event.listen(instance.engine, "before_cursor_execute", record)
+    try:
+        assert [r.name for r in ln.ULabel.search("ENSG0000029v080")][:1] == ["ENSG00000297080"]
+    finally:
+        sa.event.remove(instance.engine, "before_cursor_execute", record)
+    lookups = [(s, p) for s, p in seen if "ulabel_tail_deletes" in s]
+    assert lookups
+    with instance.engine.connect() as connection:
+        connection.exec_driver_sql("SET enable_seqscan = off")  # as `index_plans` does
+        for statement, parameters in lookups:
+            plan = "\n".join(
+                row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+            )
+            assert "ulabel_tail_deletes_pkey" in plan and "ulabel_terms_tail" in plan, plan
+
+
 def _misspell(word: str, rng: random.Random, edits: int) -> str:
     """Return `word` with `edits` seeded edits of the kinds in turn, anywhere in it."""
     query = word
