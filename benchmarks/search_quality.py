@@ -292,8 +292,11 @@ def index_size(workdir: Path, table: str) -> dict[str, Any]:
 
     session = ln.get_instance().session
     result: dict[str, Any] = {}
+    tables = set(sa.inspect(session.connection()).get_table_names())
     for suffix in ("terms", "deletes", "tail_deletes"):
         name = f"{table}_{suffix}"
+        if name not in tables:
+            continue  # a catalog of an earlier revision (a "before" measurement)
         result[f"{suffix}_rows"] = session.execute(
             sa.text(f'SELECT count(*) FROM "{name}"')
         ).scalar()

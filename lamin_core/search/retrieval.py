@@ -416,10 +416,12 @@ def _side_sql(table: str, k: int, term: str, side: str, dialect: str, params: di
     code = 0 if side == "head" else 1
     if dialect == "postgresql":
         # LATERAL: one index range per key, whatever the planner's statistics say (without
-        # them it hashes the whole vocabulary)
+        # them it hashes the whole vocabulary); OFFSET 0 keeps the planner from flattening it
+        # into that hash join
         return (
             f"SELECT {k} AS k, {code} AS side, w.term FROM ({keys_sql}) d CROSS JOIN LATERAL "
-            f"(SELECT w.term FROM {words} w WHERE {match} AND w.n BETWEEN :{lo} AND :{hi}) w"
+            f"(SELECT w.term FROM {words} w WHERE {match} AND w.n BETWEEN :{lo} AND :{hi} "
+            f"OFFSET 0) w"
         )
     return (
         f"SELECT {k} AS k, {code} AS side, w.term FROM ({keys_sql}) d "
@@ -632,7 +634,10 @@ def typo_candidates(
         if dialect == "sqlite" and _too_common(session, table.name, chosen):
             continue  # in so many rows that containing it tells nothing (and reading costs)
         groups.append(chosen)
-    if groups:
+    # identifiers are not in the typo index, nor searched for its terms: their trigrams
+    # ("ensg00000...", "ncbitaxon:...") are in nearly every row
+    fields = [f for f in fields if f not in IDENTIFIER_FIELDS]
+    if groups and fields:
         found += _containing_rows(session, table, groups, fields, returned, dialect)
     return found, within_reach
 

@@ -466,8 +466,10 @@ BEGIN
 END
 """
     return [
+        # INCLUDE (term): the lookup reads the index alone (SQLite's indexes of a WITHOUT ROWID
+        # table hold its primary key)
         f"CREATE INDEX IF NOT EXISTS {index} ON {terms} "
-        f"({suffix_sql('term', dialect=dialect)}, n) WHERE n >= {TAIL_FROM}",
+        f"({suffix_sql('term', dialect=dialect)}, n) INCLUDE (term) WHERE n >= {TAIL_FROM}",
         f"CREATE TABLE IF NOT EXISTS {tails} (del TEXT NOT NULL, suffix TEXT NOT NULL, {key})",
         f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
         f"$lamin${body}$lamin$",

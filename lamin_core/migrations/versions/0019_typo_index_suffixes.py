@@ -126,7 +126,7 @@ END
 """
     return [
         f"CREATE INDEX IF NOT EXISTS {_q(f'{table}_terms_tail')} ON {terms} "
-        f"({_suffix('term', 'postgresql')}, n) WHERE n >= {TAIL_FROM}",
+        f"({_suffix('term', 'postgresql')}, n) INCLUDE (term) WHERE n >= {TAIL_FROM}",
         f"CREATE TABLE IF NOT EXISTS {tails} (del TEXT NOT NULL, suffix TEXT NOT NULL, "
         f"PRIMARY KEY (del, suffix))",
         f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
