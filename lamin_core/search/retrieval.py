@@ -75,7 +75,7 @@ TERMS_PER_QUERY_TERM = 8
 ROWS_PER_QUERY_TERM = 200
 EQUAL_VALUES = 200
 # terms read per side of a query term by the first and the second lookup (see `similar_terms`)
-FIRST_READ = 250
+FIRST_READ = 100
 EXACT_READ = 4000
 # terms read per query term when both sides are crowded: a whole value sharing its first
 # characters and length with 200,000 others is left to its words
