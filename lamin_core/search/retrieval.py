@@ -20,6 +20,7 @@ User text only ever reaches SQL as bound parameters; in FTS5 queries it is a quo
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import weakref
 from collections.abc import Iterator, Sequence
@@ -37,10 +38,14 @@ from lamin_core.search.typos import (
     IDENTIFIER_FIELDS,
     MAX_EDITS,
     PREFIX_LENGTH,
+    TAIL_FROM,
     ascii_lower,
     deletes,
     deletes_table,
     query_terms,
+    suffix_sql,
+    tail_deletes,
+    tail_deletes_table,
     terms_table,
 )
 
@@ -69,8 +74,11 @@ MAX_QUERY_TERMS = 8
 TERMS_PER_QUERY_TERM = 8
 ROWS_PER_QUERY_TERM = 200
 EQUAL_VALUES = 200
-# terms read per query term: a whole value sharing its first characters and length with
-# 200,000 others ("Lepidoptera sp. BOLD:AAA7372") is left to its words
+# terms read per side of a query term by the first and the second lookup (see `similar_terms`)
+FIRST_READ = 100
+EXACT_READ = 4000
+# terms read per query term when both sides are crowded: a whole value sharing its first
+# characters and length with 200,000 others is left to its words
 TERMS_READ = 30_000
 # containment is skipped for query terms whose neighbours are in more rows than this
 CONTAINMENT_BUDGET = 20_000
@@ -367,69 +375,149 @@ def _has_typo_index(session: Any, table: str) -> bool:
     known = _typo_tables.setdefault(engine, set())
     if table not in known:
         names = set(sa.inspect(session.connection()).get_table_names())
-        if terms_table(table) not in names or deletes_table(table) not in names:
+        needed = (terms_table(table), deletes_table(table), tail_deletes_table(table))
+        if not set(needed) <= names:
             return False
         known.add(table)
     return True
 
 
+def _side_sql(table: str, k: int, term: str, side: str, dialect: str, params: dict[str, Any],
+              *, where_extra: str = "", edits: int = MAX_EDITS, tier: int = 0) -> str:  # fmt: skip
+    """Return a SELECT (columns k, side, term) of the terms of `table` reached from one side.
+
+    ``side`` is ``"head"`` (prefix deletions) or ``"tail"`` (suffix deletions, only terms of
+    `TAIL_FROM`+ characters). The keys come from a primary key, the terms from a range of the
+    terms table's primary key (head) or of its suffix index (tail), per key.
+    """
+    lo, hi = f"lo{k}_{side}{tier}", f"hi{k}_{side}{tier}"
+    params[lo], params[hi] = len(term) - edits, len(term) + edits
+    names = []
+    keys = deletes(term) if side == "head" else tail_deletes(term)
+    for m, deletion in enumerate(sorted(keys)):
+        params[f"d{k}_{side}{tier}_{m}"] = deletion
+        names.append(f":d{k}_{side}{tier}_{m}")
+    words = quote(terms_table(table))
+    if side == "head":
+        keys_sql = (
+            f"SELECT DISTINCT d.prefix AS key FROM {quote(deletes_table(table))} d "
+            f"WHERE d.del IN ({', '.join(names)}){where_extra}"
+        )
+        match = "w.prefix = d.key"
+    else:
+        keys_sql = (
+            f"SELECT DISTINCT d.suffix AS key FROM {quote(tail_deletes_table(table))} d "
+            f"WHERE d.del IN ({', '.join(names)})"
+        )
+        # "+d.key": a key without column affinity, as the indexed expression has none (SQLite
+        # compares through the index only then)
+        key = "+d.key" if dialect == "sqlite" else "d.key"
+        match = f"{suffix_sql('w.term', dialect=dialect)} = {key} AND w.n >= {TAIL_FROM}"
+    code = 0 if side == "head" else 1
+    if dialect == "postgresql":
+        # LATERAL: one index range per key, whatever the planner's statistics say (without
+        # them it hashes the whole vocabulary); OFFSET 0 keeps the planner from flattening it
+        # into that hash join
+        return (
+            f"SELECT {k} AS k, {code} AS side, w.term FROM ({keys_sql}) d CROSS JOIN LATERAL "
+            f"(SELECT w.term FROM {words} w WHERE {match} AND w.n BETWEEN :{lo} AND :{hi} "
+            f"OFFSET 0) w"
+        )
+    return (
+        f"SELECT {k} AS k, {code} AS side, w.term FROM ({keys_sql}) d "
+        f"JOIN {words} w ON {match} AND w.n BETWEEN :{lo} AND :{hi}"
+    )
+
+
+def _read_sides(session: Any, parts: Sequence[tuple[int, int, str, str]],
+                params: dict[str, Any]) -> dict[tuple[int, int], list[str]]:  # fmt: skip
+    """Run SELECTs of terms, each with its LIMIT parameter, as one statement.
+
+    `parts` are (query term, side, SELECT, name of its LIMIT parameter). Return the terms read
+    per (query term, side), each SELECT's as one JSON array: a fraction of the cost of a result
+    row per term.
+    """
+    dialect = session.get_bind().dialect.name
+    value = "json_group_array(term)" if dialect == "sqlite" else "json_agg(term)::text"
+    selects = [
+        f"SELECT {k} AS k, {side} AS side, {value} AS v FROM ({sql} LIMIT :{cap}) AS near"
+        for k, side, sql, cap in parts
+    ]
+    rows = session.execute(sa.text(" UNION ALL ".join(selects)), params).all()
+    return {(k, side): json.loads(v) if v else [] for k, side, v in rows}
+
+
 def similar_terms(session: Any, table: str, terms: Sequence[str]) -> list[list[tuple[int, str]]]:
     """Return, per query term, the vocabulary terms within `MAX_EDITS` edits: [(edits, term)].
 
-    One statement: the deletions of every query term's prefix select prefixes from the
-    ``<table>_deletes`` primary key, then the terms of those prefixes and of a length within
-    reach from the ``<table>_terms`` primary key; the edit distance is checked here. Closest
-    first, then the length nearest to the query term's.
+    A term within reach shares a deletion of its prefix with the query term's prefix, and one
+    of its suffix with the query term's suffix (see `typos`); so the terms of a length within
+    reach read from either side, when that side is read in full, hold every term within
+    reach. Reads are bounded by key equality, in up to three statements, each for the query
+    terms the one before left open:
 
-    Each query term reads at most `TERMS_READ` terms twice: first those that can be one edit
-    away, then all. A term one edit away has a length within one of the query term's, and its
-    prefix shares a deletion with the query's prefix that costs at most two deletions in all
-    (one on each side for a substitution or a transposition; the cost of a pair is known from
-    the lengths: ``len(query prefix) + len(prefix) - 2 * len(deletion)``). So a short name among
-    hundreds of thousands of names of similar prefixes ("hyidae" in NCBITaxon) is never cut off
-    by the terms two edits away.
+    1. both sides, up to `FIRST_READ` terms each; the smaller side read in full answers;
+    2. the suffix side (or, for query terms too short for it, the prefix side) up to
+       `EXACT_READ` terms: "ensg0000029v080" reads its 1,300 suffix neighbours, never the
+       36,000 Ensembl ids sharing its prefix;
+    3. both crowded (a term among hundreds of thousands of terms of similar beginnings and
+       endings): up to `TERMS_READ` terms of the prefix side, twice: first those that can be
+       one edit away, then all. A term one edit away has a length within one of the query
+       term's, and its prefix shares a deletion with the query's prefix that costs at most two
+       deletions in all (one on each side for a substitution or a transposition; the cost of
+       a pair is known from the lengths: ``len(query prefix) + len(prefix) - 2 *
+       len(deletion)``). So a short name among hundreds of thousands of names of similar
+       prefixes ("hyidae" in NCBITaxon) is never cut off by the terms two edits away.
+
+    The edit distance is checked here; closest first, then the length nearest to the query
+    term's.
     """
     dialect = session.get_bind().dialect.name
-    parts = []
-    params: dict[str, Any] = {"cap": TERMS_READ}
+    params: dict[str, Any] = {"first": FIRST_READ + 1, "exact": EXACT_READ + 1, "most": TERMS_READ}
+    sides: dict[tuple[int, int], str] = {}
     for k, term in enumerate(terms):
-        names = []
-        for m, deletion in enumerate(sorted(deletes(term))):
-            params[f"d{k}_{m}"] = deletion
-            names.append(f":d{k}_{m}")
-        params[f"p{k}"] = len(term[:PREFIX_LENGTH])
-        lookup = f"d.del IN ({', '.join(names)})"
-        one_edit = f"{lookup} AND length(d.prefix) + :p{k} <= 2 * length(d.del) + 2"
-        for tier, (where, edits) in enumerate([(one_edit, 1), (lookup, MAX_EDITS)]):
-            lo, hi = f"lo{k}_{tier}", f"hi{k}_{tier}"
-            params[lo], params[hi] = len(term) - edits, len(term) + edits
-            dels, words = quote(deletes_table(table)), quote(terms_table(table))
-            if dialect == "postgresql":
-                # LATERAL: one primary-key range per prefix, whatever the planner's statistics
-                # say (without them it hashes the whole vocabulary)
-                near = (
-                    f"SELECT {k} AS k, w.term FROM (SELECT DISTINCT d.prefix FROM {dels} d "
-                    f"WHERE {where}) d CROSS JOIN LATERAL (SELECT w.term FROM {words} w "
-                    f"WHERE w.prefix = d.prefix AND w.n BETWEEN :{lo} AND :{hi}) w"
-                )
-            else:
-                near = (
-                    f"SELECT {k} AS k, w.term FROM {dels} d JOIN {words} w "
-                    f"ON w.prefix = d.prefix AND w.n BETWEEN :{lo} AND :{hi} WHERE {where}"
-                )
-            parts.append(f"SELECT * FROM ({near} LIMIT :cap) AS near")
-    read: list[list[str]] = [[] for _ in terms]
-    for k, word in session.execute(sa.text(" UNION ".join(parts)), params).all():
-        read[k].append(word)
-    found: list[list[tuple[int, str]]] = [[] for _ in terms]
+        sides[k, 0] = _side_sql(table, k, term, "head", dialect, params)
+        if len(term) - MAX_EDITS >= TAIL_FROM:
+            sides[k, 1] = _side_sql(table, k, term, "tail", dialect, params)
+    read: list[list[str] | None] = [None] * len(terms)
+
+    def settle(asked: Sequence[tuple[int, int]], cap: str, limit: int) -> None:
+        """Read the sides `asked`; a query term takes its smallest side read in full."""
+        found = _read_sides(session, [(k, side, sides[k, side], cap) for k, side in asked], params)
+        for k, side in asked:
+            words = found.get((k, side), [])
+            if len(words) <= limit and (read[k] is None or len(words) < len(read[k] or ())):
+                read[k] = words
+
+    settle(list(sides), "first", FIRST_READ)
+    open_ = [k for k in range(len(terms)) if read[k] is None]
+    if open_:
+        settle([(k, 1 if (k, 1) in sides else 0) for k in open_], "exact", EXACT_READ)
+        crowded = [k for k in open_ if read[k] is None]
+        if crowded:
+            parts = []
+            for k in crowded:
+                term = terms[k]
+                params[f"p{k}"] = len(term[:PREFIX_LENGTH])
+                one_edit = f" AND length(d.prefix) + :p{k} <= 2 * length(d.del) + 2"
+                tiers = [
+                    _side_sql(table, k, term, "head", dialect, params, where_extra=one_edit,
+                              edits=1, tier=1),
+                    _side_sql(table, k, term, "head", dialect, params, tier=2),
+                ]  # fmt: skip
+                parts += [(k, tier, sql, "most") for tier, sql in enumerate(tiers)]
+            more = _read_sides(session, parts, params)
+            for k in crowded:
+                read[k] = [*more.get((k, 0), []), *more.get((k, 1), [])]
+    found_terms: list[list[tuple[int, str]]] = [[] for _ in terms]
     for k, term in enumerate(terms):
-        # one rapidfuzz call per query term: tens of thousands of terms checked in C
+        # one rapidfuzz call per query term: thousands of terms checked in C
         close = process.extract(
-            term, read[k], scorer=OSA.distance, score_cutoff=MAX_EDITS, limit=None
+            term, set(read[k] or ()), scorer=OSA.distance, score_cutoff=MAX_EDITS, limit=None
         )
-        found[k] = [(int(edits), word) for word, edits, _index in close]
-        found[k].sort(key=lambda item: (item[0], abs(len(item[1]) - len(term)), item[1]))
-    return found
+        found_terms[k] = [(int(edits), word) for word, edits, _index in close]
+        found_terms[k].sort(key=lambda item: (item[0], abs(len(item[1]) - len(term)), item[1]))
+    return found_terms
 
 
 def _equal_rows(session: Any, table: sa.Table, values: Sequence[str], fields: Sequence[str],
@@ -467,7 +555,10 @@ def _containing_rows(session: Any, table: sa.Table, groups: Sequence[Sequence[st
         fts = quote(fts_table_name(table.name))
         column_filter = "{" + " ".join(fields) + "} : " if set(fields) != set(indexed) else ""
         for k, group in enumerate(groups):
-            params[f"m{k}"] = column_filter + "(" + " OR ".join(fts_phrase(t) for t in group) + ")"
+            # each term by its rarest trigrams: a phrase reads the posting list of every
+            # trigram it has ("ensg00000297080": "ens", "nsg", "000" are in 36,000 rows each)
+            matches = [_substring_expression(session, table.name, t) for t in group]
+            params[f"m{k}"] = column_filter + "(" + " OR ".join(f"({m})" for m in matches) + ")"
             parts.append(
                 f"SELECT id FROM (SELECT rowid AS id FROM {fts} WHERE {fts} MATCH :m{k} "
                 f"LIMIT :per) AS hits"
@@ -496,8 +587,8 @@ def _containing_rows(session: Any, table: sa.Table, groups: Sequence[Sequence[st
 def _too_common(session: Any, table: str, terms: Sequence[str]) -> bool:
     """Whether the rows containing `terms` exceed `CONTAINMENT_BUDGET` (by their rarest trigram).
 
-    A phrase query reads the posting lists of its trigrams in full before any LIMIT applies:
-    "lepidoptera" in NCBITaxon (100,000 rows) costs a second.
+    A trigram query reads the posting lists of its trigrams in full before any LIMIT applies:
+    "lepidoptera" in NCBITaxon (100,000 rows) costs a second, even through its rarest trigrams.
     """
     frequencies = _document_frequencies(session, table, [t for w in terms for t in trigrams(w)])
     if frequencies is None:
@@ -543,7 +634,10 @@ def typo_candidates(
         if dialect == "sqlite" and _too_common(session, table.name, chosen):
             continue  # in so many rows that containing it tells nothing (and reading costs)
         groups.append(chosen)
-    if groups:
+    # identifiers are not in the typo index, nor searched for its terms: their trigrams
+    # ("ensg00000...", "ncbitaxon:...") are in nearly every row
+    fields = [f for f in fields if f not in IDENTIFIER_FIELDS]
+    if groups and fields:
         found += _containing_rows(session, table, groups, fields, returned, dialect)
     return found, within_reach
 

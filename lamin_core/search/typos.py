@@ -20,6 +20,19 @@ reach, and the terms with that prefix and a length within `MAX_EDITS` are checke
 Keying deletions by prefix keeps the table small: 1.26 million NCBITaxon names have 1.5 million
 terms but 260,000 prefixes.
 
+A prefix alone does not bound the terms to check: 36,000 human genes carry an Ensembl id
+("ENSG00000297080") as symbol, with one prefix and one length; 41,000 NCBITaxon values of 28
+characters begin with "lepido". The same argument holds for the last `SUFFIX_LENGTH`
+characters, so terms of `TAIL_FROM`+ characters are also reached from their suffix:
+
+- ``<table>_terms_tail``, an index of the terms table on (suffix, n) for those terms;
+- ``<table>_tail_deletes (del, suffix)``: the deletions of their suffixes.
+
+A term within reach of a query term shares a prefix deletion AND a suffix deletion with it;
+so the terms read from either side, when that side is read in full, contain every one of them.
+Retrieval reads both sides up to a small cap and keeps the one it read in full: a lookup
+bounded by key equality, not by the size of a crowd of terms with a common beginning.
+
 Triggers keep both tables in step with the registry, in the database, so that every way of
 writing rows (``save()``, ``ln.save``, SQLAlchemy core inserts, raw SQL) updates them: a new
 row adds its terms, a new prefix its deletions; a deleted or updated row removes the terms no
@@ -33,7 +46,8 @@ SQLite's ``lower()`` does. Terms shorter than `MIN_TERM` get no typo tolerance (
 characters match by prefix, through the B-tree of `index`).
 
 Migration ``0009`` created these objects for catalogs that existed before; it spells its DDL
-out so that it stays frozen. This module makes them for new catalogs.
+out so that it stays frozen, as migration ``0019`` does for the suffix side. This module makes
+them for new catalogs.
 """
 
 from __future__ import annotations
@@ -50,18 +64,27 @@ __all__ = [
     "MAX_WORD",
     "MIN_TERM",
     "PREFIX_LENGTH",
+    "SUFFIX_LENGTH",
+    "TAIL_FROM",
     "ascii_lower",
     "deletes",
     "deletes_table",
     "drop_typo_index_ddl",
     "query_terms",
     "split_words",
+    "suffix_sql",
+    "tail_deletes",
+    "tail_deletes_table",
     "terms_of",
     "terms_table",
     "typo_index_ddl",
 ]
 
 PREFIX_LENGTH = 6
+SUFFIX_LENGTH = PREFIX_LENGTH
+# terms of this length or more are also indexed by their suffix: shorter terms have few
+# characters after their prefix, so a prefix and a length select few of them
+TAIL_FROM = 9
 MAX_EDITS = 2
 MIN_TERM = 4
 MAX_WORD = 64
@@ -85,6 +108,18 @@ def terms_table(table: str) -> str:
 def deletes_table(table: str) -> str:
     """Return the name of the deletion-neighbourhood table of `table`."""
     return f"{table}_deletes"
+
+
+def tail_deletes_table(table: str) -> str:
+    """Return the name of the suffix-deletion table of `table`."""
+    return f"{table}_tail_deletes"
+
+
+def suffix_sql(column: str, *, dialect: str) -> str:
+    """Return the SQL expression of the suffix of the term column `column` (as indexed)."""
+    if dialect == "sqlite":
+        return f"substr({column}, -{SUFFIX_LENGTH})"
+    return f"right({column}, {SUFFIX_LENGTH})"
 
 
 def ascii_lower(text: str) -> str:
@@ -128,18 +163,26 @@ def _deletion_pairs(length: int = PREFIX_LENGTH) -> list[tuple[int, int]]:
     return pairs + [(i, j) for j in range(1, length + 1) for i in range(1, j)]
 
 
+def _deletions(window: str) -> set[str]:
+    found = set()
+    for i, j in _deletion_pairs(len(window)):
+        if i:
+            found.add(window[: i - 1] + window[i : j - 1] + window[j:])
+        elif j:
+            found.add(window[: j - 1] + window[j:])
+        else:
+            found.add(window)
+    return found
+
+
 def deletes(term: str) -> set[str]:
     """Return the strings made by deleting 0 to `MAX_EDITS` characters of `term`'s prefix."""
-    prefix = term[:PREFIX_LENGTH]
-    found = set()
-    for i, j in _deletion_pairs(len(prefix)):
-        if i:
-            found.add(prefix[: i - 1] + prefix[i : j - 1] + prefix[j:])
-        elif j:
-            found.add(prefix[: j - 1] + prefix[j:])
-        else:
-            found.add(prefix)
-    return found
+    return _deletions(term[:PREFIX_LENGTH])
+
+
+def tail_deletes(term: str) -> set[str]:
+    """Return the strings made by deleting 0 to `MAX_EDITS` characters of `term`'s suffix."""
+    return _deletions(term[-SUFFIX_LENGTH:])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,6 +419,69 @@ END
     ]
 
 
+def _tail_ddl(table: str, *, dialect: str) -> list[str]:
+    """Return the suffix side of the typo index: an index of the terms, their suffix deletions
+    and the triggers on the terms table that keep the deletions in step (idempotent)."""
+    terms, tails = _q(terms_table(table)), _q(tail_deletes_table(table))
+    index = _q(terms_table(table) + "_tail")
+    key = "PRIMARY KEY (del, suffix)"
+    if dialect == "sqlite":
+        new, old = suffix_sql("new.term", dialect=dialect), suffix_sql("old.term", dialect=dialect)
+        return [
+            f"CREATE INDEX IF NOT EXISTS {index} ON {terms} "
+            f"({suffix_sql('term', dialect=dialect)}, n) WHERE n >= {TAIL_FROM}",
+            f"CREATE TABLE IF NOT EXISTS {tails} (del TEXT NOT NULL, suffix TEXT NOT NULL, "
+            f"{key}) WITHOUT ROWID",
+            f"CREATE TRIGGER IF NOT EXISTS {_q(terms_table(table) + '_tai')} AFTER INSERT ON "
+            f"{terms} WHEN new.n >= {TAIL_FROM} AND NOT EXISTS (SELECT 1 FROM {tails} "
+            f"WHERE del = {new} AND suffix = {new}) "
+            f"BEGIN INSERT OR IGNORE INTO {tails} (del, suffix) SELECT d, {new} "
+            f"FROM ({deletes_sql(new)}); END",
+            f"CREATE TRIGGER IF NOT EXISTS {_q(terms_table(table) + '_tad')} AFTER DELETE ON "
+            f"{terms} WHEN old.n >= {TAIL_FROM} AND NOT EXISTS (SELECT 1 FROM {terms} "
+            f"WHERE {suffix_sql('term', dialect=dialect)} = {old} AND n >= {TAIL_FROM}) "
+            f"BEGIN DELETE FROM {tails} WHERE suffix = {old} AND del IN ({deletes_sql(old)}); END",
+        ]
+    function = _q(terms_table(table) + "_tails_sync")
+    suffix = suffix_sql("r.term", dialect=dialect)
+    body = f"""
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    DELETE FROM {tails} x USING (
+      SELECT dl.d, g.suffix FROM (
+        SELECT DISTINCT {suffix} AS suffix FROM old_terms r WHERE r.n >= {TAIL_FROM}) g
+      CROSS JOIN LATERAL ({deletes_sql("g.suffix")}) dl
+      WHERE NOT EXISTS (SELECT 1 FROM {terms} w
+        WHERE {suffix_sql("w.term", dialect=dialect)} = g.suffix AND w.n >= {TAIL_FROM})
+    ) g WHERE x.del = g.d AND x.suffix = g.suffix;
+  ELSE
+    INSERT INTO {tails} (del, suffix)
+    SELECT DISTINCT dl.d, g.suffix FROM (
+      SELECT DISTINCT {suffix} AS suffix FROM new_terms r WHERE r.n >= {TAIL_FROM}) g
+    CROSS JOIN LATERAL ({deletes_sql("g.suffix")}) dl
+    WHERE NOT EXISTS (SELECT 1 FROM {tails} x WHERE x.del = g.suffix AND x.suffix = g.suffix)
+    ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN NULL;
+END
+"""
+    return [
+        # INCLUDE (term): the lookup reads the index alone (SQLite's indexes of a WITHOUT ROWID
+        # table hold its primary key)
+        f"CREATE INDEX IF NOT EXISTS {index} ON {terms} "
+        f"({suffix_sql('term', dialect=dialect)}, n) INCLUDE (term) WHERE n >= {TAIL_FROM}",
+        f"CREATE TABLE IF NOT EXISTS {tails} (del TEXT NOT NULL, suffix TEXT NOT NULL, {key})",
+        f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$lamin${body}$lamin$",
+        f"DROP TRIGGER IF EXISTS {_q(terms_table(table) + '_tins')} ON {terms}",
+        f"CREATE TRIGGER {_q(terms_table(table) + '_tins')} AFTER INSERT ON {terms} "
+        f"REFERENCING NEW TABLE AS new_terms FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        f"DROP TRIGGER IF EXISTS {_q(terms_table(table) + '_tdel')} ON {terms}",
+        f"CREATE TRIGGER {_q(terms_table(table) + '_tdel')} AFTER DELETE ON {terms} "
+        f"REFERENCING OLD TABLE AS old_terms FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+    ]
+
+
 def populate_ddl(
     table: str, fields: Sequence[str], *, dialect: str, where: str | None = None
 ) -> list[str]:
@@ -425,6 +531,8 @@ def typo_index_ddl(
         statements = _postgres_ddl(table, fields)
     else:
         raise ValueError(f"No typo index for the database {dialect!r}: use sqlite or postgresql.")
+    # the suffix side first: the terms the populating statements add reach its triggers
+    statements += _tail_ddl(table, dialect=dialect)
     return statements + (populate_ddl(table, fields, dialect=dialect) if populate else [])
 
 
@@ -435,9 +543,17 @@ def drop_typo_index_ddl(table: str, *, dialect: str) -> list[str]:
     if dialect == "sqlite":
         statements += [
             f"DROP TRIGGER IF EXISTS {_q(terms + suffix)}"
-            for suffix in ("_rai", "_rad", "_rau", "_ai", "_ad")
+            for suffix in ("_rai", "_rad", "_rau", "_ai", "_ad", "_tai", "_tad")
         ]
     else:
-        # CASCADE: the registry's triggers that call the function go with it
-        statements.append(f"DROP FUNCTION IF EXISTS {_q(terms + '_sync')}() CASCADE")
-    return [*statements, f"DROP TABLE IF EXISTS {_q(dels)}", f"DROP TABLE IF EXISTS {_q(terms)}"]
+        # CASCADE: the triggers that call the functions go with them
+        statements += [
+            f"DROP FUNCTION IF EXISTS {_q(terms + name)}() CASCADE"
+            for name in ("_sync", "_tails_sync")
+        ]
+    return [
+        *statements,
+        f"DROP TABLE IF EXISTS {_q(tail_deletes_table(table))}",
+        f"DROP TABLE IF EXISTS {_q(dels)}",
+        f"DROP TABLE IF EXISTS {_q(terms)}",
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,7 +14,16 @@ from rapidfuzz.distance import OSA
 
 import lamin_core as ln
 import lamin_core.bio as bt
-from lamin_core.search.typos import deletes, deletes_table, terms_of, terms_table
+from lamin_core.instance import create_engine
+from lamin_core.migrations import alembic_config, upgrade
+from lamin_core.search.typos import (
+    TAIL_FROM,
+    deletes,
+    deletes_table,
+    tail_deletes,
+    terms_of,
+    terms_table,
+)
 
 # short names of the kinds the issue names: cell types, gene symbols, drug names, tissues
 VOCABULARY = [
@@ -197,7 +207,10 @@ def test_index_follows_inserts_updates_deletes_and_bulk_inserts(instance: ln.Ins
 
 
 def test_sqlite_typo_lookup_uses_the_primary_keys(sqlite_instance: ln.Instance):
-    ln.ULabel.from_values(["lymphocyte", "monocyte", "hepatocyte"], create=True).save()
+    ln.ULabel.from_values(
+        ["lymphocyte", "monocyte", "hepatocyte", "ENSG00000297080", "ENSG00000297081"],
+        create=True,
+    ).save()
     seen: list[tuple[str, Any]] = []
 
     def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
@@ -207,19 +220,27 @@ def test_sqlite_typo_lookup_uses_the_primary_keys(sqlite_instance: ln.Instance):
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
         assert [r.name for r in ln.ULabel.search("lymfocyte")][:1] == ["lymphocyte"]
+        # long enough for the suffix side: both sides are read, each through its index
+        assert [r.name for r in ln.ULabel.search("ENSG0000029v080")][:1] == ["ENSG00000297080"]
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     lookups = [(s, p) for s, p in seen if "ulabel_deletes" in s or "COLLATE NOCASE IN" in s]
-    assert len(lookups) == 2
+    assert len(lookups) == 4
+    assert sum("ulabel_tail_deletes" in s for s, _p in lookups) == 1
     with engine.connect() as connection:
         for statement, parameters in lookups:
             plan = [
                 str(row[-1])
                 for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
             ]
-            # "SCAN near": the rows of a capped lookup (a co-routine), not a table
-            assert not [s for s in plan if s.startswith("SCAN") and s != "SCAN near"], plan
+            # a scan may only read rows already selected: a capped lookup ("near", a
+            # co-routine) or the distinct keys a primary-key lookup materialized
+            materialized = {step.split()[-1] for step in plan if step.startswith("MATERIALIZE")}
+            scans = [s for s in plan if s.startswith("SCAN") and s.split()[1] != "near"]
+            assert [s for s in scans if s.split()[1] not in materialized] == [], plan
             assert any("USING" in step and ("INDEX" in step or "KEY" in step) for step in plan)
+            if "ulabel_tail_deletes" in statement:
+                assert any("ulabel_terms_tail" in step for step in plan), plan
 
 
 def test_postgres_typo_lookup_uses_the_primary_keys(instance: ln.Instance):
@@ -240,3 +261,122 @@ def test_postgres_typo_lookup_uses_the_primary_keys(instance: ln.Instance):
         )
     assert "ulabel_deletes_pkey" in plan and "ulabel_terms_pkey" in plan
     assert [r.name for r in ln.ULabel.search("lymfocyte")][:1] == ["lymphocyte"]
+
+
+def test_postgres_suffix_lookup_uses_its_indexes(instance: ln.Instance):
+    if instance.engine.dialect.name != "postgresql":
+        pytest.skip("the SQLite plan is tested above")
+    ln.ULabel.from_values(["ENSG00000297080", "ENSG00000297081"], create=True).save()
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        seen.append((statement, parameters))
+
+    sa.event.listen(instance.engine, "before_cursor_execute", record)
+    try:
+        assert [r.name for r in ln.ULabel.search("ENSG0000029v080")][:1] == ["ENSG00000297080"]
+    finally:
+        sa.event.remove(instance.engine, "before_cursor_execute", record)
+    lookups = [(s, p) for s, p in seen if "ulabel_tail_deletes" in s]
+    assert lookups
+    with instance.engine.connect() as connection:
+        connection.exec_driver_sql("SET enable_seqscan = off")  # as `index_plans` does
+        for statement, parameters in lookups:
+            plan = "\n".join(
+                row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+            )
+            assert "ulabel_tail_deletes_pkey" in plan and "ulabel_terms_tail" in plan, plan
+
+
+def _misspell(word: str, rng: random.Random, edits: int) -> str:
+    """Return `word` with `edits` seeded edits of the kinds in turn, anywhere in it."""
+    query = word
+    for kind in rng.sample(EDITS, edits):
+        i = rng.randrange(0, len(query) - 1)
+        if kind == "deletion":
+            query = query[:i] + query[i + 1 :]
+        elif kind == "insertion":
+            query = query[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") + query[i:]
+        elif kind == "substitution":
+            query = query[:i] + rng.choice("xyz0123456789".replace(query[i], "")) + query[i + 1 :]
+        else:
+            query = query[:i] + query[i + 1] + query[i] + query[i + 2 :]
+    return query
+
+
+def _typo_recall(names: list[str], search: Callable[[str], list[str]], seed: int, *,
+                 edits: tuple[int, ...]) -> list[Any]:  # fmt: skip
+    """Search seeded typos (of each number of `edits`) of 30 of `names`; return the misses a
+    ranking could have avoided: the intended name not first though no other name is as close
+    to the query, or not among the first five though fewer than five are."""
+    rng = random.Random(seed)
+    lowered = [name.lower() for name in names]
+    missed = []
+    for name in rng.sample(names, 30):
+        for count in edits:
+            query = _misspell(name, rng, count)
+            distance = OSA.distance(query.lower(), name.lower())
+            if distance > count:
+                continue  # two edits on one spot ("hatobi" -> "htaobi" -> "hthaobi")
+            rivals = sum(
+                OSA.distance(query.lower(), other, score_cutoff=distance) <= distance
+                for other in lowered
+                if other != name.lower()
+            )
+            found = search(query)
+            if (rivals == 0 and found[:1] != [name]) or (rivals < 5 and name not in found[:5]):
+                missed.append((query, name, rivals, found))
+    return missed
+
+
+def test_long_identifier_typos_are_found_among_thousands_sharing_their_prefix(
+    instance: ln.Instance,
+):
+    # 5,000 identifiers with one prefix and one length, more than a side of the lookup reads
+    # (EXACT_READ): their prefix selects all of them, their suffix a few
+    rng = random.Random(19)
+    numbers = rng.sample(range(10**6), 5000)
+    names = [f"ENSG00000{number:06d}" for number in numbers]
+    ln.save([ln.ULabel(name=name) for name in names])
+    search = lambda q: [r.name for r in ln.ULabel.search(q, limit=5)]  # noqa: E731
+    assert _typo_recall(names, search, 23, edits=(1, 2)) == []
+
+
+def test_short_generated_name_typos_are_found(instance: ln.Instance):
+    rng = random.Random(29)
+    consonants, vowels = "bcdfghklmnprstvz", "aeiou"
+    names = sorted(
+        {
+            "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(rng.randrange(3, 5)))
+            for _ in range(3000)
+        }
+    )
+    ln.save([ln.ULabel(name=name) for name in names])
+    # names of 6 or 8 characters: one edit (the ranking allows two from 8 characters)
+    search = lambda q: [r.name for r in ln.ULabel.search(q, limit=5)]  # noqa: E731
+    assert _typo_recall(names, search, 31, edits=(1,)) == []
+
+
+def test_migration_0019_indexes_the_suffixes_of_an_existing_catalog(
+    tmp_path: Path, empty_db_url: str | None
+):
+    from alembic import command
+
+    names = ["ENSG00000297080", "ENSG00000297081", "lymphocyte precursor", "neuron"]
+    catalog = ln.init(storage=tmp_path / "catalog", db=empty_db_url, user="testuser1")
+    ln.ULabel.from_values(names, create=True).save()
+    url = empty_db_url or str(catalog.engine.url)
+    catalog.close()
+    engine = create_engine(url)
+    command.downgrade(alembic_config(engine), "0018")  # as a catalog made before 0019 is
+    assert "ulabel_tail_deletes" not in sa.inspect(engine).get_table_names()
+    upgrade(engine)
+    with engine.connect() as connection:
+        terms = {row[0] for row in connection.execute(sa.text("SELECT term FROM ulabel_terms"))}
+        tails = set(connection.execute(sa.text("SELECT del, suffix FROM ulabel_tail_deletes")))
+    engine.dispose()
+    expected = {(d, t[-6:]) for t in terms if len(t) >= TAIL_FROM for d in tail_deletes(t)}
+    assert tails == expected
+    assert ("29780", "297080") in tails
+    ln.connect(url, storage=tmp_path / "catalog")
+    assert [r.name for r in ln.ULabel.search("ENSG0000029v080")][:1] == ["ENSG00000297080"]
