@@ -93,8 +93,9 @@ class CatalogResource(dg.ConfigurableResource):
     # the resource class is defined (pydantic evaluates the annotations it can)
     _instance: "Instance | None" = PrivateAttr(default=None)
     _catalog_key: CatalogKey | None = PrivateAttr(default=None)  # under which it is shared
-    # (step reference, attempt) -> its Run, so that loads and saves of a step do not query again
-    _step_runs: "dict[tuple[str, int], ln.Run]" = PrivateAttr(default_factory=dict)
+    # (step reference, attempt) -> its ln.Run, so that loads and saves of a step do not query
+    # again; Any, as naming ln.Run here would load the models when pydantic evaluates it
+    _step_runs: dict[tuple[str, int], Any] = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Open the catalog when the run starts, and close the Runs of finished Dagster runs.
