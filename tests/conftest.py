@@ -89,6 +89,11 @@ def _postgres_problem() -> str:
     return _postgres_checked
 
 
+def schema_url(schema: str) -> str:
+    """Return the URL of the test database with `schema` first on the search path."""
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema},public"
+
+
 @pytest.fixture
 def postgres_url_factory() -> Iterator[Callable[[], str]]:
     """Return a function that makes a fresh schema in the test database and returns its URL;
@@ -104,7 +109,7 @@ def postgres_url_factory() -> Iterator[Callable[[], str]]:
         with admin.begin() as connection:
             connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         schemas.append(schema)
-        return f"{POSTGRES_URL}?options=-csearch_path%3D{schema},public"
+        return schema_url(schema)
 
     try:
         yield make
@@ -182,7 +187,7 @@ class ReusedCatalogSchema:
             self._create()
         assert self.schema is not None
         self.uses += 1
-        return f"{POSTGRES_URL}?options=-csearch_path%3D{self.schema},public"
+        return schema_url(self.schema)
 
     def _create(self) -> None:
         from lamin_core.instance import create_engine
@@ -191,7 +196,7 @@ class ReusedCatalogSchema:
         schema = f"lamin_t_{uuid.uuid4().hex[:12]}"
         with self.admin.begin() as connection:
             connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        engine = create_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema},public")
+        engine = create_engine(schema_url(schema))
         try:
             ensure_schema(engine, create=True, auto_migrate=False)
         finally:
